@@ -1,0 +1,37 @@
+// swift-tools-version:5.9
+// credential-broker: one agent and thin adapters that hand short-lived credentials to git, AWS
+// tools and wrapped commands. No package dependencies by design (DESIGN D1).
+import PackageDescription
+
+let package = Package(
+    name: "credential-broker",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "git-credential-broker", targets: ["git-credential-broker"]),
+        .executable(name: "broker-agent", targets: ["broker-agent"]),
+        .executable(name: "brokerctl", targets: ["brokerctl"]),
+    ],
+    targets: [
+        /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, command catalog. */
+        .target(name: "BrokerWire", dependencies: ["CBrokerSystem"]),
+        /** libc calls Swift's Glibc module hides behind _GNU_SOURCE (SO_PEERCRED, accept4). */
+        .target(name: "CBrokerSystem"),
+        /** Config, model, chain resolver, secret sources, cache, identity kinds, crypto. */
+        .target(name: "BrokerCore", dependencies: ["BrokerWire"]),
+        /** The agent: socket loop, single-flight, git credential store, audit. */
+        .target(name: "BrokerAgent", dependencies: ["BrokerCore"]),
+
+        /** git's credential helper; links BrokerWire only. */
+        .executableTarget(name: "git-credential-broker", dependencies: ["BrokerWire"]),
+        /** The per-user agent. */
+        .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),
+        /** A person's window into the agent and the config. */
+        .executableTarget(name: "brokerctl", dependencies: ["BrokerAgent"]),
+
+        .testTarget(name: "BrokerWireTests", dependencies: ["BrokerWire"]),
+        .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
+        .testTarget(name: "BrokerAgentTests", dependencies: ["BrokerAgent"]),
+        /** Runs the built executables under real git (and later aws, boto3, terraform). */
+        .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire"]),
+    ]
+)

@@ -1,0 +1,241 @@
+// The agent's socket loop: accept, check the peer, hand each connection to its own thread.
+
+import BrokerCore
+import BrokerWire
+import CBrokerSystem
+import Foundation
+
+nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
+
+public final class AgentServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var spawned = false
+        public var idleTimeoutOverride: Int?
+        public init() {}
+    }
+
+    let paths: BrokerPaths
+    let options: Options
+    let service: AgentService
+    let lock = NSLock()
+    var activeConnections = 0
+    var lastActivity: Int64
+    let log: @Sendable (String) -> Void
+
+    public init(paths: BrokerPaths, options: Options, environment: Environment, log: @escaping @Sendable (String) -> Void) {
+        self.paths = paths
+        self.options = options
+        self.log = log
+        service = AgentService(paths: paths, environment: environment, log: log)
+        lastActivity = monotonicSeconds()
+    }
+
+    /// Prepares directories and the socket. Returns false when another live agent already
+    /// owns the socket (the caller reports "running" and exits 0).
+    public func prepare() throws -> FileDescriptor? {
+        for dir in [paths.runtimeDirectory, paths.cacheDirectory, paths.cacheEntriesDirectory, paths.stateDirectory] {
+            try ensurePrivateDirectory(dir)
+        }
+        var st = stat()
+        if lstat(paths.socketPath, &st) == 0 {
+            guard st.st_mode & S_IFMT == S_IFSOCK else {
+                throw BrokerFailure(.config, "\(paths.socketPath) exists and is not a socket", hint: "remove it")
+            }
+            if let live = try? UnixSocket.connect(path: paths.socketPath) {
+                live.close()
+                return nil
+            }
+            // Nobody answers: a killed agent's leftover. Replace it.
+            log("replacing stale socket \(paths.socketPath)")
+            unlink(paths.socketPath)
+        }
+        do {
+            return try UnixSocket.listen(path: paths.socketPath)
+        } catch let error as Errno where error.rawValue == EADDRINUSE {
+            return nil
+        }
+    }
+
+    /// Serves until SIGTERM, `op=stop`, or the idle timeout with nothing left in memory.
+    public func serve(listener: FileDescriptor) {
+        signal(SIGTERM) { _ in terminationRequested = 1 }
+        signal(SIGINT) { _ in terminationRequested = 1 }
+        signal(SIGPIPE, SIG_IGN)
+        service.resolver.cache.loadFromDisk(now: service.clock.now())
+        var sweepCountdown = 0
+        while terminationRequested == 0 && !service.stopRequested {
+            var poller = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, 250)
+            if ready > 0 {
+                if let connection = try? UnixSocket.accept(listener) {
+                    admit(connection)
+                }
+                continue
+            }
+            sweepCountdown -= 1
+            if sweepCountdown <= 0 {
+                sweepCountdown = 40
+                service.resolver.cache.sweep(now: service.clock.now())
+            }
+            if idleExpired() { log("idle; exiting"); break }
+        }
+        shutdown(listener: listener)
+    }
+
+    func idleExpired() -> Bool {
+        let config = try? service.configStore.config().get()
+        let limit = options.idleTimeoutOverride ?? config?.agent.idleTimeout ?? 900
+        lock.lock()
+        let idle = activeConnections == 0 && monotonicSeconds() - lastActivity >= Int64(limit)
+        lock.unlock()
+        // Like credential-cache's daemon: stay while approved git credentials are held in memory.
+        return idle && service.gitStore.count == 0
+    }
+
+    func admit(_ connection: FileDescriptor) {
+        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ProcessInfoLite.userID else {
+            // Another user's process: close without a word (DESIGN D6).
+            log("refused a connection from another uid")
+            connection.close()
+            return
+        }
+        let config = try? service.configStore.config().get()
+        let maxConnections = config?.agent.maxConnections ?? 128
+        let timeout = Double(config?.agent.requestTimeout ?? 10)
+        lock.lock()
+        lastActivity = monotonicSeconds()
+        let admitted = activeConnections < maxConnections
+        if admitted { activeConnections += 1 }
+        lock.unlock()
+        guard admitted else {
+            UnixSocket.setTimeouts(connection, seconds: 1)
+            let busy = AgentService.errorAnswer(BrokerFailure(.unavailable, "broker-agent is serving \(maxConnections) connections; try again",
+                                                               hint: "raise [agent] max-connections"))
+            _ = try? connection.writeAll((try? busy.encoded()) ?? [])
+            connection.close()
+            return
+        }
+        let thread = Thread { [self] in
+            defer {
+                connection.close()
+                lock.lock()
+                activeConnections -= 1
+                lastActivity = monotonicSeconds()
+                lock.unlock()
+            }
+            serveConnection(connection, peer: peer, timeout: timeout)
+        }
+        thread.stackSize = 512 * 1024
+        thread.start()
+    }
+
+    /// One request, one answer. A client that sends nothing hits the read timeout and is dropped
+    /// without holding anyone else up.
+    func serveConnection(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials, timeout: Double) {
+        UnixSocket.setTimeouts(connection, seconds: timeout)
+        let answer: WireMessage
+        do {
+            let request = try readWireMessage(from: connection)
+            answer = service.handle(request, caller: Caller.describe(peer))
+        } catch let error as Errno where error == .wouldBlock {
+            return  // timed out waiting for the request
+        } catch {
+            answer = AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)"))
+        }
+        var bytes = (try? answer.encoded()) ?? (try! AgentService.errorAnswer(BrokerFailure(.internal, "answer could not be encoded")).encoded())
+        bytes.append(10)
+        _ = try? connection.writeAll(bytes)
+    }
+
+    func shutdown(listener: FileDescriptor) {
+        // Remove the socket only if it is still ours (a newer agent may have replaced it).
+        var mine = stat(), onDisk = stat()
+        if fstat(listener.rawValue, &mine) == 0, stat(paths.socketPath, &onDisk) == 0 {
+            unlink(paths.socketPath)
+        }
+        listener.close()
+        // Give in-flight connections a moment to finish their answers.
+        for _ in 0..<40 {
+            lock.lock(); let active = activeConnections; lock.unlock()
+            if active == 0 { break }
+            usleep(50_000)
+        }
+        log("stopped")
+    }
+}
+
+func monotonicSeconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec)
+}
+
+/// The whole broker-agent program, so its main file stays a page of argument handling.
+public enum AgentFrontend {
+    public static let usage = "usage: broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"
+
+    public static func run(arguments: [String], environment: Environment = .current) -> Int32 {
+        var options = AgentServer.Options()
+        var env = environment
+        var args = arguments[...]
+        while let arg = args.popFirst() {
+            switch arg {
+            case "--spawned": options.spawned = true
+            case "--foreground": options.spawned = false
+            case "--socket-dir":
+                guard let dir = args.popFirst() else { printError(usage); return ExitStatus.usage }
+                env.values["BROKER_SOCKET_DIR"] = dir
+            case "--idle-timeout":
+                guard let text = args.popFirst(), let seconds = try? ConfigSyntax.parseDuration(text, at: SourceLocation(file: "--idle-timeout", line: 0)) else {
+                    printError(usage); return ExitStatus.usage
+                }
+                options.idleTimeoutOverride = seconds
+            case "-h", "--help":
+                print(usage); return ExitStatus.success
+            default:
+                printError("broker-agent: unknown argument \(WireCodec.printable(arg))")
+                printError(usage)
+                return ExitStatus.usage
+            }
+        }
+        let ready = FileDescriptor.standardOutput
+        func fail(_ text: String) -> Int32 {
+            printError("broker-agent: \(text)")
+            try? ready.writeAll(text + "\n")
+            return ExitStatus.failure
+        }
+        let paths: BrokerPaths
+        do { paths = try BrokerPaths.resolve(env) } catch { return fail("\(error)") }
+        if options.spawned {
+            _ = cbroker_setsid()
+            if (try? ensurePrivateDirectory(paths.stateDirectory)) != nil {
+                let logFD = open(paths.agentLogPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+                if logFD >= 0 { dup2(logFD, 2); close(logFD) }
+            }
+        }
+        let log: @Sendable (String) -> Void = { text in
+            printError("\(ISO8601DateFormatter().string(from: Date())) broker-agent[\(getpid())]: \(text)")
+        }
+        let server = AgentServer(paths: paths, options: options, environment: env, log: log)
+        let listener: FileDescriptor
+        do {
+            guard let fd = try server.prepare() else {
+                try? ready.writeAll("running\n")
+                return ExitStatus.success
+            }
+            listener = fd
+        } catch {
+            return fail("\(error)")
+        }
+        log("listening on \(paths.socketPath)")
+        try? ready.writeAll("ok\n")
+        if options.spawned {
+            // The spawner waits for EOF-or-line on this pipe; hand it EOF now.
+            let devNull = open("/dev/null", O_WRONLY)
+            dup2(devNull, 1)
+            close(devNull)
+        }
+        server.serve(listener: listener)
+        return ExitStatus.success
+    }
+}

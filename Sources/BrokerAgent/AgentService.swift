@@ -1,0 +1,201 @@
+// What the agent does with one request: routes `op=` to git, identity and control handlers.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+public final class AgentService: @unchecked Sendable {
+    public let paths: BrokerPaths
+    public let configStore: ConfigStore
+    public let gitStore: GitCredentialStore
+    public let resolver: ChainResolver
+    public let audit: AuditLog
+    public let clock: Clock
+    public let startedAt: Int64
+    let log: @Sendable (String) -> Void
+    /// Set by `op=stop`; the server loop polls it.
+    public private(set) var stopRequested = false
+
+    public init(paths: BrokerPaths, environment: Environment, clock: Clock = .system, log: @escaping @Sendable (String) -> Void) {
+        self.paths = paths
+        self.clock = clock
+        self.log = log
+        configStore = ConfigStore(paths: paths)
+        gitStore = GitCredentialStore(clock: clock)
+        let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
+        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
+        audit = AuditLog(path: paths.auditLogPath)
+        startedAt = clock.now()
+        if case .success(let config) = configStore.config() {
+            resolver.refreshAhead = config.agent.refreshAhead
+        }
+        resolver.onBackgroundRefresh = { [audit] identity, error in
+            audit.record(AuditRecord(event: .refreshed, outcome: error == nil ? "ok" : "error", identity: identity,
+                                     adapter: "agent", caller: nil, reason: error.map { "\($0)" }))
+        }
+    }
+
+    /// Answers one request. Never throws: every failure becomes a `status=error` answer.
+    public func handle(_ request: WireMessage, caller: Caller) -> WireMessage {
+        guard request["v"] == "1" else {
+            return Self.errorAnswer(BrokerFailure(.input, "unsupported protocol version \(request["v"].map { WireCodec.printable($0) } ?? "(none)")",
+                                                  hint: "the adapter and broker-agent come from different releases; run `brokerctl stop`"))
+        }
+        do {
+            switch request["op"] ?? "" {
+            case "ping":
+                return ok(["pid": String(getpid())])
+            case "status":
+                return try status()
+            case "stop":
+                stopRequested = true
+                return ok([:])
+            case "git.get", "git.store", "git.erase":
+                return try git(request, caller: caller)
+            case "identity.logout":
+                return try logout(request, caller: caller)
+            case let op:
+                throw BrokerFailure(.input, "unknown operation \"\(WireCodec.printable(op))\"")
+            }
+        } catch {
+            return Self.errorAnswer(error)
+        }
+    }
+
+    static func errorAnswer(_ error: Error) -> WireMessage {
+        var answer = WireMessage()
+        answer.append("status", "error")
+        if let failure = error as? BrokerFailure {
+            answer.append("kind", failure.kind.rawValue)
+            answer.append("error", failure.message)
+            answer.append("hint", ifPresent: failure.hint)
+        } else if let config = error as? ConfigError {
+            answer.append("kind", BrokerFailure.Kind.config.rawValue)
+            answer.append("error", config.location.map { "\($0): \(config.message)" } ?? config.message)
+            answer.append("hint", ifPresent: config.hint)
+        } else if let broker = error as? BrokerError {
+            answer.append("error", broker.message)
+            answer.append("hint", ifPresent: broker.hint)
+        } else {
+            answer.append("kind", BrokerFailure.Kind.internal.rawValue)
+            answer.append("error", "internal error: \(error)")
+        }
+        // An error text comes from our own code and names sources, never values; still, keep
+        // it to one clean line.
+        answer.fields = answer.fields.map { .init($0.key, $0.value.replacingOccurrences(of: "\n", with: " ")) }
+        return answer
+    }
+
+    func ok(_ fields: [String: String], ordered: [WireMessage.Field] = []) -> WireMessage {
+        var answer = WireMessage()
+        answer.append("status", "ok")
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) { answer.append(key, value) }
+        answer.fields += ordered
+        return answer
+    }
+
+    func loadConfig() throws -> BrokerConfig { try configStore.config().get() }
+
+    // MARK: git
+
+    func git(_ request: WireMessage, caller: Caller) throws -> WireMessage {
+        let op = String(request["op"]!.dropFirst(4))
+        let credential = GitCredential(request)
+        guard let scheme = credential.protocol, let host = credential.host else {
+            throw BrokerFailure(.input, "git request without protocol and host")
+        }
+        let target = "\(scheme)://\(host)" + (credential.path.map { "/\($0)" } ?? "")
+        let config = try loadConfig()
+        if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
+            return try boundGit(op, binding: binding, config: config, caller: caller, target: target)
+        }
+        var warning: [WireMessage.Field] = []
+        if op == "get", credential.path == nil,
+           let needy = config.pathBoundBindingsNeedingPath(protocol: scheme, host: host).first {
+            warning.append(.init("broker.warning", "\(needy.pattern) is bound to identity \"\(needy.identity)\" but git sent no path; run: git config --global credential.\(scheme)://\(host).useHttpPath true"))
+        }
+        switch op {
+        case "get":
+            guard let found = gitStore.get(credential) else { return ok([:], ordered: warning) }
+            audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
+            return ok([:], ordered: found.answer(for: credential).fields + warning)
+        case "store":
+            let timeout = request["timeout"].flatMap(Int.init) ?? config.git.cacheTimeout
+            let outcome = gitStore.store(credential, timeout: timeout)
+            audit.record(AuditRecord(event: .stored, outcome: outcome == .stored ? "ok" : "skipped", identity: nil, adapter: "git",
+                                     caller: caller, target: target, reason: outcome == .stored ? nil : "\(outcome) credential not stored"))
+            return ok([:])
+        default:
+            let removed = gitStore.erase(credential)
+            audit.record(AuditRecord(event: .erased, identity: nil, adapter: "git", caller: caller, target: target, reason: "\(removed) removed"))
+            return ok([:])
+        }
+    }
+
+    func boundGit(_ op: String, binding: GitBinding, config: BrokerConfig, caller: Caller, target: String) throws -> WireMessage {
+        switch op {
+        case "get":
+            do {
+                let resolution = try resolver.resolve(binding.identity, in: config, minimumValidity: config.git.minimumValidity)
+                let credential = resolution.credential
+                audit.record(AuditRecord(event: .issued, identity: binding.identity, adapter: "git", caller: caller,
+                                         target: target, tier: resolution.tier.rawValue))
+                var answer = WireMessage()
+                answer.append("status", "ok")
+                answer.append("username", ifPresent: credential.attributes["username"])
+                answer.append("password", ifPresent: credential.secrets["password"]?.reveal())
+                answer.append("password_expiry_utc", ifPresent: credential.expiresAt.map(String.init))
+                return answer
+            } catch {
+                audit.record(AuditRecord(event: .denied, outcome: "error", identity: binding.identity, adapter: "git",
+                                         caller: caller, target: target, reason: "\(error)"))
+                if var failure = error as? BrokerFailure {
+                    failure.message = "identity \"\(binding.identity)\": \(failure.message)"
+                    throw failure
+                }
+                throw error
+            }
+        case "store":
+            return ok([:])  // the broker is the source of truth for bound URLs
+        default:
+            let removed = resolver.cache.remove(identity: binding.identity)
+            audit.record(AuditRecord(event: .erased, identity: binding.identity, adapter: "git", caller: caller,
+                                     target: target, reason: "git rejected the credential; \(removed) cached removed"))
+            return ok([:])
+        }
+    }
+
+    // MARK: control
+
+    func status() throws -> WireMessage {
+        var answer = ok([
+            "pid": String(getpid()),
+            "started": String(startedAt),
+            "socket": paths.socketPath,
+            "config": (try? loadConfig().file ?? "(none)") ?? "(invalid)",
+            "git_cache_entries": String(gitStore.count),
+        ])
+        for entry in resolver.cache.snapshot() {
+            answer.append("entry", "\(entry.key.identity) \(entry.key.kind) \(entry.credential.expiresAt.map(String.init) ?? "-") \(entry.key)")
+        }
+        if case .failure(let error) = configStore.config() {
+            answer.append("config_error", "\(error)")
+        }
+        return answer
+    }
+
+    func logout(_ request: WireMessage, caller: Caller) throws -> WireMessage {
+        let name = request["identity"]
+        if let name, name != "*" {
+            let config = try loadConfig()
+            guard config.identities[name] != nil else {
+                throw BrokerFailure(.denied, "identity \"\(name)\" is not defined")
+            }
+        }
+        let identity = name == "*" ? nil : name
+        let removed = resolver.cache.remove(identity: identity)
+        if identity == nil { gitStore.removeAll() }
+        audit.record(AuditRecord(event: .erased, identity: identity ?? "*", adapter: "brokerctl", caller: caller, reason: "logout; \(removed) removed"))
+        return ok(["removed": String(removed)])
+    }
+}

@@ -1,0 +1,93 @@
+// The audit log: one JSON line per credential issued, denied, refreshed, stored or erased.
+
+import BrokerWire
+import Foundation
+
+public struct Caller: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var executable: String?
+    /// The process that ran the adapter (git, the AWS SDK's host, a shell): who really asked.
+    public var parentPID: Int32?
+    public var parentExecutable: String?
+
+    public static func describe(_ peer: UnixSocket.PeerCredentials) -> Caller {
+        var caller = Caller(pid: peer.pid, uid: peer.uid)
+        #if os(Linux)
+        caller.executable = ProcessInfoLite.readLink("/proc/\(peer.pid)/exe")
+        if let stat = try? String(contentsOfFile: "/proc/\(peer.pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let ppid = Int32(fields[1]) {
+                caller.parentPID = ppid
+                caller.parentExecutable = ProcessInfoLite.readLink("/proc/\(ppid)/exe")
+            }
+        }
+        #endif
+        return caller
+    }
+}
+
+public struct AuditRecord: Sendable {
+    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased }
+    public var event: Event
+    public var outcome: String           // "ok" or "error"
+    public var identity: String?         // nil for unbound git-cache entries
+    public var adapter: String
+    public var caller: Caller?
+    public var target: String?           // e.g. "https://example.com/repo.git" — never user or password
+    public var tier: String?
+    public var reason: String?
+
+    public init(event: Event, outcome: String = "ok", identity: String?, adapter: String, caller: Caller?,
+                target: String? = nil, tier: String? = nil, reason: String? = nil) {
+        self.event = event
+        self.outcome = outcome
+        self.identity = identity
+        self.adapter = adapter
+        self.caller = caller
+        self.target = target
+        self.tier = tier
+        self.reason = reason
+    }
+}
+
+/// Appends JSON lines to a 0600 file. Records carry names, pids and reasons — the types hold no
+/// `Secret`, so no value can be written here by accident.
+public final class AuditLog: @unchecked Sendable {
+    public let path: String
+    private let lock = NSLock()
+    private var fd: CInt = -1
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    public func record(_ record: AuditRecord, time: Date = Date()) {
+        var object: [String: Any] = [
+            "time": ISO8601DateFormatter().string(from: time),
+            "event": record.event.rawValue,
+            "outcome": record.outcome,
+            "adapter": record.adapter,
+        ]
+        object["identity"] = record.identity
+        object["target"] = record.target
+        object["tier"] = record.tier
+        object["reason"] = record.reason
+        if let caller = record.caller {
+            var c: [String: Any] = ["pid": caller.pid, "uid": caller.uid]
+            c["exe"] = caller.executable
+            c["parent_pid"] = caller.parentPID
+            c["parent_exe"] = caller.parentExecutable
+            object["caller"] = c
+        }
+        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        data.append(10)
+        lock.lock(); defer { lock.unlock() }
+        if fd < 0 {
+            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            if fd < 0 { return }
+        }
+        _ = try? FileDescriptor(rawValue: fd).writeAll(Array(data))
+    }
+}

@@ -1,0 +1,170 @@
+// The one cache shared by every adapter: memory in the agent, short-lived entries also on disk.
+
+import BrokerWire
+import Foundation
+
+public struct CachedCredential: Sendable {
+    public var key: CacheKey
+    public var credential: Credential
+    public var obtainedAt: Int64
+    /// Where this entry came from the last time it was served.
+    public var tier: CacheTier
+}
+
+/// Memory first, disk behind it (DESIGN D5, D9): only credentials with an expiry are written,
+/// each to its own 0600 file via temp + fsync + rename, so a killed agent never leaves a torn one.
+public final class CredentialCache: @unchecked Sendable {
+    public let directory: String
+    private let lock = NSLock()
+    private var entries: [CacheKey: CachedCredential] = [:]
+    private let log: @Sendable (String) -> Void
+
+    public init(directory: String, log: @escaping @Sendable (String) -> Void) {
+        self.directory = directory
+        self.log = log
+    }
+
+    public func lookup(_ key: CacheKey) -> CachedCredential? {
+        lock.lock(); defer { lock.unlock() }
+        guard var entry = entries[key] else { return nil }
+        let served = entry
+        if entry.tier == .disk {
+            entry.tier = .memory
+            entries[key] = entry
+        }
+        return served
+    }
+
+    public func store(_ credential: Credential, for key: CacheKey, obtainedAt: Int64) throws {
+        lock.lock()
+        entries[key] = CachedCredential(key: key, credential: credential, obtainedAt: obtainedAt, tier: .memory)
+        lock.unlock()
+        if credential.expiresAt != nil {
+            try write(key: key, credential: credential, obtainedAt: obtainedAt)
+        }
+    }
+
+    /// Drops every entry of an identity (or all, for nil) from memory and disk; returns how many.
+    @discardableResult
+    public func remove(identity: String?) -> Int {
+        lock.lock()
+        let doomed = entries.keys.filter { identity == nil || $0.identity == identity }
+        doomed.forEach { entries[$0] = nil }
+        lock.unlock()
+        var removed = Set(doomed)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".cred") {
+            guard let key = CacheKey(fileName: String(name.dropLast(5))) else { continue }
+            if identity == nil || key.identity == identity {
+                unlink(directory + "/" + name)
+                removed.insert(key)
+            }
+        }
+        return removed.count
+    }
+
+    public func snapshot() -> [CachedCredential] {
+        lock.lock(); defer { lock.unlock() }
+        return entries.values.sorted { $0.key.description < $1.key.description }
+    }
+
+    /// Drops expired entries from memory and disk.
+    public func sweep(now: Int64) {
+        lock.lock()
+        let expired = entries.values.filter { ($0.credential.expiresAt ?? .max) <= now }.map(\.key)
+        expired.forEach { entries[$0] = nil }
+        lock.unlock()
+        for key in expired { unlink(path(for: key)) }
+    }
+
+    // MARK: disk
+
+    func path(for key: CacheKey) -> String { "\(directory)/\(key.description).cred" }
+
+    func write(key: CacheKey, credential: Credential, obtainedAt: Int64) throws {
+        var message = WireMessage()
+        message.append("v", "1")
+        message.append("key", key.description)
+        message.append("obtained", String(obtainedAt))
+        message.append("expires", ifPresent: credential.expiresAt.map(String.init))
+        for (name, value) in credential.attributes.sorted(by: { $0.key < $1.key }) { message.append("attr.\(name)", value) }
+        for (name, value) in credential.secrets.sorted(by: { $0.key < $1.key }) { message.append("secret.\(name)", value.reveal()) }
+        try writeFileAtomically(path(for: key), bytes: try message.encoded())
+    }
+
+    /// Loads every entry at agent start. A corrupt, foreign, expired or loose-permission file is
+    /// logged, skipped and removed — never a crash, never served.
+    public func loadFromDisk(now: Int64) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            if name.hasPrefix(".tmp-") {
+                unlink(path)  // left by a writer killed between create and rename
+                continue
+            }
+            do {
+                let entry = try readEntry(path: path, name: name)
+                if (entry.credential.expiresAt ?? 0) <= now {
+                    unlink(path)
+                    continue
+                }
+                lock.lock()
+                entries[entry.key] = entry
+                lock.unlock()
+            } catch {
+                log("cache: removing unusable entry \(name): \(error)")
+                unlink(path)
+            }
+        }
+    }
+
+    struct CorruptEntry: Error, CustomStringConvertible { let description: String }
+
+    func readEntry(path: String, name: String) throws -> CachedCredential {
+        guard name.hasSuffix(".cred"), let key = CacheKey(fileName: String(name.dropLast(5))) else {
+            throw CorruptEntry(description: "not a cache entry name")
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { throw CorruptEntry(description: "\(Errno.current)") }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw CorruptEntry(description: "not a regular file") }
+        guard st.st_uid == geteuid() else { throw CorruptEntry(description: "owned by uid \(st.st_uid)") }
+        guard st.st_mode & 0o077 == 0 else { throw CorruptEntry(description: "readable by group or others") }
+        guard st.st_size < 65536, let data = FileManager.default.contents(atPath: path) else {
+            throw CorruptEntry(description: "too large or unreadable")
+        }
+        let message: WireMessage
+        do { message = try WireCodec.decode(Array(data)) } catch { throw CorruptEntry(description: "\(error)") }
+        guard message["v"] == "1" else { throw CorruptEntry(description: "unknown format version") }
+        guard message["key"] == key.description else { throw CorruptEntry(description: "key does not match file name") }
+        guard let obtained = message["obtained"].flatMap(Int64.init),
+              let expires = message["expires"].flatMap(Int64.init) else {
+            throw CorruptEntry(description: "missing obtained/expires")
+        }
+        var credential = Credential(expiresAt: expires)
+        for field in message.fields {
+            if field.key.hasPrefix("attr.") { credential.attributes[String(field.key.dropFirst(5))] = field.value }
+            if field.key.hasPrefix("secret.") { credential.secrets[String(field.key.dropFirst(7))] = Secret(field.value) }
+        }
+        guard !credential.secrets.isEmpty else { throw CorruptEntry(description: "no secret fields") }
+        return CachedCredential(key: key, credential: credential, obtainedAt: obtained, tier: .disk)
+    }
+}
+
+/// Writes 0600 to a temp name in the same directory, fsyncs, renames (DESIGN D5).
+public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
+    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+    let temp = "\(directory)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+        throw BrokerFailure(.unavailable, "cannot write \(directory): \(Errno.current)", hint: "check free space and permissions")
+    }
+    do {
+        try FileDescriptor(rawValue: fd).writeAll(bytes)
+        guard fsync(fd) == 0 else { throw Errno.current }
+        close(fd)
+        guard rename(temp, path) == 0 else { throw Errno.current }
+    } catch {
+        close(fd)
+        unlink(temp)
+        throw BrokerFailure(.unavailable, "cannot write \(path): \(error)", hint: "check free space and permissions")
+    }
+}

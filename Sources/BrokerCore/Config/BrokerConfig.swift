@@ -1,0 +1,310 @@
+// The validated configuration model: identities, providers, git bindings and agent settings.
+
+import BrokerWire
+import Foundation
+
+/// One `[identity "name"]` section: its raw settings with the line each came from.
+public struct IdentityDefinition: Sendable {
+    public var name: String
+    public var kind: String
+    public var via: ViaReference?
+    public var location: SourceLocation
+    /// Lower-cased key → values in file order (multi-valued keys keep every value).
+    public var settings: [String: [ConfigEntry]]
+
+    /// The last value of a key (git's "last one wins" for single-valued keys).
+    public func value(_ key: String) -> String? { settings[key]?.last?.value ?? nil }
+    public func entry(_ key: String) -> ConfigEntry? { settings[key]?.last }
+    public func values(_ key: String) -> [String] { settings[key]?.compactMap(\.value) ?? [] }
+
+    /// A required value, or a ConfigError naming the section line.
+    public func require(_ key: String) throws -> (String, SourceLocation) {
+        guard let entry = entry(key), let value = entry.value, !value.isEmpty else {
+            throw ConfigError("identity \"\(name)\" (kind \(kind)) needs \(key)", at: location,
+                              hint: "add `\(key) = …` under [identity \"\(name)\"]")
+        }
+        return (value, entry.location)
+    }
+}
+
+public enum ViaReference: Equatable, Sendable, CustomStringConvertible {
+    case provider(String)
+    case identity(String)
+
+    public var description: String {
+        switch self {
+        case .provider(let name): return "provider:\(name)"
+        case .identity(let name): return "identity:\(name)"
+        }
+    }
+}
+
+public struct ProviderDefinition: Sendable {
+    public var name: String
+    public var kind: String
+    public var location: SourceLocation
+    public var settings: [String: [ConfigEntry]]
+}
+
+/// `[git "https://host/path"] identity = name`.
+public struct GitBinding: Sendable {
+    public var pattern: GitURLPattern
+    public var identity: String
+    public var location: SourceLocation
+}
+
+public struct AgentSettings: Sendable, Equatable {
+    /// The agent exits after this long without a request (while it holds no git-cache entries).
+    public var idleTimeout: Int = 900
+    /// Connections served at once; more wait in the listen backlog, then are refused.
+    public var maxConnections: Int = 128
+    /// How long one connection may take to send its request.
+    public var requestTimeout: Int = 10
+    /// Refresh a cached credential this long before it would fall under its minimum validity.
+    public var refreshAhead: Int = 300
+    /// A command's maximum run time, for `cmd:` secrets and `exec` identities that set none.
+    public var commandTimeout: Int = 30
+    public init() {}
+}
+
+public struct GitSettings: Sendable, Equatable {
+    /// How long approved credentials for unbound URLs stay in memory (credential-cache's --timeout).
+    public var cacheTimeout: Int = 900
+    /// Minimum validity of a token handed to git (DESIGN D7).
+    public var minimumValidity: Int = 60
+    public init() {}
+}
+
+public struct BrokerConfig: Sendable {
+    /// The file it came from; nil when there was none (a valid, empty configuration).
+    public var file: String?
+    public var identities: [String: IdentityDefinition] = [:]
+    /// Identity names in file order, for listings.
+    public var identityOrder: [String] = []
+    public var providers: [String: ProviderDefinition] = [:]
+    public var gitBindings: [GitBinding] = []
+    public var agent = AgentSettings()
+    public var git = GitSettings()
+
+    public init() {}
+
+    /// Loads and validates `paths.configFile`; a missing default file is an empty config, a
+    /// missing BROKER_CONFIG file is an error.
+    public static func load(_ paths: BrokerPaths) throws -> BrokerConfig {
+        if !FileManager.default.fileExists(atPath: paths.configFile) {
+            if paths.configFileIsExplicit {
+                throw ConfigError("config file \(paths.configFile) (from BROKER_CONFIG) does not exist", at: nil,
+                                  hint: "create it or unset BROKER_CONFIG")
+            }
+            return BrokerConfig()
+        }
+        var config = try parse(ConfigSyntax.load(path: paths.configFile))
+        config.file = paths.configFile
+        return config
+    }
+
+    static let sectionNames = ["agent", "git", "identity", "provider"]
+    static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout"]
+    static let gitKeys = ["cache-timeout", "minimum-validity"]
+    static let gitBindingKeys = ["identity"]
+    static let providerKeys = ["kind"]
+
+    /// Validates parsed entries into the model. Every error cites file:line.
+    public static func parse(_ entries: [ConfigEntry]) throws -> BrokerConfig {
+        var config = BrokerConfig()
+        var identityEntries: [String: [ConfigEntry]] = [:]
+        var identityHeaders: [String: SourceLocation] = [:]
+        var providerEntries: [String: [ConfigEntry]] = [:]
+        var bindingEntries: [(String, [ConfigEntry])] = []
+
+        for entry in entries {
+            switch (entry.section, entry.subsection) {
+            case ("agent", nil):
+                try checkKey(entry, allowed: agentKeys, in: "[agent]")
+                let seconds = { try ConfigSyntax.parseDuration(entry.value, at: entry.location) }
+                switch entry.key {
+                case "idle-timeout": config.agent.idleTimeout = try seconds()
+                case "max-connections": config.agent.maxConnections = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                case "request-timeout": config.agent.requestTimeout = try positive(seconds(), entry)
+                case "refresh-ahead": config.agent.refreshAhead = try seconds()
+                case "command-timeout": config.agent.commandTimeout = try positive(seconds(), entry)
+                default: break
+                }
+            case ("git", nil):
+                try checkKey(entry, allowed: gitKeys, in: "[git]")
+                switch entry.key {
+                case "cache-timeout": config.git.cacheTimeout = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                case "minimum-validity": config.git.minimumValidity = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                default: break
+                }
+            case ("git", let pattern?):
+                try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]")
+                if let index = bindingEntries.firstIndex(where: { $0.0 == pattern }) {
+                    bindingEntries[index].1.append(entry)
+                } else {
+                    bindingEntries.append((pattern, [entry]))
+                }
+            case ("identity", let name?):
+                try checkName(name, entry)
+                if identityHeaders[name] == nil {
+                    identityHeaders[name] = entry.location
+                    config.identityOrder.append(name)
+                }
+                identityEntries[name, default: []].append(entry)
+            case ("provider", let name?):
+                try checkName(name, entry)
+                try checkKey(entry, allowed: providerKeys, in: "[provider \"\(name)\"]")
+                providerEntries[name, default: []].append(entry)
+            case (let section, let sub):
+                if sub == nil && (section == "identity" || section == "provider") {
+                    throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
+                }
+                if sub != nil && section == "agent" {
+                    throw ConfigError("[agent] takes no name", at: entry.location)
+                }
+                let guess = closestMatch(to: section, among: sectionNames)
+                throw ConfigError("unknown section [\(section)]", at: entry.location,
+                                  hint: guess.map { "did you mean [\($0)]?" })
+            }
+        }
+
+        for (name, entries) in providerEntries {
+            let location = entries[0].location
+            guard let kind = entries.last(where: { $0.key == "kind" })?.value else {
+                throw ConfigError("provider \"\(name)\" has no kind", at: location, hint: "add `kind = …`")
+            }
+            // No provider kind ships yet; identity kinds carry their upstream settings. The
+            // section is parsed so `via = provider:NAME` has something to name once one does.
+            throw ConfigError("unknown provider kind \"\(kind)\" for provider \"\(name)\"", at: location,
+                              hint: "this version has no provider kinds; use an identity instead")
+        }
+
+        for name in config.identityOrder {
+            let entries = identityEntries[name]!
+            config.identities[name] = try identity(name, entries: entries, header: identityHeaders[name]!)
+        }
+
+        for (pattern, entries) in bindingEntries {
+            let location = entries[0].location
+            let parsed = try GitURLPattern(pattern, at: location)
+            guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
+                throw ConfigError("[git \"\(pattern)\"] needs identity = NAME", at: location)
+            }
+            guard config.identities[identity] != nil else {
+                let guess = closestMatch(to: identity, among: config.identityOrder)
+                throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
+                                  hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
+            }
+            config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+        }
+
+        try checkChains(config)
+        return config
+    }
+
+    static func identity(_ name: String, entries: [ConfigEntry], header: SourceLocation) throws -> IdentityDefinition {
+        var settings: [String: [ConfigEntry]] = [:]
+        for entry in entries { settings[entry.key, default: []].append(entry) }
+        guard let kindEntry = settings["kind"]?.last, let kindName = kindEntry.value, !kindName.isEmpty else {
+            throw ConfigError("identity \"\(name)\" has no kind", at: header,
+                              hint: "add `kind = …` (one of: \(IdentityKinds.all.map { $0.kindName }.joined(separator: ", ")))")
+        }
+        guard let kind = IdentityKinds.named(kindName) else {
+            let names = IdentityKinds.all.map { $0.kindName }
+            throw ConfigError("unknown identity kind \"\(kindName)\"", at: kindEntry.location,
+                              hint: closestMatch(to: kindName, among: names).map { "did you mean \"\($0)\"?" }
+                                ?? "known kinds: \(names.joined(separator: ", "))")
+        }
+        let allowed = ["kind", "via"] + kind.settings.map(\.name)
+        for entry in entries { try checkKey(entry, allowed: allowed, in: "[identity \"\(name)\"] (kind \(kindName))") }
+
+        var via: ViaReference?
+        if let viaEntry = settings["via"]?.last {
+            via = try parseVia(viaEntry)
+        }
+        switch (kind.upstream, via) {
+        case (.required, nil):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = identity:NAME", at: header)
+        case (.none, let v?):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) takes no via (got \(v))", at: settings["via"]!.last!.location)
+        default: break
+        }
+        let definition = IdentityDefinition(name: name, kind: kindName, via: via, location: header, settings: settings)
+        for spec in kind.settings where spec.required {
+            _ = try definition.require(spec.name)
+        }
+        _ = try kind.init(definition)  // the kind's own value checks, with their lines
+        return definition
+    }
+
+    static func parseVia(_ entry: ConfigEntry) throws -> ViaReference {
+        let value = entry.value ?? ""
+        if value.hasPrefix("identity:"), value.count > "identity:".count {
+            return .identity(String(value.dropFirst("identity:".count)))
+        }
+        if value.hasPrefix("provider:"), value.count > "provider:".count {
+            return .provider(String(value.dropFirst("provider:".count)))
+        }
+        throw ConfigError("via must be identity:NAME or provider:NAME, not \"\(value)\"", at: entry.location)
+    }
+
+    /// Dangling `via` and cycles, with the cycle spelled out (a → b → a).
+    static func checkChains(_ config: BrokerConfig) throws {
+        var graph: [String: [String]] = [:]
+        for name in config.identityOrder {
+            let definition = config.identities[name]!
+            guard let via = definition.via else { continue }
+            let viaLocation = definition.entry("via")!.location
+            switch via {
+            case .identity(let target):
+                guard config.identities[target] != nil else {
+                    throw ConfigError("identity \"\(name)\" has via = identity:\(target), which is not defined", at: viaLocation,
+                                      hint: closestMatch(to: target, among: config.identityOrder).map { "did you mean identity:\($0)?" })
+                }
+                graph[name] = [target]
+            case .provider(let target):
+                if config.providers[target] == nil {
+                    throw ConfigError("identity \"\(name)\" has via = provider:\(target), which is not defined", at: viaLocation)
+                }
+            }
+        }
+        if let cycle = findCycle(in: graph) {
+            let location = config.identities[cycle[0]]!.entry("via")!.location
+            throw ConfigError("identity chain has a cycle: \(cycle.joined(separator: " → "))", at: location,
+                              hint: "break the cycle by changing one `via`")
+        }
+    }
+
+    static func checkKey(_ entry: ConfigEntry, allowed: [String], in section: String) throws {
+        guard !allowed.contains(entry.key) else { return }
+        let guess = closestMatch(to: entry.key, among: allowed)
+        throw ConfigError("unknown key \"\(entry.key)\" in \(section)", at: entry.location,
+                          hint: guess.map { "did you mean \"\($0)\"?" } ?? "known keys: \(allowed.joined(separator: ", "))")
+    }
+
+    static func checkName(_ name: String, _ entry: ConfigEntry) throws {
+        let ok = !name.isEmpty && name.utf8.allSatisfy { b in
+            (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 95 || b == 46 || b == 47
+        } && !name.hasPrefix(".") && !name.contains("..")
+        if !ok {
+            throw ConfigError("name \"\(WireCodec.printable(name))\" may hold only letters, digits, '-', '_', '.', '/'", at: entry.location)
+        }
+    }
+
+    static func positive(_ value: Int, _ entry: ConfigEntry) throws -> Int {
+        if value <= 0 { throw ConfigError("\(entry.key) must be greater than zero", at: entry.location) }
+        return value
+    }
+
+    /// The identity bound to a git request, if any (most specific binding wins).
+    public func gitBinding(protocol scheme: String, host: String, path: String?) -> GitBinding? {
+        gitBindings
+            .compactMap { binding in binding.pattern.specificity(scheme: scheme, host: host, path: path).map { (binding, $0) } }
+            .max { $0.1 < $1.1 }?.0
+    }
+
+    /// Bindings for this host that could match only if git sent a path (useHttpPath is off).
+    public func pathBoundBindingsNeedingPath(protocol scheme: String, host: String) -> [GitBinding] {
+        gitBindings.filter { !$0.pattern.path.isEmpty && $0.pattern.specificity(scheme: scheme, host: host, path: $0.pattern.path) != nil }
+    }
+}

@@ -1,0 +1,477 @@
+// Reads the broker's configuration file, which uses git-config syntax, into flat located entries.
+import Foundation
+import BrokerWire
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a setting was written, so every complaint about it can send a person to the right line.
+public struct SourceLocation: Equatable, Hashable, Sendable, CustomStringConvertible {
+    public let file: String
+    public let line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(file):\(line)" }
+}
+
+/// One `key = value` line, already placed under its section. Later layers give it meaning;
+/// this layer only promises it was spelled legally.
+public struct ConfigEntry: Equatable, Sendable {
+    /// Lower-cased, because git treats section names case-insensitively.
+    public let section: String
+    /// Case-sensitive as written (escapes resolved), so URLs survive; nil when there is none.
+    public let subsection: String?
+    /// Lower-cased, because git treats key names case-insensitively.
+    public let key: String
+    /// nil for a bare key, which git reads as boolean true; "" for `key =`.
+    public let value: String?
+    /// The line where the key starts, even when the value continues onto later lines.
+    public let location: SourceLocation
+
+    public init(section: String, subsection: String?, key: String, value: String?, location: SourceLocation) {
+        self.section = section
+        self.subsection = subsection
+        self.key = key
+        self.value = value
+        self.location = location
+    }
+}
+
+/// A configuration mistake, pinned to the line that caused it whenever there is one.
+public struct ConfigError: BrokerError, Equatable {
+    public let location: SourceLocation?
+    public let message: String
+    public let hint: String?
+
+    public init(_ message: String, at location: SourceLocation?, hint: String? = nil) {
+        self.location = location
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        let body = hint.map { "\(message) (hint: \($0))" } ?? message
+        guard let location else { return body }
+        return "\(location): \(body)"
+    }
+}
+
+public enum ConfigSyntax {
+    /// git's own limit (MAX_INCLUDE_DEPTH); deeper nesting is almost certainly a mistake.
+    public static let maxIncludeDepth = 10
+
+    /// Parses one file's text; does not follow includes.
+    public static func parse(text: String, file: String) throws -> [ConfigEntry] {
+        var parser = Parser(text: text, file: file)
+        return try parser.run()
+    }
+
+    /// Reads a file and follows `[include] path = …` (relative to the including file's directory,
+    /// `~/` expanded from HOME), depth limit 10, include cycle = error citing the include line;
+    /// a missing included file is an error citing the include line. Include entries themselves
+    /// are not returned; entries come back in file order with includes spliced in place.
+    public static func load(path: String) throws -> [ConfigEntry] {
+        try load(file: path, includedAt: nil, chain: [])
+    }
+
+    /// nil → true; true/yes/on/1; false/no/off/0/"" (case-insensitive).
+    public static func parseBool(_ value: String?, at location: SourceLocation) throws -> Bool {
+        guard let value else { return true }  // a bare key is git's way of writing true
+        switch value.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0", "": return false
+        default:
+            throw ConfigError("invalid boolean \"\(value)\"", at: location, hint: "use true or false")
+        }
+    }
+
+    /// Seconds, from "90", "90s", "15m", "1h", "2d" or a largest-unit-first mix such as "1h30m".
+    public static func parseDuration(_ value: String?, at location: SourceLocation) throws -> Int {
+        let hint = "write seconds or a number with a unit, such as 90s, 15m, 1h30m or 2d"
+        guard let value else { throw ConfigError("missing duration", at: location, hint: hint) }
+        if value.hasPrefix("-") {
+            throw ConfigError("negative duration \"\(value)\"", at: location, hint: hint)
+        }
+        let invalid = ConfigError("invalid duration \"\(value)\"", at: location, hint: hint)
+        let tooLarge = ConfigError("duration \"\(value)\" is too large", at: location, hint: hint)
+        let bytes = Array(value.utf8)
+        guard !bytes.isEmpty else { throw invalid }
+        if bytes.allSatisfy(isDigit) {
+            guard let seconds = Int(value) else { throw tooLarge }
+            return seconds
+        }
+
+        // Largest unit first and each at most once, so "30m1h" or "1m1m" is caught as a typo.
+        let units: [(unit: UInt8, seconds: Int)] = [
+            (UInt8(ascii: "d"), 86_400), (UInt8(ascii: "h"), 3_600),
+            (UInt8(ascii: "m"), 60), (UInt8(ascii: "s"), 1),
+        ]
+        var total = 0
+        var index = 0
+        var nextAllowedUnit = 0
+        while index < bytes.count {
+            let digitsStart = index
+            while index < bytes.count, isDigit(bytes[index]) { index += 1 }
+            guard index > digitsStart, index < bytes.count,
+                  let unitIndex = units.firstIndex(where: { $0.unit == bytes[index] }),
+                  unitIndex >= nextAllowedUnit
+            else { throw invalid }
+            guard let amount = Int(String(decoding: bytes[digitsStart..<index], as: UTF8.self)) else {
+                throw tooLarge
+            }
+            let (scaled, overflowA) = amount.multipliedReportingOverflow(by: units[unitIndex].seconds)
+            let (sum, overflowB) = total.addingReportingOverflow(scaled)
+            guard !overflowA, !overflowB else { throw tooLarge }
+            total = sum
+            nextAllowedUnit = unitIndex + 1
+            index += 1
+        }
+        return total
+    }
+
+    /// An integer with git's optional k/m/g (×1024) suffix.
+    public static func parseInt(_ value: String?, at location: SourceLocation) throws -> Int {
+        let hint = "write an integer, optionally followed by k, m or g"
+        guard let value else { throw ConfigError("missing number", at: location, hint: hint) }
+        let invalid = ConfigError("invalid number \"\(value)\"", at: location, hint: hint)
+        let outOfRange = ConfigError("number \"\(value)\" is out of range", at: location, hint: hint)
+
+        var number = Substring(value)
+        var factor = 1
+        switch number.last.map({ $0.lowercased() }) {
+        case "k": factor = 1 << 10
+        case "m": factor = 1 << 20
+        case "g": factor = 1 << 30
+        default: break
+        }
+        if factor != 1 { number = number.dropLast() }
+        let digits = number.first == "-" || number.first == "+" ? number.dropFirst() : number
+        guard !digits.isEmpty, digits.utf8.allSatisfy(isDigit) else { throw invalid }
+        guard let parsed = Int(number) else { throw outOfRange }
+        let (scaled, overflow) = parsed.multipliedReportingOverflow(by: factor)
+        guard !overflow else { throw outOfRange }
+        return scaled
+    }
+}
+
+// MARK: - Includes
+
+extension ConfigSyntax {
+    /// A file on the include stack: `shown` is what errors print, `canonical` is what cycle
+    /// detection compares, so `a.conf` and `./a.conf` are the same file.
+    private struct OpenFile {
+        let shown: String
+        let canonical: String
+    }
+
+    private static func load(file: String, includedAt: SourceLocation?, chain: [OpenFile]) throws -> [ConfigEntry] {
+        let text = try readText(of: file, includedAt: includedAt)
+        let current = OpenFile(shown: file, canonical: canonicalPath(file))
+        if let start = chain.firstIndex(where: { $0.canonical == current.canonical }) {
+            let loop = (chain[start...].map(\.shown) + [current.shown]).joined(separator: " -> ")
+            throw ConfigError("include cycle: \(loop)", at: includedAt, hint: "remove one of these includes")
+        }
+        let chain = chain + [current]
+        if chain.count > maxIncludeDepth + 1 {
+            throw ConfigError("includes nest deeper than \(maxIncludeDepth) levels", at: includedAt,
+                              hint: "flatten the include chain")
+        }
+
+        var entries: [ConfigEntry] = []
+        for entry in try parse(text: text, file: file) {
+            guard entry.section == "include", entry.subsection == nil, entry.key == "path" else {
+                entries.append(entry)
+                continue
+            }
+            let target = try includeTarget(entry.value, from: file, at: entry.location)
+            entries += try load(file: target, includedAt: entry.location, chain: chain)
+        }
+        return entries
+    }
+
+    private static func readText(of file: String, includedAt: SourceLocation?) throws -> String {
+        let what = includedAt == nil ? "config file" : "included file"
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+            throw ConfigError("\(what) \(file) does not exist", at: includedAt,
+                              hint: includedAt == nil ? nil : "fix the include path or create the file")
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError("cannot read \(what) \(file)", at: includedAt)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("\(what) \(file) is not valid utf-8", at: includedAt)
+        }
+        return text
+    }
+
+    private static func includeTarget(_ raw: String?, from file: String, at location: SourceLocation) throws -> String {
+        guard let raw, !raw.isEmpty else {
+            throw ConfigError("include path is empty", at: location, hint: "write path = <file>")
+        }
+        var path = raw
+        if path == "~" || path.hasPrefix("~/") {
+            guard let home = getenv("HOME").map({ String(cString: $0) }), !home.isEmpty else {
+                throw ConfigError("cannot expand ~ in include path: HOME is not set", at: location)
+            }
+            path = home + path.dropFirst()
+        } else if path.hasPrefix("~") {
+            throw ConfigError("cannot expand \(path) in include path", at: location,
+                              hint: "only ~/ (your own home) is supported")
+        }
+        guard !path.hasPrefix("/") else { return path }
+        let directory = (file as NSString).deletingLastPathComponent
+        return directory.isEmpty ? path : directory + "/" + path
+    }
+
+    private static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
+// MARK: - The parser
+
+private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+
+private extension Unicode.Scalar {
+    var isASCIILetter: Bool { ("a"..."z").contains(self) || ("A"..."Z").contains(self) }
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+    /// git's `iskeychar`: what section and key names are made of.
+    var isKeyChar: Bool { isASCIILetter || isASCIIDigit || self == "-" }
+    /// Newline is handled separately everywhere, because it ends values and headers.
+    var isBlank: Bool { self == " " || self == "\t" || self == "\r" }
+    var isCommentStart: Bool { self == "#" || self == ";" }
+}
+
+/// A hand-written scanner modelled on git's `config.c`, over Unicode scalars because Swift
+/// treats "\r\n" as a single Character.
+private struct Parser {
+    private let scalars: [Unicode.Scalar]
+    private let file: String
+    private var position = 0
+    private var line = 1
+    private var section: (name: String, subsection: String?)?
+    private var entries: [ConfigEntry] = []
+
+    init(text: String, file: String) {
+        self.file = file
+        var scalars: [Unicode.Scalar] = []
+        scalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            if scalar == "\n", scalars.last == "\r" { scalars.removeLast() }
+            scalars.append(scalar)
+        }
+        if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
+        self.scalars = scalars
+    }
+
+    private var here: SourceLocation { SourceLocation(file: file, line: line) }
+    private var current: Unicode.Scalar? { position < scalars.count ? scalars[position] : nil }
+
+    private mutating func advance() {
+        if scalars[position] == "\n" { line += 1 }
+        position += 1
+    }
+
+    private mutating func skipBlanks() {
+        while let c = current, c.isBlank { advance() }
+    }
+
+    private mutating func skipRestOfLine() {
+        while let c = current, c != "\n" { advance() }
+    }
+
+    mutating func run() throws -> [ConfigEntry] {
+        while let c = current {
+            if c == "\n" || c.isBlank {
+                advance()
+            } else if c.isCommentStart {
+                skipRestOfLine()
+            } else if c == "[" {
+                // Like git, a header may share its line with a key: `[core] bare`.
+                section = try parseHeader()
+            } else {
+                try parseEntry()
+            }
+        }
+        return entries
+    }
+
+    // MARK: Section headers
+
+    private func badHeader(_ reason: String, at location: SourceLocation) -> ConfigError {
+        ConfigError("bad section header: \(reason)", at: location,
+                    hint: "write [section] or [section \"subsection\"]")
+    }
+
+    private mutating func parseHeader() throws -> (name: String, subsection: String?) {
+        let start = here
+        advance()  // "["
+        var name = ""
+        while true {
+            guard let c = current, c != "\n" else { throw badHeader("missing ']'", at: start) }
+            advance()
+            if c == "]" { break }
+            if c == " " || c == "\t" {
+                return try parseExtendedHeader(name: name, start: start)
+            }
+            guard c.isKeyChar || c == "." else {
+                throw badHeader("'\(Character(c))' is not allowed in a section name", at: start)
+            }
+            name.unicodeScalars.append(c)
+        }
+
+        // Legacy `[section.subsection]`: git lower-cases the whole header, subsection included.
+        let lowered = name.lowercased()
+        guard let dot = lowered.firstIndex(of: ".") else {
+            guard !lowered.isEmpty else { throw badHeader("empty section name", at: start) }
+            return (lowered, nil)
+        }
+        let base = String(lowered[..<dot])
+        let subsection = String(lowered[lowered.index(after: dot)...])
+        guard !base.isEmpty, !subsection.isEmpty else {
+            throw badHeader("empty name around '.'", at: start)
+        }
+        return (base, subsection)
+    }
+
+    private mutating func parseExtendedHeader(name: String, start: SourceLocation) throws -> (name: String, subsection: String?) {
+        guard !name.isEmpty else { throw badHeader("empty section name", at: start) }
+        // `[a.b "c"]` mixes both spellings; git half-accepts it, we refuse the ambiguity.
+        guard !name.contains(".") else {
+            throw badHeader("a section with a quoted subsection cannot contain '.'", at: start)
+        }
+        skipBlanks()
+        guard current == "\"" else { throw badHeader("the subsection must be in double quotes", at: start) }
+        advance()
+        var subsection = String.UnicodeScalarView()
+        while true {
+            guard var c = current, c != "\n" else { throw badHeader("missing closing quote", at: start) }
+            advance()
+            if c == "\"" { break }
+            if c == "\\" {
+                // git keeps the escaped character and drops the backslash, whatever it escapes.
+                guard let escaped = current, escaped != "\n" else {
+                    throw badHeader("missing closing quote", at: start)
+                }
+                advance()
+                c = escaped
+            }
+            subsection.append(c)
+        }
+        guard current == "]" else {
+            throw badHeader("expected ']' right after the closing quote", at: start)
+        }
+        advance()
+        return (name.lowercased(), String(subsection))
+    }
+
+    // MARK: Entries
+
+    private mutating func parseEntry() throws {
+        let start = here
+        var token = ""
+        while let c = current, !c.isBlank, c != "\n", c != "=", !c.isCommentStart {
+            token.unicodeScalars.append(c)
+            advance()
+        }
+        guard !token.isEmpty else {
+            throw ConfigError("expected a key or a [section] header", at: start, hint: "write key = value")
+        }
+        guard let first = token.unicodeScalars.first, first.isASCIILetter,
+              token.unicodeScalars.allSatisfy(\.isKeyChar)
+        else {
+            throw ConfigError("invalid key name \"\(token)\"", at: start,
+                              hint: "a key starts with a letter and holds only letters, digits and '-'")
+        }
+        guard let section else {
+            throw ConfigError("key \"\(token)\" is outside any section", at: start,
+                              hint: "put it under a [section] header")
+        }
+
+        skipBlanks()
+        var value: String?
+        switch current {
+        case nil, "\n":
+            value = nil
+        case let c? where c.isCommentStart:
+            // git rejects `flag # note`; nothing is ambiguous about it, so we allow it.
+            skipRestOfLine()
+            value = nil
+        case "=":
+            advance()
+            value = try parseValue()
+        default:
+            throw ConfigError("expected '=' after key \"\(token)\"", at: start, hint: "write key = value")
+        }
+        entries.append(ConfigEntry(section: section.name, subsection: section.subsection,
+                                   key: token.lowercased(), value: value, location: start))
+    }
+
+    /// Everything after `=` up to the end of the logical line, following git's `parse_value`
+    /// except that whitespace runs outside quotes collapse to one space.
+    private mutating func parseValue() throws -> String {
+        var value = String.UnicodeScalarView()
+        var inQuotes = false
+        var inComment = false
+        // A space is only written once something follows it, which is what trims the end.
+        var pendingSpace = false
+
+        func append(_ c: Unicode.Scalar) {
+            if pendingSpace { value.append(" ") }
+            pendingSpace = false
+            value.append(c)
+        }
+
+        while true {
+            guard let c = current, c != "\n" else {
+                if inQuotes {
+                    throw ConfigError("unterminated quote", at: here, hint: "close the value with \"")
+                }
+                return String(value)
+            }
+            advance()
+            if inComment { continue }
+            if !inQuotes, c.isBlank {
+                if !value.isEmpty { pendingSpace = true }
+                continue
+            }
+            if !inQuotes, c.isCommentStart {
+                inComment = true
+                continue
+            }
+            if c == "\\" {
+                let escapeLine = here
+                guard let escaped = current else { continue }  // a final backslash continues into nothing
+                advance()
+                switch escaped {
+                case "\n": continue  // continuation; the next line's indentation becomes one space
+                case "n": append("\n")
+                case "t": append("\t")
+                case "b": append("\u{8}")
+                case "\\", "\"": append(escaped)
+                default:
+                    throw ConfigError("invalid escape \"\\\(Character(escaped))\"", at: escapeLine,
+                                      hint: "only \\\", \\\\, \\n, \\t and \\b are escapes; write \\\\ for a backslash")
+                }
+                continue
+            }
+            if c == "\"" {
+                // Flushing here keeps the space in `a ""`, as git does.
+                if pendingSpace { value.append(" ") }
+                pendingSpace = false
+                inQuotes.toggle()
+                continue
+            }
+            append(c)
+        }
+    }
+}

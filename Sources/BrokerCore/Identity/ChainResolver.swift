@@ -1,0 +1,127 @@
+// Resolves an identity through its `via` chain, with the cache, single-flight and refresh-ahead.
+
+import BrokerWire
+import Foundation
+
+public struct Resolution: Sendable {
+    public var credential: Credential
+    public var tier: CacheTier
+    public var key: CacheKey
+}
+
+/// One hop of a chain: the identity's name and its configured kind.
+public struct ChainHop: Sendable {
+    public var name: String
+    public var kind: any IdentityKind
+}
+
+public final class ChainResolver: @unchecked Sendable {
+    public let cache: CredentialCache
+    public var context: ResolveContext
+    /// Start a background refresh when fewer than minimum-validity + this many seconds remain.
+    public var refreshAhead: Int
+    /// Told about background refreshes (for the audit log). Never given a secret.
+    public var onBackgroundRefresh: @Sendable (_ identity: String, _ error: Error?) -> Void = { _, _ in }
+    private let flights = SingleFlight<CacheKey, Credential>()
+    /// Counts upstream calls per identity, for status and tests of single-flight.
+    private let statsLock = NSLock()
+    private var upstreamCalls: [String: Int] = [:]
+
+    public init(cache: CredentialCache, context: ResolveContext, refreshAhead: Int = 300) {
+        self.cache = cache
+        self.context = context
+        self.refreshAhead = refreshAhead
+    }
+
+    /// The chain of `name`: itself first, then each upstream identity.
+    public static func chain(of name: String, in config: BrokerConfig) throws -> [ChainHop] {
+        var hops: [ChainHop] = []
+        var current: String? = name
+        while let next = current {
+            guard let definition = config.identities[next] else {
+                throw BrokerFailure(.denied, "identity \"\(next)\" is not defined" + (config.file.map { " in \($0)" } ?? " (no config file)"),
+                                    hint: "run `brokerctl list` to see the identities")
+            }
+            guard let kind = IdentityKinds.named(definition.kind) else {
+                throw BrokerFailure(.config, "identity \"\(next)\" has unknown kind \"\(definition.kind)\"")
+            }
+            hops.append(ChainHop(name: next, kind: try kind.init(definition)))
+            if hops.count > 64 { throw BrokerFailure(.config, "identity chain of \"\(name)\" is deeper than 64") }
+            if case .identity(let upstream)? = definition.via { current = upstream } else { current = nil }
+        }
+        return hops
+    }
+
+    public static func key(for chain: ArraySlice<ChainHop>) -> CacheKey {
+        CacheKey(chain: chain.map { ($0.name, $0.kind) })
+    }
+
+    public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int) throws -> Resolution {
+        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity)
+    }
+
+    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity: Int) throws -> Resolution {
+        let key = Self.key(for: chain)
+        let now = context.clock.now()
+        if let cached = cache.lookup(key), isUsable(cached.credential, now: now, minimumValidity: minimumValidity) {
+            if let remaining = cached.credential.remaining(at: now), remaining < Int64(minimumValidity + refreshAhead) {
+                refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
+            }
+            return Resolution(credential: cached.credential, tier: cached.tier, key: key)
+        }
+        let (credential, shared) = try flights.run(key) {
+            // Another flight may have stored a fresh value between our lookup and now.
+            if let cached = cache.lookup(key), isUsable(cached.credential, now: context.clock.now(), minimumValidity: minimumValidity) {
+                return cached.credential
+            }
+            return try obtain(chain, key: key, minimumValidity: minimumValidity)
+        }
+        return Resolution(credential: credential, tier: shared ? .memory : .upstream, key: key)
+    }
+
+    func isUsable(_ credential: Credential, now: Int64, minimumValidity: Int) -> Bool {
+        guard let remaining = credential.remaining(at: now) else { return true }
+        return remaining >= Int64(minimumValidity)
+    }
+
+    func obtain(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
+        let hop = chain.first!
+        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
+        statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
+        let credential = try hop.kind.obtain(upstream: upstream, context: context)
+        let now = context.clock.now()
+        if let remaining = credential.remaining(at: now), remaining < Int64(minimumValidity) {
+            throw BrokerFailure(.upstream, "identity \"\(hop.name)\" obtained a credential that expires in \(remaining) s, less than the \(minimumValidity) s required",
+                                hint: "ask the upstream for a longer lifetime")
+        }
+        do {
+            try cache.store(credential, for: key, obtainedAt: now)
+        } catch {
+            // A full or read-only disk must not stop a valid credential from being served.
+            context.log("cache: \(error)")
+        }
+        return credential
+    }
+
+    func refreshInBackground(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) {
+        guard !flights.isRunning(key) else { return }
+        let name = chain.first!.name
+        DispatchQueue.global().async { [self] in
+            do {
+                _ = try flights.run(key) { try obtain(chain, key: key, minimumValidity: minimumValidity) }
+                onBackgroundRefresh(name, nil)
+            } catch {
+                onBackgroundRefresh(name, error)
+            }
+        }
+    }
+
+    public func upstreamCallCount(_ identity: String) -> Int {
+        statsLock.lock(); defer { statsLock.unlock() }
+        return upstreamCalls[identity] ?? 0
+    }
+}
+
+extension ResolveContext {
+    func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+}

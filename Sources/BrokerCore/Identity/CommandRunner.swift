@@ -1,0 +1,106 @@
+// Runs a configured command (`cmd:` secrets, `exec` identities) with a deadline and bounded output.
+
+import BrokerWire
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var signal: Int32?
+    public var timedOut: Bool
+    public var stdout: String
+    public var stderr: String
+
+    /// "exited with status 3", "was killed by signal 9", "timed out after 5 s".
+    public var statusDescription: String {
+        if timedOut { return "timed out" }
+        if let signal { return "was killed by signal \(signal)" }
+        return "exited with status \(status)"
+    }
+}
+
+public struct CommandRunner: Sendable {
+    public var maxOutputBytes: Int
+
+    public init(maxOutputBytes: Int = 1 << 20) { self.maxOutputBytes = maxOutputBytes }
+
+    /// Runs `/bin/sh -c command` in its own process group; on timeout the whole group is killed.
+    public func run(_ command: String, input: [UInt8] = [], timeout: Int, environment: Environment) throws -> CommandResult {
+        var inPipe: [CInt] = [0, 0], outPipe: [CInt] = [0, 0], errPipe: [CInt] = [0, 0]
+        guard pipe(&inPipe) == 0, pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw Errno.current }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        for fd in inPipe + outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+
+        let argv = ["/bin/sh", "-c", command]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = environment.values.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArgs, &cEnv)
+        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
+        guard rc == 0 else {
+            close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
+            throw BrokerFailure(.internal, "cannot run /bin/sh: \(Errno(rawValue: rc))")
+        }
+        // Write stdin, ignoring EPIPE from a command that does not read it.
+        signal(SIGPIPE, SIG_IGN)
+        _ = try? FileDescriptor(rawValue: inPipe[1]).writeAll(input)
+        close(inPipe[1])
+
+        let deadline = monotonicMilliseconds() + Int64(timeout) * 1000
+        var out: [UInt8] = [], err: [UInt8] = []
+        var open: [CInt] = [outPipe[0], errPipe[0]]
+        var timedOut = false
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while !open.isEmpty {
+            let left = deadline - monotonicMilliseconds()
+            if left <= 0 { timedOut = true; break }
+            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(left, 1000)))
+            if ready < 0 && errno == EINTR { continue }
+            for p in fds where p.revents != 0 {
+                let n = chunk.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                if n <= 0 {
+                    close(p.fd)
+                    open.removeAll { $0 == p.fd }
+                } else if p.fd == outPipe[0] {
+                    if out.count < maxOutputBytes { out += chunk[0..<n] }
+                } else if err.count < maxOutputBytes {
+                    err += chunk[0..<n]
+                }
+            }
+        }
+        if timedOut {
+            kill(-pid, SIGKILL)
+            open.forEach { close($0) }
+        }
+        var status: CInt = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0
+        return CommandResult(
+            status: exited ? (status >> 8) & 0xff : -1,
+            signal: exited || timedOut ? nil : status & 0x7f,
+            timedOut: timedOut,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
+    }
+}
+
+func monotonicMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,62 @@
+// The one protocol every identity kind conforms to, and the registry that names them.
+
+import BrokerWire
+
+/// A key an identity section may hold, for validation, "did you mean" and the man page.
+public struct SettingSpec: Sendable {
+    public var name: String
+    public var required: Bool
+    public var summary: String
+    public init(_ name: String, required: Bool = false, _ summary: String) {
+        self.name = name
+        self.required = required
+        self.summary = summary
+    }
+}
+
+/// Everything an identity kind may use while obtaining a credential.
+public struct ResolveContext: Sendable {
+    public var environment: Environment
+    public var clock: Clock
+    public var commandRunner: CommandRunner
+
+    public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner()) {
+        self.environment = environment
+        self.clock = clock
+        self.commandRunner = commandRunner
+    }
+}
+
+/// One kind of identity (`static`, `exec`, later `aws/assume-role`, `github/app`, …). Adding a
+/// kind touches its own file and one line of `IdentityKinds.all`.
+public protocol IdentityKind: Sendable {
+    static var kindName: String { get }
+    static var summary: String { get }
+    /// Keys beyond the common `kind` and `via`.
+    static var settings: [SettingSpec] { get }
+    /// Whether `via` is required, allowed or refused for this kind.
+    static var upstream: UpstreamRule { get }
+
+    /// Builds the kind from a section that already passed key validation; throws `ConfigError`
+    /// with the offending line for values it cannot accept.
+    init(_ definition: IdentityDefinition) throws
+
+    /// Everything that shapes the result, for the cache key. Never a secret.
+    var cacheParameters: [String] { get }
+
+    /// Obtains a fresh credential, given the resolved upstream credential when `via` is set.
+    func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
+}
+
+public enum UpstreamRule: Sendable { case none, optional, required }
+
+public enum IdentityKinds {
+    public static let all: [any IdentityKind.Type] = [
+        StaticIdentity.self,
+        ExecIdentity.self,
+    ]
+
+    public static func named(_ name: String) -> (any IdentityKind.Type)? {
+        all.first { $0.kindName == name }
+    }
+}

@@ -1,0 +1,87 @@
+// `env:NAME`, `file:PATH` and `cmd:COMMAND`: where a long-lived secret is read from, when needed.
+
+import BrokerWire
+import Foundation
+
+public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
+    case environment(String)
+    case file(String)
+    case command(String)
+
+    /// Parses a reference; an inline secret is refused so none is ever written into a config.
+    public init(_ text: String, at location: SourceLocation) throws {
+        if text.hasPrefix("env:"), text.count > 4 {
+            self = .environment(String(text.dropFirst(4)))
+        } else if text.hasPrefix("file:"), text.count > 5 {
+            self = .file(String(text.dropFirst(5)))
+        } else if text.hasPrefix("cmd:"), text.count > 4 {
+            self = .command(String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces))
+        } else if text.hasPrefix("keyring:") {
+            throw ConfigError("keyring: secrets are not supported by this build", at: location,
+                              hint: "use cmd: with your keyring's command-line tool, e.g. cmd:secret-tool lookup …")
+        } else {
+            // Never echo the value: it may be a pasted secret.
+            throw ConfigError("a secret must be a reference (env:NAME, file:PATH or cmd:COMMAND), not an inline value", at: location,
+                              hint: "move the secret into a 0600 file and write file:PATH")
+        }
+    }
+
+    /// How it is shown in listings and errors: the source, never the value.
+    public var description: String {
+        switch self {
+        case .environment(let name): return "env:\(name)"
+        case .file(let path): return "file:\(path)"
+        case .command(let command): return "cmd:\(command.split(separator: " ").first ?? "")"
+        }
+    }
+
+    /// Reads the secret. `env:` reads the agent's environment — the one it inherited from the
+    /// adapter that started it — and says so when the variable is missing (DESIGN §4).
+    public func resolve(_ context: ResolveContext, timeout: Int) throws -> Secret {
+        switch self {
+        case .environment(let name):
+            guard let value = context.environment.values[name] else {
+                throw BrokerFailure(.config, "environment variable \(name) is not set in broker-agent's environment",
+                                    hint: "env: secrets are read from the agent, which inherits the environment of the program that started it; export \(name) and run `brokerctl stop` so the next request starts a new agent")
+            }
+            return Secret(value)
+        case .file(let rawPath):
+            let path = expandHome(rawPath, context.environment)
+            var st = stat()
+            guard stat(path, &st) == 0 else {
+                throw BrokerFailure(.config, "cannot read secret file \(path): \(Errno.current)")
+            }
+            if st.st_mode & 0o077 != 0 {
+                throw BrokerFailure(.permission, "secret file \(path) is readable by group or others",
+                                    hint: "chmod 600 \(path)")
+            }
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw BrokerFailure(.config, "cannot read secret file \(path): permission denied")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw BrokerFailure(.config, "secret file \(path) is not UTF-8 text")
+            }
+            return Secret(trimTrailingNewlines(text))
+        case .command(let command):
+            let result = try context.commandRunner.run(command, timeout: timeout, environment: context.environment)
+            guard result.status == 0 else {
+                let firstLine = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+                // stdout may hold a partial secret: report only the status and stderr's first line.
+                throw BrokerFailure(.upstream, "secret command `\(description)` \(result.statusDescription)"
+                                    + (firstLine.isEmpty ? "" : ": \(WireCodec.printable(firstLine))"))
+            }
+            return Secret(trimTrailingNewlines(result.stdout))
+        }
+    }
+}
+
+func trimTrailingNewlines(_ text: String) -> String {
+    var text = Substring(text)
+    while let last = text.last, last == "\n" || last == "\r" || last == "\r\n" { text = text.dropLast() }
+    return String(text)
+}
+
+func expandHome(_ path: String, _ env: Environment) -> String {
+    if path.hasPrefix("~/"), let home = env["HOME"] { return home + path.dropFirst(1) }
+    return path
+}

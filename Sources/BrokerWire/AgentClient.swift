@@ -1,0 +1,158 @@
+// The adapters' side of the agent socket: send one request, read one answer, start the agent if
+// none is running (spawn lock + one-line readiness handshake, git credential-cache style).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct AgentClient: Sendable {
+    public var paths: BrokerPaths
+    public var environment: Environment
+    /// Bounds every read and write on the socket so a wedged agent cannot hang git.
+    public var timeoutSeconds: Double
+
+    public init(paths: BrokerPaths, environment: Environment = .current, timeoutSeconds: Double = 30) {
+        self.paths = paths
+        self.environment = environment
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// Sends `request` (the `v=1` line is added here) and returns the agent's answer with its
+    /// `status` checked: an error answer is thrown as a `BrokerFailure`.
+    /// With `startAgent`, a missing agent is started; without, `nil` means "no agent running".
+    public func send(_ request: WireMessage, startAgent: Bool = true) throws -> WireMessage? {
+        guard let fd = try connect(startAgent: startAgent) else { return nil }
+        return try fd.closeAfter {
+            UnixSocket.setTimeouts(fd, seconds: timeoutSeconds)
+            var message = WireMessage([WireMessage.Field("v", "1")])
+            message.fields += request.fields
+            var bytes = try message.encoded()
+            bytes.append(10)  // blank line ends the request
+            do {
+                try fd.writeAll(bytes)
+                let answer = try readWireMessage(from: fd)
+                return try Self.checkStatus(answer)
+            } catch let error as Errno {
+                throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(error)",
+                                    hint: "see \(paths.agentLogPath)")
+            }
+        }
+    }
+
+    static func checkStatus(_ answer: WireMessage) throws -> WireMessage {
+        switch answer["status"] {
+        case "ok":
+            return answer
+        case "error":
+            let kind = answer["kind"].flatMap(BrokerFailure.Kind.init(rawValue:)) ?? .upstream
+            throw BrokerFailure(kind, answer["error"] ?? "broker-agent reported an error", hint: answer["hint"])
+        default:
+            throw BrokerFailure(.internal, "broker-agent sent an answer without a status line")
+        }
+    }
+
+    func connect(startAgent: Bool) throws -> FileDescriptor? {
+        if let fd = try connectIfRunning() { return fd }
+        guard startAgent else { return nil }
+        try ensurePrivateDirectory(paths.runtimeDirectory)
+        // One spawner at a time: whoever holds the lock re-checks, then starts the agent and
+        // waits for its "ok". Everyone else finds it running once they get the lock.
+        let lock = open(paths.spawnLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            throw BrokerFailure(.unavailable, "cannot open \(paths.spawnLockPath): \(Errno.current)")
+        }
+        defer { close(lock) }
+        _ = try retryOnInterrupt({ flock(lock, LOCK_EX) }, failed: { $0 != 0 })
+        if let fd = try connectIfRunning() { return fd }
+        try AgentSpawner(paths: paths, environment: environment).spawnAndWait()
+        guard let fd = try connectIfRunning() else {
+            throw BrokerFailure(.unavailable, "broker-agent said it was ready but its socket does not answer",
+                                hint: "see \(paths.agentLogPath)")
+        }
+        return fd
+    }
+
+    /// A connection, or nil when nobody is listening (no socket file, or a stale one left by a
+    /// killed agent: the agent replaces it when it starts).
+    func connectIfRunning() throws -> FileDescriptor? {
+        do {
+            return try UnixSocket.connect(path: paths.socketPath)
+        } catch let error as Errno where error == .noEntry || error == .connectionRefused {
+            return nil
+        } catch let error as Errno {
+            throw BrokerFailure(.unavailable, "cannot connect to \(paths.socketPath): \(error)")
+        }
+    }
+}
+
+/// Starts broker-agent detached and waits for its one-line readiness answer on a pipe.
+struct AgentSpawner {
+    var paths: BrokerPaths
+    var environment: Environment
+
+    func agentExecutable() throws -> String {
+        if let explicit = environment["BROKER_AGENT"] { return explicit }
+        if let me = ProcessInfoLite.executablePath() {
+            let sibling = String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)]) + "/broker-agent"
+            if ProcessInfoLite.isExecutable(sibling) { return sibling }
+        }
+        for dir in (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/broker-agent"
+            if ProcessInfoLite.isExecutable(candidate) { return candidate }
+        }
+        throw BrokerFailure(.unavailable, "cannot find the broker-agent executable",
+                            hint: "install it next to this program or on PATH, or set BROKER_AGENT")
+    }
+
+    func spawnAndWait(timeoutMilliseconds: Int32 = 15_000) throws {
+        let executable = try agentExecutable()
+        var fds: [CInt] = [0, 0]
+        guard pipe(&fds) == 0 else { throw Errno.current }
+        let readEnd = FileDescriptor(rawValue: fds[0]), writeEnd = fds[1]
+        defer { readEnd.close() }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, writeEnd)
+
+        let argv = [executable, "--spawned", "--socket-dir", paths.runtimeDirectory]
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, &cArgs, environ)
+        close(writeEnd)
+        guard rc == 0 else {
+            throw BrokerFailure(.unavailable, "cannot start \(executable): \(Errno(rawValue: rc))")
+        }
+        // The agent daemonizes itself (setsid) and stays running; reap nothing here. Its first
+        // line is "ok" once it listens, or an error sentence if it could not start.
+        var line: [UInt8] = []
+        var poller = pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while !line.contains(10) {
+            let ready = poll(&poller, 1, timeoutMilliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 {
+                throw BrokerFailure(.unavailable, "broker-agent did not become ready within \(timeoutMilliseconds / 1000) s",
+                                    hint: "see \(paths.agentLogPath)")
+            }
+            let n = try buffer.withUnsafeMutableBytes { try readEnd.read(into: $0) }
+            if n == 0 { break }
+            line += buffer[0..<n]
+        }
+        // Reap the child if it already exited (startup failure) so no zombie lingers.
+        var status: CInt = 0
+        _ = waitpid(pid, &status, WNOHANG)
+        let text = String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)
+        if text == "ok" || text == "running" { return }
+        throw BrokerFailure(.unavailable, text.isEmpty ? "broker-agent exited before it was ready" : "broker-agent: \(text)",
+                            hint: "see \(paths.agentLogPath)")
+    }
+}

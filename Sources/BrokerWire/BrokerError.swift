@@ -1,0 +1,40 @@
+// The one error shape every layer speaks: a sentence for a person plus, where there is one, a fix.
+
+/// An error a person can act on (DESIGN D12). `message` is a lower-case fragment that composes
+/// after a program prefix (`git-credential-broker: <message>`); `hint` says how to fix it.
+/// Neither ever contains a secret value.
+public protocol BrokerError: Error, CustomStringConvertible {
+    var message: String { get }
+    var hint: String? { get }
+}
+
+extension BrokerError {
+    public var description: String {
+        if let hint { return "\(message) (hint: \(hint))" }
+        return message
+    }
+}
+
+/// A user-facing failure that needs no richer type: bad usage, a refused request, an upstream
+/// error relayed from the agent.
+public struct BrokerFailure: BrokerError, Equatable {
+    public enum Kind: String, Sendable {
+        case usage          // the command line is wrong: print usage, exit 64
+        case input          // the host program sent something we refuse
+        case config         // the configuration is wrong
+        case permission     // a file or directory is not private enough
+        case unavailable    // the agent or an upstream could not be reached
+        case denied         // the agent refused (unknown identity, foreign caller, rate limit)
+        case upstream       // an upstream answered with an error
+        case `internal`     // our bug: says so
+    }
+    public var kind: Kind
+    public var message: String
+    public var hint: String?
+
+    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+        self.kind = kind
+        self.message = message
+        self.hint = hint
+    }
+}

@@ -1,0 +1,113 @@
+// Where the socket, cache, state and config live (DESIGN D5), and the 0700 rule for their folders.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public struct BrokerPaths: Equatable, Sendable {
+    /// Holds the socket and the spawn lock.
+    public var runtimeDirectory: String
+    /// Holds the on-disk credential cache.
+    public var cacheDirectory: String
+    /// Holds the audit log, the agent log and lease metadata.
+    public var stateDirectory: String
+    public var configFile: String
+    /// True when the config path came from BROKER_CONFIG (a missing file is then an error).
+    public var configFileIsExplicit: Bool
+
+    public var socketPath: String { runtimeDirectory + "/agent.sock" }
+    public var spawnLockPath: String { runtimeDirectory + "/spawn.lock" }
+    public var auditLogPath: String { stateDirectory + "/audit.log" }
+    public var agentLogPath: String { stateDirectory + "/agent.log" }
+    public var cacheEntriesDirectory: String { cacheDirectory + "/entries" }
+
+    public init(runtimeDirectory: String, cacheDirectory: String, stateDirectory: String, configFile: String, configFileIsExplicit: Bool = false) {
+        self.runtimeDirectory = runtimeDirectory
+        self.cacheDirectory = cacheDirectory
+        self.stateDirectory = stateDirectory
+        self.configFile = configFile
+        self.configFileIsExplicit = configFileIsExplicit
+    }
+
+    /// XDG base directories, with the usual fallbacks under HOME. `BROKER_SOCKET_DIR` overrides
+    /// the runtime directory (tests, and people whose XDG_RUNTIME_DIR path is too long).
+    public static func resolve(_ env: Environment = .current) throws -> BrokerPaths {
+        func absolute(_ name: String) -> String? {
+            guard let value = env[name], value.hasPrefix("/") else { return nil }
+            return value
+        }
+        guard let home = absolute("HOME") ?? homeFromPasswd() else {
+            throw BrokerFailure(.config, "cannot find a home directory", hint: "set HOME")
+        }
+        let cacheBase = absolute("XDG_CACHE_HOME") ?? home + "/.cache"
+        let cache = cacheBase + "/credential-broker"
+        let runtime = absolute("BROKER_SOCKET_DIR")
+            ?? absolute("XDG_RUNTIME_DIR").map { $0 + "/credential-broker" }
+            ?? cache + "/run"
+        let state = (absolute("XDG_STATE_HOME") ?? home + "/.local/state") + "/credential-broker"
+        if let explicit = env["BROKER_CONFIG"] {
+            return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: explicit, configFileIsExplicit: true)
+        }
+        let config = (absolute("XDG_CONFIG_HOME") ?? home + "/.config") + "/credential-broker/config"
+        return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: config)
+    }
+
+    private static func homeFromPasswd() -> String? {
+        guard let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir else { return nil }
+        return String(cString: dir)
+    }
+}
+
+/// Creates a directory (and missing parents) with mode 0700 at mkdir time, and refuses an existing
+/// one that is a symlink, owned by someone else, or open to group/other — with the command that
+/// fixes it, rather than silently fixing it (git credential-cache's habit).
+public func ensurePrivateDirectory(_ path: String) throws {
+    var components: [Substring] = path.split(separator: "/")
+    var missing: [String] = []
+    // Walk up to the first existing ancestor, then create downwards with 0700.
+    while !components.isEmpty {
+        let candidate = "/" + components.joined(separator: "/")
+        var st = stat()
+        if lstat(candidate, &st) == 0 { break }
+        missing.append(candidate)
+        components.removeLast()
+    }
+    for dir in missing.reversed() {
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST {
+            throw BrokerFailure(.permission, "cannot create directory \(dir): \(Errno.current)")
+        }
+    }
+    try checkPrivateDirectory(path)
+}
+
+public func checkPrivateDirectory(_ path: String) throws {
+    var st = stat()
+    guard lstat(path, &st) == 0 else {
+        throw BrokerFailure(.permission, "cannot inspect \(path): \(Errno.current)")
+    }
+    let type = st.st_mode & S_IFMT
+    if type == S_IFLNK {
+        throw BrokerFailure(.permission, "\(path) is a symbolic link; refusing to keep credentials behind it",
+                            hint: "remove the link and let credential-broker create the directory")
+    }
+    if type != S_IFDIR {
+        throw BrokerFailure(.permission, "\(path) exists and is not a directory", hint: "move it away")
+    }
+    if st.st_uid != geteuid() {
+        throw BrokerFailure(.permission, "\(path) is owned by uid \(st.st_uid), not by you (uid \(geteuid()))",
+                            hint: "remove it or point XDG_RUNTIME_DIR/XDG_CACHE_HOME elsewhere")
+    }
+    if st.st_mode & 0o077 != 0 {
+        throw BrokerFailure(.permission, "\(path) is accessible by group or others (mode \(octal(st.st_mode & 0o777)))",
+                            hint: "chmod 0700 \(path)")
+    }
+}
+
+func octal(_ mode: mode_t) -> String {
+    var digits = ""
+    var m = UInt32(mode)
+    repeat { digits = String(m % 8) + digits; m /= 8 } while m > 0
+    return "0" + digits
+}

@@ -1,0 +1,199 @@
+// The key=value codec shared by git's stdin/stdout, the agent socket and the cache files (DESIGN D2).
+
+/// One message in git's credential grammar: `key=value` lines in order, keys may repeat
+/// (`capability[]=authtype`), a blank line or end of input ends it.
+public struct WireMessage: Equatable, Sendable {
+    public struct Field: Equatable, Sendable {
+        public var key: String
+        public var value: String
+        public init(_ key: String, _ value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    public var fields: [Field]
+
+    public init(_ fields: [Field] = []) { self.fields = fields }
+
+    public init(_ pairs: KeyValuePairs<String, String>) {
+        self.fields = pairs.map { Field($0.key, $0.value) }
+    }
+
+    /// The first value for `key`.
+    public subscript(key: String) -> String? {
+        fields.first { $0.key == key }?.value
+    }
+
+    public func values(_ key: String) -> [String] {
+        fields.filter { $0.key == key }.map(\.value)
+    }
+
+    public func contains(_ key: String) -> Bool { fields.contains { $0.key == key } }
+
+    public mutating func append(_ key: String, _ value: String) {
+        fields.append(Field(key, value))
+    }
+
+    /// Appends only when there is a value: keeps call sites free of `if let`.
+    public mutating func append(_ key: String, ifPresent value: String?) {
+        if let value { fields.append(Field(key, value)) }
+    }
+
+    public mutating func removeAll(_ key: String) {
+        fields.removeAll { $0.key == key }
+    }
+
+    /// The bytes on the wire, each field on its own line, with no terminating blank line.
+    /// Refuses what git would die on rather than emit half a message (D12).
+    public func encoded() throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 })
+        for field in fields {
+            try WireCodec.checkKey(field.key)
+            try WireCodec.checkValue(field.value, key: field.key)
+            out.append(contentsOf: field.key.utf8)
+            out.append(UInt8(ascii: "="))
+            out.append(contentsOf: field.value.utf8)
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+}
+
+/// Limits that keep a hostile peer from making us buffer without bound.
+public struct WireLimits: Sendable {
+    /// git refuses longer lines too (its strbuf limit for credential lines is 64 KiB).
+    public var maxLineBytes: Int
+    public var maxMessageBytes: Int
+    public var maxFields: Int
+
+    public init(maxLineBytes: Int = 65535, maxMessageBytes: Int = 1 << 20, maxFields: Int = 4096) {
+        self.maxLineBytes = maxLineBytes
+        self.maxMessageBytes = maxMessageBytes
+        self.maxFields = maxFields
+    }
+
+    public static let standard = WireLimits()
+}
+
+public struct WireError: BrokerError, Equatable {
+    public var message: String
+    public var hint: String?
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+}
+
+public enum WireCodec {
+    static func checkKey(_ key: String) throws {
+        if key.isEmpty { throw WireError("empty key") }
+        for byte in key.utf8 where byte == 0 || byte == 10 || byte == 13 || byte == UInt8(ascii: "=") {
+            throw WireError("key \(printable(key)) contains a forbidden character")
+        }
+    }
+
+    static func checkValue(_ value: String, key: String) throws {
+        for byte in value.utf8 where byte == 0 || byte == 10 || byte == 13 {
+            // Name the key only: the value may be a secret.
+            throw WireError("value for \"\(key)\" contains a newline, carriage return or NUL byte")
+        }
+    }
+
+    /// Parses complete input (everything up to a blank line or EOF). CRLF line ends and a final
+    /// line without LF are accepted, as git accepts them.
+    public static func decode(_ bytes: [UInt8], limits: WireLimits = .standard) throws -> WireMessage {
+        var reader = LineSplitter(limits: limits)
+        var message = WireMessage()
+        var done = false
+        try reader.feed(bytes[...]) { line in
+            if done { return false }
+            if line.isEmpty { done = true; return false }
+            try message.fields.append(parseLine(line, limits: limits, count: message.fields.count))
+            return true
+        }
+        if !done, let last = try reader.finish() {
+            if !last.isEmpty {
+                try message.fields.append(parseLine(last, limits: limits, count: message.fields.count))
+            }
+        }
+        return message
+    }
+
+    static func parseLine(_ line: ArraySlice<UInt8>, limits: WireLimits, count: Int) throws -> WireMessage.Field {
+        if count >= limits.maxFields { throw WireError("too many lines (more than \(limits.maxFields))") }
+        guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
+            throw WireError("malformed line without '=': \(printable(String(decoding: line.prefix(40), as: UTF8.self)))")
+        }
+        let keyBytes = line[line.startIndex..<eq]
+        let valueBytes = line[(eq + 1)...]
+        guard let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
+            throw WireError("malformed line: empty or invalid key")
+        }
+        if valueBytes.contains(0) { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
+        if valueBytes.contains(13) { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
+        guard let value = String(validating: valueBytes, as: UTF8.self) else {
+            throw WireError("value for \"\(printable(key))\" is not valid UTF-8")
+        }
+        return WireMessage.Field(key, value)
+    }
+
+    /// A short, single-line rendering of untrusted text for error messages.
+    public static func printable(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars.prefix(64) {
+            if scalar.value < 0x20 || scalar.value == 0x7f { out += "?" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+}
+
+/// Splits a byte stream into lines, enforcing the line and message limits while buffering so a
+/// 10 MB line is refused after 64 KiB, not after it has all arrived.
+struct LineSplitter {
+    let limits: WireLimits
+    private var pending: [UInt8] = []
+    private var total = 0
+
+    init(limits: WireLimits) { self.limits = limits }
+
+    /// Calls `body` with each complete line (CR before LF stripped). `body` returns false to stop.
+    /// Returns false once stopped.
+    @discardableResult
+    mutating func feed(_ chunk: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) throws -> Bool) throws -> Bool {
+        total += chunk.count
+        var start = chunk.startIndex
+        var i = chunk.startIndex
+        while i < chunk.endIndex {
+            if chunk[i] == 10 {
+                var line: ArraySlice<UInt8>
+                if pending.isEmpty {
+                    line = chunk[start..<i]
+                } else {
+                    pending.append(contentsOf: chunk[start..<i])
+                    line = pending[...]
+                }
+                if line.count > limits.maxLineBytes { throw WireError("line longer than \(limits.maxLineBytes) bytes") }
+                if line.last == 13 { line = line.dropLast() }
+                let keepGoing = try body(line)
+                pending.removeAll(keepingCapacity: true)
+                start = i + 1
+                if !keepGoing { return false }
+            }
+            i += 1
+        }
+        pending.append(contentsOf: chunk[start..<chunk.endIndex])
+        if pending.count > limits.maxLineBytes { throw WireError("line longer than \(limits.maxLineBytes) bytes") }
+        if total > limits.maxMessageBytes { throw WireError("message larger than \(limits.maxMessageBytes) bytes") }
+        return true
+    }
+
+    /// The final line that had no LF, if any.
+    mutating func finish() throws -> ArraySlice<UInt8>? {
+        if pending.isEmpty { return nil }
+        var line = pending[...]
+        if line.last == 13 { line = line.dropLast() }
+        return line
+    }
+}

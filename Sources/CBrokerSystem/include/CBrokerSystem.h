@@ -1,0 +1,12 @@
+// The few libc calls Swift's Glibc module hides behind _GNU_SOURCE (peer credentials, accept4).
+#ifndef CBROKERSYSTEM_H
+#define CBROKERSYSTEM_H
+#include <sys/types.h>
+
+/// getsockopt(SO_PEERCRED) on Linux, getpeereid on macOS (pid -1 there). Returns 0 or -1/errno.
+int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/// accept with close-on-exec set atomically where the platform allows it.
+int cbroker_accept_cloexec(int listener);
+/// setsid() for a daemon; returns the new session id or -1.
+pid_t cbroker_setsid(void);
+#endif

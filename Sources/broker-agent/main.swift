@@ -1,0 +1,5 @@
+// The per-user agent: everything happens in BrokerAgent.
+import BrokerAgent
+import Foundation
+
+exit(AgentFrontend.run(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,8 @@
+// git's credential helper (`credential.helper = broker`): everything happens in BrokerWire.
+import BrokerWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(GitCredentialFrontend.run(arguments: Array(CommandLine.arguments.dropFirst())))
