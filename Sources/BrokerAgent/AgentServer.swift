@@ -207,6 +207,9 @@ public enum AgentFrontend {
         let paths: BrokerPaths
         do { paths = try BrokerPaths.resolve(env) } catch { return fail("\(error)") }
         if options.spawned {
+            // Whatever the spawner's ancestors left open (git's pipes, a test's sockets) must
+            // not be held for the agent's lifetime: their readers would never see EOF.
+            cbroker_close_from(3)
             _ = cbroker_setsid()
             if (try? ensurePrivateDirectory(paths.stateDirectory)) != nil {
                 let logFD = open(paths.agentLogPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)

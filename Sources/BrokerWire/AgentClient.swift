@@ -1,6 +1,7 @@
 // The adapters' side of the agent socket: send one request, read one answer, start the agent if
 // none is running (spawn lock + one-line readiness handshake, git credential-cache style).
 
+import CBrokerSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -121,6 +122,7 @@ struct AgentSpawner {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, writeEnd)
+        _ = cbroker_spawn_close_from(&actions, 3)
 
         let argv = [executable, "--spawned", "--socket-dir", paths.runtimeDirectory]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]

@@ -4,6 +4,12 @@
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <spawn.h>
+#include <dirent.h>
+#include <stdlib.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
 #ifdef __linux__
@@ -29,3 +35,21 @@ int cbroker_accept_cloexec(int listener) {
 }
 
 pid_t cbroker_setsid(void) { return setsid(); }
+
+int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
+#else
+    (void)actions; (void)lowest;
+    return 0;  // older libcs: the child closes what it must itself
+#endif
+}
+
+void cbroker_close_from(int lowest) {
+#if defined(__linux__) && defined(SYS_close_range)
+    if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;
+#endif
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536) max = 65536;
+    for (int fd = lowest; fd < max; fd++) close(fd);
+}

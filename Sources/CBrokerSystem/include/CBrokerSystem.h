@@ -9,4 +9,10 @@ int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 int cbroker_accept_cloexec(int listener);
 /// setsid() for a daemon; returns the new session id or -1.
 pid_t cbroker_setsid(void);
+#include <spawn.h>
+/// Makes a spawned child close every descriptor from `lowest` up, so nothing of ours (sockets,
+/// the caller's pipes) leaks into it. Returns 0 or an errno value.
+int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
+/// Closes every descriptor from `lowest` up in this process (daemon start-up hygiene).
+void cbroker_close_from(int lowest);
 #endif
