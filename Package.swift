@@ -26,7 +26,7 @@ let package = Package(
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),
         /** A person's window into the agent and the config. */
-        .executableTarget(name: "brokerctl", dependencies: ["BrokerAgent"]),
+        .executableTarget(name: "brokerctl", dependencies: ["BrokerCore"]),
 
         .testTarget(name: "BrokerWireTests", dependencies: ["BrokerWire"]),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),

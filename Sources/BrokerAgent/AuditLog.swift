@@ -81,7 +81,7 @@ public final class AuditLog: @unchecked Sendable {
             c["parent_exe"] = caller.parentExecutable
             object["caller"] = c
         }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(10)
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {

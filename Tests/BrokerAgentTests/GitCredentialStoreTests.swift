@@ -1,0 +1,80 @@
+// credential-cache's store/get/erase rules, as a table of steps against one store.
+
+@testable import BrokerAgent
+import BrokerCore
+import BrokerWire
+import XCTest
+
+final class GitCredentialStoreTests: XCTestCase {
+    final class TestClock: @unchecked Sendable { var now: Int64 = 1_000_000 }
+
+    func credential(_ pairs: KeyValuePairs<String, String>) -> GitCredential { GitCredential(WireMessage(pairs)) }
+
+    func testStoreThenGetAnswersUsernameAndPassword() {
+        let store = GitCredentialStore()
+        XCTAssertEqual(store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: 900), .stored)
+        let found = store.get(credential(["protocol": "https", "host": "h"]))
+        XCTAssertEqual(found?.answer(for: GitCredential()).fields, [.init("username", "u"), .init("password", "p")])
+    }
+
+    func testStoreReplacesSameUserAndKeepsOthers() {
+        let store = GitCredentialStore()
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u1", "password": "old"]), timeout: 900)
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u2", "password": "p2"]), timeout: 900)
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u1", "password": "new"]), timeout: 900)
+        XCTAssertEqual(store.count, 2)
+        XCTAssertEqual(store.get(credential(["protocol": "https", "host": "h", "username": "u1"]))?.password?.reveal(), "new")
+    }
+
+    func testEraseWithPasswordRemovesOnlyAMatchingPassword() {
+        let store = GitCredentialStore()
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "right"]), timeout: 900)
+        XCTAssertEqual(store.erase(credential(["protocol": "https", "host": "h", "username": "u", "password": "wrong"])), 0)
+        XCTAssertEqual(store.erase(credential(["protocol": "https", "host": "h", "username": "u", "password": "right"])), 1)
+    }
+
+    func testEraseWithoutUsernameRemovesEveryUserOfTheHost() {
+        let store = GitCredentialStore()
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "a", "password": "1"]), timeout: 900)
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "b", "password": "2"]), timeout: 900)
+        _ = store.store(credential(["protocol": "https", "host": "other", "username": "a", "password": "3"]), timeout: 900)
+        XCTAssertEqual(store.erase(credential(["protocol": "https", "host": "h"])), 2)
+        XCTAssertEqual(store.count, 1)
+    }
+
+    func testEntriesExpireAfterTheirTimeout() {
+        let clock = TestClock()
+        let store = GitCredentialStore(clock: Clock { clock.now })
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: 10)
+        clock.now += 9
+        XCTAssertNotNil(store.get(credential(["protocol": "https", "host": "h"])))
+        clock.now += 1
+        XCTAssertNil(store.get(credential(["protocol": "https", "host": "h"])))
+    }
+
+    func testPasswordPastItsExpiryIsNotServed() {
+        let clock = TestClock()
+        let store = GitCredentialStore(clock: Clock { clock.now })
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p",
+                                    "password_expiry_utc": String(clock.now + 5)]), timeout: 900)
+        clock.now += 5
+        XCTAssertNil(store.get(credential(["protocol": "https", "host": "h"])))
+    }
+
+    func testEphemeralAndPartialCredentialsAreNotStored() {
+        let store = GitCredentialStore()
+        XCTAssertEqual(store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p", "ephemeral": "1"]), timeout: 900), .ephemeral)
+        XCTAssertEqual(store.store(credential(["protocol": "https", "host": "h", "username": "u"]), timeout: 900), .partial)
+        XCTAssertEqual(store.count, 0)
+    }
+
+    func testAuthtypeAndCredentialGoOnlyToCapableCallers() {
+        let store = GitCredentialStore()
+        _ = store.store(credential(["capability[]": "authtype", "protocol": "https", "host": "h", "authtype": "Bearer", "credential": "tok"]), timeout: 900)
+        let capable = credential(["capability[]": "authtype", "protocol": "https", "host": "h"])
+        XCTAssertEqual(store.get(capable)?.answer(for: capable).fields,
+                       [.init("capability[]", "authtype"), .init("authtype", "Bearer"), .init("credential", "tok")])
+        let plain = credential(["protocol": "https", "host": "h"])
+        XCTAssertEqual(store.get(plain)?.answer(for: plain).fields, [])
+    }
+}
