@@ -27,6 +27,7 @@ public struct Brokerctl {
           logout   [IDENTITY | --all]         drop cached credentials (never long-lived secrets)
           audit    [--tail N] [--format table|json]
           git-setup [--print | --global]      the git config lines that enable the helper
+          selftest                            run git through the helper in a throwaway world
           generate-docs DIR                   write man pages and shell completions under DIR
         """
 
@@ -56,6 +57,7 @@ public struct Brokerctl {
             case "audit": return try ctl.audit(Array(args))
             case "git-setup": return try ctl.gitSetup(Array(args))
             case "generate-docs": return try ctl.generateDocs(Array(args))
+            case "selftest": return try ctl.selfTest(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success
