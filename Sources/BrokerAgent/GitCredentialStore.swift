@@ -4,10 +4,24 @@ import BrokerCore
 import BrokerWire
 import Foundation
 
-/// Follows credential-cache--daemon.c (git ≥ 2.46): `store` replaces the entry with the same
-/// protocol/host/path/username; `erase` removes entries whose given fields match, including the
-/// password when one is given (git ≥ 2.42); `get` answers the first match. Entries live for
-/// the client's timeout and never touch the disk.
+/// Follows builtin/credential-cache--daemon.c (git ≥ 2.46) rule for rule, so that
+/// `credential.helper = broker` without a config is indistinguishable from `credential.helper = cache`:
+///
+/// * `get` answers the first entry, in the daemon's order, whose protocol/host/path/username
+///   equal every one of those the request gives (`credential_match(want, have, 0)`).
+/// * `store` refuses a partial credential (neither username+password nor authtype/credential)
+///   and an `ephemeral` one; otherwise it drops every entry matching the request without its
+///   password (same protocol/host/path/username) and appends the new one.
+/// * `erase` drops every entry matching the request including its password and credential when
+///   given (`credential_match(want, have, 1)`, git ≥ 2.42): a rejected password never erases a
+///   different one, and an erase without username clears every user of the host.
+/// * Entries live for the client's timeout. `password_expiry_utc` is kept and handed back, not
+///   enforced: git ≥ 2.40 discards an expired password itself and keeps the username.
+///
+/// Removal follows the daemon's bookkeeping exactly: a removed entry's expiration is set to 0
+/// and, before the next request is served, expired entries are removed by moving the last entry
+/// into their slot (check_expirations). That decides which of several matches `get` answers.
+/// Entries never touch the disk.
 public final class GitCredentialStore: @unchecked Sendable {
     struct Entry {
         var fields: GitCredential
@@ -23,13 +37,16 @@ public final class GitCredentialStore: @unchecked Sendable {
     public enum StoreOutcome: Equatable { case stored, ephemeral, partial }
 
     public func store(_ credential: GitCredential, timeout: Int) -> StoreOutcome {
-        if credential.ephemeral { return .ephemeral }
+        // The daemon checks partial before ephemeral; both only warn (to /dev/null) and store nothing.
         let complete = (credential.username != nil && credential.password != nil)
-            || (credential.authtype != nil && credential.credential != nil)
+            || credential.authtype != nil || credential.credential != nil
         guard complete else { return .partial }
+        if credential.ephemeral { return .ephemeral }
         lock.lock(); defer { lock.unlock() }
-        entries.removeAll { credential.matches($0.fields, matchPassword: false) }
-        entries.append(Entry(fields: credential, expiration: clock.now() + Int64(timeout)))
+        let now = clock.now()
+        checkExpirations(now: now)
+        markRemoved(matching: credential, matchPassword: false)
+        entries.append(Entry(fields: credential, expiration: now + Int64(timeout)))
         return .stored
     }
 
@@ -37,21 +54,20 @@ public final class GitCredentialStore: @unchecked Sendable {
     @discardableResult
     public func erase(_ request: GitCredential) -> Int {
         lock.lock(); defer { lock.unlock() }
-        let before = entries.count
-        entries.removeAll { request.matches($0.fields, matchPassword: true) }
-        return before - entries.count
+        checkExpirations(now: clock.now())
+        return markRemoved(matching: request, matchPassword: true)
     }
 
     public func get(_ request: GitCredential) -> GitCredential? {
         lock.lock(); defer { lock.unlock() }
-        expire()
+        checkExpirations(now: clock.now())
         return entries.first { request.matches($0.fields, matchPassword: false) }?.fields
     }
 
     /// Live entries; the agent stays up while there are any, as credential-cache's daemon does.
     public var count: Int {
         lock.lock(); defer { lock.unlock() }
-        expire()
+        checkExpirations(now: clock.now())
         return entries.count
     }
 
@@ -59,13 +75,34 @@ public final class GitCredentialStore: @unchecked Sendable {
         lock.lock(); entries.removeAll(); lock.unlock()
     }
 
-    private func expire() {
-        let now = clock.now()
-        entries.removeAll { $0.expiration <= now || ($0.fields.passwordExpiryUTC ?? .max) <= now }
+    /// remove_credential(): marks every match as expired; the next check_expirations drops it.
+    @discardableResult
+    private func markRemoved(matching request: GitCredential, matchPassword: Bool) -> Int {
+        var removed = 0
+        for index in entries.indices where entries[index].expiration != 0
+            && request.matches(entries[index].fields, matchPassword: matchPassword) {
+            entries[index].expiration = 0
+            removed += 1
+        }
+        return removed
+    }
+
+    /// check_expirations(): an expired entry's slot takes the last entry.
+    private func checkExpirations(now: Int64) {
+        var index = 0
+        while index < entries.count {
+            if entries[index].expiration <= now {
+                let last = entries.removeLast()
+                if index < entries.count { entries[index] = last }
+            } else {
+                index += 1
+            }
+        }
     }
 }
 
-/// The attributes of git's credential protocol that the store keeps.
+/// The attributes of git's credential protocol that the store keeps, read as git's
+/// credential_read() reads them.
 public struct GitCredential: Sendable, Equatable {
     public var `protocol`: String?
     public var host: String?
@@ -81,21 +118,46 @@ public struct GitCredential: Sendable, Equatable {
 
     public init() {}
 
+    /// A repeated single-valued key keeps its last value, as credential_read() overwrites.
     public init(_ message: WireMessage) {
-        `protocol` = message["protocol"]
-        host = message["host"]
-        path = message["path"]
-        username = message["username"]
-        password = message["password"].map(Secret.init)
-        authtype = message["authtype"]
-        credential = message["credential"].map(Secret.init)
-        passwordExpiryUTC = message["password_expiry_utc"].flatMap(Int64.init)
-        oauthRefreshToken = message["oauth_refresh_token"].map(Secret.init)
-        ephemeral = message["ephemeral"].map { ["1", "true", "yes", "on"].contains($0.lowercased()) } ?? false
+        func last(_ key: String) -> String? { message.values(key).last }
+        `protocol` = last("protocol")
+        host = last("host")
+        path = last("path")
+        username = last("username")
+        password = last("password").map(Secret.init)
+        authtype = last("authtype")
+        credential = last("credential").map(Secret.init)
+        passwordExpiryUTC = last("password_expiry_utc").flatMap(Self.parseTimestamp)
+        oauthRefreshToken = last("oauth_refresh_token").map(Secret.init)
+        ephemeral = last("ephemeral").map(Self.parseBool) ?? false
         capabilities = Set(message.values("capability[]"))
     }
 
-    /// git's credential_match(want: self, have: other): every field `self` gives must be equal.
+    /// parse_timestamp() (strtoumax, base 10) as credential_read() uses it: leading blanks,
+    /// then digits; 0, no digits or overflow mean "no expiry".
+    static func parseTimestamp(_ text: String) -> Int64? {
+        var digits = Substring(text).drop { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\u{0B}" || $0 == "\u{0C}" || $0 == "\r" }
+        if digits.first == "+" { digits = digits.dropFirst() }
+        digits = digits.prefix { $0.isASCII && $0.isNumber }
+        guard let value = Int64(digits), value != 0 else { return nil }
+        return value
+    }
+
+    /// git_config_bool(): true/yes/on and non-zero numbers are true; false/no/off, "" and 0 are
+    /// false. git dies on anything else; a value git would refuse counts as ephemeral here, so
+    /// it is not kept.
+    static func parseBool(_ text: String) -> Bool {
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off", "": return false
+        default: return Int(text).map { $0 != 0 } ?? true
+        }
+    }
+
+    /// git's credential_match(want: self, have: other, match_password): every field `self`
+    /// gives must be present and equal in `other`; with `matchPassword`, password and
+    /// credential too (git ≥ 2.46 compares both on erase).
     func matches(_ have: GitCredential, matchPassword: Bool) -> Bool {
         func check(_ want: String?, _ got: String?) -> Bool { want == nil || want == got }
         func check(_ want: Secret?, _ got: Secret?) -> Bool {
@@ -108,12 +170,15 @@ public struct GitCredential: Sendable, Equatable {
             && (!matchPassword || (check(password, have.password) && check(credential, have.credential)))
     }
 
-    /// What `get` prints for a stored entry, in credential-cache's order. authtype/credential
-    /// only go to a caller that announced the capability.
+    /// What `get` prints for a stored entry, exactly as the daemon prints it: `capability[]=authtype`
+    /// always comes first (git only trusts authtype/credential from a helper that says so, and
+    /// ignores the line otherwise — git ≤ 2.45 ignores it as an unknown key), then username and
+    /// password, authtype and credential only for a caller that announced the capability, then
+    /// password_expiry_utc and oauth_refresh_token.
     public func answer(for request: GitCredential) -> WireMessage {
         var out = WireMessage()
         let capable = request.capabilities.contains("authtype")
-        if capable { out.append("capability[]", "authtype") }
+        out.append("capability[]", "authtype")
         out.append("username", ifPresent: username)
         out.append("password", ifPresent: password?.reveal())
         if capable {

@@ -343,7 +343,7 @@ func renderTable(_ rows: [[String]]) -> String {
 func humanDuration(_ seconds: Int64) -> String {
     if seconds < 0 { return "expired" }
     if seconds < 120 { return "\(seconds)s" }
-    if seconds < 7200 { return "\(seconds / 60)m" }
+    if seconds < 3600 { return "\(seconds / 60)m" }
     if seconds < 172_800 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }
     return "\(seconds / 86400)d"
 }

@@ -1,0 +1,169 @@
+// brokerctl against a real agent and real config files: what a person sees.
+
+import Foundation
+import XCTest
+
+final class BrokerctlTests: XCTestCase {
+    func testValidateCitesFileAndLineAndExitsNonZero() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"bot\"]\n    kind = static\n    usernmae = x\n")
+        let result = sandbox.broker("brokerctl", ["validate"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr, "brokerctl: \(sandbox.configPath):3: unknown key \"usernmae\" in [identity \"bot\"] (kind static) (hint: did you mean \"username\"?)\n")
+    }
+
+    func testValidateAcceptsAGoodConfig() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"bot\"]\n    kind = static\n    username = x\n    secret = env:T\n")
+        let result = sandbox.broker("brokerctl", ["validate"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "\(sandbox.configPath): ok (1 identities, 0 git bindings)\n")
+    }
+
+    func testValidateReportsErrorsInIncludedFilesAtTheirOwnLine() {
+        let sandbox = Sandbox()
+        sandbox.write("config/credential-broker/more", "[identity \"a\"]\nkind = exec\ncommand = true\nvia = identity:b\n[identity \"b\"]\nkind = exec\ncommand = true\nvia = identity:a\n")
+        sandbox.writeConfig("[include]\n    path = more\n")
+        let result = sandbox.broker("brokerctl", ["validate"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("more:4: identity chain has a cycle: a → b → a"), result.stderr)
+    }
+
+    func testMissingExplicitConfigIsAnError() {
+        let sandbox = Sandbox()
+        let result = sandbox.broker("brokerctl", ["--config", sandbox.root + "/nope", "validate"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("does not exist"))
+    }
+
+    func testListShowsChainsAsTableAndJSON() throws {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [identity "base"]
+                kind = static
+                username = u
+                secret = env:T
+            [identity "ci"]
+                kind = exec
+                via = identity:base
+                command = true
+            [git "https://github.com/acme"]
+                identity = ci
+            """)
+        let table = sandbox.broker("brokerctl", ["list"])
+        XCTAssertEqual(table.stdout, """
+            IDENTITY  KIND    CHAIN
+            base      static  base
+            ci        exec    ci → base
+
+            GIT URL                  IDENTITY
+            https://github.com/acme  ci
+
+            """)
+        let json = sandbox.broker("brokerctl", ["list", "--format", "json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let identities = try XCTUnwrap(object["identities"] as? [[String: Any]])
+        XCTAssertEqual(identities.map { $0["chain"] as? [String] }, [["base"], ["ci", "base"]])
+        XCTAssertEqual(sandbox.broker("brokerctl", ["list", "--names"]).stdout, "base\nci\n")
+    }
+
+    func testStatusShowsCachedEntriesWithoutSecrets() throws {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [identity "minted"]
+                kind = exec
+                command = "echo username=u; echo password=CANARY-SECRET; echo password_expiry_utc=$(( $(date +%s) + 3600 ))"
+            [git "https://example.com"]
+                identity = minted
+            """)
+        XCTAssertEqual(sandbox.broker("brokerctl", ["status"]).stdout, "broker-agent is not running (socket \(sandbox.paths.socketPath))\n")
+        let get = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
+        XCTAssertTrue(get.stdout.contains("password=CANARY-SECRET"))
+        let table = sandbox.broker("brokerctl", ["status"])
+        XCTAssertTrue(table.stdout.contains("minted"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("59m") || table.stdout.contains("1h0m"), table.stdout)
+        let json = sandbox.broker("brokerctl", ["status", "--format", "json"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["running"] as? Bool, true)
+        XCTAssertEqual((object["entries"] as? [[String: Any]])?.first?["identity"] as? String, "minted")
+        for output in [table.stdout, json.stdout, sandbox.read(sandbox.paths.auditLogPath), sandbox.read(sandbox.paths.agentLogPath)] {
+            XCTAssertFalse(output.contains("CANARY"))
+        }
+    }
+
+    func testLogoutDropsCachedCredentialsWithOrWithoutAnAgent() throws {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [identity "minted"]
+                kind = exec
+                command = "echo username=u; echo password=p; echo password_expiry_utc=$(( $(date +%s) + 3600 ))"
+            [git "https://example.com"]
+                identity = minted
+            """)
+        sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
+        let entries = sandbox.paths.cacheEntriesDirectory
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 1)
+        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "minted"]).stdout, "dropped 1 cached credential(s) of \"minted\"\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 0)
+        sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
+        sandbox.stopAgent()
+        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "--all"]).stdout, "dropped 1 cached credential(s) from disk\n")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 0)
+    }
+
+    func testStopEndsTheAgentAndRemovesItsSocket() {
+        let sandbox = Sandbox()
+        sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
+        XCTAssertNotNil(sandbox.agentPID)
+        XCTAssertTrue(sandbox.broker("brokerctl", ["stop"]).stdout.hasPrefix("stopped broker-agent"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.paths.socketPath))
+    }
+
+    func testAuditShowsIssuedRecords() {
+        let sandbox = Sandbox()
+        sandbox.git(["credential", "approve"], stdin: "protocol=https\nhost=example.com\nusername=u\npassword=SECRET-PW\n")
+        sandbox.git(["credential", "fill"], stdin: "protocol=https\nhost=example.com\n")
+        let table = sandbox.broker("brokerctl", ["audit"])
+        XCTAssertTrue(table.stdout.contains("stored"), table.stdout)
+        XCTAssertTrue(table.stdout.contains("issued"), table.stdout)
+        XCTAssertFalse(table.stdout.contains("SECRET-PW"))
+        XCTAssertFalse(sandbox.read(sandbox.paths.auditLogPath).contains("SECRET-PW"))
+    }
+
+    func testGitSetupPrintsUseHttpPathForPathBoundHosts() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"b\"]\nkind = exec\ncommand = true\n[git \"https://github.com/acme\"]\nidentity = b\n[git \"https://example.com\"]\nidentity = b\n")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["git-setup"]).stdout,
+                       "git config --global credential.helper broker\ngit config --global credential.https://github.com.useHttpPath true\n")
+    }
+
+    func testUnknownCommandIsAUsageError() {
+        let result = Sandbox().broker("brokerctl", ["frobnicate"])
+        XCTAssertEqual(result.status, 64)
+        XCTAssertTrue(result.stderr.hasPrefix("brokerctl: unknown command \"frobnicate\"\n"))
+    }
+
+    func testSelfTestPasses() {
+        let result = Sandbox().broker("brokerctl", ["selftest"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("selftest passed"))
+    }
+}
+
+final class AdapterLinkageTests: XCTestCase {
+    /// Adapters start like a C program only if they do not load Foundation (DESIGN §1).
+    func testGitHelperLinksNoFoundation() throws {
+        let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable("git-credential-broker")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stdout.isEmpty)
+        for library in ["libFoundation", "libFoundationEssentials", "libFoundationNetworking", "libFoundationInternationalization", "lib_FoundationICU"] {
+            XCTAssertFalse(result.stdout.contains(library), "git-credential-broker links \(library):\n\(result.stdout)")
+        }
+    }
+
+    func testAgentDoesLinkFoundationSoTheCheckAboveCanFail() {
+        let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable("broker-agent")])
+        XCTAssertTrue(result.stdout.contains("Foundation") || !result.stdout.contains("libswiftCore"),
+                      "expected broker-agent to show Foundation in a dynamic build:\n\(result.stdout)")
+    }
+}
