@@ -19,7 +19,7 @@ public final class AgentServer: @unchecked Sendable {
     let service: AgentService
     let lock = NSLock()
     var activeConnections = 0
-    var lastActivity: Int64
+    var lastActivity: Double
     let log: @Sendable (String) -> Void
 
     public init(paths: BrokerPaths, options: Options, environment: Environment, log: @escaping @Sendable (String) -> Void) {
@@ -86,7 +86,7 @@ public final class AgentServer: @unchecked Sendable {
         let config = try? service.configStore.config().get()
         let limit = options.idleTimeoutOverride ?? config?.agent.idleTimeout ?? 900
         lock.lock()
-        let idle = activeConnections == 0 && monotonicSeconds() - lastActivity >= Int64(limit)
+        let idle = activeConnections == 0 && monotonicSeconds() - lastActivity >= Double(limit)
         lock.unlock()
         // Like credential-cache's daemon: stay while approved git credentials are held in memory.
         return idle && service.gitStore.count == 0
@@ -164,15 +164,16 @@ public final class AgentServer: @unchecked Sendable {
     }
 }
 
-func monotonicSeconds() -> Int64 {
+/// Fractional seconds: whole seconds would let an idle timeout of N s fire after only N-1 s and a bit.
+func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
 }
 
 /// The whole broker-agent program, so its main file stays a page of argument handling.
 public enum AgentFrontend {
-    public static let usage = "usage: broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"
+    public static var usage: String { CommandCatalog.usage(for: "broker-agent") }
 
     public static func run(arguments: [String], environment: Environment = .current) -> Int32 {
         var options = AgentServer.Options()

@@ -264,7 +264,7 @@ enum UsageRenderer {
 
     static func render(_ command: CommandDescription) -> String {
         var out = usageLines(command.synopsis) + "\n\n"
-        out += wrap(sentence(command.summary), indent: 0) + "\n"
+        out += wrap("\(command.name) - \(command.summary)", indent: 0) + "\n"
         for argument in command.arguments where !argument.values.isEmpty {
             out += "\n\(argument.name.lowercased()):\n"
             out += table(argument.values.map { ($0.term, $0.paragraphs.first ?? "") })
@@ -279,9 +279,9 @@ enum UsageRenderer {
             out += "\noptions:\n" + table(command.options.map { ($0.term, $0.help) })
         }
         if !command.subcommands.isEmpty {
-            out += "\nRun `\(command.name) SUBCOMMAND --help` for a subcommand's options.\n"
+            out += "\nRun `\(command.name) SUBCOMMAND --help` for a subcommand's options."
         }
-        out += "See \(command.name)(1) for details and examples.\n"
+        out += "\nSee \(command.name)(1) for details and examples.\n"
         return plain(out)
     }
 
@@ -298,7 +298,7 @@ enum UsageRenderer {
         if !sub.options.isEmpty {
             out += "\noptions:\n" + table(sub.options.map { ($0.term, $0.help) })
         }
-        out += "See \(command.name)(1) for details and examples.\n"
+        out += "\nSee \(command.name)(1) for details and examples.\n"
         return plain(out)
     }
 
@@ -325,12 +325,6 @@ enum UsageRenderer {
             }
         }
         return out
-    }
-
-    static func sentence(_ summary: String) -> String {
-        guard let first = summary.first else { return summary }
-        let capitalized = String(first).uppercased() + summary.dropFirst()
-        return capitalized.hasSuffix(".") ? capitalized : capitalized + "."
     }
 
     /// Greedy word wrap; every line is indented by `indent` spaces.

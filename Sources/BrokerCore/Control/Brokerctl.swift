@@ -17,19 +17,7 @@ public struct Brokerctl {
         self.err = err
     }
 
-    public static let usage = """
-        usage: brokerctl [--config FILE] <command> [options]
-          status   [--format table|json]      the agent: pid, uptime, socket, cached entries
-          list     [--format table|json] [--names]
-                                              identities, their kinds and chains, git bindings
-          validate                            check the config; errors cite file:line
-          stop                                stop the agent
-          logout   [IDENTITY | --all]         drop cached credentials (never long-lived secrets)
-          audit    [--tail N] [--format table|json]
-          git-setup [--print | --global]      the git config lines that enable the helper
-          selftest                            run git through the helper in a throwaway world
-          generate-docs DIR                   write man pages and shell completions under DIR
-        """
+    public static var usage: String { CommandCatalog.usage(for: "brokerctl") }
 
     /// Runs one command line; returns the exit status. Errors print one line and a hint.
     public func run(_ arguments: [String]) -> Int32 {
@@ -47,6 +35,10 @@ public struct Brokerctl {
         }
         guard let command = args.popFirst() else { return usageError("no command given") }
         let ctl = Brokerctl(environment: env, out: out, err: err)
+        if args.contains("--help") || args.contains("-h"), CommandCatalog.command(named: "brokerctl")?.subcommands.contains(where: { $0.name == command }) == true {
+            out(CommandCatalog.usage(for: "brokerctl \(command)"))
+            return ExitStatus.success
+        }
         do {
             switch command {
             case "status": return try ctl.status(Array(args))
@@ -78,9 +70,9 @@ public struct Brokerctl {
         }
     }
 
-    func usageError(_ message: String) -> Int32 {
+    func usageError(_ message: String, command: String? = nil) -> Int32 {
         err("brokerctl: \(message)")
-        err(Self.usage)
+        err(CommandCatalog.shortUsage(for: command.map { "brokerctl \($0)" } ?? "brokerctl"))
         return ExitStatus.usage
     }
 
@@ -224,10 +216,12 @@ public struct Brokerctl {
     }
 
     func validate(_ args: [String]) throws -> Int32 {
-        _ = try parse(args)
-        let config = try loadConfig()
+        let options = try parse(args, valued: ["--config"])
+        var ctl = self
+        if let file = options.values["--config"] { ctl.environment.values["BROKER_CONFIG"] = file }
+        let config = try ctl.loadConfig()
         guard let file = config.file else {
-            out("no config file at \(try paths.configFile): nothing to check (an empty config is valid)")
+            out("no config file at \(try ctl.paths.configFile): nothing to check (an empty config is valid)")
             return ExitStatus.success
         }
         out("\(file): ok (\(config.identities.count) identities, \(config.gitBindings.count) git bindings)")
@@ -319,12 +313,7 @@ public struct Brokerctl {
     func generateDocs(_ args: [String]) throws -> Int32 {
         let options = try parse(args, maxPositional: 1)
         guard let root = options.positional.first else { throw BrokerFailure(.usage, "generate-docs needs a directory") }
-        for file in [(path: String, contents: String)]() /*DOCS-PENDING*/ {
-            let path = root + "/" + file.path
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            try Data(file.contents.utf8).write(to: URL(fileURLWithPath: path))
-            out("wrote \(path)")
-        }
+        for path in try Documentation.write(to: root) { out("wrote \(path)") }
         return ExitStatus.success
     }
 }

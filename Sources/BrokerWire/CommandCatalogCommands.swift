@@ -1,0 +1,250 @@
+// What each executable does, in words a person reads in --help, the man pages and completions.
+
+// Shared pieces, so the same variable or file is explained the same way on every page.
+enum CatalogText {
+    static let socketDirOption = CommandOption(
+        "--socket-dir", value: "DIR", completion: .directory,
+        "Use the agent socket in DIR instead of the default; an agent started on demand listens there.",
+        details: ["The same as setting `BROKER_SOCKET_DIR`. Useful for tests and for running a second, separate agent."])
+
+    static let formatOption = CommandOption(
+        "--format", value: "table|json", completion: .choices(["table", "json"]),
+        "Print a table for people (the default) or one JSON document for programs.")
+
+    static let environmentVariables: [String: Definition] = [
+        "BROKER_CONFIG": Definition("BROKER_CONFIG", [
+            "The configuration file to read instead of `$XDG_CONFIG_HOME/credential-broker/config`. Unlike the default file, a file named here must exist.",
+        ]),
+        "BROKER_SOCKET_DIR": Definition("BROKER_SOCKET_DIR", [
+            "The directory of the agent's socket and spawn lock, instead of `$XDG_RUNTIME_DIR/credential-broker`.",
+        ]),
+        "BROKER_AGENT": Definition("BROKER_AGENT", [
+            "The broker-agent executable to start when no agent is running. By default it is looked for next to the running program, then on `PATH`.",
+        ]),
+        "XDG_CONFIG_HOME": Definition("XDG_CONFIG_HOME", [
+            "Base of the configuration file, `credential-broker/config`; `~/.config` when unset.",
+        ]),
+        "XDG_CACHE_HOME": Definition("XDG_CACHE_HOME", [
+            "Base of the credential cache, `credential-broker/entries/`, and of the fallback socket directory `credential-broker/run/`; `~/.cache` when unset.",
+        ]),
+        "XDG_STATE_HOME": Definition("XDG_STATE_HOME", [
+            "Base of the audit log and the agent log, `credential-broker/`; `~/.local/state` when unset.",
+        ]),
+        "XDG_RUNTIME_DIR": Definition("XDG_RUNTIME_DIR", [
+            "Base of the socket directory, `credential-broker/`. When unset, the socket lives under `$XDG_CACHE_HOME/credential-broker/run/`.",
+        ]),
+    ]
+
+    static func environment(_ names: String...) -> [Definition] {
+        names.map { environmentVariables[$0]! }
+    }
+
+    static let fileDefinitions: [String: Definition] = [
+        "config": Definition("$XDG_CONFIG_HOME/credential-broker/config", [
+            "The configuration: identities, git bindings and agent settings; see credential-broker(5).",
+        ]),
+        "socket": Definition("$XDG_RUNTIME_DIR/credential-broker/agent.sock", [
+            "The agent's Unix socket, in a directory of mode 0700. `spawn.lock` beside it makes sure concurrent adapters start only one agent.",
+        ]),
+        "entries": Definition("$XDG_CACHE_HOME/credential-broker/entries/", [
+            "Cached short-lived credentials, one file of mode 0600 each, so a restarted agent need not mint them again. Long-lived secrets are never written here.",
+        ]),
+        "audit": Definition("$XDG_STATE_HOME/credential-broker/audit.log", [
+            "One JSON line per credential issued, denied, refreshed, stored or erased: time, identity, adapter, calling process and target. Never a secret.",
+        ]),
+        "agentlog": Definition("$XDG_STATE_HOME/credential-broker/agent.log", [
+            "What an agent started on demand writes instead of standard error: startup, shutdown and errors.",
+        ]),
+    ]
+
+    static func files(_ names: String...) -> [Definition] {
+        names.map { fileDefinitions[$0]! }
+    }
+
+    static let exitStatus = [
+        Definition("0", style: .plain, "Success."),
+        Definition("1", style: .plain, "Failure; one line on standard error says what went wrong and, where there is one, how to fix it."),
+        Definition("64", style: .plain, "Wrong usage: an unknown option or a missing argument. The usage is printed on standard error."),
+    ]
+}
+
+extension CommandCatalog {
+    static let gitCredentialBroker = CommandDescription(
+        name: "git-credential-broker",
+        summary: "git credential helper backed by the credential-broker agent",
+        synopsis: ["git-credential-broker [--timeout=SECONDS] [--socket-dir DIR] (get|store|erase|capability)"],
+        description: [
+            .paragraph("git-credential-broker is a credential helper for git(1). git runs it, not you: with `credential.helper = broker` in your git configuration, git runs `git credential-broker get` when it needs a password, `store` when one worked and `erase` when one was rejected, and describes the URL as `key=value` lines on standard input (see gitcredentials(7))."),
+            .paragraph("The helper forwards each request to broker-agent(1), the per-user agent, over a Unix socket, and relays the answer. It holds no state and starts as fast as a C program. When no agent is running it takes a spawn lock, starts one and waits for it to report that it is ready."),
+            .subheading("Bound URLs"),
+            .paragraph("A URL bound to an identity by `[git \"<url>\"] identity = NAME` in the configuration (see credential-broker(5)) is answered from that identity: `get` prints its `username`, its `password` (a token the agent minted, cached or refreshed) and `password_expiry_utc` when the token expires. The agent never hands git a token with less than `[git] minimum-validity` left. `store` is ignored for bound URLs, because the broker is their source of truth; `erase`, which git sends when the server rejected the password, drops the identity's cached token so the next `get` obtains a fresh one."),
+            .subheading("Every other URL"),
+            .paragraph("For URLs bound to no identity the helper is a drop-in replacement for `git credential-cache`: `store` keeps the credential git approved in the agent's memory for `--timeout` seconds (default `[git] cache-timeout`, 900 seconds when unset), `get` returns it and `erase` forgets it. These credentials never touch the disk, and the agent stays alive as long as it holds any. Replace `credential.helper = cache` with `broker` rather than listing both, or you keep two caches."),
+            .subheading("Never prompting, never half an answer"),
+            .paragraph("The helper never prompts. When it has nothing to offer it prints nothing and exits 0, so git tries its next helper or asks you. When something is wrong (a configuration error, an upstream that refuses) it prints one line on standard error and exits 1, and it never prints part of an answer on standard output."),
+            .subheading("Path-bound rules"),
+            .paragraph("git sends the repository path of an http or https URL only when `credential.<url>.useHttpPath` is true for it. Without a path a rule such as `[git \"https://github.com/acme\"]` cannot match: the request falls back to a host-wide rule or to the cache, and the helper prints a warning on standard error with the `git config` command that fixes it. `brokerctl git-setup --global` writes that setting for the host of every path-bound rule."),
+        ],
+        options: [
+            CommandOption("--timeout", value: "SECONDS", equals: true,
+                          "Keep credentials approved for unbound URLs in memory this many seconds (default `[git] cache-timeout`, 900).",
+                          details: ["The same meaning as git credential-cache's --timeout; `--timeout SECONDS` also works. Bound URLs are not affected: their tokens live as long as the upstream says."]),
+            CatalogText.socketDirOption,
+            .help,
+        ],
+        arguments: [
+            CommandArgument("OPERATION", completion: .choices(["get", "store", "erase", "capability"]),
+                            "What git asks for.", values: [
+                Definition("get", style: .synopsis, "Print a credential for the URL on standard input, or nothing."),
+                Definition("store", style: .synopsis, "Remember a credential git approved (unbound URLs only)."),
+                Definition("erase", style: .synopsis, "Forget a credential the server rejected."),
+                Definition("capability", style: .synopsis, "Tell git which protocol capabilities the helper understands (git 2.46 and later)."),
+            ]),
+        ],
+        exitStatus: [
+            Definition("0", style: .plain, "Success, including \"nothing to offer\" for `get`, and any operation the helper does not know, which gitcredentials(7) asks helpers to ignore."),
+            Definition("1", style: .plain, "Failure: one line on standard error, nothing on standard output. git then tries its next helper or prompts."),
+            Definition("64", style: .plain, "Wrong usage: an unknown option or no operation. The usage is printed on standard error."),
+        ],
+        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+            + [Definition("Everything else", style: .plain, [
+                "An agent started by this helper inherits the helper's whole environment, and so, through git, that of the shell that ran git. `env:NAME` secrets are read from that environment; see broker-agent(1).",
+            ])],
+        files: CatalogText.files("socket", "config", "agentlog"),
+        examples: [
+            Example("Use the broker for every repository:", "git config --global credential.helper broker"),
+            Example("Keep passwords for unbound URLs an hour instead of 15 minutes:", "git config --global credential.helper 'broker --timeout=3600'"),
+            Example("Bind one GitHub organization to an identity, in `~/.config/credential-broker/config`:",
+                    "[git \"https://github.com/acme\"]\n    identity = acme-bot"),
+            Example("Then let git send the repository paths that rule needs:", "brokerctl git-setup --global"),
+            Example("Ask by hand what git would ask:", "printf 'protocol=https\\nhost=github.com\\npath=acme/tools.git\\n\\n' | git credential-broker get"),
+        ],
+        seeAlso: ["broker-agent(1)", "brokerctl(1)", "credential-broker(5)", "gitcredentials(7)", "git-credential-cache(1)"])
+
+    static let brokerAgent = CommandDescription(
+        name: "broker-agent",
+        summary: "per-user agent that obtains, caches and hands out credentials",
+        synopsis: ["broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"],
+        description: [
+            .paragraph("broker-agent owns everything stateful in credential-broker: it reads the configuration, resolves identity chains, runs `exec` commands and `cmd:` secrets, caches short-lived credentials, keeps git credential-cache entries in memory and writes the audit log. git-credential-broker(1) and brokerctl(1) are thin clients that send it one request per connection."),
+            .subheading("Started on demand"),
+            .paragraph("You rarely start it yourself. A client that finds no agent takes a spawn lock, so that concurrent git processes start only one agent, starts `broker-agent --spawned` and waits for its one-line answer: `ok` once it listens, or the reason it could not start. A spawned agent detaches from the terminal, closes every descriptor it inherited and writes its log to `agent.log`. Run it with `--foreground` to watch the log on standard error."),
+            .subheading("Socket and permissions"),
+            .paragraph("It listens on `$XDG_RUNTIME_DIR/credential-broker/agent.sock`, or `$XDG_CACHE_HOME/credential-broker/run/agent.sock` when XDG_RUNTIME_DIR is unset; `BROKER_SOCKET_DIR` or `--socket-dir` names another directory. Its directories are created with mode 0700; an existing one that group or others can enter is refused with the `chmod 0700` command that fixes it. On every connection the agent checks the peer's user id (SO_PEERCRED on Linux, getpeereid on macOS) and closes connections from any other user without answering."),
+            .subheading("Cache"),
+            .paragraph("Credentials with an expiry are cached in memory and in `$XDG_CACHE_HOME/credential-broker/entries/` (files of mode 0600), so a restarted agent need not mint them again. Long-lived secrets read through `env:`, `file:` and `cmd:` references are held in memory only. Concurrent requests for the same credential cause one upstream call, and a cached credential is refreshed in the background `[agent] refresh-ahead` before it would fall below its minimum validity, so callers seldom wait."),
+            .subheading("Whose environment"),
+            .paragraph("The agent keeps the environment it was started with: that of whichever client happened to start it. `env:NAME` secrets are read from that environment, not from the shell of the program asking. A variable that is missing there is an error that says so; export it and run `brokerctl stop`, and the next request starts an agent that has it."),
+            .subheading("Lifetime"),
+            .paragraph("The agent exits after `[agent] idle-timeout` (default 15m) without a request, but not while it holds git credential-cache entries, which would be lost (git credential-cache--daemon lives as long as its cache, too). It also exits on SIGTERM or SIGINT and when `brokerctl stop` asks. It rereads the configuration whenever the file changes, so edits need no restart."),
+        ],
+        options: [
+            CommandOption("--foreground", "Stay attached to the terminal and log to standard error (the default when you run it).",
+                          details: ["It undoes an earlier `--spawned` on the same command line."]),
+            CatalogText.socketDirOption,
+            CommandOption("--idle-timeout", value: "DURATION",
+                          "Exit after DURATION without requests, such as 90s, 15m or 1h30m, instead of `[agent] idle-timeout`."),
+            CommandOption("--spawned", "Run as started by a client: detach, log to `agent.log` and report readiness on standard output.",
+                          details: ["The clients use it; people do not need to. The agent starts a new session, closes inherited descriptors, prints `ok` (or one line saying why it cannot start) on standard output once it listens, then closes standard output so the client sees end of file."]),
+            .help,
+        ],
+        sections: [
+            ManualSection("SECURITY", [
+                .bullets([
+                    "Only your own user can talk to the agent: its directory is 0700 and every connection's peer uid is checked.",
+                    "No secret is ever logged: secrets are wrapped in a type that prints as `<redacted>`, and the audit log records names, processes and targets only.",
+                    "Only short-lived derived credentials reach the disk, as 0600 files written to a temporary name and renamed; a stolen disk yields at most what those credentials allow until they expire.",
+                    "Commands run for `cmd:` secrets and `exec` identities run with `/bin/sh -c` under a deadline; when they fail, the agent reports their exit status and the first line of their standard error, never their standard output.",
+                ]),
+            ]),
+        ],
+        exitStatus: [
+            Definition("0", style: .plain, "The agent stopped normally (idle, SIGTERM, `brokerctl stop`), or another agent already serves the socket, in which case it printed `running`."),
+            Definition("1", style: .plain, "The agent could not start: one line on standard error (and, with `--spawned`, on standard output for the client)."),
+            Definition("64", style: .plain, "Wrong usage: an unknown option or a bad DURATION."),
+        ],
+        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
+            + [Definition("Variables named by env: secrets", style: .plain, [
+                "Read from the agent's own environment, inherited from the client that started it. See \"Whose environment\" above.",
+            ])],
+        files: CatalogText.files("socket", "config", "entries", "audit", "agentlog"),
+        examples: [
+            Example("Watch an agent at work, exiting after a minute of quiet:", "broker-agent --foreground --idle-timeout 1m"),
+            Example("Make the agent see a variable you just exported (the next git command starts a new agent from this shell):",
+                    "export GITHUB_TOKEN=...\nbrokerctl stop\ngit fetch"),
+            Example("Read the log of an agent started on demand:", "tail -f ~/.local/state/credential-broker/agent.log"),
+        ],
+        seeAlso: ["brokerctl(1)", "git-credential-broker(1)", "credential-broker(5)"])
+
+    static let brokerctl = CommandDescription(
+        name: "brokerctl",
+        summary: "inspect and control the credential-broker agent and configuration",
+        synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
+        description: [
+            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`) and whether it all works (`selftest`). It never prints a secret."),
+            .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) are answered from the configuration the agent was started with."),
+        ],
+        options: [
+            CommandOption("--config", value: "FILE", completion: .file,
+                          "Read FILE instead of `$XDG_CONFIG_HOME/credential-broker/config` (also `BROKER_CONFIG`)."),
+            .help,
+        ],
+        subcommands: [
+            Subcommand("status", arguments: "[--format table|json]",
+                       summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
+                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop."],
+                       options: [CatalogText.formatOption]),
+            Subcommand("list", arguments: "[--format table|json] [--names]",
+                       summary: "List the identities with their kinds and via chains, and the git bindings.",
+                       details: ["Reads the configuration only; it neither starts the agent nor reads a secret."],
+                       options: [
+                           CatalogText.formatOption,
+                           CommandOption("--names", "Print only the identity names, one per line (the shell completions use this)."),
+                       ]),
+            Subcommand("validate", arguments: "[--config FILE]",
+                       summary: "Check the configuration; on the first error print file:line and the reason and exit 1.",
+                       details: ["Checks syntax, includes, sections and keys, identity kinds and their settings, secret references (refusing inline secrets) and via chains (refusing cycles and dangling names), without contacting any upstream or reading any secret. A valid file prints one `ok` line with the number of identities and git bindings; no file at all is valid, an empty configuration."],
+                       options: [CommandOption("--config", value: "FILE", completion: .file, "Check FILE instead of the configuration in use.")]),
+            Subcommand("stop",
+                       summary: "Ask the agent to exit; the next request starts a new one.",
+                       details: ["Credentials git approved for unbound URLs live only in the agent's memory and are lost; cached tokens on disk stay. Stopping is how an agent picks up a changed environment, such as a newly exported variable for an `env:` secret."]),
+            Subcommand("logout", arguments: "[IDENTITY|--all]",
+                       summary: "Drop the cached credentials of IDENTITY, or with --all every cached credential.",
+                       details: ["Give one of the two. With `--all` the git credential-cache entries are dropped too. The next request obtains fresh credentials. When no agent is running, the credentials cached on disk are dropped. Long-lived secrets (the files, variables and commands your configuration references) are never touched."],
+                       options: [CommandOption("--all", "Drop every cached credential, including git credential-cache entries.")],
+                       positionals: [CommandArgument("IDENTITY", completion: .identity, "The identity whose cached credentials to drop.")]),
+            Subcommand("audit", arguments: "[--tail N] [--format table|json]",
+                       summary: "Show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked.",
+                       details: ["Each record has the time, the event, the identity, the adapter, the calling process and its parent, and the target URL, never a secret."],
+                       options: [
+                           CommandOption("--tail", value: "N", "Show the last N records (default 20)."),
+                           CatalogText.formatOption,
+                       ]),
+            Subcommand("git-setup", arguments: "[--global|--print]",
+                       summary: "Print, or write to your global git configuration, the settings that enable the helper.",
+                       details: ["The settings are `credential.helper broker` and, for the host of every path-bound `[git \"<url>\"]` rule, `credential.<scheme>://<host>.useHttpPath true`, without which git sends no path and the rule cannot match."],
+                       options: [
+                           CommandOption("--global", "Write the settings with `git config --global` and print each one set."),
+                           CommandOption("--print", "Print them as `git config --global` commands to review or paste (the default)."),
+                       ]),
+            Subcommand("selftest",
+                       summary: "Run real git through the helper and a fresh agent in a throwaway home directory.",
+                       details: ["It approves, fills and rejects a made-up credential with `git credential`, using the git-credential-broker and broker-agent that sit next to brokerctl and no configuration, prints one `ok` line per step, and stops the agent it started. Run it after installing to see that the pieces fit on this machine."]),
+            Subcommand("generate-docs", arguments: "DIR",
+                       summary: "Write the man pages and shell completions under DIR (man/ and completions/).",
+                       details: ["They are made from the same description as `brokerctl --help`. install.sh installs the copies committed to the source tree, which the tests keep identical to what this writes."],
+                       positionals: [CommandArgument("DIR", completion: .directory, "The directory to write man/ and completions/ into.")]),
+        ],
+        exitStatus: CatalogText.exitStatus,
+        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
+        files: CatalogText.files("config", "socket", "entries", "audit"),
+        examples: [
+            Example("Check that an installation works:", "brokerctl selftest"),
+            Example("Check an edited configuration and see what it defines:", "brokerctl validate && brokerctl list"),
+            Example("Enable the git helper, including paths for path-bound rules:", "brokerctl git-setup --global"),
+            Example("See what the agent holds, as JSON for a script:", "brokerctl status --format json"),
+            Example("Force a fresh token for one identity after rotating its upstream secret:", "brokerctl logout acme-bot"),
+            Example("Who got credentials recently:", "brokerctl audit --tail 20"),
+        ],
+        seeAlso: ["broker-agent(1)", "git-credential-broker(1)", "credential-broker(5)", "git-config(1)"])
+}

@@ -1,0 +1,180 @@
+// credential-broker(5): the configuration file, described once for the man page.
+
+extension CommandCatalog {
+    static let configurationManual = ManualPage(
+        name: "credential-broker",
+        section: 5,
+        summary: "configuration of credential-broker's identities, git bindings and agent",
+        sections: [
+            ManualSection("SYNOPSIS", [
+                .definitions([
+                    Definition("$XDG_CONFIG_HOME/credential-broker/config", ["The default location: `~/.config/credential-broker/config` when XDG_CONFIG_HOME is unset."]),
+                    Definition("BROKER_CONFIG=FILE", ["Names another file; `brokerctl --config FILE` does the same for one command."]),
+                ]),
+            ]),
+            ManualSection("DESCRIPTION", [
+                .paragraph("The configuration says which identities exist, how each one obtains its credential, which git URLs use which identity, and how the agent behaves. broker-agent(1) reads it and rereads it whenever the file changes, so an edit needs no restart. `brokerctl validate` checks it and `brokerctl list` shows what it defines."),
+                .paragraph("A missing default file is a valid, empty configuration: git-credential-broker(1) then behaves exactly like `git credential-cache`. A file named by `BROKER_CONFIG` must exist."),
+                .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH` or `cmd:COMMAND`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
+                .code("""
+                # ~/.config/credential-broker/config
+                [agent]
+                    idle-timeout = 30m
+
+                [identity "github-pat"]
+                    kind = static
+                    username = x-access-token
+                    secret = file:~/.config/credential-broker/github-pat
+
+                [identity "acme-bot"]
+                    kind = exec
+                    via = identity:github-pat
+                    command = ~/bin/mint-acme-token
+
+                [git "https://github.com"]
+                    identity = github-pat
+                [git "https://github.com/acme"]
+                    identity = acme-bot
+                """),
+            ]),
+            ManualSection("SYNTAX", [
+                .paragraph("The file uses the syntax of git-config(1), so what you know from `~/.gitconfig` applies."),
+                .definitions([
+                    Definition("Sections", style: .plain, [
+                        "`[name]`, or `[name \"subsection\"]` with a quoted subsection. Section and key names are case-insensitive and made of letters, digits and `-`. Subsections are case-sensitive and may hold anything but a newline; inside the quotes write `\\\"` for a double quote and `\\\\` for a backslash. git's older form `[name.subsection]` is accepted and, as in git, lower-cased whole.",
+                    ]),
+                    Definition("Keys", style: .plain, [
+                        "`key = value` lines under a section. Space around the value is dropped. A key written alone, with no `=`, means true.",
+                    ]),
+                    Definition("Comments", style: .plain, [
+                        "`#` or `;` starts a comment that runs to the end of the line, also after a value, unless it is inside double quotes.",
+                    ]),
+                    Definition("Quoting and escapes", style: .plain, [
+                        "Double quotes keep spaces at the ends of a value and make `#` and `;` literal. The escapes `\\\"`, `\\\\`, `\\n` (newline), `\\t` (tab) and `\\b` (backspace) work inside and outside quotes; any other escape is an error. A backslash at the end of a line continues the value on the next line.",
+                    ]),
+                    Definition("Repeated keys", style: .plain, [
+                        "A key may appear more than once. For a setting that takes one value the last one wins, as in git.",
+                    ]),
+                    Definition("Booleans", style: .plain, [
+                        "`true`, `yes`, `on` and `1`, or `false`, `no`, `off` and `0`, in any case. A bare key is true; an empty value is false.",
+                    ]),
+                    Definition("Durations", style: .plain, [
+                        "A number of seconds (`90`), or numbers with the units `s`, `m`, `h` and `d`, largest first: `90s`, `15m`, `1h`, `1h30m`, `2d`.",
+                    ]),
+                    Definition("Includes", style: .plain, [
+                        "`[include] path = FILE` reads FILE at that point, as if its lines were written there. A relative path is relative to the directory of the file that includes it, and `~/` is your home directory. Includes nest up to 10 deep; a missing file or an include cycle is an error at the include line.",
+                    ]),
+                ]),
+                .paragraph("Every error names the file and line, and where it can, the fix:"),
+                .code("~/.config/credential-broker/config:12: unknown key \"comand\" in [identity \"acme-bot\"] (kind exec) (hint: did you mean \"command\"?)"),
+            ]),
+            ManualSection("[agent]", [
+                .paragraph("How the agent behaves. Every key is optional."),
+                .definitions([
+                    Definition("idle-timeout = DURATION", style: .synopsis, [
+                        "Exit after this long without a request, once no git credential-cache entries are held. Default 15m. `broker-agent --idle-timeout` overrides it.",
+                    ]),
+                    Definition("max-connections = N", style: .synopsis, [
+                        "Connections served at once; more wait in the socket's backlog. Default 128.",
+                    ]),
+                    Definition("request-timeout = DURATION", style: .synopsis, [
+                        "How long a client may take to send its request before the agent hangs up. Default 10s.",
+                    ]),
+                    Definition("refresh-ahead = DURATION", style: .synopsis, [
+                        "Refresh a cached credential in the background this long before it would fall below its minimum validity, so callers seldom wait for an upstream. Default 5m.",
+                    ]),
+                    Definition("command-timeout = DURATION", style: .synopsis, [
+                        "The longest a `cmd:` secret or an `exec` identity's command may run when its identity sets no timeout of its own. Default 30s.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("[git]", [
+                .paragraph("How git-credential-broker(1) treats git."),
+                .definitions([
+                    Definition("cache-timeout = DURATION", style: .synopsis, [
+                        "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it.",
+                    ]),
+                    Definition("minimum-validity = DURATION", style: .synopsis, [
+                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("[git \"<url>\"]", [
+                .paragraph("Binds the git URLs that match `<url>` to an identity: git-credential-broker(1) answers them with that identity's credential instead of from its cache."),
+                .definitions([
+                    Definition("identity = NAME", style: .synopsis, ["The identity to use. It must be defined in the configuration."]),
+                ]),
+                .subheading("How URLs are matched"),
+                .paragraph("`<url>` is `scheme://host[:port][/path]`, without a user name. A request from git matches when all of these hold:"),
+                .bullets([
+                    "The scheme is the same (`https` matches only `https`).",
+                    "The host is the same, ignoring case; or the rule's host starts with `*.`, which stands for exactly one first label: `*.example.com` matches `git.example.com`, but not `example.com` or `a.b.example.com`.",
+                    "The port is the same. A rule without a port means the scheme's default port (443 for https, 80 for http), so `https://git.example.com` does not match `https://git.example.com:8443`.",
+                    "The rule's path, if it has one, is a prefix of the request's path on segment boundaries: `https://github.com/acme` matches `acme/tools.git` and `acme/tools/sub`, but not `acme-corp/tools`. A trailing `.git` is ignored when the rule names the repository itself.",
+                ]),
+                .paragraph("When several rules match, the most specific wins: the one with more path segments, then an exact host over a `*.` wildcard, then an explicit port over a default one. A URL that no rule matches is handled like `git credential-cache` would."),
+                .subheading("Path-bound rules need git to send the path"),
+                .paragraph("git sends the path of an http or https URL only when `credential.<url>.useHttpPath` is true for it. Without a path, a rule with a path cannot match: the request falls back to a host-wide rule or to the cache, and the helper prints a warning on standard error with the `git config` command to run. `brokerctl git-setup --global` writes `credential.<scheme>://<host>.useHttpPath true` for the host of every path-bound rule, and `brokerctl git-setup --print` shows it. With useHttpPath on, git also keeps other helpers' credentials for that host per repository."),
+            ]),
+            ManualSection("[identity \"NAME\"]", [
+                .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
+                .definitions([
+                    Definition("kind = KIND", style: .synopsis, ["Required: `static` or `exec`; see IDENTITY KINDS."]),
+                    Definition("via = identity:NAME", style: .synopsis, [
+                        "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
+                    ]),
+                ]),
+                .subheading("Chains"),
+                .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. (`via = provider:NAME` is reserved for provider kinds of a later version.)"),
+            ]),
+            ManualSection("IDENTITY KINDS", [
+                .subheading("static"),
+                .paragraph("A fixed user name and a long-lived secret, such as a personal access token or a service password. It takes no `via`. The secret is read from its reference when needed and held in memory only, never in the disk cache."),
+                .definitions([
+                    Definition("username = NAME", style: .synopsis, ["Required: the user name to present (for git, the HTTP user)."]),
+                    Definition("secret = REFERENCE", style: .synopsis, ["Required: where the password or token is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."]),
+                    Definition("secret-timeout = DURATION", style: .synopsis, ["How long a `cmd:` secret may run; default `[agent] command-timeout`."]),
+                ]),
+                .subheading("exec"),
+                .paragraph("A command that mints a credential, optionally from an upstream one. It speaks git's credential grammar: with `via`, the command reads the upstream credential on standard input as `key=value` lines (`username=`, `password=` and, when it expires, `password_expiry_utc=`); without `via`, its standard input is empty. It prints `username=`, `password=` and optionally `password_expiry_utc=` (Unix seconds) lines on standard output and exits 0. A credential with an expiry is cached, in memory and on disk, until it nears that expiry; one without is kept in memory until the agent exits or `brokerctl logout`."),
+                .definitions([
+                    Definition("command = COMMAND", style: .synopsis, ["Required: run with `/bin/sh -c` in the agent's environment."]),
+                    Definition("username = NAME", style: .synopsis, ["The user name to present when the command prints none."]),
+                    Definition("timeout = DURATION", style: .synopsis, ["How long the command may run; default `[agent] command-timeout`. When it fails or times out, the error gives its exit status and the first line of its standard error."]),
+                ]),
+                .code("""
+                #!/bin/sh
+                # an exec command: read the upstream credential, print a new one
+                while IFS='=' read -r key value; do
+                    [ "$key" = password ] && upstream=$value
+                done
+                token=$(mint-token --with "$upstream")
+                echo username=x-access-token
+                echo "password=$token"
+                echo "password_expiry_utc=$(( $(date +%s) + 3600 ))"
+                """),
+            ]),
+            ManualSection("SECRET REFERENCES", [
+                .paragraph("Wherever a secret is expected, the value names where to read it. Inline secrets are refused."),
+                .definitions([
+                    Definition("env:NAME", [
+                        "The variable NAME in the agent's environment. The agent inherits its environment from whichever client started it (usually git-credential-broker, through git, from the shell that ran git), not from the program asking now. A variable missing there is a loud error telling you to export it and run `brokerctl stop`, so that the next request starts an agent that has it.",
+                    ]),
+                    Definition("file:PATH", [
+                        "The contents of PATH, without trailing newlines; `~/` is your home directory. A file that group or others can read is refused: run `chmod 600 PATH`.",
+                    ]),
+                    Definition("cmd:COMMAND", [
+                        "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout). When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("FILES", [
+                .definitions([
+                    Definition("$XDG_CONFIG_HOME/credential-broker/config", ["The configuration file."]),
+                ]),
+            ]),
+            ManualSection("SEE ALSO", [
+                .paragraph("brokerctl(1), git-credential-broker(1), broker-agent(1), git-config(1), gitcredentials(7)"),
+            ]),
+        ])
+}

@@ -1,0 +1,28 @@
+// credential-broker(5) lives in BrokerWire, which cannot see the kinds: this keeps them in step.
+
+import BrokerCore
+import BrokerWire
+import XCTest
+
+final class ConfigDocumentationTests: XCTestCase {
+    var page: String {
+        Documentation.files().first { $0.path == "man/man5/credential-broker.5" }?.contents ?? ""
+    }
+
+    func testEveryIdentityKindAndSettingIsDocumented() {
+        XCTAssertFalse(page.isEmpty)
+        for kind in IdentityKinds.all {
+            XCTAssertTrue(page.contains(kind.kindName), "credential-broker(5) does not mention kind \(kind.kindName)")
+            for setting in kind.settings {
+                XCTAssertTrue(page.contains(setting.name.replacingOccurrences(of: "-", with: "\\-")) || page.contains(setting.name),
+                              "credential-broker(5) does not document \(kind.kindName).\(setting.name)")
+            }
+        }
+    }
+
+    func testEveryAgentAndGitKeyIsDocumented() {
+        for key in ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout", "cache-timeout", "minimum-validity"] {
+            XCTAssertTrue(page.contains(key.replacingOccurrences(of: "-", with: "\\-")) || page.contains(key), "credential-broker(5) does not document \(key)")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+"""Runs the git-helper benchmark; see bench/git-helper. Prints medians and ratios, asserts nothing."""
+import os, shutil, socket, statistics, subprocess, sys, tempfile, time
+from multiprocessing import Pool
+
+BIN, ITERATIONS = sys.argv[1], int(sys.argv[2])
+CRED = b"protocol=https\nhost=bench.example\nusername=bench\npassword=bench-password\n"
+QUERY = b"protocol=https\nhost=bench.example\n"
+
+root = tempfile.mkdtemp(prefix="cb-bench-", dir="/tmp")
+env = dict(os.environ, HOME=root, XDG_CONFIG_HOME=root + "/config", XDG_CACHE_HOME=root + "/cache",
+           XDG_STATE_HOME=root + "/state", BROKER_SOCKET_DIR=root + "/run",
+           GIT_CONFIG_NOSYSTEM="1", GIT_TERMINAL_PROMPT="0")
+for k in ("BROKER_CONFIG", "XDG_RUNTIME_DIR"):
+    env.pop(k, None)
+ours = f"{BIN}/git-credential-broker"
+cache_sock = root + "/cc/socket"
+os.makedirs(root + "/cc", mode=0o700)
+theirs = f"cache --socket={cache_sock}"
+
+
+def git(helper, op, data):
+    return subprocess.run(["git", "-c", f"credential.helper={helper}", "credential", op], input=data,
+                          env=env, capture_output=True, check=True)
+
+
+def timed(argv, data):
+    start = time.perf_counter()
+    subprocess.run(argv, input=data, env=env, capture_output=True, check=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def median_ms(samples):
+    return statistics.median(samples)
+
+
+try:
+    git(ours, "approve", CRED)
+    git(theirs, "approve", CRED)
+    assert b"bench-password" in git(ours, "fill", QUERY).stdout
+    assert b"bench-password" in git(theirs, "fill", QUERY).stdout
+
+    fill_ours, fill_theirs, get_ours, get_theirs = [], [], [], []
+    for _ in range(ITERATIONS):
+        fill_ours.append(timed(["git", "-c", f"credential.helper={ours}", "credential", "fill"], QUERY))
+        fill_theirs.append(timed(["git", "-c", f"credential.helper={theirs}", "credential", "fill"], QUERY))
+        get_ours.append(timed([ours, "get"], QUERY))
+        get_theirs.append(timed(["git", "credential-cache", f"--socket={cache_sock}", "get"], QUERY))
+
+    print(f"git credential fill, warm, {ITERATIONS} alternating runs (median ms):")
+    print(f"  via git-credential-broker   {median_ms(fill_ours):7.3f}")
+    print(f"  via git credential-cache    {median_ms(fill_theirs):7.3f}")
+    print(f"  ratio                       {median_ms(fill_ours) / median_ms(fill_theirs):7.3f}   (target <= 1.10)")
+    print(f"helper get alone (median ms):")
+    print(f"  git-credential-broker get   {median_ms(get_ours):7.3f}")
+    print(f"  git credential-cache get    {median_ms(get_theirs):7.3f}")
+    print(f"  ratio                       {median_ms(get_ours) / median_ms(get_theirs):7.3f}")
+
+    # Agent throughput: parallel clients speaking the wire protocol straight to the socket.
+    sock_path = root + "/run/agent.sock"
+    request = b"v=1\nop=git.get\nadapter=git\nprotocol=https\nhost=bench.example\n\n"
+
+    def client(seconds):
+        done, deadline = 0, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(sock_path)
+            s.sendall(request)
+            answer = b""
+            while not answer.endswith(b"\n\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            s.close()
+            assert b"status=ok" in answer and b"bench-password" in answer
+            done += 1
+        return done
+
+    for clients in (1, 4, 16):
+        with Pool(clients) as pool:
+            start = time.monotonic()
+            total = sum(pool.map(client, [3.0] * clients))
+            elapsed = time.monotonic() - start
+        print(f"agent throughput, {clients:2d} parallel clients: {total / elapsed:9.0f} requests/s")
+
+    pid = subprocess.run([f"{BIN}/brokerctl", "status", "--format", "json"], env=env, capture_output=True, check=True).stdout
+    import json
+    agent_pid = json.loads(pid)["pid"]
+
+    def rss_kib(p):
+        for line in open(f"/proc/{p}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+    time.sleep(1)
+    agent_rss = rss_kib(agent_pid)
+    # Baseline: a minimal static Swift program importing the same system module (Foundation).
+    base_src = root + "/baseline.swift"
+    with open(base_src, "w") as f:
+        f.write("import Foundation\nlet started = Date()\nFileHandle.standardOutput.write(Data(\"ready\\n\".utf8))\nwhile true { sleep(60) }\n")
+    subprocess.run(["swiftc", "-O", "-static-stdlib", base_src, "-o", root + "/baseline"], check=True, capture_output=True)
+    baseline = subprocess.Popen([root + "/baseline"], stdout=subprocess.PIPE)
+    baseline.stdout.readline()
+    time.sleep(0.5)
+    base_rss = rss_kib(baseline.pid)
+    baseline.kill()
+    print(f"agent RSS after the runs above: {agent_rss / 1024:6.1f} MiB")
+    print(f"minimal static Swift + Foundation: {base_rss / 1024:6.1f} MiB   ratio {agent_rss / base_rss:5.2f} (target <= 1.25)")
+finally:
+    subprocess.run([f"{BIN}/brokerctl", "stop"], env=env, capture_output=True)
+    subprocess.run(["git", "credential-cache", f"--socket={cache_sock}", "exit"], env=env, capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
