@@ -32,6 +32,6 @@ let package = Package(
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
         .testTarget(name: "BrokerAgentTests", dependencies: ["BrokerAgent"]),
         /** Runs the built executables under real git (and later aws, boto3, terraform). */
-        .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire"], exclude: ["Fixtures"]),
     ]
 )

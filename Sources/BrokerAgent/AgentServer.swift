@@ -19,6 +19,8 @@ public final class AgentServer: @unchecked Sendable {
     let service: AgentService
     let lock = NSLock()
     var activeConnections = 0
+    /// The socket file we created (device, inode), so shutdown removes only our own.
+    var socketIdentity: (UInt64, UInt64)?
     var lastActivity: Double
     let log: @Sendable (String) -> Void
 
@@ -50,7 +52,10 @@ public final class AgentServer: @unchecked Sendable {
             unlink(paths.socketPath)
         }
         do {
-            return try UnixSocket.listen(path: paths.socketPath)
+            let listener = try UnixSocket.listen(path: paths.socketPath)
+            var made = stat()
+            if lstat(paths.socketPath, &made) == 0 { socketIdentity = (UInt64(made.st_dev), UInt64(made.st_ino)) }
+            return listener
         } catch let error as Errno where error.rawValue == EADDRINUSE {
             return nil
         }
@@ -149,8 +154,9 @@ public final class AgentServer: @unchecked Sendable {
 
     func shutdown(listener: FileDescriptor) {
         // Remove the socket only if it is still ours (a newer agent may have replaced it).
-        var mine = stat(), onDisk = stat()
-        if fstat(listener.rawValue, &mine) == 0, stat(paths.socketPath, &onDisk) == 0 {
+        var onDisk = stat()
+        if let socketIdentity, lstat(paths.socketPath, &onDisk) == 0,
+           (UInt64(onDisk.st_dev), UInt64(onDisk.st_ino)) == socketIdentity {
             unlink(paths.socketPath)
         }
         listener.close()

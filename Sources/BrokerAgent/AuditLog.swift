@@ -15,16 +15,26 @@ public struct Caller: Sendable, Equatable {
         var caller = Caller(pid: peer.pid, uid: peer.uid)
         #if os(Linux)
         caller.executable = ProcessInfoLite.readLink("/proc/\(peer.pid)/exe")
-        if let stat = try? String(contentsOfFile: "/proc/\(peer.pid)/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")") {
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let ppid = Int32(fields[1]) {
-                caller.parentPID = ppid
-                caller.parentExecutable = ProcessInfoLite.readLink("/proc/\(ppid)/exe")
-            }
+        // git and CI runners often start the adapter through `sh -c`: skip shells to name the
+        // program that really asked.
+        var pid = peer.pid
+        for _ in 0..<4 {
+            guard let parent = parentPID(of: pid), parent > 1 else { break }
+            pid = parent
+            caller.parentPID = parent
+            caller.parentExecutable = ProcessInfoLite.readLink("/proc/\(parent)/exe")
+            let name = caller.parentExecutable.map { String($0.split(separator: "/").last ?? "") } ?? ""
+            if !["sh", "dash", "bash", "zsh", "ash", "busybox"].contains(name) { break }
         }
         #endif
         return caller
+    }
+
+    static func parentPID(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 }
 

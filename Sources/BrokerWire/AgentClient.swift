@@ -34,6 +34,12 @@ public struct AgentClient: Sendable {
             do {
                 try fd.writeAll(bytes)
                 let answer = try readWireMessage(from: fd)
+                // End of file before a single line: the agent died (kill -9, crash) or dropped
+                // us. Say so, rather than blaming a malformed answer.
+                if answer.fields.isEmpty {
+                    throw BrokerFailure(.unavailable, "broker-agent closed the connection without answering",
+                                        hint: "it may have been stopped or crashed; see \(paths.agentLogPath)")
+                }
                 return try Self.checkStatus(answer)
             } catch let error as Errno {
                 throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(error)",

@@ -7,6 +7,17 @@ let gitRelayedKeys: Set<String> = [
     "oauth_refresh_token", "authtype", "credential", "ephemeral", "capability[]", "wwwauth[]",
 ]
 
+/// Keys that may repeat (`key[]`); git's credential_read() collects them. Every other key keeps
+/// its last value, as credential_read() overwrites an earlier one.
+let gitListKeys: Set<String> = ["capability[]", "wwwauth[]", "state[]"]
+
+/// The keys a helper's answer may carry (git ≥ 2.46 vocabulary). Only these reach git's
+/// stdin, whatever an agent from another release sends back.
+let gitAnswerKeys: Set<String> = [
+    "capability[]", "username", "password", "authtype", "credential", "ephemeral",
+    "password_expiry_utc", "oauth_refresh_token", "state[]", "continue", "quit",
+]
+
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1
@@ -61,7 +72,11 @@ public struct GitCredentialFrontend {
         request.append("op", "git.\(options.operation)")
         request.append("adapter", "git")
         request.append("timeout", ifPresent: options.timeoutSeconds.map(String.init))
-        for field in input.fields where gitRelayedKeys.contains(field.key) {
+        for (index, field) in input.fields.enumerated() where gitRelayedKeys.contains(field.key) {
+            // A repeated single-valued key counts once, with its last value (credential_read).
+            if !gitListKeys.contains(field.key), input.fields[(index + 1)...].contains(where: { $0.key == field.key }) {
+                continue
+            }
             request.fields.append(field)
         }
         return request
@@ -73,11 +88,13 @@ public struct GitCredentialFrontend {
         let options: Options
         do {
             options = try parse(arguments)
-        } catch let error as BrokerFailure {
-            if error.message != "help requested" { printError("git-credential-broker: \(error.message)") }
-            printError(usage)
-            return error.message == "help requested" ? ExitStatus.success : ExitStatus.usage
+        } catch let error as BrokerFailure where error.message == "help requested" {
+            try? output.writeAll(CommandCatalog.usage(for: "git-credential-broker"))
+            return ExitStatus.success
         } catch {
+            // One line (DESIGN D12): git shows a helper's stderr to the person as it is.
+            let message = (error as? BrokerError)?.message ?? "\(error)"
+            printError(errorLine("\(message); \(usage)"))
             return ExitStatus.usage
         }
         switch options.operation {
@@ -95,20 +112,29 @@ public struct GitCredentialFrontend {
             if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
             let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
             guard let answer = try client.send(request) else { return ExitStatus.success }
-            var reply = answer
-            reply.removeAll("status")
-            for warning in reply.values("broker.warning") { printError("git-credential-broker: \(warning)") }
-            reply.fields.removeAll { $0.key.hasPrefix("broker.") }
+            for warning in answer.values("broker.warning") { printError(errorLine(warning)) }
             if options.operation == "get" {
+                // Only git's own vocabulary goes to git; encoded() refuses LF/CR/NUL in a value
+                // before a byte is written, so git never reads half an answer.
+                let reply = WireMessage(answer.fields.filter { gitAnswerKeys.contains($0.key) })
                 try output.writeAll(try reply.encoded())
             }
             return ExitStatus.success
         } catch let error as BrokerError {
-            printError("git-credential-broker: \(error.description)")
+            printError(errorLine(error.description))
             return ExitStatus.failure
         } catch {
-            printError("git-credential-broker: \(error)")
+            printError(errorLine("\(error)"))
             return ExitStatus.failure
         }
+    }
+
+    /// `git-credential-broker: <text>` on exactly one line, whatever `text` holds.
+    static func errorLine(_ text: String) -> String {
+        var line = "git-credential-broker: "
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" || scalar == "\r" || scalar == "\0" { line += " " } else { line.unicodeScalars.append(scalar) }
+        }
+        return line
     }
 }

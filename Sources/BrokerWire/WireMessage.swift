@@ -124,7 +124,8 @@ public enum WireCodec {
     static func parseLine(_ line: ArraySlice<UInt8>, limits: WireLimits, count: Int) throws -> WireMessage.Field {
         if count >= limits.maxFields { throw WireError("too many lines (more than \(limits.maxFields))") }
         guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
-            throw WireError("malformed line without '=': \(printable(String(decoding: line.prefix(40), as: UTF8.self)))")
+            // Do not echo the line: it may be the tail of a secret split by a stray newline.
+            throw WireError("malformed line \(count + 1) (\(line.count) bytes) has no '='")
         }
         let keyBytes = line[line.startIndex..<eq]
         let valueBytes = line[(eq + 1)...]

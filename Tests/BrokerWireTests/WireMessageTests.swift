@@ -31,7 +31,9 @@ final class WireMessageTests: XCTestCase {
     }
 
     func testRefusesLineWithoutEquals() {
-        XCTAssertThrowsError(try decode("protocol\n")) { XCTAssertTrue("\($0)".contains("without '='")) }
+        XCTAssertThrowsError(try decode("a=1\nhunter2\n")) { error in
+            XCTAssertEqual("\(error)", "malformed line 2 (7 bytes) has no '='")
+        }
     }
 
     func testRefusesNulAndBareCarriageReturnInValue() {

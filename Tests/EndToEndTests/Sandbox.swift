@@ -140,8 +140,16 @@ final class Sandbox {
     func stopAgent() {
         guard let pid = agentPID else { return }
         kill(pid, SIGTERM)
-        for _ in 0..<200 where kill(pid, 0) == 0 { usleep(10_000) }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        for _ in 0..<200 where Self.isAlive(pid) { usleep(10_000) }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
+    }
+
+    /// Alive and not a zombie: an exited agent waits for a slow reaper as state Z.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     deinit {
