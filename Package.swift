@@ -3,6 +3,12 @@
 // tools and wrapped commands. No package dependencies by design (DESIGN D1).
 import PackageDescription
 
+/// Adapters run on every git and AWS call: release builds link them fully static, so start-up
+/// loads no shared library at all (not even libstdc++, which the static Swift runtime needs).
+let adapterLinking: [LinkerSetting] = [
+    .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "credential-broker",
     platforms: [.macOS(.v13)],
@@ -22,7 +28,8 @@ let package = Package(
         .target(name: "BrokerAgent", dependencies: ["BrokerCore"]),
 
         /** git's credential helper; links BrokerWire only. */
-        .executableTarget(name: "git-credential-broker", dependencies: ["BrokerWire"]),
+        .executableTarget(name: "git-credential-broker", dependencies: ["BrokerWire"],
+                          linkerSettings: adapterLinking),
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),
         /** A person's window into the agent and the config. */

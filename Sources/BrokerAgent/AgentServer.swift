@@ -83,6 +83,7 @@ public final class AgentServer: @unchecked Sendable {
                 service.resolver.cache.sweep(now: service.clock.now())
             }
             if idleExpired() { log("idle; exiting"); break }
+            if sweepCountdown == 39 { cbroker_release_free_memory() }  // hand memory from a burst back to the OS
         }
         shutdown(listener: listener)
     }
@@ -205,6 +206,9 @@ public enum AgentFrontend {
                 return ExitStatus.usage
             }
         }
+        // One agent serves short requests from short-lived threads: two malloc arenas are plenty,
+        // and glibc's default (8 per core) only keeps freed memory resident.
+        cbroker_limit_malloc_arenas(2)
         let ready = FileDescriptor.standardOutput
         func fail(_ text: String) -> Int32 {
             printError("broker-agent: \(text)")
@@ -224,7 +228,7 @@ public enum AgentFrontend {
             }
         }
         let log: @Sendable (String) -> Void = { text in
-            printError("\(ISO8601DateFormatter().string(from: Date())) broker-agent[\(getpid())]: \(text)")
+            printError("\(rfc3339UTC(currentUnixTime())) broker-agent[\(getpid())]: \(text)")
         }
         let server = AgentServer(paths: paths, options: options, environment: env, log: log)
         let listener: FileDescriptor

@@ -31,8 +31,11 @@ public struct Caller: Sendable, Equatable {
     }
 
     static func parentPID(of pid: Int32) -> Int32? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        let bytes = FileDescriptor(rawValue: fd).closeAfter { (try? FileDescriptor(rawValue: fd).readAll(limit: 4096)) ?? [] }
+        let stat = String(decoding: bytes, as: UTF8.self)
+        guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         return fields.count > 1 ? Int32(fields[1]) : nil
     }
@@ -73,31 +76,30 @@ public final class AuditLog: @unchecked Sendable {
         self.path = path
     }
 
-    public func record(_ record: AuditRecord, time: Date = Date()) {
-        var object: [String: Any] = [
-            "time": ISO8601DateFormatter().string(from: time),
-            "event": record.event.rawValue,
-            "outcome": record.outcome,
-            "adapter": record.adapter,
+    public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
+        var object: [(String, JSONValue)] = [
+            ("time", .string(rfc3339UTC(time))),
+            ("event", .string(record.event.rawValue)),
+            ("outcome", .string(record.outcome)),
+            ("adapter", .string(record.adapter)),
         ]
-        object["identity"] = record.identity
-        object["target"] = record.target
-        object["tier"] = record.tier
-        object["reason"] = record.reason
+        if let identity = record.identity { object.append(("identity", .string(identity))) }
+        if let target = record.target { object.append(("target", .string(target))) }
+        if let tier = record.tier { object.append(("tier", .string(tier))) }
+        if let reason = record.reason { object.append(("reason", .string(reason))) }
         if let caller = record.caller {
-            var c: [String: Any] = ["pid": caller.pid, "uid": caller.uid]
-            c["exe"] = caller.executable
-            c["parent_pid"] = caller.parentPID
-            c["parent_exe"] = caller.parentExecutable
-            object["caller"] = c
+            var c: [(String, JSONValue)] = [("pid", .int(Int64(caller.pid))), ("uid", .int(Int64(caller.uid)))]
+            if let exe = caller.executable { c.append(("exe", .string(exe))) }
+            if let ppid = caller.parentPID { c.append(("parent_pid", .int(Int64(ppid)))) }
+            if let pexe = caller.parentExecutable { c.append(("parent_exe", .string(pexe))) }
+            object.append(("caller", .object(c)))
         }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        data.append(10)
+        let data = Array((JSONValue.object(object).encoded() + "\n").utf8)
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             if fd < 0 { return }
         }
-        _ = try? FileDescriptor(rawValue: fd).writeAll(Array(data))
+        _ = try? FileDescriptor(rawValue: fd).writeAll(data)
     }
 }

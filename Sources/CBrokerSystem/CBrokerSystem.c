@@ -7,6 +7,9 @@
 #include <spawn.h>
 #include <dirent.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -52,4 +55,18 @@ void cbroker_close_from(int lowest) {
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536) max = 65536;
     for (int fd = lowest; fd < max; fd++) close(fd);
+}
+
+void cbroker_limit_malloc_arenas(int arenas) {
+#ifdef __GLIBC__
+    mallopt(M_ARENA_MAX, arenas);
+#else
+    (void)arenas;
+#endif
+}
+
+void cbroker_release_free_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }

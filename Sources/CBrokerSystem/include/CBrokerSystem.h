@@ -15,4 +15,8 @@ pid_t cbroker_setsid(void);
 int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
 /// Closes every descriptor from `lowest` up in this process (daemon start-up hygiene).
 void cbroker_close_from(int lowest);
+/// Caps glibc's malloc arenas (no-op elsewhere): the agent's threads are short-lived.
+void cbroker_limit_malloc_arenas(int arenas);
+/// Returns freed heap memory to the OS where the libc can (glibc's malloc_trim).
+void cbroker_release_free_memory(void);
 #endif
