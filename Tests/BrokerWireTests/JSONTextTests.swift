@@ -1,0 +1,28 @@
+// The Foundation-free JSON writer: whatever it writes, a real JSON parser reads back the same.
+
+import BrokerWire
+import Foundation
+import XCTest
+
+final class JSONTextTests: XCTestCase {
+    func testEscapesWhatJSONRequiresAndParsesBack() throws {
+        let tricky = "quote\" backslash\\ newline\n tab\t nul\u{0} bell\u{7} del\u{7f} é 🔑 \u{2028}"
+        let text = JSONValue.object([("k", .string(tricky)), ("n", .int(-5)), ("b", .bool(true)), ("z", .null),
+                                     ("a", .array([.int(1), .string("x")]))]).encoded()
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        XCTAssertEqual(parsed["k"] as? String, tricky)
+        XCTAssertEqual(parsed["n"] as? Int, -5)
+        XCTAssertEqual(parsed["b"] as? Bool, true)
+        XCTAssertTrue(parsed["z"] is NSNull)
+        XCTAssertFalse(text.contains("\n"), "one record must stay on one line")
+    }
+
+    func testObjectsKeepTheirKeyOrder() {
+        XCTAssertEqual(JSONValue.object([("b", .int(1)), ("a", .int(2))]).encoded(), "{\"b\":1,\"a\":2}")
+    }
+
+    func testRFC3339UTC() {
+        XCTAssertEqual(rfc3339UTC(0), "1970-01-01T00:00:00Z")
+        XCTAssertEqual(rfc3339UTC(1_440_938_160), "2015-08-30T12:36:00Z")
+    }
+}
