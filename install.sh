@@ -64,12 +64,15 @@ cd "$(dirname "$0")"
 
 programs="git-credential-broker broker-agent brokerctl"
 
+# BROKER_BUILD_DIR: a separate build folder (the tests use one so they do not contend with the
+# debug build's lock on .build).
+scratch=${BROKER_BUILD_DIR:-.build}
 if [ "$build" = yes ]; then
     # A static Swift runtime: the installed programs do not depend on a toolchain's libraries.
-    swift build -c release --static-swift-stdlib
+    swift build -c release --static-swift-stdlib --scratch-path "$scratch"
 fi
 
-bindir=.build/release
+bindir=$scratch/release
 for program in $programs; do
     if [ ! -x "$bindir/$program" ]; then
         echo "install.sh: $bindir/$program is missing; run ./install.sh without --no-build" >&2
