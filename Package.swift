@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "git-credential-broker", targets: ["git-credential-broker"]),
         .executable(name: "broker-agent", targets: ["broker-agent"]),
         .executable(name: "brokerctl", targets: ["brokerctl"]),
+        .executable(name: "aws-credential-process", targets: ["aws-credential-process"]),
     ],
     targets: [
         /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, command catalog. */
@@ -30,6 +31,9 @@ let package = Package(
         /** git's credential helper; links BrokerWire only. */
         .executableTarget(name: "git-credential-broker", dependencies: ["BrokerWire"],
                           linkerSettings: adapterLinking),
+        /** The AWS SDKs' credential_process; links BrokerWire only. */
+        .executableTarget(name: "aws-credential-process", dependencies: ["BrokerWire"],
+                          linkerSettings: adapterLinking),
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),
         /** A person's window into the agent and the config. */
@@ -38,7 +42,7 @@ let package = Package(
         .testTarget(name: "BrokerWireTests", dependencies: ["BrokerWire"]),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
         .testTarget(name: "BrokerAgentTests", dependencies: ["BrokerAgent"]),
-        /** Runs the built executables under real git (and later aws, boto3, terraform). */
-        .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire"], exclude: ["Fixtures"]),
+        /** Runs the built executables under real git, the aws CLI and boto3 against moto_server. */
+        .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire", "BrokerCore"], exclude: ["Fixtures"]),
     ]
 )

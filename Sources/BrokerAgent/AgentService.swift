@@ -54,6 +54,8 @@ public final class AgentService: @unchecked Sendable {
                 return try git(request, caller: caller)
             case "identity.logout":
                 return try logout(request, caller: caller)
+            case "aws.credentials":
+                return try awsCredentials(request, caller: caller)
             case let op:
                 throw BrokerFailure(.input, "unknown operation \"\(WireCodec.printable(op))\"")
             }
@@ -163,6 +165,43 @@ public final class AgentService: @unchecked Sendable {
                                      target: target, reason: "git rejected the credential; \(removed) cached removed"))
             return ok([:])
         }
+    }
+
+    // MARK: aws
+
+    func awsCredentials(_ request: WireMessage, caller: Caller) throws -> WireMessage {
+        guard let name = request["identity"], !name.isEmpty else { throw BrokerFailure(.input, "request names no identity") }
+        let adapter = request["adapter"] ?? "aws"
+        let config = try loadConfig()
+        let resolution: Resolution
+        do {
+            resolution = try resolver.resolve(name, in: config, minimumValidity: config.aws.minimumValidity)
+        } catch {
+            audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: adapter, caller: caller, reason: "\(error)"))
+            throw Self.naming(name, error)
+        }
+        let credential = resolution.credential
+        guard let keyID = credential.attributes[Credential.AWSField.accessKeyID],
+              let secret = credential.secrets[Credential.AWSField.secretAccessKey] else {
+            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.identities[name]?.kind ?? "?")) does not give AWS credentials",
+                                hint: "use an aws/… identity")
+        }
+        audit.record(AuditRecord(event: .issued, identity: name, adapter: adapter, caller: caller, tier: resolution.tier.rawValue))
+        var answer = WireMessage()
+        answer.append("status", "ok")
+        answer.append("access_key_id", keyID)
+        answer.append("secret_access_key", secret.reveal())
+        answer.append("session_token", ifPresent: credential.secrets[Credential.AWSField.sessionToken]?.reveal())
+        answer.append("expiration", ifPresent: credential.expiresAt.map(String.init))
+        answer.append("tier", resolution.tier.rawValue)
+        return answer
+    }
+
+    /// Prefixes a failure with the identity it concerns, so a one-line error says whose it is.
+    static func naming(_ identity: String, _ error: Error) -> Error {
+        guard var failure = error as? BrokerFailure else { return error }
+        if !failure.message.contains("\"\(identity)\"") { failure.message = "identity \"\(identity)\": \(failure.message)" }
+        return failure
     }
 
     // MARK: control

@@ -79,3 +79,49 @@ public func rfc3339UTC(_ seconds: Int64) -> String {
 }
 
 public func currentUnixTime() -> Int64 { Int64(time(nil)) }
+
+/// Unix seconds for an RFC 3339 / ISO 8601 timestamp such as `2026-11-22T01:00:00Z`,
+/// `…00.123Z` or `…00+02:00`; nil for anything else. Fractions are dropped.
+public func parseRFC3339(_ text: String) -> Int64? {
+    let b = Array(text.utf8)
+    func number(_ from: Int, _ count: Int) -> Int32? {
+        guard from + count <= b.count else { return nil }
+        var n: Int32 = 0
+        for i in from..<(from + count) {
+            guard b[i] >= 48 && b[i] <= 57 else { return nil }
+            n = n * 10 + Int32(b[i] - 48)
+        }
+        return n
+    }
+    guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58,
+          let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+          let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+          (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+    var i = 19
+    if i < b.count, b[i] == 46 {  // fraction
+        i += 1
+        let start = i
+        while i < b.count, b[i] >= 48 && b[i] <= 57 { i += 1 }
+        if i == start { return nil }
+    }
+    guard i < b.count else { return nil }
+    var offset: Int64 = 0
+    if b[i] == 90 || b[i] == 122 {
+        i += 1
+    } else if b[i] == 43 || b[i] == 45, let oh = number(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = number(i + 4, 2) {
+        offset = Int64(oh) * 3600 + Int64(om) * 60
+        if b[i] == 43 { offset = -offset }
+        i += 6
+    } else {
+        return nil
+    }
+    guard i == b.count else { return nil }
+    var parts = tm()
+    parts.tm_year = year - 1900
+    parts.tm_mon = month - 1
+    parts.tm_mday = day
+    parts.tm_hour = hour
+    parts.tm_min = minute
+    parts.tm_sec = second
+    return Int64(timegm(&parts)) + offset
+}

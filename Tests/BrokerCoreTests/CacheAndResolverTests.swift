@@ -201,8 +201,9 @@ final class CacheAndResolverTests: XCTestCase {
     func testCacheKeyCoversTheWholeChain() throws {
         let a = try config("[identity \"base\"]\nkind = static\nusername = a\nsecret = env:X\n[identity \"d\"]\nkind = exec\nvia = identity:base\ncommand = true\n")
         let b = try config("[identity \"base\"]\nkind = static\nusername = b\nsecret = env:X\n[identity \"d\"]\nkind = exec\nvia = identity:base\ncommand = true\n")
-        XCTAssertNotEqual(ChainResolver.key(for: try ChainResolver.chain(of: "d", in: a)[...]),
-                          ChainResolver.key(for: try ChainResolver.chain(of: "d", in: b)[...]))
+        let context = ResolveContext(environment: Environment([:]))
+        XCTAssertNotEqual(ChainResolver.key(for: try ChainResolver.chain(of: "d", in: a)[...], context: context),
+                          ChainResolver.key(for: try ChainResolver.chain(of: "d", in: b)[...], context: context))
     }
 }
 

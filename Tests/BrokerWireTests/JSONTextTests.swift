@@ -26,3 +26,25 @@ final class JSONTextTests: XCTestCase {
         XCTAssertEqual(rfc3339UTC(1_440_938_160), "2015-08-30T12:36:00Z")
     }
 }
+
+final class RFC3339Tests: XCTestCase {
+    func testParsesWhatAWSAndCredentialProcessesPrint() {
+        XCTAssertEqual(parseRFC3339("2015-08-30T12:36:00Z"), 1_440_938_160)
+        XCTAssertEqual(parseRFC3339("2015-08-30T12:36:00.123Z"), 1_440_938_160)
+        XCTAssertEqual(parseRFC3339("2015-08-30T14:36:00+02:00"), 1_440_938_160)
+        XCTAssertEqual(parseRFC3339("2015-08-30T12:36:00-00:30"), 1_440_938_160 + 1800)
+    }
+
+    func testRoundTripsWithTheFormatter() {
+        for t: Int64 in [0, 951_782_400, 1_700_000_000, 4_102_444_799] {
+            XCTAssertEqual(parseRFC3339(rfc3339UTC(t)), t)
+        }
+    }
+
+    func testRefusesAnythingElse() {
+        for text in ["", "2015-08-30", "2015-08-30T12:36:00", "2015-13-30T12:36:00Z", "2015-08-30T12:36:00ZZ",
+                     "yesterday", "2015-08-30T12:36:00.Z", "2015-08-30T25:00:00Z", "1440938160"] {
+            XCTAssertNil(parseRFC3339(text), text)
+        }
+    }
+}

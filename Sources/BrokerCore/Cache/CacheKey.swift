@@ -19,11 +19,11 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The key of an identity given its resolved chain (self first, then each upstream hop): the
     /// whole chain shapes the result, so it all goes into the digest.
-    public init(chain: [(name: String, kind: any IdentityKind)]) {
+    public init(chain: [(name: String, kind: any IdentityKind)], context: ResolveContext) {
         var material = "v1"
         for hop in chain {
             material += "\n" + hop.name + "\n" + type(of: hop.kind).kindName
-            for parameter in hop.kind.cacheParameters { material += "\n" + parameter }
+            for parameter in hop.kind.cacheParameters(in: context) { material += "\n" + parameter }
         }
         identity = chain[0].name
         kind = type(of: chain[0].kind).kindName

@@ -39,7 +39,7 @@ public final class CredentialCache: @unchecked Sendable {
         lock.lock()
         entries[key] = CachedCredential(key: key, credential: credential, obtainedAt: obtainedAt, tier: .memory)
         lock.unlock()
-        if credential.expiresAt != nil {
+        if credential.expiresAt != nil && credential.persistable {
             try write(key: key, credential: credential, obtainedAt: obtainedAt)
         }
     }

@@ -75,6 +75,13 @@ public struct GitSettings: Sendable, Equatable {
     public init() {}
 }
 
+public struct AWSAdapterSettings: Sendable, Equatable {
+    /// Minimum validity of AWS credentials handed out (DESIGN D7: botocore refreshes 15 min
+    /// before expiry, so anything under that makes it call us on every request).
+    public var minimumValidity: Int = 1200
+    public init() {}
+}
+
 public struct BrokerConfig: Sendable {
     /// The file it came from; nil when there was none (a valid, empty configuration).
     public var file: String?
@@ -85,6 +92,7 @@ public struct BrokerConfig: Sendable {
     public var gitBindings: [GitBinding] = []
     public var agent = AgentSettings()
     public var git = GitSettings()
+    public var aws = AWSAdapterSettings()
 
     public init() {}
 
@@ -103,7 +111,8 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static let sectionNames = ["agent", "git", "identity", "provider"]
+    static let sectionNames = ["agent", "aws", "git", "identity", "provider"]
+    static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout"]
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
@@ -130,6 +139,13 @@ public struct BrokerConfig: Sendable {
                 case "command-timeout": config.agent.commandTimeout = try positive(seconds(), entry)
                 default: break
                 }
+            case ("aws", nil):
+                try checkKey(entry, allowed: awsKeys, in: "[aws]")
+                let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                if seconds < 900 {
+                    throw ConfigError("[aws] minimum-validity must be at least 15m: botocore refreshes 15 minutes before expiry", at: entry.location)
+                }
+                config.aws.minimumValidity = seconds
             case ("git", nil):
                 try checkKey(entry, allowed: gitKeys, in: "[git]")
                 switch entry.key {

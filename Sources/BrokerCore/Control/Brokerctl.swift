@@ -50,6 +50,8 @@ public struct Brokerctl {
             case "git-setup": return try ctl.gitSetup(Array(args))
             case "generate-docs": return try ctl.generateDocs(Array(args))
             case "selftest": return try ctl.selfTest(Array(args))
+            case "whoami": return try ctl.whoami(Array(args))
+            case "login": return try ctl.login(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success

@@ -52,8 +52,8 @@ public final class ChainResolver: @unchecked Sendable {
         return hops
     }
 
-    public static func key(for chain: ArraySlice<ChainHop>) -> CacheKey {
-        CacheKey(chain: chain.map { ($0.name, $0.kind) })
+    public static func key(for chain: ArraySlice<ChainHop>, context: ResolveContext) -> CacheKey {
+        CacheKey(chain: chain.map { ($0.name, $0.kind) }, context: context)
     }
 
     public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int) throws -> Resolution {
@@ -61,7 +61,7 @@ public final class ChainResolver: @unchecked Sendable {
     }
 
     func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity: Int) throws -> Resolution {
-        let key = Self.key(for: chain)
+        let key = Self.key(for: chain, context: context)
         let now = context.clock.now()
         if let cached = cache.lookup(key), isUsable(cached.credential, now: now, minimumValidity: minimumValidity) {
             if let remaining = cached.credential.remaining(at: now), remaining < Int64(minimumValidity + refreshAhead) {

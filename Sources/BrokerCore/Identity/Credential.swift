@@ -9,14 +9,28 @@ public struct Credential: Sendable, Equatable {
     public var secrets: [String: Secret]
     /// Unix seconds; nil when the upstream gave no expiry (a long-lived secret).
     public var expiresAt: Int64?
+    /// False for credentials obtained from ambient material (a CI job's OIDC token): they stay
+    /// in memory and never reach the disk cache.
+    public var persistable: Bool
 
-    public init(attributes: [String: String] = [:], secrets: [String: Secret] = [:], expiresAt: Int64? = nil) {
+    public init(attributes: [String: String] = [:], secrets: [String: Secret] = [:], expiresAt: Int64? = nil, persistable: Bool = true) {
         self.attributes = attributes
         self.secrets = secrets
         self.expiresAt = expiresAt
+        self.persistable = persistable
     }
 
     public func remaining(at now: Int64) -> Int64? { expiresAt.map { $0 - now } }
+
+    /// Key names in `attributes`/`secrets` for AWS credentials.
+    public enum AWSField {
+        public static let accessKeyID = "access_key_id"
+        public static let secretAccessKey = "secret_access_key"
+        public static let sessionToken = "session_token"
+        public static let arn = "arn"
+        /// "user" (long-lived keys), "session" (GetSessionToken), "role" (an assumed role).
+        public static let sessionKind = "session_kind"
+    }
 }
 
 /// Which tier answered a request (brokerctl whoami and the audit log say so).

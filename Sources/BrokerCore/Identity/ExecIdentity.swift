@@ -25,7 +25,7 @@ public struct ExecIdentity: IdentityKind {
         timeout = try definition.entry("timeout").map { try ConfigSyntax.parseDuration($0.value, at: $0.location) }
     }
 
-    public var cacheParameters: [String] { ["command=\(command)", "username=\(username ?? "")"] }
+    public func cacheParameters(in context: ResolveContext) -> [String] { ["command=\(command)", "username=\(username ?? "")"] }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         var input = WireMessage()

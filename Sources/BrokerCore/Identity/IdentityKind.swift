@@ -1,6 +1,7 @@
 // The one protocol every identity kind conforms to, and the registry that names them.
 
 import BrokerWire
+import Foundation
 
 /// A key an identity section may hold, for validation, "did you mean" and the man page.
 public struct SettingSpec: Sendable {
@@ -19,11 +20,15 @@ public struct ResolveContext: Sendable {
     public var environment: Environment
     public var clock: Clock
     public var commandRunner: CommandRunner
+    /// One-time codes a person handed over with `brokerctl login` (MFA), by identity name.
+    public var oneTimeCodes: OneTimeCodes
 
-    public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner()) {
+    public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
+                oneTimeCodes: OneTimeCodes = OneTimeCodes()) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
+        self.oneTimeCodes = oneTimeCodes
     }
 }
 
@@ -41,11 +46,31 @@ public protocol IdentityKind: Sendable {
     /// with the offending line for values it cannot accept.
     init(_ definition: IdentityDefinition) throws
 
-    /// Everything that shapes the result, for the cache key. Never a secret.
-    var cacheParameters: [String] { get }
+    /// Everything that shapes the result, for the cache key: settings and whatever the context
+    /// resolves them to (an endpoint taken from the environment, say). Never a secret.
+    func cacheParameters(in context: ResolveContext) -> [String]
 
     /// Obtains a fresh credential, given the resolved upstream credential when `via` is set.
     func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
+}
+
+/// MFA codes waiting to be used, each once, within a few minutes of being given.
+public final class OneTimeCodes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var codes: [String: (code: Secret, given: Int64)] = [:]
+
+    public init() {}
+
+    public func give(_ code: Secret, for identity: String, at now: Int64) {
+        lock.lock(); codes[identity] = (code, now); lock.unlock()
+    }
+
+    /// The code for `identity` if one was given in the last five minutes; it is used up.
+    public func take(for identity: String, at now: Int64) -> Secret? {
+        lock.lock(); defer { lock.unlock() }
+        guard let entry = codes.removeValue(forKey: identity), now - entry.given < 300 else { return nil }
+        return entry.code
+    }
 }
 
 public enum UpstreamRule: Sendable { case none, optional, required }

@@ -23,7 +23,7 @@ public struct StaticIdentity: IdentityKind {
         secretTimeout = try definition.entry("secret-timeout").map { try ConfigSyntax.parseDuration($0.value, at: $0.location) }
     }
 
-    public var cacheParameters: [String] { ["username=\(username)", "secret=\(secret)"] }
+    public func cacheParameters(in context: ResolveContext) -> [String] { ["username=\(username)", "secret=\(secret)"] }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let value = try secret.resolve(context, timeout: secretTimeout ?? 30)

@@ -1,0 +1,97 @@
+// credential_process for the AWS CLI and SDKs: one agent request, one Version 1 JSON document.
+
+public enum AWSCredentialProcessFrontend {
+    public struct Options: Equatable {
+        public var identity: String
+        public var socketDirectory: String?
+    }
+
+    public static func parse(_ arguments: [String], environment: Environment) throws -> Options {
+        var identity: String?
+        var socketDir: String?
+        var rest = arguments[...]
+        func value(_ arg: String, _ name: String) throws -> String {
+            if arg == name {
+                guard let next = rest.popFirst(), !next.isEmpty else { throw BrokerFailure(.usage, "\(name) needs a value") }
+                return next
+            }
+            return String(arg.dropFirst(name.count + 1))
+        }
+        while let arg = rest.popFirst() {
+            if arg == "--identity" || arg.hasPrefix("--identity=") {
+                identity = try value(arg, "--identity")
+            } else if arg == "--socket-dir" || arg.hasPrefix("--socket-dir=") {
+                socketDir = try value(arg, "--socket-dir")
+            } else if arg == "-h" || arg == "--help" {
+                throw BrokerFailure(.usage, "help requested")
+            } else {
+                throw BrokerFailure(.usage, "unexpected argument \(WireCodec.printable(arg))")
+            }
+        }
+        guard let name = identity ?? environment["BROKER_IDENTITY"] else {
+            throw BrokerFailure(.usage, "no identity given", hint: "pass --identity NAME or set BROKER_IDENTITY")
+        }
+        return Options(identity: name, socketDirectory: socketDir)
+    }
+
+    /// The document botocore and the Go SDK read (Version 1). `Expiration` only when the
+    /// credentials expire: long-lived keys carry none, as the format allows.
+    public static func document(from answer: WireMessage) throws -> String {
+        guard let keyID = answer["access_key_id"], let secret = answer["secret_access_key"] else {
+            throw BrokerFailure(.internal, "broker-agent's answer has no access key")
+        }
+        var members: [(String, JSONValue)] = [
+            ("Version", .int(1)),
+            ("AccessKeyId", .string(keyID)),
+            ("SecretAccessKey", .string(secret)),
+        ]
+        if let token = answer["session_token"] { members.append(("SessionToken", .string(token))) }
+        if let expiration = answer["expiration"] {
+            guard let seconds = Int64(expiration) else { throw BrokerFailure(.internal, "broker-agent sent a malformed expiration") }
+            members.append(("Expiration", .string(rfc3339UTC(seconds))))
+        }
+        return JSONValue.object(members).encoded() + "\n"
+    }
+
+    /// The whole adapter. It never prompts: a code a person must type goes through
+    /// `brokerctl login`, and the error says so.
+    public static func run(arguments: [String], environment: Environment = .current,
+                           output: FileDescriptor = .standardOutput) -> Int32 {
+        let options: Options
+        do {
+            options = try parse(arguments, environment: environment)
+        } catch let failure as BrokerFailure {
+            if failure.message == "help requested" {
+                try? output.writeAll(CommandCatalog.usage(for: "aws-credential-process") + "\n")
+                return ExitStatus.success
+            }
+            printError("aws-credential-process: \(failure.description); \(CommandCatalog.shortUsage(for: "aws-credential-process"))")
+            return ExitStatus.usage
+        } catch {
+            return ExitStatus.usage
+        }
+        do {
+            var env = environment
+            if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
+            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
+            var request = WireMessage()
+            request.append("op", "aws.credentials")
+            request.append("adapter", "aws")
+            request.append("identity", options.identity)
+            guard let answer = try client.send(request) else { throw BrokerFailure(.unavailable, "broker-agent is not running") }
+            try output.writeAll(try document(from: answer))
+            return ExitStatus.success
+        } catch let error as BrokerError {
+            printError("aws-credential-process: \(error.description)".replacingNewlines)
+            return ExitStatus.failure
+        } catch {
+            printError("aws-credential-process: \(error)".replacingNewlines)
+            return ExitStatus.failure
+        }
+    }
+}
+
+extension String {
+    /// One stderr line, whatever the message held.
+    var replacingNewlines: String { String(map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
+}

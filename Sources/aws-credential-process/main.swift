@@ -1,0 +1,8 @@
+// credential_process for the AWS CLI and SDKs: everything happens in BrokerWire.
+import BrokerWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(AWSCredentialProcessFrontend.run(arguments: Array(CommandLine.arguments.dropFirst())))
