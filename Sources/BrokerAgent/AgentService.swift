@@ -56,6 +56,10 @@ public final class AgentService: @unchecked Sendable {
                 return try logout(request, caller: caller)
             case "aws.credentials":
                 return try awsCredentials(request, caller: caller)
+            case "aws.whoami":
+                return try awsWhoami(request, caller: caller)
+            case "identity.login":
+                return try login(request, caller: caller)
             case let op:
                 throw BrokerFailure(.input, "unknown operation \"\(WireCodec.printable(op))\"")
             }

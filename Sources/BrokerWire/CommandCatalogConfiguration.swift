@@ -99,6 +99,14 @@ extension CommandCatalog {
                     ]),
                 ]),
             ]),
+            ManualSection("[aws]", [
+                .paragraph("How aws-credential-process(1) treats the AWS SDKs."),
+                .definitions([
+                    Definition("minimum-validity = DURATION", style: .synopsis, [
+                        "Never hand out AWS credentials with less than this left; at least 15m, default 20m. botocore refreshes credentials 15 minutes before they expire and would otherwise run the credential process on every API call.",
+                    ]),
+                ]),
+            ]),
             ManualSection("[git \"<url>\"]", [
                 .paragraph("Binds the git URLs that match `<url>` to an identity: git-credential-broker(1) answers them with that identity's credential instead of from its cache."),
                 .definitions([
@@ -119,7 +127,7 @@ extension CommandCatalog {
             ManualSection("[identity \"NAME\"]", [
                 .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
                 .definitions([
-                    Definition("kind = KIND", style: .synopsis, ["Required: `static` or `exec`; see IDENTITY KINDS."]),
+                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role` or `aws/web-identity`; see IDENTITY KINDS."]),
                     Definition("via = identity:NAME", style: .synopsis, [
                         "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
                     ]),
@@ -153,6 +161,48 @@ extension CommandCatalog {
                 echo "password=$token"
                 echo "password_expiry_utc=$(( $(date +%s) + 3600 ))"
                 """),
+            ]),
+            ManualSection("AWS IDENTITY KINDS", [
+                .paragraph("Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another."),
+                .subheading("aws/user"),
+                .paragraph("Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."),
+                .definitions([
+                    Definition("access-key-id = ID", style: .synopsis, ["The access key id, as text or as a reference."]),
+                    Definition("secret-access-key = REFERENCE", style: .synopsis, ["Where the secret key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."]),
+                    Definition("session-token = REFERENCE", style: .synopsis, ["For keys that are already temporary."]),
+                    Definition("profile = NAME", style: .synopsis, ["Read the keys from this profile of the shared credentials file instead (`credentials-file`, default `AWS_SHARED_CREDENTIALS_FILE`, then `~/.aws/credentials`; refused if group or others can read it)."]),
+                    Definition("credentials-file = PATH", style: .synopsis, ["The shared credentials file for `profile`."]),
+                    Definition("get-session-token = BOOL", style: .synopsis, ["Trade the keys for a session."]),
+                    Definition("session-duration = DURATION", style: .synopsis, ["GetSessionToken duration, 15m to 36h; default 12h."]),
+                    Definition("mfa-serial = ARN", style: .synopsis, ["The MFA device; implies get-session-token."]),
+                    Definition("mfa-command = COMMAND", style: .synopsis, ["Prints the current MFA code."]),
+                ]),
+                .subheading("aws/credentials"),
+                .paragraph("An external `credential_process` as the source: the command is run, its Version 1 JSON validated, and its keys used as they are, until its `Expiration` (none means long-lived, kept in memory only). A crash, a non-zero exit, a timeout, output that is not JSON, a `Version` other than 1, missing keys and an unparseable or past `Expiration` each give their own error; its standard output is never quoted."),
+                .definitions([
+                    Definition("command = COMMAND", style: .synopsis, ["Required: the credential_process command line, run with `/bin/sh -c`."]),
+                    Definition("timeout = DURATION", style: .synopsis, ["How long it may run; default 30s."]),
+                ]),
+                .subheading("aws/assume-role"),
+                .paragraph("sts:AssumeRole with the credentials of the identity named by `via` (required): any AWS kind, including another role, to any depth. A role assumed from a role session is capped at one hour, as AWS requires."),
+                .definitions([
+                    Definition("role-arn = ARN", style: .synopsis, ["Required: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, checked when the file is loaded."]),
+                    Definition("external-id = ID", style: .synopsis, ["The ExternalId the role's trust policy asks for."]),
+                    Definition("session-name = NAME", style: .synopsis, ["RoleSessionName; default `broker-$USER`, sanitised."]),
+                    Definition("duration = DURATION", style: .synopsis, ["Session length, 15m to 12h; default 1h."]),
+                    Definition("source-identity = NAME", style: .synopsis, ["SourceIdentity stamped on the session."]),
+                    Definition("tag = KEY=VALUE", style: .synopsis, ["A session tag; repeat the key for more."]),
+                ]),
+                .subheading("aws/web-identity"),
+                .paragraph("sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. Its credentials come from ambient material and are never written to the disk cache."),
+                .definitions([
+                    Definition("role-arn = ARN", style: .synopsis, ["Required: the role to assume."]),
+                    Definition("token-file = PATH", style: .synopsis, ["The token file; default `AWS_WEB_IDENTITY_TOKEN_FILE`."]),
+                    Definition("github-oidc = BOOL", style: .synopsis, ["Request the token from GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, https only)."]),
+                    Definition("audience = TEXT", style: .synopsis, ["The audience asked of GitHub; default sts.amazonaws.com."]),
+                    Definition("session-name = NAME", style: .synopsis, ["RoleSessionName; default `broker-$USER`, sanitised."]),
+                    Definition("duration = DURATION", style: .synopsis, ["Session length, 15m to 12h; default 1h."]),
+                ]),
             ]),
             ManualSection("SECRET REFERENCES", [
                 .paragraph("Wherever a secret is expected, the value names where to read it. Inline secrets are refused."),

@@ -6,7 +6,9 @@ import XCTest
 
 final class ConfigDocumentationTests: XCTestCase {
     var page: String {
-        Documentation.files().first { $0.path == "man/man5/credential-broker.5" }?.contents ?? ""
+        // roff writes a hyphen as \-; compare against plain text.
+        (Documentation.files().first { $0.path == "man/man5/credential-broker.5" }?.contents ?? "")
+            .replacingOccurrences(of: "\\-", with: "-")
     }
 
     func testEveryIdentityKindAndSettingIsDocumented() {
@@ -14,7 +16,7 @@ final class ConfigDocumentationTests: XCTestCase {
         for kind in IdentityKinds.all {
             XCTAssertTrue(page.contains(kind.kindName), "credential-broker(5) does not mention kind \(kind.kindName)")
             for setting in kind.settings {
-                XCTAssertTrue(page.contains(setting.name.replacingOccurrences(of: "-", with: "\\-")) || page.contains(setting.name),
+                XCTAssertTrue(page.contains(setting.name),
                               "credential-broker(5) does not document \(kind.kindName).\(setting.name)")
             }
         }
@@ -22,7 +24,7 @@ final class ConfigDocumentationTests: XCTestCase {
 
     func testEveryAgentAndGitKeyIsDocumented() {
         for key in ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout", "cache-timeout", "minimum-validity"] {
-            XCTAssertTrue(page.contains(key.replacingOccurrences(of: "-", with: "\\-")) || page.contains(key), "credential-broker(5) does not document \(key)")
+            XCTAssertTrue(page.contains(key), "credential-broker(5) does not document \(key)")
         }
     }
 }

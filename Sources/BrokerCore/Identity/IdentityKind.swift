@@ -79,6 +79,10 @@ public enum IdentityKinds {
     public static let all: [any IdentityKind.Type] = [
         StaticIdentity.self,
         ExecIdentity.self,
+        AWSUserIdentity.self,
+        AWSCredentialProcessIdentity.self,
+        AWSAssumeRoleIdentity.self,
+        AWSWebIdentity.self,
     ]
 
     public static func named(_ name: String) -> (any IdentityKind.Type)? {

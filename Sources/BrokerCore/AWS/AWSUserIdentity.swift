@@ -1,0 +1,138 @@
+// kind = aws/user: long-lived IAM user keys, optionally traded for a session (with MFA).
+
+import BrokerWire
+import Foundation
+
+/// The keys come from secret references or a profile of the shared credentials file and stay
+/// in memory (D9). With `mfa-serial` or `get-session-token`, they are traded for a
+/// GetSessionToken session; its code comes from `mfa-command` or, because an adapter must
+/// never prompt, from a person running `brokerctl login NAME`.
+public struct AWSUserIdentity: AWSIdentityKind {
+    public static let kindName = "aws/user"
+    public static let summary = "long-lived IAM user keys, optionally traded for an MFA session"
+    public static let settings = [
+        SettingSpec("access-key-id", "the access key id (plain, or env:/file:/cmd:)"),
+        SettingSpec("secret-access-key", "reference to the secret key: env:NAME, file:PATH or cmd:COMMAND"),
+        SettingSpec("session-token", "reference to a session token, for keys that are already temporary"),
+        SettingSpec("profile", "read the keys from this profile of the shared credentials file instead"),
+        SettingSpec("credentials-file", "the shared credentials file (default AWS_SHARED_CREDENTIALS_FILE, then ~/.aws/credentials)"),
+        SettingSpec("get-session-token", "true: trade the keys for a GetSessionToken session"),
+        SettingSpec("session-duration", "GetSessionToken duration, 15m to 36h (default 12h)"),
+        SettingSpec("mfa-serial", "the MFA device ARN; implies get-session-token"),
+        SettingSpec("mfa-command", "a command printing the current MFA code (otherwise: brokerctl login NAME)"),
+    ] + AWSSettings.specs
+    public static let upstream = UpstreamRule.none
+
+    enum KeySource: Sendable, Equatable {
+        case references(id: String, idReference: SecretReference?, secret: SecretReference, token: SecretReference?)
+        case profile(name: String, file: String?)
+    }
+
+    public let name: String
+    let keys: KeySource
+    public let sessionDuration: Int
+    public let getSessionToken: Bool
+    public let mfaSerial: String?
+    public let mfaCommand: String?
+    public let aws: AWSSettings
+
+    public init(_ definition: IdentityDefinition) throws {
+        name = definition.name
+        if let profile = definition.value("profile") {
+            for key in ["access-key-id", "secret-access-key", "session-token"] {
+                if let entry = definition.entry(key) {
+                    throw ConfigError("set profile or \(key), not both", at: entry.location)
+                }
+            }
+            keys = .profile(name: profile, file: definition.value("credentials-file"))
+        } else {
+            let (id, idLocation) = try definition.require("access-key-id")
+            let (secret, secretLocation) = try definition.require("secret-access-key")
+            let token = try definition.entry("session-token").map { try SecretReference($0.value ?? "", at: $0.location) }
+            keys = .references(id: id, idReference: try valueOrReference(id, at: idLocation),
+                               secret: try SecretReference(secret, at: secretLocation), token: token)
+        }
+        mfaSerial = definition.value("mfa-serial")
+        mfaCommand = definition.value("mfa-command")
+        getSessionToken = try definition.entry("get-session-token").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
+            || mfaSerial != nil
+        sessionDuration = try AWSNames.duration(definition, key: "session-duration", default: 43200, range: 900...129600)
+        aws = AWSSettings(definition)
+    }
+
+    public func cacheParameters(in context: ResolveContext) -> [String] {
+        let source: String
+        switch keys {
+        case .references(let id, _, let secret, _): source = "keys=\(id)|\(secret)"
+        case .profile(let profile, let file): source = "profile=\(profile)|\(file ?? "")"
+        }
+        return [source, "session=\(getSessionToken)", "duration=\(sessionDuration)", "mfa=\(mfaSerial ?? "")"] + aws.cacheParameters(in: context)
+    }
+
+    public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
+        let longLived = try readKeys(context)
+        guard getSessionToken else { return Credential(aws: longLived, expiresAt: nil, kind: longLived.sessionToken == nil ? "user" : "session") }
+        var code: Secret?
+        if let mfaSerial {
+            code = try mfaCode(for: mfaSerial, context)
+        }
+        let client = STSClient(endpoint: try aws.endpoint(in: context))
+        let session = try client.getSessionToken(longLived, durationSeconds: sessionDuration, serialNumber: mfaSerial, tokenCode: code)
+        return Credential(session, kind: "session")
+    }
+
+    func mfaCode(for serial: String, _ context: ResolveContext) throws -> Secret {
+        if let given = context.oneTimeCodes.take(for: name, at: context.clock.now()) { return given }
+        guard let mfaCommand else {
+            throw BrokerFailure(.denied, "identity \"\(name)\" needs an MFA code for \(serial)", hint: "run: brokerctl login \(name)")
+        }
+        let result = try context.commandRunner.run(mfaCommand, timeout: 120, environment: context.environment)
+        let code = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard result.status == 0, !result.timedOut, !code.isEmpty else {
+            let first = result.stderr.split(separator: "\n").first.map { ": " + WireCodec.printable(String($0)) } ?? ""
+            throw BrokerFailure(.upstream, "mfa-command of identity \"\(name)\" \(result.statusDescription)\(first)")
+        }
+        return Secret(code)
+    }
+
+    func readKeys(_ context: ResolveContext) throws -> AWSCredentials {
+        switch keys {
+        case .references(let id, let idReference, let secret, let token):
+            let keyID = try idReference.map { try $0.resolve(context, timeout: 30).reveal() } ?? id
+            return AWSCredentials(accessKeyID: keyID, secretAccessKey: try secret.resolve(context, timeout: 30),
+                                  sessionToken: try token.map { try $0.resolve(context, timeout: 30) })
+        case .profile(let profile, let file):
+            let path = file ?? context.environment["AWS_SHARED_CREDENTIALS_FILE"] ?? ((context.environment["HOME"] ?? "~") + "/.aws/credentials")
+            return try SharedCredentialsFile.read(path: path, profile: profile)
+        }
+    }
+}
+
+/// `~/.aws/credentials`: INI sections of aws_access_key_id / aws_secret_access_key / aws_session_token.
+enum SharedCredentialsFile {
+    static func read(path: String, profile: String) throws -> AWSCredentials {
+        var st = stat()
+        guard stat(path, &st) == 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw BrokerFailure(.config, "cannot read the shared credentials file \(path)")
+        }
+        if st.st_mode & 0o077 != 0 {
+            throw BrokerFailure(.permission, "shared credentials file \(path) is readable by group or others", hint: "chmod 600 \(path)")
+        }
+        var section: String?
+        var values: [String: String] = [:]
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                section = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard section == profile, let eq = line.firstIndex(of: "=") else { continue }
+            values[line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+        }
+        guard let id = values["aws_access_key_id"], let secret = values["aws_secret_access_key"] else {
+            throw BrokerFailure(.config, "profile \"\(profile)\" in \(path) has no aws_access_key_id/aws_secret_access_key")
+        }
+        return AWSCredentials(accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: values["aws_session_token"].map(Secret.init))
+    }
+}

@@ -1,0 +1,111 @@
+// kind = aws/web-identity: sts:AssumeRoleWithWebIdentity from a token file or GitHub Actions OIDC.
+
+import BrokerWire
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// CI's way in without a long-lived key. Results come from ambient material (a job's token),
+/// so they are never written to the disk cache: the next job on the same runner must not find them.
+public struct AWSWebIdentity: AWSIdentityKind {
+    public static let kindName = "aws/web-identity"
+    public static let summary = "an IAM role assumed with an OIDC token (a token file, or GitHub Actions)"
+    public static let settings = [
+        SettingSpec("role-arn", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"),
+        SettingSpec("token-file", "file holding the token (default AWS_WEB_IDENTITY_TOKEN_FILE)"),
+        SettingSpec("github-oidc", "true: request the token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)"),
+        SettingSpec("audience", "audience for the GitHub Actions token (default sts.amazonaws.com)"),
+        SettingSpec("session-name", "RoleSessionName (default broker-$USER, sanitised)"),
+        SettingSpec("duration", "session length, 15m to 12h (default 1h)"),
+    ] + AWSSettings.specs
+    public static let upstream = UpstreamRule.none
+
+    public let name: String
+    public let roleARN: String
+    public let tokenFile: String?
+    public let githubOIDC: Bool
+    public let audience: String
+    public let sessionName: String?
+    public let duration: Int
+    public let aws: AWSSettings
+
+    public init(_ definition: IdentityDefinition) throws {
+        name = definition.name
+        let (arn, location) = try definition.require("role-arn")
+        try AWSNames.checkRoleARN(arn, at: location)
+        roleARN = arn
+        tokenFile = definition.value("token-file")
+        githubOIDC = try definition.entry("github-oidc").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
+        if githubOIDC, let entry = definition.entry("token-file") {
+            throw ConfigError("set token-file or github-oidc, not both", at: entry.location)
+        }
+        audience = definition.value("audience") ?? "sts.amazonaws.com"
+        sessionName = definition.value("session-name")
+        duration = try AWSNames.duration(definition, key: "duration", default: 3600, range: 900...43200)
+        aws = AWSSettings(definition)
+    }
+
+    public func cacheParameters(in context: ResolveContext) -> [String] {
+        ["role=\(roleARN)", "token-file=\(tokenFile ?? context.environment["AWS_WEB_IDENTITY_TOKEN_FILE"] ?? "")",
+         "github-oidc=\(githubOIDC)", "audience=\(audience)", "duration=\(duration)"] + aws.cacheParameters(in: context)
+    }
+
+    public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
+        let token = githubOIDC ? try githubToken(context) : try fileToken(context)
+        let client = STSClient(endpoint: try aws.endpoint(in: context))
+        let result = try client.assumeRoleWithWebIdentity(roleARN: roleARN, sessionName: sessionName ?? AWSNames.defaultSessionName(context),
+                                                          webIdentityToken: token, durationSeconds: duration)
+        return Credential(result, kind: "role", persistable: false)
+    }
+
+    func fileToken(_ context: ResolveContext) throws -> Secret {
+        guard let path = tokenFile ?? context.environment["AWS_WEB_IDENTITY_TOKEN_FILE"] else {
+            throw BrokerFailure(.config, "identity \"\(name)\" has no token-file and AWS_WEB_IDENTITY_TOKEN_FILE is not set in broker-agent's environment")
+        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw BrokerFailure(.config, "cannot read the web identity token file \(path)")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw BrokerFailure(.config, "the web identity token file \(path) is empty") }
+        return Secret(token)
+    }
+
+    /// GitHub Actions hands a job an URL and a bearer token to ask for an OIDC token.
+    func githubToken(_ context: ResolveContext) throws -> Secret {
+        guard let base = context.environment["ACTIONS_ID_TOKEN_REQUEST_URL"],
+              let bearer = context.environment["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] else {
+            throw BrokerFailure(.config, "identity \"\(name)\" uses github-oidc but ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set in broker-agent's environment",
+                                hint: "give the job `permissions: id-token: write`, and start the agent inside the job")
+        }
+        guard var components = URLComponents(string: base), components.scheme == "https" else {
+            throw BrokerFailure(.config, "ACTIONS_ID_TOKEN_REQUEST_URL is not an https URL; refusing to send the request token over it")
+        }
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "audience", value: audience)]
+        var request = URLRequest(url: components.url!, timeoutInterval: 10)
+        request.setValue("bearer \(bearer)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        let box = ResponseBox()
+        let done = DispatchSemaphore(value: 0)
+        URLSession(configuration: .ephemeral).dataTask(with: request) { data, response, error in
+            box.data = data
+            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            box.error = error
+            done.signal()
+        }.resume()
+        done.wait()
+        if let error = box.error { throw BrokerFailure(.unavailable, "cannot reach GitHub's OIDC endpoint: \(error.localizedDescription)") }
+        guard box.status == 200, let data = box.data,
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let value = object["value"] as? String, !value.isEmpty else {
+            throw BrokerFailure(.upstream, "GitHub's OIDC endpoint answered HTTP \(box.status) without a token")
+        }
+        return Secret(value)
+    }
+}
+
+final class ResponseBox: @unchecked Sendable {
+    var data: Data?
+    var status = 0
+    var error: Error?
+}
