@@ -155,11 +155,7 @@ public final class AgentService: @unchecked Sendable {
             } catch {
                 audit.record(AuditRecord(event: .denied, outcome: "error", identity: binding.identity, adapter: "git",
                                          caller: caller, target: target, reason: "\(error)"))
-                if var failure = error as? BrokerFailure {
-                    failure.message = "identity \"\(binding.identity)\": \(failure.message)"
-                    throw failure
-                }
-                throw error
+                throw Self.naming(binding.identity, error)
             }
         case "store":
             return ok([:])  // the broker is the source of truth for bound URLs
@@ -203,8 +199,9 @@ public final class AgentService: @unchecked Sendable {
 
     /// Prefixes a failure with the identity it concerns, so a one-line error says whose it is.
     static func naming(_ identity: String, _ error: Error) -> Error {
-        guard var failure = error as? BrokerFailure else { return error }
-        if !failure.message.contains("\"\(identity)\"") { failure.message = "identity \"\(identity)\": \(failure.message)" }
+        guard let broker = error as? BrokerError else { return error }
+        var failure = (broker as? BrokerFailure) ?? BrokerFailure(.upstream, broker.message, hint: broker.hint)
+        if !failure.message.hasPrefix("identity \"\(identity)\"") { failure.message = "identity \"\(identity)\": \(failure.message)" }
         return failure
     }
 

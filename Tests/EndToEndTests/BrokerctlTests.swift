@@ -161,6 +161,12 @@ final class AdapterLinkageTests: XCTestCase {
         }
     }
 
+    func testAWSCredentialProcessLinksNoFoundation() throws {
+        let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable("aws-credential-process")])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stdout.contains("Foundation"), result.stdout)
+    }
+
     func testAgentDoesLinkFoundationSoTheCheckAboveCanFail() {
         let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable("broker-agent")])
         XCTAssertTrue(result.stdout.contains("Foundation") || !result.stdout.contains("libswiftCore"),

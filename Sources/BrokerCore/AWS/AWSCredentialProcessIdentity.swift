@@ -38,7 +38,7 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         if result.timedOut {
             throw BrokerFailure(.upstream, "\(program) timed out after \(limit) s", hint: "raise `timeout` for identity \"\(name)\"")
         }
-        if let signal = result.signal {
+        if let signal = result.crashSignal {
             throw BrokerFailure(.upstream, "\(program) crashed (killed by signal \(signal))\(firstErrorLine)")
         }
         guard result.status == 0 else {

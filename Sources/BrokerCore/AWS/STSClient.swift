@@ -86,7 +86,7 @@ public struct STSClient: Sendable {
     let clock: @Sendable () -> Date
 
     public init(endpoint: STSEndpoint, timeout: Double = 10, retry: RetryPolicy = RetryPolicy(),
-                clock: @escaping @Sendable () -> Date = Date.init) {
+                clock: @escaping @Sendable () -> Date = { Date() }) {
         self.endpoint = endpoint
         self.timeout = timeout
         self.retry = retry
@@ -140,15 +140,7 @@ public struct STSClient: Sendable {
 
     public func getCallerIdentity(_ credentials: AWSCredentials) throws -> CallerIdentity {
         let call = Call(action: "GetCallerIdentity", target: nil, credentials: credentials)
-        let document = try perform(call, [])
-        let result = document.element("GetCallerIdentityResult")
-        guard let arn = result?.text("Arn").map(trimmed), let account = result?.text("Account").map(trimmed),
-              let userID = result?.text("UserId").map(trimmed), !arn.isEmpty, !account.isEmpty else {
-            throw Self.invalidResponse(call: call, endpoint: endpoint, status: 200,
-                                       why: "the answer has no GetCallerIdentityResult with Arn, Account and UserId",
-                                       body: nil)
-        }
-        return CallerIdentity(arn: arn, account: account, userID: userID)
+        return try Self.callerIdentity(in: perform(call, []), call: call, endpoint: endpoint)
     }
 
     // MARK: - One call, with retries
@@ -203,9 +195,14 @@ public struct STSClient: Sendable {
         }
     }
 
-    func perform(_ call: Call, _ params: [(String, String)]) throws -> XMLText {
+    /// The body of the first 2xx answer.
+    func perform(_ call: Call, _ params: [(String, String)]) throws -> [UInt8] {
         let form = [("Action", call.action), ("Version", "2011-06-15")] + params
-        let body = Array(AWSURIEncoding.formBody(form.map { (name: $0.0, value: $0.1) }).utf8)
+        // A space goes as '+', byte for byte what botocore and the Go SDK send; AWS reads both
+        // forms, but moto re-encodes the body it verifies and would reject "%20". Every '%' in the
+        // encoder's output starts an escape, so "%20" can only be an encoded space.
+        let body = Array(AWSURIEncoding.formBody(form.map { (name: $0.0, value: $0.1) })
+            .replacingOccurrences(of: "%20", with: "+").utf8)
         // A URL with no path posts to "/", as the SDKs do; one with a path (a proxy prefix) posts there.
         let hasPath = !(URLComponents(string: endpoint.url)?.percentEncodedPath.isEmpty ?? true)
         let target = hasPath ? endpoint.url : endpoint.url + "/"
@@ -235,7 +232,7 @@ public struct STSClient: Sendable {
             let retryable: Bool
             switch outcome {
             case .response(let status, let responseBody):
-                if (200..<300).contains(status) { return XMLText(bytes: responseBody) }
+                if (200..<300).contains(status) { return responseBody }
                 let error = Self.error(status: status, body: responseBody, call: call, endpoint: endpoint)
                 failure = error
                 retryable = RetryPolicy.isRetryable(error)
@@ -255,10 +252,10 @@ public struct STSClient: Sendable {
 
     // MARK: - Answers
 
-    static func credentials(in document: XMLText, call: Call, endpoint: STSEndpoint) throws -> STSCredentials {
-        guard let result = document.element(call.action + "Result") else {
+    static func credentials(in body: [UInt8], call: Call, endpoint: STSEndpoint) throws -> STSCredentials {
+        guard let result = XMLText(bytes: body).element(call.action + "Result") else {
             throw invalidResponse(call: call, endpoint: endpoint, status: 200,
-                                  why: "the answer has no \(call.action)Result", body: document.text)
+                                  why: "the answer has no \(call.action)Result", body: body)
         }
         guard let block = result.element("Credentials") else {
             throw invalidResponse(call: call, endpoint: endpoint, status: 200,
@@ -287,6 +284,19 @@ public struct STSClient: Sendable {
             expiration: expiration, assumedRoleARN: arn.flatMap { $0.isEmpty ? nil : $0 })
     }
 
+    static func callerIdentity(in body: [UInt8], call: Call, endpoint: STSEndpoint) throws -> CallerIdentity {
+        guard let result = XMLText(bytes: body).element("GetCallerIdentityResult") else {
+            throw invalidResponse(call: call, endpoint: endpoint, status: 200,
+                                  why: "the answer has no GetCallerIdentityResult", body: body)
+        }
+        guard let arn = result.text("Arn").map(trimmed), let account = result.text("Account").map(trimmed),
+              let userID = result.text("UserId").map(trimmed), !arn.isEmpty, !account.isEmpty else {
+            throw invalidResponse(call: call, endpoint: endpoint, status: 200,
+                                  why: "the GetCallerIdentityResult lacks Arn, Account or UserId", body: nil)
+        }
+        return CallerIdentity(arn: arn, account: account, userID: userID)
+    }
+
     /// An STS error answer (`<ErrorResponse><Error><Code>…`, AWS's shape, or moto's with `<Errors>`
     /// between) made into a sentence and a hint; anything else is "InvalidResponse".
     static func error(status: Int, body: [UInt8], call: Call, endpoint: STSEndpoint) -> STSError {
@@ -295,7 +305,7 @@ public struct STSClient: Sendable {
               let code = error.text("Code").map(trimmed), !code.isEmpty,
               code.utf8.allSatisfy({ (0x21...0x7e).contains($0) }), code.count <= 100 else {
             return invalidResponse(call: call, endpoint: endpoint, status: status,
-                                   why: "HTTP \(status) without an STS error", body: document.text)
+                                   why: "HTTP \(status) without an STS error", body: body)
         }
         let serverMessage = error.text("Message").map { call.sanitized($0) } ?? ""
         let message = "\(call.subject) failed: \(code)" + (serverMessage.isEmpty ? "" : ": \(serverMessage)")
@@ -322,9 +332,11 @@ public struct STSClient: Sendable {
 
     /// `body`, when given, is quoted (at most 200 printable characters) unless it looks like it
     /// holds credentials.
-    static func invalidResponse(call: Call, endpoint: STSEndpoint, status: Int, why: String, body: String?) -> STSError {
+    static func invalidResponse(call: Call, endpoint: STSEndpoint, status: Int, why: String, body: [UInt8]?) -> STSError {
         var message = "\(call.subject): STS at \(STSEndpoint.printable(endpoint.url)) sent an answer we cannot read: \(why)"
-        if let body {
+        if let bytes = body {
+            // Only the head is ever shown; decoding the whole of a huge body would be wasted work.
+            let body = String(decoding: bytes.prefix(64 * 1024), as: UTF8.self)
             let excerpt = call.sanitized(body, limit: 200)
             if body.contains("SecretAccessKey") || body.contains("SessionToken") {
                 message += " (body not shown: it may hold credentials)"
@@ -406,7 +418,7 @@ private final class RequestCounter: @unchecked Sendable {
 }
 
 /// One blocking HTTP POST over a shared ephemeral URLSession: no cookies, no cache, no credential
-/// storage, so nothing of an STS answer outlives the call outside our own types.
+/// storage, no redirects, so nothing of an STS exchange goes anywhere or outlives the call outside our own types.
 enum HTTPExchange {
     enum Outcome {
         case response(status: Int, body: [UInt8])
@@ -426,8 +438,17 @@ enum HTTPExchange {
         configuration.urlCache = nil
         configuration.urlCredentialStorage = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        return URLSession(configuration: configuration)
+        return URLSession(configuration: configuration, delegate: RedirectRefusal(), delegateQueue: nil)
     }()
+
+    /// STS never redirects. Following one would carry a signed request, session token included, to
+    /// wherever `Location` points; refused, the 3xx comes back as an answer we cannot read.
+    private final class RedirectRefusal: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+            completionHandler(nil)
+        }
+    }
 
     static func post(url: URL, headers: [(name: String, value: String)], body: [UInt8], timeout: Double) -> Outcome {
         var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
@@ -446,10 +467,11 @@ enum HTTPExchange {
             done.signal()
         }
         task.resume()
-        // URLSession's timeout is an idle timeout; this bounds the whole exchange as well.
-        if done.wait(timeout: .now() + max(0.1, timeout) + 1) == .timedOut {
+        // URLSession's own timeout is an idle timeout (and swift-corelibs-foundation's fires late):
+        // this deadline bounds the whole exchange.
+        if done.wait(timeout: .now() + max(0.05, timeout)) == .timedOut {
             task.cancel()
-            done.wait()
+            _ = done.wait(timeout: .now() + 2)
             return .transport(TransportProblem(reason: "no answer within \(formatSeconds(timeout))", retryable: true))
         }
         let (data, response, error) = box.get()

@@ -15,10 +15,17 @@ public struct CommandResult: Sendable {
     public var stdout: String
     public var stderr: String
 
-    /// "exited with status 3", "was killed by signal 9", "timed out after 5 s".
+    /// The signal that ended the command, whether it hit our `/bin/sh` or the program the shell
+    /// ran (the shell then exits 128+N, the convention every shell follows).
+    public var crashSignal: Int32? {
+        if let signal { return signal }
+        return status > 128 && status <= 128 + 64 ? status - 128 : nil
+    }
+
+    /// "exited with status 3", "was killed by signal 9", "timed out".
     public var statusDescription: String {
         if timedOut { return "timed out" }
-        if let signal { return "was killed by signal \(signal)" }
+        if let crashSignal { return "was killed by signal \(crashSignal)" }
         return "exited with status \(status)"
     }
 }
