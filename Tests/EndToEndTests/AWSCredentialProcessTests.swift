@@ -205,6 +205,45 @@ final class AWSCredentialProcessTests: XCTestCase {
         XCTAssertEqual(moto.counts()["GetSessionToken"], 1)
     }
 
+    func testWebIdentityChainsIntoARoleAndNeverReachesTheDisk() throws {
+        // moto answers AssumeRoleWithWebIdentity only with its checks off (TESTING.md).
+        moto.setAuthentication(false)
+        defer { moto.setAuthentication(true) }
+        let sandbox = Sandbox()
+        let token = sandbox.write("token", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2ln\n")
+        sandbox.writeConfig("""
+            [identity "ci"]
+                kind = aws/web-identity
+                role-arn = \(moto.firstRoleARN)
+                token-file = \(token)
+                sts-endpoint = \(moto.endpoint)
+            [identity "deploy"]
+                kind = aws/assume-role
+                via = identity:ci
+                role-arn = \(moto.secondRoleARN)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        moto.resetCounts()
+        let doc = document(sandbox.broker("aws-credential-process", ["--identity", "deploy"]))
+        XCTAssertNotNil(doc["SessionToken"])
+        XCTAssertEqual(moto.counts()["AssumeRoleWithWebIdentity"], 1)
+        XCTAssertEqual(moto.counts()["AssumeRole"], 1)
+        // Ambient CI material: neither the web-identity session nor what was derived from it
+        // may be found on disk by the next job on the same runner.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: sandbox.paths.cacheEntriesDirectory), [])
+        // Still cached in memory: a second call makes no upstream request.
+        _ = document(sandbox.broker("aws-credential-process", ["--identity", "deploy"]))
+        XCTAssertEqual(moto.counts()["AssumeRoleWithWebIdentity"], 1)
+    }
+
+    func testWebIdentityWithoutATokenSaysWhere() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"ci\"]\n kind = aws/web-identity\n role-arn = \(moto.firstRoleARN)\n sts-endpoint = \(moto.endpoint)\n")
+        let result = sandbox.broker("aws-credential-process", ["--identity", "ci"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("AWS_WEB_IDENTITY_TOKEN_FILE is not set in broker-agent's environment"), result.stderr)
+    }
+
     func testUnknownIdentityAndMissingIdentity() {
         let sandbox = chainSandbox()
         let unknown = sandbox.broker("aws-credential-process", ["--identity", "nope"])
