@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "broker-agent", targets: ["broker-agent"]),
         .executable(name: "brokerctl", targets: ["brokerctl"]),
         .executable(name: "aws-credential-process", targets: ["aws-credential-process"]),
+        .executable(name: "broker-env-wrap", targets: ["broker-env-wrap"]),
     ],
     targets: [
         /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, command catalog. */
@@ -33,6 +34,9 @@ let package = Package(
                           linkerSettings: adapterLinking),
         /** The AWS SDKs' credential_process; links BrokerWire only. */
         .executableTarget(name: "aws-credential-process", dependencies: ["BrokerWire"],
+                          linkerSettings: adapterLinking),
+        /** Runs a command with credentials in its environment or behind a loopback endpoint; links BrokerWire only. */
+        .executableTarget(name: "broker-env-wrap", dependencies: ["BrokerWire"],
                           linkerSettings: adapterLinking),
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),

@@ -62,7 +62,7 @@ prefix=${prefix%/}
 # Everything below is relative to the source tree, wherever the script is run from.
 cd "$(dirname "$0")"
 
-programs="git-credential-broker aws-credential-process broker-agent brokerctl"
+programs="git-credential-broker aws-credential-process broker-env-wrap broker-agent brokerctl"
 
 # BROKER_BUILD_DIR: a separate build folder (the tests use one so they do not contend with the
 # debug build's lock on .build).

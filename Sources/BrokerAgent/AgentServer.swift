@@ -94,8 +94,9 @@ public final class AgentServer: @unchecked Sendable {
         lock.lock()
         let idle = activeConnections == 0 && monotonicSeconds() - lastActivity >= Double(limit)
         lock.unlock()
-        // Like credential-cache's daemon: stay while approved git credentials are held in memory.
-        return idle && service.gitStore.count == 0
+        // Like credential-cache's daemon: stay while approved git credentials are held in memory,
+        // and while wrapped commands may still fetch from the credentials endpoint.
+        return idle && service.gitStore.count == 0 && service.envWrap.activeLeases == 0
     }
 
     func admit(_ connection: FileDescriptor) {
@@ -161,6 +162,7 @@ public final class AgentServer: @unchecked Sendable {
             unlink(paths.socketPath)
         }
         listener.close()
+        service.envWrap.stop()
         // Give in-flight connections a moment to finish their answers.
         for _ in 0..<40 {
             lock.lock(); let active = activeConnections; lock.unlock()

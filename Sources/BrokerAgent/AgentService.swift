@@ -13,6 +13,8 @@ public final class AgentService: @unchecked Sendable {
     public let clock: Clock
     public let startedAt: Int64
     let log: @Sendable (String) -> Void
+    /// broker-env-wrap's leases and the container-credentials endpoint (AgentServiceEnv.swift).
+    public let envWrap = EnvWrapSessions()
     /// Set by `op=stop`; the server loop polls it.
     public private(set) var stopRequested = false
 
@@ -60,6 +62,8 @@ public final class AgentService: @unchecked Sendable {
                 return try awsWhoami(request, caller: caller)
             case "identity.login":
                 return try login(request, caller: caller)
+            case "env.plan":
+                return try envPlan(request, caller: caller)
             case let op:
                 throw BrokerFailure(.input, "unknown operation \"\(WireCodec.printable(op))\"")
             }

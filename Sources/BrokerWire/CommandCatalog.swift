@@ -226,7 +226,7 @@ public struct CommandDescription: Sendable {
 public enum CommandCatalog {
     /// Every executable, in the order their pages and completions are generated. A new
     /// executable (aws-credential-process, broker-env-wrap) is one more entry here.
-    public static let commands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerAgent, brokerctl]
+    public static let commands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerEnvWrap, brokerAgent, brokerctl]
 
     /// Pages that describe no executable, such as the configuration file's.
     public static let manuals: [ManualPage] = [configurationManual]

@@ -95,7 +95,7 @@ extension CommandCatalog {
                         "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it.",
                     ]),
                     Definition("minimum-validity = DURATION", style: .synopsis, [
-                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s.",
+                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. `github/app` tokens keep at least 8 minutes whatever this says.",
                     ]),
                 ]),
             ]),
@@ -127,7 +127,7 @@ extension CommandCatalog {
             ManualSection("[identity \"NAME\"]", [
                 .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
                 .definitions([
-                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role` or `aws/web-identity`; see IDENTITY KINDS."]),
+                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role`, `aws/web-identity` or `github/app`; see IDENTITY KINDS."]),
                     Definition("via = identity:NAME", style: .synopsis, [
                         "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
                     ]),
@@ -142,6 +142,7 @@ extension CommandCatalog {
                     Definition("username = NAME", style: .synopsis, ["Required: the user name to present (for git, the HTTP user)."]),
                     Definition("secret = REFERENCE", style: .synopsis, ["Required: where the password or token is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."]),
                     Definition("secret-timeout = DURATION", style: .synopsis, ["How long a `cmd:` secret may run; default `[agent] command-timeout`."]),
+                    CatalogText.envKey,
                 ]),
                 .subheading("exec"),
                 .paragraph("A command that mints a credential, optionally from an upstream one. It speaks git's credential grammar: with `via`, the command reads the upstream credential on standard input as `key=value` lines (`username=`, `password=` and, when it expires, `password_expiry_utc=`); without `via`, its standard input is empty. It prints `username=`, `password=` and optionally `password_expiry_utc=` (Unix seconds) lines on standard output and exits 0. A credential with an expiry is cached, in memory and on disk, until it nears that expiry; one without is kept in memory until the agent exits or `brokerctl logout`."),
@@ -149,6 +150,7 @@ extension CommandCatalog {
                     Definition("command = COMMAND", style: .synopsis, ["Required: run with `/bin/sh -c` in the agent's environment."]),
                     Definition("username = NAME", style: .synopsis, ["The user name to present when the command prints none."]),
                     Definition("timeout = DURATION", style: .synopsis, ["How long the command may run; default `[agent] command-timeout`. When it fails or times out, the error gives its exit status and the first line of its standard error."]),
+                    CatalogText.envKey,
                 ]),
                 .code("""
                 #!/bin/sh
@@ -204,6 +206,34 @@ extension CommandCatalog {
                     Definition("duration = DURATION", style: .synopsis, ["Session length, 15m to 12h; default 1h."]),
                 ]),
             ]),
+            ManualSection("GITHUB IDENTITY KINDS", [
+                .subheading("github/app"),
+                .paragraph("Installation access tokens of a GitHub App. For each token the agent reads the app's private key from its reference, signs a JSON Web Token with it (RS256; issued 30 seconds in the past to allow for clock drift, valid 9 minutes, GitHub's limit being 10), and trades it for an installation token with `POST /app/installations/ID/access_tokens`. git presents the token as the password of `x-access-token`, with `password_expiry_utc` set to the token's expiry (one hour). A token is replaced once fewer than 8 minutes remain, or `[git] minimum-validity` if that is longer, so a clone or push never starts with a token about to lapse. The private key is never cached; the token is, in memory and on disk (0600), until it nears expiry, and `brokerctl logout` or a rejected push (git's erase) drops it. It takes no `via`."),
+                .definitions([
+                    Definition("app-id = ID", style: .synopsis, ["Required: the app's App ID (digits) or its Client ID (`Iv…`), both shown on the app's settings page."]),
+                    Definition("installation-id = NUMBER", style: .synopsis, ["The installation to mint tokens for: the number at the end of the installation's settings URL. Set this or `owner`."]),
+                    Definition("owner = NAME", style: .synopsis, ["The organization or user account the app is installed on. Its installation is looked up on each mint (`GET /orgs/NAME/installation`, then `/users/NAME/installation`)."]),
+                    Definition("private-key = REFERENCE", style: .synopsis, ["Required: where the app's PEM private key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`. Both `BEGIN RSA PRIVATE KEY` (what GitHub hands out) and `BEGIN PRIVATE KEY` are read; encrypted keys are not. Errors name the reference, never the key."]),
+                    Definition("repositories = NAME", style: .synopsis, ["Narrow the token to these repositories of the installation's account, named without the owner. Repeat the key or separate names with commas; at most 500."]),
+                    Definition("permissions = NAME=LEVEL", style: .synopsis, ["Narrow the token's permissions, such as `contents=read` or `pull_requests=write`; LEVEL is `read`, `write` or `admin`. Repeat the key or separate with commas. GitHub refuses a token that asks for more than the app was granted, and the error says so."]),
+                    Definition("api-url = URL", style: .synopsis, ["The REST API; default `https://api.github.com`. For GitHub Enterprise Server, `https://HOST/api/v3`. Plain http is refused except to a loopback address, and redirects are not followed, since the requests carry the signed JWT."]),
+                    Definition("username = NAME", style: .synopsis, ["The user name git presents; default `x-access-token`."]),
+                    CatalogText.envKey,
+                ]),
+                .paragraph("A 401 from GitHub means it did not accept the JWT: check `app-id`, that `private-key` is a current key of that app, and this machine's clock. A 404 means the installation was not found: check `installation-id` or `owner` and that the app is installed there."),
+                .code("""
+                [identity "acme-app"]
+                    kind = github/app
+                    app-id = 123456
+                    owner = acme
+                    private-key = file:~/.config/credential-broker/acme-app.pem
+                    repositories = tools, website
+                    permissions = contents=write
+
+                [git "https://github.com/acme"]
+                    identity = acme-app
+                """),
+            ]),
             ManualSection("SECRET REFERENCES", [
                 .paragraph("Wherever a secret is expected, the value names where to read it. Inline secrets are refused."),
                 .definitions([
@@ -227,4 +257,11 @@ extension CommandCatalog {
                 .paragraph("brokerctl(1), git-credential-broker(1), broker-agent(1), git-config(1), gitcredentials(7)"),
             ]),
         ])
+}
+
+extension CatalogText {
+    /// The `env` key of `static` and `exec` identities, explained once for both.
+    static let envKey = Definition("env = NAME", style: .synopsis, [
+        "broker-env-wrap(1) sets the variable NAME to this identity's secret in the command it wraps, for tools that read a token only from the environment (`env = GITHUB_TOKEN`). Repeat the key to set several names. NAME is a letter or `_` followed by letters, digits and `_`. The value is fetched when the wrap starts and does not refresh while the command runs.",
+    ])
 }

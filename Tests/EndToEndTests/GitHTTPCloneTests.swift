@@ -31,8 +31,9 @@ final class GitHTTPTestServer {
     }()
 
     /// Starts the server with `user:password` as the only accepted credential and one bare
-    /// repository `repo.git` holding one commit on `main`.
-    init(sandbox: Sandbox, user: String, password: String, lifetime: Int = 90) throws {
+    /// repository `repo.git` holding one commit on `main`. `extraArguments` go to the script
+    /// (`--tokens-file PATH` accepts tokens listed there instead).
+    init(sandbox: Sandbox, user: String, password: String, lifetime: Int = 90, extraArguments: [String] = []) throws {
         repositoryRoot = sandbox.root + "/srv"
         credentialsPath = sandbox.root + "/srv-credentials"
         logPath = sandbox.root + "/srv-requests.log"
@@ -60,7 +61,7 @@ final class GitHTTPTestServer {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.python)
         process.arguments = [Self.script, "--root", repositoryRoot, "--credentials", credentialsPath,
-                             "--log", logPath, "--lifetime", String(lifetime)]
+                             "--log", logPath, "--lifetime", String(lifetime)] + extraArguments
         var env = sandbox.environment
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         process.environment = env

@@ -83,36 +83,10 @@ final class Sandbox {
     /// Runs a program with this sandbox's environment, feeding `stdin`, bounded by `timeout`.
     @discardableResult
     func run(_ executable: String, _ arguments: [String], stdin: String = "", extraEnvironment: [String: String] = [:],
-             timeout: TimeInterval = 30) -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment.merging(extraEnvironment) { $1 }
-        process.currentDirectoryURL = URL(fileURLWithPath: root)
-        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
-        process.standardInput = inPipe
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        try! process.run()
-        var out = Data(), err = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { out = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { err = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        inPipe.fileHandleForWriting.write(Data(stdin.utf8))
-        try? inPipe.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(2000) }
-        if process.isRunning {
-            process.terminate()
-            XCTFail("\(executable) \(arguments) did not finish within \(timeout) s")
-        }
-        process.waitUntilExit()
-        group.wait()
-        return ProcessResult(status: process.terminationStatus,
-                             stdout: String(decoding: out, as: UTF8.self),
-                             stderr: String(decoding: err, as: UTF8.self))
+             timeout: TimeInterval = 30, file: StaticString = #filePath, line: UInt = #line) -> ProcessResult {
+        let raw = runRaw(executable, arguments, stdin: Array(stdin.utf8), extraEnvironment: extraEnvironment,
+                         timeout: timeout, file: file, line: line)
+        return ProcessResult(status: raw.status, stdout: raw.stdoutText, stderr: raw.stderr)
     }
 
     /// Runs one of our executables.

@@ -35,7 +35,13 @@ extension Sandbox {
         process.standardInput = inPipe
         process.standardOutput = outPipe
         process.standardError = errPipe
-        try! process.run()
+        do {
+            try process.run()
+        } catch {
+            // A missing program is a test failure, not a crash of the whole test process.
+            XCTFail("cannot run \(executable): \(error)", file: file, line: line)
+            return RawResult(status: 127, stdout: [], stderr: "cannot run \(executable)\n")
+        }
         let out = Collected(), err = Collected()
         let group = DispatchGroup()
         group.enter()

@@ -6,10 +6,8 @@ import Foundation
 public struct AWSAssumeRoleIdentity: AWSIdentityKind {
     public static let kindName = "aws/assume-role"
     public static let summary = "an IAM role assumed with the credentials of its via identity"
-    public static let settings = [
-        SettingSpec("role-arn", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"),
+    public static let settings = AWSSettings.roleSpecs + [
         SettingSpec("external-id", "the ExternalId the role's trust policy asks for"),
-        SettingSpec("session-name", "RoleSessionName (default broker-$USER, sanitised)"),
         SettingSpec("duration", "session length, 15m to 12h (default 1h; a role assumed from another role is capped at 1h)"),
         SettingSpec("source-identity", "SourceIdentity to stamp on the session"),
         SettingSpec("tag", "a session tag KEY=VALUE; repeat for more"),

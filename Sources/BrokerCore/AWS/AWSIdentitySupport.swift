@@ -13,6 +13,12 @@ public struct AWSSettings: Sendable, Equatable {
     public var region: String?
     public var stsEndpoint: String?
 
+    /// Settings every role-assuming kind takes.
+    public static let roleSpecs = [
+        SettingSpec("role-arn", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"),
+        SettingSpec("session-name", "RoleSessionName (default broker-$USER, sanitised)"),
+    ]
+
     public static let specs = [
         SettingSpec("region", "signing region for STS (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)"),
         SettingSpec("sts-endpoint", "STS endpoint URL (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),

@@ -11,12 +11,10 @@ import FoundationNetworking
 public struct AWSWebIdentity: AWSIdentityKind {
     public static let kindName = "aws/web-identity"
     public static let summary = "an IAM role assumed with an OIDC token (a token file, or GitHub Actions)"
-    public static let settings = [
-        SettingSpec("role-arn", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"),
+    public static let settings = AWSSettings.roleSpecs + [
         SettingSpec("token-file", "file holding the token (default AWS_WEB_IDENTITY_TOKEN_FILE)"),
         SettingSpec("github-oidc", "true: request the token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)"),
         SettingSpec("audience", "audience for the GitHub Actions token (default sts.amazonaws.com)"),
-        SettingSpec("session-name", "RoleSessionName (default broker-$USER, sanitised)"),
         SettingSpec("duration", "session length, 15m to 12h (default 1h)"),
     ] + AWSSettings.specs
     public static let upstream = UpstreamRule.none

@@ -60,7 +60,9 @@ public final class ChainResolver: @unchecked Sendable {
         try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity)
     }
 
-    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity: Int) throws -> Resolution {
+    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int) throws -> Resolution {
+        // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
+        let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
         let key = Self.key(for: chain, context: context)
         let now = context.clock.now()
         if let cached = cache.lookup(key), isUsable(cached.credential, now: now, minimumValidity: minimumValidity) {

@@ -5,24 +5,27 @@ import BrokerWire
 /// The command speaks git's credential grammar: it reads the upstream credential (if `via` is
 /// set) as key=value lines on stdin, and prints `username=`, `password=` and optionally
 /// `password_expiry_utc=` (unix seconds). Tokens with an expiry are cached on disk until then.
-public struct ExecIdentity: IdentityKind {
+public struct ExecIdentity: IdentityKind, ExportsEnvironment {
     public static let kindName = "exec"
     public static let summary = "a command that prints username=/password=/password_expiry_utc= lines"
     public static let settings = [
         SettingSpec("command", required: true, "run with /bin/sh -c; receives the upstream credential on stdin"),
         SettingSpec("username", "user name when the command prints none"),
         SettingSpec("timeout", "how long the command may run (default [agent] command-timeout)"),
+        EnvironmentExports.spec,
     ]
     public static let upstream = UpstreamRule.optional
 
     public let command: String
     public let username: String?
     public let timeout: Int?
+    public let exports: EnvironmentExports
 
     public init(_ definition: IdentityDefinition) throws {
         command = try definition.require("command").0
         username = definition.value("username")
         timeout = try definition.entry("timeout").map { try ConfigSyntax.parseDuration($0.value, at: $0.location) }
+        exports = try EnvironmentExports(definition)
     }
 
     public func cacheParameters(in context: ResolveContext) -> [String] { ["command=\(command)", "username=\(username ?? "")"] }

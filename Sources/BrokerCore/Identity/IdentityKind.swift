@@ -52,6 +52,14 @@ public protocol IdentityKind: Sendable {
 
     /// Obtains a fresh credential, given the resolved upstream credential when `via` is set.
     func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
+
+    /// Seconds a credential of this kind must have left to be handed out, when the kind needs more
+    /// than the requester asks for (the resolver takes the larger); nil: the requester decides.
+    static var minimumValidity: Int? { get }
+}
+
+extension IdentityKind {
+    public static var minimumValidity: Int? { nil }
 }
 
 /// MFA codes waiting to be used, each once, within a few minutes of being given.
@@ -83,6 +91,7 @@ public enum IdentityKinds {
         AWSCredentialProcessIdentity.self,
         AWSAssumeRoleIdentity.self,
         AWSWebIdentity.self,
+        GitHubAppIdentity.self,
     ]
 
     public static func named(_ name: String) -> (any IdentityKind.Type)? {

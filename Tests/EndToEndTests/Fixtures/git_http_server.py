@@ -10,6 +10,10 @@ realm="test"` otherwise, and appends one line per request to --log:
 
 Binds 127.0.0.1 on an ephemeral port and prints that port as its first stdout line. Exits by
 itself after --lifetime seconds as a safety net; the tests kill it in teardown.
+
+With --tokens-file, --credentials is ignored: any user name is accepted whose password is a
+token listed in that file (`TOKEN EXPIRY_UNIX` lines, as github_api_fake.py writes them) and not
+yet expired, so the server accepts only currently valid GitHub App installation tokens.
 """
 
 import argparse
@@ -19,6 +23,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 
 
@@ -65,6 +70,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         user, sep, password = text.partition(":")
         return (user, password) if sep else None
 
+    def valid_token(self, password):
+        """True when `password` is listed in --tokens-file with an expiry still ahead."""
+        try:
+            with open(self.server.tokens_path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return False
+        for line in lines:
+            token, _, expiry = line.partition(" ")
+            if token and token == password and expiry.isdigit() and int(expiry) > time.time():
+                return True
+        return False
+
     def presented_credentials(self):
         header = self.headers.get("Authorization", "")
         if not header.lower().startswith("basic "):
@@ -97,8 +115,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.record(None, 400)
             return
         presented = self.presented_credentials()
-        expected = self.expected_credentials()
-        if presented is None or expected is None or presented != expected:
+        if self.server.tokens_path:
+            accepted = presented is not None and self.valid_token(presented[1])
+        else:
+            expected = self.expected_credentials()
+            accepted = presented is not None and expected is not None and presented == expected
+        if not accepted:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="test"')
             self.send_header("Content-Type", "text/plain")
@@ -166,6 +188,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", required=True, help="directory holding the bare repositories")
     parser.add_argument("--credentials", required=True, help="file holding user:password")
+    parser.add_argument("--tokens-file", help="accept any user whose password is an unexpired token listed here instead")
     parser.add_argument("--log", required=True, help="request log file")
     parser.add_argument("--lifetime", type=float, default=120, help="exit after this many seconds")
     args = parser.parse_args()
@@ -174,6 +197,7 @@ def main():
     server.daemon_threads = True
     server.root = os.path.abspath(args.root)
     server.credentials_path = args.credentials
+    server.tokens_path = args.tokens_file
     server.log_path = args.log
     server.log_lock = threading.Lock()
 

@@ -1,0 +1,262 @@
+// The container-credentials endpoint on 127.0.0.1: AWS SDKs in wrapped commands fetch keys here.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+/// A small HTTP/1.1 server that speaks exactly one request: `GET /credentials` with the
+/// `Authorization` header the SDKs copy from `AWS_CONTAINER_AUTHORIZATION_TOKEN`. One request
+/// per connection, heads bounded to 8 KiB and 2 s, no bodies. Each wrapped command gets its own
+/// random token, which dies with the command; the answer is
+/// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (boto3 reads `Token`).
+final class ContainerEndpoint: @unchecked Sendable {
+    /// One wrapped command's right to one identity's credentials.
+    struct Grant: Sendable {
+        let id: UInt64
+        let token: Secret
+        let identity: String
+        let pid: Int32
+    }
+
+    struct Reply: Equatable, Error {
+        var status: Int
+        var body: JSONValue
+
+        static func error(_ status: Int, _ code: String, _ message: String) -> Reply {
+            Reply(status: status, body: .object([("code", .string(code)), ("message", .string(message))]))
+        }
+    }
+
+    static let path = "/credentials"
+    static let maxHeadBytes = 8192
+    static let maxConnections = 64
+
+    let port: UInt16
+    private let listener: FileDescriptor
+    private let answer: @Sendable (Grant) -> Reply
+    private let log: @Sendable (String) -> Void
+    private let lock = NSLock()
+    private var grants: [Grant] = []
+    private var nextID: UInt64 = 1
+    private var connections = 0
+    private var stopped = false
+
+    var url: String { "http://127.0.0.1:\(port)\(Self.path)" }
+
+    /// Listens on an ephemeral loopback port and starts the accept thread.
+    init(answer: @escaping @Sendable (Grant) -> Reply, log: @escaping @Sendable (String) -> Void) throws {
+        self.answer = answer
+        self.log = log
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot open the credentials endpoint's socket: \(Errno.current)") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")  // loopback only, never 0.0.0.0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            let error = Errno.current
+            close(fd)
+            throw BrokerFailure(.unavailable, "cannot listen on 127.0.0.1 for the credentials endpoint: \(error)")
+        }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        port = UInt16(bigEndian: address.sin_port)
+        listener = FileDescriptor(rawValue: fd)
+        let thread = Thread { [self] in acceptLoop() }
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    /// A new random token for `identity`, valid until `revoke`.
+    func grant(identity: String, pid: Int32) -> Grant {
+        var generator = SystemRandomNumberGenerator()
+        let hex = (0..<32).map { _ in
+            let byte = UInt8.random(in: 0...255, using: &generator)
+            return (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
+        lock.lock(); defer { lock.unlock() }
+        let grant = Grant(id: nextID, token: Secret(hex), identity: identity, pid: pid)
+        nextID += 1
+        grants.append(grant)
+        return grant
+    }
+
+    func revoke(pid: Int32) {
+        lock.lock(); grants.removeAll { $0.pid == pid }; lock.unlock()
+    }
+
+    var grantCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return grants.count
+    }
+
+    func stop() {
+        lock.lock()
+        let wasStopped = stopped
+        stopped = true
+        grants.removeAll()
+        lock.unlock()
+        if !wasStopped { listener.close() }
+    }
+
+    private func acceptLoop() {
+        while true {
+            lock.lock(); let done = stopped; lock.unlock()
+            if done { return }
+            var poller = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 250) > 0, let connection = try? UnixSocket.accept(listener) else { continue }
+            lock.lock()
+            let admitted = connections < Self.maxConnections
+            if admitted { connections += 1 }
+            lock.unlock()
+            guard admitted else { connection.close(); continue }
+            let thread = Thread { [self] in
+                defer {
+                    connection.close()
+                    lock.lock(); connections -= 1; lock.unlock()
+                }
+                serve(connection)
+            }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+    }
+
+    private func serve(_ connection: FileDescriptor) {
+        UnixSocket.setTimeouts(connection, seconds: 2)
+        let reply: Reply
+        switch readHead(connection) {
+        case .success(let head): reply = respond(to: head)
+        case .failure(let problem): reply = problem
+        }
+        let body = reply.body.encoded()
+        let head = "HTTP/1.1 \(reply.status) \(Self.reason(reply.status))\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+        _ = try? connection.writeAll(head + body)
+    }
+
+    private func readHead(_ connection: FileDescriptor) -> Result<HTTPRequestHead, Reply> {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 2048)
+        while true {
+            let end = bytes.headEnd
+            if (end.map { $0 + 4 } ?? bytes.count) > Self.maxHeadBytes {
+                return .failure(.error(431, "BadRequest", "request head larger than \(Self.maxHeadBytes) bytes"))
+            }
+            if end != nil { return HTTPRequestHead.parse(bytes) }
+            guard let n = try? chunk.withUnsafeMutableBytes({ try connection.read(into: $0) }), n > 0 else {
+                return .failure(.error(400, "BadRequest", "incomplete request"))
+            }
+            bytes += chunk[0..<n]
+        }
+    }
+
+    /// Decides the answer for a parsed request. Wrong and dead tokens get the same reply, so a
+    /// caller cannot tell a token that never existed from one whose command has exited.
+    func respond(to head: HTTPRequestHead) -> Reply {
+        guard head.method == "GET" else { return .error(405, "MethodNotAllowed", "only GET is served") }
+        guard head.target == Self.path else { return .error(404, "NotFound", "the credentials live at \(Self.path)") }
+        guard let presented = head.value(of: "authorization"), !presented.isEmpty else {
+            return .error(403, "AccessDenied", "no authorization token (set AWS_CONTAINER_AUTHORIZATION_TOKEN)")
+        }
+        let token = Secret(presented)
+        lock.lock()
+        var match: Grant?
+        // Compare against every grant, in constant time each, whatever matched first.
+        for grant in grants where grant.token.constantTimeEquals(token) && match == nil { match = grant }
+        lock.unlock()
+        guard let grant = match else {
+            log("endpoint: refused a request with an unknown or expired token")
+            return .error(403, "AccessDenied", "the authorization token is unknown or its wrapped command has exited")
+        }
+        return answer(grant)
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 400: return "Bad Request"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 431: return "Request Header Fields Too Large"
+        case 502: return "Bad Gateway"
+        default: return "Error"
+        }
+    }
+}
+
+/// A request line and headers, parsed strictly: CRLF line ends, token header names, no folded
+/// lines, no control characters, no body.
+struct HTTPRequestHead: Equatable {
+    var method: String
+    var target: String
+    var headers: [(String, String)]
+
+    static func == (a: HTTPRequestHead, b: HTTPRequestHead) -> Bool {
+        a.method == b.method && a.target == b.target && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+    }
+
+    /// The value of a header (name compared case-insensitively); nil when absent.
+    func value(of name: String) -> String? {
+        headers.first { $0.0.lowercased() == name }?.1
+    }
+
+    static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, ContainerEndpoint.Reply> {
+        func bad(_ why: String) -> Result<HTTPRequestHead, ContainerEndpoint.Reply> { .failure(.error(400, "BadRequest", why)) }
+        guard let end = bytes.headEnd else { return bad("incomplete request") }
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0
+        var i = 0
+        while i + 1 < end + 2 {
+            if bytes[i] == 13 && bytes[i + 1] == 10 {
+                lines.append(bytes[start..<i])
+                start = i + 2
+                i += 2
+            } else {
+                if bytes[i] == 10 || bytes[i] == 13 { return bad("line ends must be CRLF") }
+                i += 1
+            }
+        }
+        guard let requestLine = lines.first.flatMap({ String(validating: $0, as: UTF8.self) }) else { return bad("no request line") }
+        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isASCII && $0.isUppercase }),
+              parts[1].hasPrefix("/"), parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0" else {
+            return bad("malformed request line")
+        }
+        var headers: [(String, String)] = []
+        for line in lines.dropFirst() {
+            if line.first == 32 || line.first == 9 { return bad("folded header lines are not accepted") }
+            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else { return bad("malformed header line") }
+            let name = line[line.startIndex..<colon]
+            guard name.allSatisfy(isTokenByte) else { return bad("malformed header name") }
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == 32 || first == 9 { value = value.dropFirst() }
+            while let last = value.last, last == 32 || last == 9 { value = value.dropLast() }
+            guard !value.contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 }),
+                  let text = String(validating: value, as: UTF8.self) else { return bad("control character in a header") }
+            headers.append((String(decoding: name, as: UTF8.self), text))
+            if headers.count > 64 { return bad("too many headers") }
+        }
+        let head = HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), headers: headers)
+        if headers.filter({ $0.0.lowercased() == "authorization" }).count > 1 { return bad("more than one Authorization header") }
+        if head.value(of: "transfer-encoding") != nil { return bad("a request body is not accepted") }
+        if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
+        return .success(head)
+    }
+
+    static func isTokenByte(_ b: UInt8) -> Bool {
+        (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Index of the CRLFCRLF that ends a request head.
+    var headEnd: Int? {
+        guard count >= 4 else { return nil }
+        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 { return i }
+        return nil
+    }
+}

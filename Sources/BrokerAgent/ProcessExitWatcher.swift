@@ -1,0 +1,114 @@
+// Tells the agent when a wrapped process exits, so its endpoint token and files die with it.
+
+import BrokerWire
+import Foundation
+
+/// One thread watches every registered process. On Linux it polls pidfds (pidfd_open, 5.3+),
+/// which name one process for good: a recycled pid cannot keep a dead wrap's token alive.
+/// Elsewhere, or on older kernels, it falls back to asking `kill(pid, 0)` twice a second
+/// (DESIGN D13: on macOS this is the seam where kqueue's EVFILT_PROC belongs).
+final class ProcessExitWatcher: @unchecked Sendable {
+    enum Mechanism: Sendable { case pidfd, polling }
+
+    let mechanism: Mechanism
+    private let onExit: @Sendable (Int32) -> Void
+    private let lock = NSLock()
+    /// pid → its pidfd, or -1 when polling.
+    private var watched: [Int32: CInt] = [:]
+    private var wakeRead: CInt = -1
+    private var wakeWrite: CInt = -1
+    private var running = false
+
+    init(mechanism: Mechanism? = nil, onExit: @escaping @Sendable (Int32) -> Void) {
+        self.onExit = onExit
+        self.mechanism = mechanism ?? (Self.pidfdOpen == nil ? .polling : .pidfd)
+        var fds: [CInt] = [0, 0]
+        if pipe(&fds) == 0 {
+            (wakeRead, wakeWrite) = (fds[0], fds[1])
+            _ = fcntl(wakeRead, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(wakeWrite, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(wakeWrite, F_SETFL, O_NONBLOCK)
+        }
+    }
+
+    /// glibc 2.36's wrapper, looked up at run time: Swift cannot call the variadic `syscall`, and
+    /// an older libc simply means polling.
+    private static let pidfdOpen: (@convention(c) (pid_t, UInt32) -> CInt)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pidfd_open") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (pid_t, UInt32) -> CInt).self)
+    }()
+
+    var count: Int {
+        lock.lock(); defer { lock.unlock() }
+        return watched.count
+    }
+
+    /// Starts watching `pid`. Throws when the process is already gone, so no lease outlives it.
+    func watch(_ pid: Int32) throws {
+        var fd: CInt = -1
+        if mechanism == .pidfd, let open = Self.pidfdOpen {
+            fd = open(pid, 0)
+            if fd < 0 { throw BrokerFailure(.input, "process \(pid) is not running (\(Errno.current))") }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        } else if kill(pid, 0) != 0 && errno == ESRCH {
+            throw BrokerFailure(.input, "process \(pid) is not running")
+        }
+        lock.lock()
+        // Already watched (a wrap that exec'd another wrap keeps its pid): keep the first
+        // descriptor, which the watching thread may be polling right now.
+        if watched[pid] != nil {
+            if fd >= 0 { close(fd) }
+        } else {
+            watched[pid] = fd
+        }
+        let start = !running
+        running = true
+        lock.unlock()
+        if start {
+            let thread = Thread { [self] in loop() }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        } else {
+            wake()
+        }
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func loop() {
+        while true {
+            lock.lock()
+            let entries = watched
+            if entries.isEmpty { running = false; lock.unlock(); return }
+            lock.unlock()
+            var exited: [Int32] = []
+            if mechanism == .pidfd {
+                var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                let order = Array(entries)
+                fds += order.map { pollfd(fd: $0.value, events: Int16(POLLIN), revents: 0) }
+                if poll(&fds, nfds_t(fds.count), 1000) > 0 {
+                    if fds[0].revents != 0 { drainWake() }
+                    for (i, entry) in order.enumerated() where fds[i + 1].revents != 0 { exited.append(entry.key) }
+                }
+            } else {
+                var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+                if poll(&fds, 1, 500) > 0 { drainWake() }
+                exited = entries.keys.filter { kill($0, 0) != 0 && errno == ESRCH }
+            }
+            for pid in exited {
+                lock.lock()
+                if let fd = watched.removeValue(forKey: pid), fd >= 0 { close(fd) }
+                lock.unlock()
+                onExit(pid)
+            }
+        }
+    }
+
+    private func drainWake() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        _ = read(wakeRead, &buffer, buffer.count)
+    }
+}

@@ -1,0 +1,417 @@
+// broker-env-wrap: ask the agent for an environment plan, apply it purely, exec the command.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What the agent wants changed in a wrapped command's environment, in order. The plan never
+/// carries a whole environment: the caller's other variables stay exactly as they were.
+public struct EnvPlan: Equatable, Sendable {
+    public enum Step: Equatable, Sendable {
+        /// `secret` marks values that must be masked (GitHub) and never echoed.
+        case set(String, String, secret: Bool)
+        case unset(String)
+        /// One more `GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` pair after any the caller already has.
+        case gitConfig(key: String, value: String)
+    }
+
+    public var steps: [Step]
+
+    public init(_ steps: [Step] = []) { self.steps = steps }
+
+    /// The answer's fields, in order: `set=NAME=VALUE`, `secret=NAME=VALUE`, `unset=NAME`, and
+    /// `git_key=KEY` followed by its `git_value=VALUE` (a git key may itself hold `=`).
+    public var fields: [WireMessage.Field] {
+        steps.flatMap { step -> [WireMessage.Field] in
+            switch step {
+            case .set(let name, let value, let secret): return [.init(secret ? "secret" : "set", "\(name)=\(value)")]
+            case .unset(let name): return [.init("unset", name)]
+            case .gitConfig(let key, let value): return [.init("git_key", key), .init("git_value", value)]
+            }
+        }
+    }
+
+    /// Reads the plan out of an agent answer, refusing anything that is not a plain variable name.
+    public init(answer: WireMessage) throws {
+        var steps: [Step] = []
+        var pendingGitKey: String?
+        for field in answer.fields {
+            switch field.key {
+            case "set", "secret":
+                guard let eq = field.value.firstIndex(of: "=") else { throw Self.malformed }
+                let name = String(field.value[..<eq])
+                try Self.checkName(name)
+                steps.append(.set(name, String(field.value[field.value.index(after: eq)...]), secret: field.key == "secret"))
+            case "unset":
+                try Self.checkName(field.value)
+                steps.append(.unset(field.value))
+            case "git_key":
+                guard pendingGitKey == nil, !field.value.isEmpty else { throw Self.malformed }
+                pendingGitKey = field.value
+            case "git_value":
+                guard let key = pendingGitKey else { throw Self.malformed }
+                steps.append(.gitConfig(key: key, value: field.value))
+                pendingGitKey = nil
+            default:
+                continue  // status, notes: not part of the plan
+            }
+        }
+        guard pendingGitKey == nil else { throw Self.malformed }
+        self.steps = steps
+    }
+
+    static let malformed = BrokerFailure(.internal, "broker-agent sent a malformed environment plan")
+
+    /// A name a shell can export: a letter or `_`, then letters, digits and `_`.
+    public static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(48...57).contains(first) else { return false }
+        return name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+    }
+
+    static func checkName(_ name: String) throws {
+        guard isVariableName(name) else { throw malformed }
+    }
+
+    /// The environment a wrapped command gets: `environment` with the plan's steps applied in
+    /// order. Pure: the same input always gives the same output.
+    public func applied(to environment: [String: String]) throws -> [String: String] {
+        var result = environment
+        for step in steps {
+            switch step {
+            case .set(let name, let value, _):
+                result[name] = value
+            case .unset(let name):
+                result.removeValue(forKey: name)
+            case .gitConfig(let key, let value):
+                // Append after the caller's own entries, as git reads them in order.
+                let count: Int
+                if let text = result["GIT_CONFIG_COUNT"], !text.isEmpty {
+                    guard let n = Int(text), n >= 0 else {
+                        throw BrokerFailure(.input, "GIT_CONFIG_COUNT is \"\(WireCodec.printable(text))\", not a count",
+                                            hint: "unset it or fix it; git refuses it too")
+                    }
+                    count = n
+                } else {
+                    count = 0
+                }
+                result["GIT_CONFIG_KEY_\(count)"] = key
+                result["GIT_CONFIG_VALUE_\(count)"] = value
+                result["GIT_CONFIG_COUNT"] = String(count + 1)
+            }
+        }
+        return result
+    }
+
+    /// What changes between `environment` and the plan applied to it, sorted by name: the
+    /// variables to set (with whether the value is a secret) and those to unset.
+    public func changes(from environment: [String: String]) throws -> EnvChanges {
+        let after = try applied(to: environment)
+        var secretNames = Set<String>()
+        for case .set(let name, _, true) in steps { secretNames.insert(name) }
+        var changes = EnvChanges()
+        for name in after.keys.sorted() where environment[name] != after[name] {
+            changes.set.append(.init(name: name, value: after[name]!, secret: secretNames.contains(name)))
+        }
+        changes.unset = environment.keys.filter { after[$0] == nil }.sorted()
+        return changes
+    }
+}
+
+/// The difference a plan makes, ready to print in a shell's syntax.
+public struct EnvChanges: Equatable, Sendable {
+    public struct Assignment: Equatable, Sendable {
+        public var name: String
+        public var value: String
+        public var secret: Bool
+    }
+
+    public var set: [Assignment] = []
+    public var unset: [String] = []
+
+    public enum Format: String, CaseIterable, Sendable {
+        case bash, fish, dotenv, json, github
+    }
+
+    /// The text `--print --format` writes. `github` is the `$GITHUB_ENV` file format, with a
+    /// random heredoc delimiter so no value can end an entry early.
+    public func rendered(_ format: Format, delimiter: String = EnvChanges.randomDelimiter()) -> String {
+        switch format {
+        case .bash:
+            return unset.map { "unset \($0)\n" }.joined() + set.map { "export \($0.name)=\(Self.shellQuoted($0.value))\n" }.joined()
+        case .fish:
+            return unset.map { "set -e \($0)\n" }.joined() + set.map { "set -gx \($0.name) \(Self.fishQuoted($0.value))\n" }.joined()
+        case .dotenv:
+            // dotenv cannot unset: say so in comments, which every dotenv reader skips.
+            return unset.map { "# unset \($0)\n" }.joined() + set.map { "\($0.name)=\(Self.dotenvQuoted($0.value))\n" }.joined()
+        case .json:
+            let object = JSONValue.object([
+                ("set", .object(set.map { ($0.name, .string($0.value)) })),
+                ("unset", .array(unset.map { .string($0) })),
+            ])
+            return object.encoded() + "\n"
+        case .github:
+            // GitHub's env file cannot unset either; an empty value is the closest, and the AWS
+            // SDKs and git treat an empty variable as unset.
+            let entries = unset.map { ($0, "") } + set.map { ($0.name, $0.value) }
+            return entries.map { "\($0.0)<<\(delimiter)\n\($0.1)\n\(delimiter)\n" }.joined()
+        }
+    }
+
+    /// `::add-mask::` workflow commands for every secret value (GitHub Actions reads them from the
+    /// step's standard output and hides the values in its logs).
+    public var githubMasks: String {
+        self.set.filter(\.secret).map { "::add-mask::\($0.value)\n" }.joined()
+    }
+
+    public static func randomDelimiter() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "ghadelimiter_" + (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16) }.joined()
+    }
+
+    /// POSIX single quotes: everything literal; a quote is closed, escaped and reopened.
+    static func shellQuoted(_ value: String) -> String {
+        "'" + value.replacingAll("'", with: "'\\''") + "'"
+    }
+
+    /// fish single quotes: only `\\` and `\'` are escapes.
+    static func fishQuoted(_ value: String) -> String {
+        "'" + value.replacingAll("\\", with: "\\\\").replacingAll("'", with: "\\'") + "'"
+    }
+
+    /// Single quotes (literal in python-dotenv, Docker Compose and direnv) when they can hold the
+    /// value; otherwise double quotes with `\\` and `\"` escaped, the escapes they all decode.
+    static func dotenvQuoted(_ value: String) -> String {
+        if !value.contains("'") && !value.contains("\\") { return "'" + value + "'" }
+        return "\"" + value.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+    }
+}
+
+extension String {
+    /// Foundation's replacingOccurrences, which the adapters cannot import.
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
+
+public enum EnvWrapFrontend {
+    public enum Delivery: String, CaseIterable, Sendable { case endpoint, env, profile }
+
+    public struct Options: Equatable {
+        public var identities: [String] = []
+        public var delivery: Delivery?
+        public var nested = false
+        public var print = false
+        public var format: EnvChanges.Format = .bash
+        public var socketDirectory: String?
+        public var command: [String] = []
+    }
+
+    /// The values of `BROKER_IDENTITY` that switch the wrap off, as Atmos users asked.
+    public static let offSwitches: Set<String> = ["false", "0", "no", "off"]
+
+    /// The variable that marks a wrapped process (its value is the wrap's pid).
+    public static let marker = "BROKER_ENV_WRAP"
+
+    public static func parse(_ arguments: [String]) throws -> Options {
+        var options = Options()
+        var rest = arguments[...]
+        func value(_ arg: String, _ name: String) throws -> String {
+            if arg == name {
+                guard let next = rest.popFirst(), !next.isEmpty else { throw BrokerFailure(.usage, "\(name) needs a value") }
+                return next
+            }
+            let text = String(arg.dropFirst(name.count + 1))
+            guard !text.isEmpty else { throw BrokerFailure(.usage, "\(name) needs a value") }
+            return text
+        }
+        func matches(_ arg: String, _ name: String) -> Bool { arg == name || arg.hasPrefix(name + "=") }
+        var formatGiven = false
+        while let arg = rest.first {
+            if arg == "--" { rest.removeFirst(); break }
+            // The first word that is not an option starts the command, as with env(1) and sudo(8).
+            guard arg.hasPrefix("-") else { break }
+            rest.removeFirst()
+            if matches(arg, "--identity") {
+                options.identities.append(try value(arg, "--identity"))
+            } else if matches(arg, "--delivery") {
+                let text = try value(arg, "--delivery")
+                guard let delivery = Delivery(rawValue: text) else {
+                    throw BrokerFailure(.usage, "--delivery must be endpoint, env or profile, not \(WireCodec.printable(text))")
+                }
+                options.delivery = delivery
+            } else if matches(arg, "--format") {
+                let text = try value(arg, "--format")
+                guard let format = EnvChanges.Format(rawValue: text) else {
+                    throw BrokerFailure(.usage, "--format must be bash, fish, dotenv, json or github, not \(WireCodec.printable(text))")
+                }
+                options.format = format
+                formatGiven = true
+            } else if matches(arg, "--socket-dir") {
+                options.socketDirectory = try value(arg, "--socket-dir")
+            } else if arg == "--nested" {
+                options.nested = true
+            } else if arg == "--print" {
+                options.print = true
+            } else if arg == "-h" || arg == "--help" {
+                throw BrokerFailure(.usage, "help requested")
+            } else {
+                throw BrokerFailure(.usage, "unknown option \(WireCodec.printable(arg))")
+            }
+        }
+        options.command = Array(rest)
+        if options.print && !options.command.isEmpty {
+            throw BrokerFailure(.usage, "--print prints the plan and runs nothing; drop the command or --print")
+        }
+        if !options.print && options.command.isEmpty { throw BrokerFailure(.usage, "no command given") }
+        if formatGiven && !options.print { throw BrokerFailure(.usage, "--format only applies to --print") }
+        return options
+    }
+
+    /// The request for the agent. `pid` is the process whose life bounds the plan's lease: the
+    /// wrap itself, which becomes the command when it execs.
+    public static func request(_ options: Options, identities: [String], pid: Int32, binDirectory: String?) -> WireMessage {
+        var request = WireMessage()
+        request.append("op", "env.plan")
+        request.append("adapter", "env-wrap")
+        for name in identities { request.append("identity[]", name) }
+        request.append("delivery", ifPresent: options.delivery?.rawValue)
+        request.append("pid", String(pid))
+        request.append("bin_dir", ifPresent: binDirectory)
+        return request
+    }
+
+    /// The whole adapter. Everything before the exec reports failure as one stderr line; after
+    /// the exec, the exit status and signals are the command's own.
+    public static func run(arguments: [String], environment: Environment = .current,
+                           output: FileDescriptor = .standardOutput) -> Int32 {
+        let options: Options
+        do {
+            options = try parse(arguments)
+        } catch let failure as BrokerFailure {
+            if failure.message == "help requested" {
+                try? output.writeAll(CommandCatalog.usage(for: "broker-env-wrap") + "\n")
+                return ExitStatus.success
+            }
+            printError("broker-env-wrap: \(failure.description); \(CommandCatalog.shortUsage(for: "broker-env-wrap"))")
+            return ExitStatus.usage
+        } catch {
+            return ExitStatus.usage
+        }
+        if let switchValue = environment["BROKER_IDENTITY"], offSwitches.contains(switchValue.lowercased()) {
+            if options.print { return ExitStatus.success }  // nothing to change
+            return execute(options.command, environment: environment.values)
+        }
+        if !options.nested, let outer = environment[marker] {
+            printError("broker-env-wrap: already inside broker-env-wrap (pid \(WireCodec.printable(outer))) (hint: pass --nested to wrap again, or run the command directly)")
+            return ExitStatus.failure
+        }
+        let identities = options.identities.isEmpty ? (environment["BROKER_IDENTITY"].map { [$0] } ?? []) : options.identities
+        guard !identities.isEmpty else {
+            printError("broker-env-wrap: no identity given (hint: pass --identity NAME or set BROKER_IDENTITY); \(CommandCatalog.shortUsage(for: "broker-env-wrap"))")
+            return ExitStatus.usage
+        }
+        var newEnvironment: [String: String]
+        let plan: EnvPlan
+        do {
+            var env = environment
+            if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
+            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
+            // With --print the lease lasts as long as the shell that evaluates the output (bash
+            // runs a lone command substitution in that shell's own child, so it is our parent).
+            let pid = options.print ? getppid() : getpid()
+            let binDirectory = ProcessInfoLite.executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }
+            guard let answer = try client.send(request(options, identities: identities, pid: pid, binDirectory: binDirectory)) else {
+                throw BrokerFailure(.unavailable, "broker-agent is not running")
+            }
+            plan = try EnvPlan(answer: answer)
+            newEnvironment = try plan.applied(to: env.values)
+            if options.print {
+                let changes = try plan.changes(from: env.values)
+                if options.format == .github {
+                    try writeGitHubEnvironment(changes, environment: env, output: output)
+                } else {
+                    try output.writeAll(changes.rendered(options.format))
+                }
+                return ExitStatus.success
+            }
+        } catch let error as BrokerError {
+            printError("broker-env-wrap: \(error.description)".replacingNewlines)
+            return ExitStatus.failure
+        } catch {
+            printError("broker-env-wrap: \(error)".replacingNewlines)
+            return ExitStatus.failure
+        }
+        newEnvironment[marker] = String(getpid())
+        return execute(options.command, environment: newEnvironment)
+    }
+
+    /// GitHub Actions: masks on standard output (the runner reads workflow commands there), the
+    /// variables appended to the file `$GITHUB_ENV` names, as actions/toolkit's exportVariable does.
+    static func writeGitHubEnvironment(_ changes: EnvChanges, environment: Environment, output: FileDescriptor) throws {
+        guard let path = environment["GITHUB_ENV"] else {
+            throw BrokerFailure(.usage, "--format github appends to the file $GITHUB_ENV names, and GITHUB_ENV is not set",
+                                hint: "run it in a GitHub Actions step, or use --format dotenv")
+        }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot open $GITHUB_ENV (\(path)): \(Errno.current)") }
+        try output.writeAll(changes.githubMasks)
+        try FileDescriptor(rawValue: fd).closeAfter { try FileDescriptor(rawValue: fd).writeAll(changes.rendered(.github)) }
+    }
+
+    /// Replaces this process with `command`, found on PATH like a shell finds it. Returns only on
+    /// failure: 127 when nothing by that name exists, 126 when it cannot be executed.
+    public static func execute(_ command: [String], environment: [String: String]) -> Int32 {
+        let name = command[0]
+        let candidates = searchPath(for: name, path: environment["PATH"])
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        var denied: Errno?
+        var lastError: Errno?
+        for candidate in candidates {
+            let error = exec(candidate, arguments: command, environment: envp)
+            switch error.rawValue {
+            case ENOENT, ENOTDIR:
+                continue
+            case ENOEXEC:
+                // No #! line: run it as a shell script, as execvp and every shell do.
+                let shellError = exec("/bin/sh", arguments: ["/bin/sh", candidate] + command.dropFirst(), environment: envp)
+                lastError = shellError
+            case EACCES:
+                denied = error
+            default:
+                lastError = error
+            }
+            if name.contains("/") { break }
+        }
+        if let error = lastError ?? denied {
+            printError("broker-env-wrap: \(WireCodec.printable(name)): \(error)")
+            return 126
+        }
+        printError("broker-env-wrap: \(WireCodec.printable(name)): command not found")
+        return 127
+    }
+
+    /// Where a shell would look for `name`: itself when it holds a slash, else each PATH entry
+    /// (an empty entry is the current directory).
+    public static func searchPath(for name: String, path: String?) -> [String] {
+        if name.contains("/") { return [name] }
+        guard !name.isEmpty else { return [] }
+        let entries = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
+        return entries.map { $0.isEmpty ? name : "\($0)/\(name)" }
+    }
+
+    /// The corresponding C function is `execve`. Returns the reason it did not replace us.
+    static func exec(_ path: String, arguments: [String], environment: [String]) -> Errno {
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        execve(path, &argv, &envp)
+        return Errno.current
+    }
+}

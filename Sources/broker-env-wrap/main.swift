@@ -1,0 +1,9 @@
+// broker-env-wrap: runs a command with credentials delivered by the agent; everything happens in BrokerWire.
+import BrokerWire
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Returns only when the command could not be started (or with --print, after printing).
+exit(EnvWrapFrontend.run(arguments: Array(CommandLine.arguments.dropFirst())))
