@@ -67,6 +67,7 @@ public final class AgentServer: @unchecked Sendable {
         signal(SIGINT) { _ in terminationRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
         service.resolver.cache.loadFromDisk(now: service.clock.now())
+        service.startLeases()
         var sweepCountdown = 0
         while terminationRequested == 0 && !service.stopRequested {
             var poller = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
@@ -81,6 +82,7 @@ public final class AgentServer: @unchecked Sendable {
             if sweepCountdown <= 0 {
                 sweepCountdown = 40
                 service.resolver.cache.sweep(now: service.clock.now())
+                service.leases.sweep()
             }
             if idleExpired() { log("idle; exiting"); break }
             if sweepCountdown == 39 { cbroker_release_free_memory() }  // hand memory from a burst back to the OS

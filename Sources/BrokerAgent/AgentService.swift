@@ -15,6 +15,8 @@ public final class AgentService: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     /// broker-env-wrap's leases and the container-credentials endpoint (AgentServiceEnv.swift).
     public let envWrap = EnvWrapSessions()
+    /// github/pat-pool tokens leased to processes (LeaseManager.swift, AgentServicePATPool.swift).
+    public let leases: LeaseManager
     /// Set by `op=stop`; the server loop polls it.
     public private(set) var stopRequested = false
 
@@ -27,6 +29,7 @@ public final class AgentService: @unchecked Sendable {
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
         resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
         audit = AuditLog(path: paths.auditLogPath)
+        leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         startedAt = clock.now()
         if case .success(let config) = configStore.config() {
             resolver.refreshAhead = config.agent.refreshAhead
@@ -117,6 +120,10 @@ public final class AgentService: @unchecked Sendable {
         let target = "\(scheme)://\(host)" + (credential.path.map { "/\($0)" } ?? "")
         let config = try loadConfig()
         if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
+            // A pool leases a token per process instead of resolving and caching one.
+            if let pool = try patPool(binding.identity, in: config) {
+                return try poolGit(op, pool: pool, credential: credential, config: config, caller: caller, target: target)
+            }
             return try boundGit(op, binding: binding, config: config, caller: caller, target: target)
         }
         var warning: [WireMessage.Field] = []

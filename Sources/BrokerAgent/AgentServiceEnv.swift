@@ -129,7 +129,15 @@ extension AgentService {
                     contributed = true
                 }
                 let exports = (kind as? any ExportsEnvironment)?.exports.names ?? []
-                if !exports.isEmpty {
+                if let pool = kind as? GitHubPATPoolIdentity {
+                    // A pool leases one token to the wrapped process for its whole life; git in
+                    // it gets the same token through the helper, so lease even without `env`.
+                    if !exports.isEmpty || config.gitBindings.contains(where: { $0.identity == name }) {
+                        let grant = try leasePoolToken(pool, pid: pid, config: config, caller: caller)
+                        for variable in exports { plan.steps.append(.set(variable, grant.token.reveal(), secret: true)) }
+                        contributed = !exports.isEmpty
+                    }
+                } else if !exports.isEmpty {
                     let resolution = try resolver.resolve(name, in: config, minimumValidity: config.git.minimumValidity)
                     guard let value = resolution.credential.secrets["password"] else {
                         throw BrokerFailure(.config, "identity \"\(name)\" gave no secret to export")

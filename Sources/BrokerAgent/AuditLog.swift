@@ -42,7 +42,7 @@ public struct Caller: Sendable, Equatable {
 }
 
 public struct AuditRecord: Sendable {
-    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased }
+    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined }
     public var event: Event
     public var outcome: String           // "ok" or "error"
     public var identity: String?         // nil for unbound git-cache entries
@@ -51,9 +51,13 @@ public struct AuditRecord: Sendable {
     public var target: String?           // e.g. "https://example.com/repo.git" — never user or password
     public var tier: String?
     public var reason: String?
+    /// A pooled token's fingerprint (github/pat-pool): which token, never the token.
+    public var token: String?
+    /// The process a pool lease belongs to, when that is not the caller (git above the helper).
+    public var holder: Caller?
 
     public init(event: Event, outcome: String = "ok", identity: String?, adapter: String, caller: Caller?,
-                target: String? = nil, tier: String? = nil, reason: String? = nil) {
+                target: String? = nil, tier: String? = nil, reason: String? = nil, token: String? = nil, holder: Caller? = nil) {
         self.event = event
         self.outcome = outcome
         self.identity = identity
@@ -62,6 +66,8 @@ public struct AuditRecord: Sendable {
         self.target = target
         self.tier = tier
         self.reason = reason
+        self.token = token
+        self.holder = holder
     }
 }
 
@@ -87,6 +93,10 @@ public final class AuditLog: @unchecked Sendable {
         if let target = record.target { object.append(("target", .string(target))) }
         if let tier = record.tier { object.append(("tier", .string(tier))) }
         if let reason = record.reason { object.append(("reason", .string(reason))) }
+        if let token = record.token { object.append(("token", .string(token))) }
+        if let holder = record.holder {
+            object.append(("holder", .object([("pid", .int(Int64(holder.pid)))] + (holder.executable.map { [("exe", .string($0))] } ?? []))))
+        }
         if let caller = record.caller {
             var c: [(String, JSONValue)] = [("pid", .int(Int64(caller.pid))), ("uid", .int(Int64(caller.uid)))]
             if let exe = caller.executable { c.append(("exe", .string(exe))) }

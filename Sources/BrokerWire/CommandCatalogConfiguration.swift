@@ -127,7 +127,7 @@ extension CommandCatalog {
             ManualSection("[identity \"NAME\"]", [
                 .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
                 .definitions([
-                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role`, `aws/web-identity` or `github/app`; see IDENTITY KINDS."]),
+                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role`, `aws/web-identity`, `github/app` or `github/pat-pool`; see IDENTITY KINDS."]),
                     Definition("via = identity:NAME", style: .synopsis, [
                         "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
                     ]),
@@ -233,6 +233,30 @@ extension CommandCatalog {
                 [git "https://github.com/acme"]
                     identity = acme-app
                 """),
+                .subheading("github/pat-pool"),
+                .paragraph("A pool of personal access tokens (or any long-lived tokens) shared by concurrent jobs so that no two of them use the same token at once: each request leases one free token to the process tree that asked, and the same holder asking again gets the same token. It takes no `via`, and its tokens are never put in the credential cache."),
+                .definitions([
+                    Definition("tokens = REFERENCE", style: .synopsis, ["Where a list of tokens is read from, one per line: usually `file:PATH` (a 0600 file), or `cmd:COMMAND`. Blank lines and lines starting with `#` are ignored; a line with a space in it is refused. Repeatable."]),
+                    Definition("token = REFERENCE", style: .synopsis, ["One token: `env:NAME`, `file:PATH` or `cmd:COMMAND`. Repeat the key for more. `tokens` and `token` may be mixed; at least one is required. The pool's order is the file's order, and the first free token is leased first. A token listed twice counts once."]),
+                    Definition("username = NAME", style: .synopsis, ["The user name git presents; default `x-access-token`."]),
+                    Definition("lease-ttl = DURATION", style: .synopsis, ["The longest a lease lasts when its holder does not exit first; default 1h. Set it longer than your longest job: after it, the token may be leased to another job. A holder asking again when less than `[git] minimum-validity` is left has its lease renewed."]),
+                    Definition("quarantine = DURATION", style: .synopsis, ["How long a token that git reported as rejected stays out of the pool; default 1h."]),
+                    CatalogText.envKey,
+                ]),
+                .paragraph("Who holds a lease. Under broker-env-wrap(1), the wrapped process holds it from the moment the wrap starts until it exits, whether the token reaches it through `env` or through git: git inside the job is given the job's token. When git runs git-credential-broker(1) outside a wrap, the holder is the git command itself: the outermost `git` process in the unbroken run of git programs (`git`, `git-remote-https`, any `git-*`) and shells (`sh`, `dash`, `bash`) directly above the helper, so a clone's token is released when the clone ends, not when the shell or CI runner that started it does. Any process that already holds a lease of the pool shares it with its descendants. Without git above the helper (run by hand or from a script), its parent process is the holder. Processes are named by pid and start time, so a recycled pid never inherits a lease. Holders are found and watched through /proc, so this kind works on Linux only for now."),
+                .paragraph("A lease ends when its holder exits or `lease-ttl` passes. When git gets a 401 and erases the credential, the token it used is quarantined and its lease released; the next request leases another token (a wrapped job stays a holder and gets the new one). When every token is leased or quarantined, a request fails at once, before the wrapped command starts:"),
+                .code("broker-env-wrap: identity \"ci\": pool \"ci\" exhausted: 3/3 leased (hint: …)"),
+                .paragraph("Leases and quarantines are kept, by token fingerprint (the first 12 hex digits of the token's SHA-256) and never by value, in `$XDG_STATE_HOME/credential-broker/leases/`, one 0600 file per pool. A restarted agent keeps every lease whose holder is still the same running process, so a restart never hands one token to two live jobs. Every lease, release, quarantine and refusal is an audit record naming the fingerprint and the holder."),
+                .code("""
+                [identity "ci"]
+                    kind = github/pat-pool
+                    tokens = file:~/.config/credential-broker/ci-tokens
+                    lease-ttl = 2h
+                    env = GH_TOKEN
+
+                [git "https://github.com/acme"]
+                    identity = ci
+                """),
             ]),
             ManualSection("SECRET REFERENCES", [
                 .paragraph("Wherever a secret is expected, the value names where to read it. Inline secrets are refused."),
@@ -251,6 +275,7 @@ extension CommandCatalog {
             ManualSection("FILES", [
                 .definitions([
                     Definition("$XDG_CONFIG_HOME/credential-broker/config", ["The configuration file."]),
+                    Definition("$XDG_STATE_HOME/credential-broker/leases/", ["github/pat-pool leases and quarantines, one 0600 file per pool, by token fingerprint."]),
                 ]),
             ]),
             ManualSection("SEE ALSO", [

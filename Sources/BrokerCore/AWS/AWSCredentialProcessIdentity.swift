@@ -44,9 +44,15 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         guard result.status == 0 else {
             throw BrokerFailure(.upstream, "\(program) exited with status \(result.status)\(firstErrorLine)")
         }
+        return try Self.credential(fromOutput: result.stdout, program: program, now: context.clock.now())
+    }
+
+    /// Reads a credential_process's stdout (the Version 1 JSON document) into a credential, or
+    /// says what is wrong with it; `program` names the process in messages. Pure, so it can be fuzzed.
+    public static func credential(fromOutput stdout: String, program: String, now: Int64) throws -> Credential {
         // Never quote stdout: it holds (or half-holds) the secret key.
-        guard let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
-            throw BrokerFailure(.upstream, "\(program) printed output that is not a JSON object (\(result.stdout.utf8.count) bytes)")
+        guard let object = try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
+            throw BrokerFailure(.upstream, "\(program) printed output that is not a JSON object (\(stdout.utf8.count) bytes)")
         }
         guard let version = object["Version"] as? Int, version == 1 else {
             let shown = object["Version"].map { "\($0)" }.map(WireCodec.printable) ?? "none"
@@ -61,7 +67,7 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
             guard let string = text as? String, let seconds = parseRFC3339(string) else {
                 throw BrokerFailure(.upstream, "\(program) printed an Expiration that is not an RFC 3339 time")
             }
-            if seconds <= context.clock.now() {
+            if seconds <= now {
                 throw BrokerFailure(.upstream, "\(program) printed credentials that expired at \(rfc3339UTC(seconds))")
             }
             expiresAt = seconds

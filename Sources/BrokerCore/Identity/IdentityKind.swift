@@ -92,6 +92,7 @@ public enum IdentityKinds {
         AWSAssumeRoleIdentity.self,
         AWSWebIdentity.self,
         GitHubAppIdentity.self,
+        GitHubPATPoolIdentity.self,
     ]
 
     public static func named(_ name: String) -> (any IdentityKind.Type)? {
