@@ -1,5 +1,8 @@
-"""Runs the git-helper benchmark; see bench/git-helper. Prints medians and ratios, asserts nothing."""
-import os, shutil, socket, statistics, subprocess, sys, tempfile, time
+"""Runs the git-helper benchmark; see bench/git-helper. Prints medians and ratios, asserts nothing.
+
+Also times a URL bound to a github/app identity: warm gets against credential-cache, and cold mints
+against the loopback fake of GitHub's token API."""
+import os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 from multiprocessing import Pool
 
 BIN, ITERATIONS = sys.argv[1], int(sys.argv[2])
@@ -110,6 +113,56 @@ try:
     print(f"minimal static Swift program importing Foundation: {base_rss / 1024:6.1f} MiB")
     print(f"agent RSS, idle after start:     {idle_rss / 1024:6.1f} MiB   ratio {idle_rss / base_rss:5.2f} (target <= 1.25)")
     print(f"agent RSS, 1 s after the load:   {loaded_rss / 1024:6.1f} MiB   ratio {loaded_rss / base_rss:5.2f}")
+
+    # GitHub App: a URL bound to a github/app identity whose tokens come from the loopback fake of
+    # GitHub's token API (Tests/EndToEndTests/Fixtures/github_api_fake.py), which verifies each JWT.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fd = os.open(root + "/app.pem", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+    os.close(fd)
+    with open(root + "/app.pub", "wb") as f:
+        f.write(app_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "EndToEndTests", "Fixtures", "github_api_fake.py")
+    github_fake = subprocess.Popen([sys.executable, fixture, "--public-key", root + "/app.pub", "--app-id", "123456",
+                                    "--installation-id", "7", "--tokens-file", root + "/github-tokens", "--lifetime", "600"],
+                                   stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    fake_url = "http://127.0.0.1:%d" % int(github_fake.stdout.readline())
+    os.makedirs(root + "/config/credential-broker", exist_ok=True)
+    with open(root + "/config/credential-broker/config", "w") as f:
+        f.write(f'[identity "app"]\n\tkind = github/app\n\tapp-id = 123456\n\tinstallation-id = 7\n'
+                f'\tprivate-key = file:{root}/app.pem\n\tapi-url = {fake_url}\n'
+                f'[git "https://github.bench"]\n\tidentity = app\n')
+    APP_QUERY = b"protocol=https\nhost=github.bench\n"
+    try:
+        # Cold: the cached token dropped before each get, so each one signs a JWT and mints.
+        cold = []
+        for _ in range(max(10, ITERATIONS // 20)):
+            subprocess.run([f"{BIN}/brokerctl", "logout", "app"], env=env, capture_output=True, check=True)
+            cold.append(timed([ours, "get"], APP_QUERY))
+        mints = json.loads(urllib.request.urlopen(fake_url + "/__counts").read())["mint"]
+        assert b"x-access-token" in git(ours, "fill", APP_QUERY).stdout
+        app_fill, app_get, cache_fill, cache_get = [], [], [], []
+        for _ in range(ITERATIONS):
+            app_fill.append(timed(["git", "-c", f"credential.helper={ours}", "credential", "fill"], APP_QUERY))
+            cache_fill.append(timed(["git", "-c", f"credential.helper={theirs}", "credential", "fill"], QUERY))
+            app_get.append(timed([ours, "get"], APP_QUERY))
+            cache_get.append(timed(["git", "credential-cache", f"--socket={cache_sock}", "get"], QUERY))
+        print(f"GitHub App-bound URL, warm (token cached in the agent), {ITERATIONS} alternating runs (median ms):")
+        print(f"  git credential fill via broker (App)   {median_ms(app_fill):7.3f}")
+        print(f"  git credential fill via cache          {median_ms(cache_fill):7.3f}")
+        print(f"  ratio                                  {median_ms(app_fill) / median_ms(cache_fill):7.3f}   (target <= 1.10)")
+        print(f"  git-credential-broker get (App)        {median_ms(app_get):7.3f}")
+        print(f"  git credential-cache get               {median_ms(cache_get):7.3f}")
+        print(f"  ratio                                  {median_ms(app_get) / median_ms(cache_get):7.3f}   (target <= 1.10)")
+        print(f"GitHub App cold mint against the fake API, {len(cold)} runs ({mints} tokens minted): "
+              f"get median {median_ms(cold):.1f} ms, min {min(cold):.1f} ms (JWT signing, one POST, cache write)")
+    finally:
+        github_fake.kill()
+        github_fake.wait()
 finally:
     subprocess.run([f"{BIN}/brokerctl", "stop"], env=env, capture_output=True)
     subprocess.run(["git", "credential-cache", f"--socket={cache_sock}", "exit"], env=env, capture_output=True)

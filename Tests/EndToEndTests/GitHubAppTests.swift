@@ -302,6 +302,20 @@ final class GitHubAppTests: XCTestCase {
         XCTAssertNotEqual(first.stdout, second.stdout)
     }
 
+    func testAWrappedJobGetsTheInstallationTokenInItsEnvironment() throws {
+        let sandbox = Sandbox()
+        defer { Kit.stopAgents(sandbox) }
+        let key = try GitHubAppKey.generate(in: sandbox)
+        let fake = try GitHubAPIFake(sandbox: sandbox, key: key)
+        defer { fake.stop() }
+        sandbox.writeConfig(appConfig(fake, key: key, binding: "https://github.example", extra: "installation-id = 77\nenv = GH_TOKEN"))
+
+        let result = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", "app", "--", "/bin/sh", "-c", "printf %s \"$GH_TOKEN\""])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(fake.liveTokens, [result.stdout])
+        XCTAssertTrue(result.stdout.hasPrefix("ghs_"), result.stdout)
+    }
+
     /// Each misconfiguration fails `get` with one stderr line that names the identity, prints
     /// nothing on stdout, and never shows the JWT or the key.
     func testMisconfiguredAppsFailWithOneLineNamingTheIdentity() throws {
