@@ -208,7 +208,7 @@ final class CryptoPythonDifferentialTests: XCTestCase {
             key, message = bytes.fromhex(key_hex), bytes.fromhex(message_hex)
             print(hashlib.sha256(message).hexdigest(), hmac.new(key, message, "sha256").hexdigest())
         """
-        let output = try run(python, arguments: ["-c", script, inputFile.path])
+        let output = try runPeer(python, arguments: ["-c", script, inputFile.path])
         guard output.status == 0 else {
             XCTFail("python3 exited with status \(output.status): \(output.stderr)")
             return
@@ -227,55 +227,5 @@ final class CryptoPythonDifferentialTests: XCTestCase {
             XCTAssertEqual(HMACSHA256.authenticate(message: pair.message, key: pair.key).hexString, fields[1],
                            "HMAC-SHA256, \(context)")
         }
-    }
-
-    private func findExecutable(named name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
-
-    private func run(_ executable: URL, arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        // stderr goes to a file so that a chatty child can never stall on a full pipe we are not reading.
-        let stderrFile = FileManager.default.temporaryDirectory
-            .appendingPathComponent("crypto-differential-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: stderrFile) }
-
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let stdoutPipe = Pipe()
-        process.standardOutput = stdoutPipe
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
-        let stdoutData = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let stderrData = (try? Data(contentsOf: stderrFile)) ?? Data()
-        return (process.terminationStatus,
-                String(decoding: stdoutData, as: UTF8.self),
-                String(decoding: stderrData, as: UTF8.self))
-    }
-}
-
-/// A small seeded generator (SplitMix64) so every run sees the same "random" inputs.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
     }
 }

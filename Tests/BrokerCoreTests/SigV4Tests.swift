@@ -512,7 +512,7 @@ final class SigV4BotocoreDifferentialTests: XCTestCase {
                 "wireQuery": "&".join(quote(k, safe="-_.~") + "=" + quote(v, safe="-_.~") for k, v in query),
             }))
         """
-        let output = try run(python, arguments: ["-c", script, inputFile.path])
+        let output = try runPeer(python, arguments: ["-c", script, inputFile.path])
         if output.status == 3 {
             XCTFail("botocore missing: \(output.stderr)")
             return
@@ -550,37 +550,6 @@ final class SigV4BotocoreDifferentialTests: XCTestCase {
             }
             if failures > 10 { break }  // the first few disagreements say everything
         }
-    }
-
-    private func findExecutable(named name: String) -> URL? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        return nil
-    }
-
-    private func run(_ executable: URL, arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        // stderr goes to a file so that a chatty child can never stall on a full pipe we are not reading.
-        let stderrFile = FileManager.default.temporaryDirectory
-            .appendingPathComponent("sigv4-differential-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: stderrFile) }
-
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let stdoutPipe = Pipe()
-        process.standardOutput = stdoutPipe
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
-        let stdoutData = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let stderrData = (try? Data(contentsOf: stderrFile)) ?? Data()
-        return (process.terminationStatus,
-                String(decoding: stdoutData, as: UTF8.self),
-                String(decoding: stderrData, as: UTF8.self))
     }
 }
 
