@@ -169,7 +169,7 @@ public struct GitHubAPIClient: Sendable {
         while true {
             let failure: Error
             let retryable: Bool
-            switch GitHubExchange.send(method: call.method, url: url, headers: headers,
+            switch HTTPExchange.send(method: call.method, url: url, headers: headers,
                                        body: call.body.map { Data($0.utf8) }, timeout: timeout) {
             case .response(let status, let body):
                 guard status == 429 || status >= 500 else { return Answer(status: status, body: body) }
@@ -260,40 +260,3 @@ public struct GitHubAPIClient: Sendable {
     }
 }
 
-/// One blocking HTTP request over STS's hardened session (ephemeral, no cookies, no credential
-/// storage, redirects refused, so a JWT never follows a `Location`), bounded as a whole by `timeout`.
-enum GitHubExchange {
-    static func send(method: String, url: URL, headers: [(String, String)], body: Data?, timeout: Double) -> HTTPExchange.Outcome {
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: timeout)
-        request.httpMethod = method
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = body
-        let done = DispatchSemaphore(value: 0)
-        let box = Box()
-        let task = HTTPExchange.session.dataTask(with: request) { data, response, error in
-            box.set(data, response, error)
-            done.signal()
-        }
-        task.resume()
-        // URLSession's own timeout is an idle timeout; this deadline bounds the whole exchange.
-        if done.wait(timeout: .now() + max(0.05, timeout)) == .timedOut {
-            task.cancel()
-            _ = done.wait(timeout: .now() + 2)
-            return .transport(.init(reason: "no answer within \(HTTPExchange.formatSeconds(timeout))", retryable: true))
-        }
-        let (data, response, error) = box.get()
-        if let error { return .transport(HTTPExchange.describe(error, timeout: timeout)) }
-        guard let http = response as? HTTPURLResponse else {
-            return .transport(.init(reason: "the answer is not HTTP", retryable: true))
-        }
-        return .response(status: http.statusCode, body: data.map { Array($0) } ?? [])
-    }
-
-    /// Hands the completion handler's values to the waiting thread.
-    private final class Box: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: (Data?, URLResponse?, Error?) = (nil, nil, nil)
-        func set(_ data: Data?, _ response: URLResponse?, _ error: Error?) { lock.lock(); value = (data, response, error); lock.unlock() }
-        func get() -> (Data?, URLResponse?, Error?) { lock.lock(); defer { lock.unlock() }; return value }
-    }
-}
