@@ -83,6 +83,9 @@ public final class AgentServer: @unchecked Sendable {
                 sweepCountdown = 40
                 service.resolver.cache.sweep(now: service.clock.now())
                 service.leases.sweep()
+                if let agent = (try? service.configStore.config().get())?.agent {
+                    service.limiter.sweep(settings: RateSettings(agent))
+                }
             }
             if idleExpired() { log("idle; exiting"); break }
             if sweepCountdown == 39 { cbroker_release_free_memory() }  // hand memory from a burst back to the OS
@@ -144,7 +147,7 @@ public final class AgentServer: @unchecked Sendable {
         UnixSocket.setTimeouts(connection, seconds: timeout)
         let answer: WireMessage
         do {
-            let request = try readWireMessage(from: connection)
+            let request = try readWireMessage(from: connection, requireBlankLine: true)
             answer = service.handle(request, caller: Caller.describe(peer))
         } catch let error as Errno where error == .wouldBlock {
             return  // timed out waiting for the request

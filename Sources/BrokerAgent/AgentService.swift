@@ -17,6 +17,8 @@ public final class AgentService: @unchecked Sendable {
     public let envWrap = EnvWrapSessions()
     /// github/pat-pool tokens leased to processes (LeaseManager.swift, AgentServicePATPool.swift).
     public let leases: LeaseManager
+    /// Per-caller token buckets (RateLimiter.swift).
+    public let limiter = RateLimiter()
     /// Set by `op=stop`; the server loop polls it.
     public private(set) var stopRequested = false
 
@@ -76,6 +78,7 @@ public final class AgentService: @unchecked Sendable {
     }
 
     static func errorAnswer(_ error: Error) -> WireMessage {
+        if let limited = error as? RateLimited { return errorAnswer(limited.failure) }
         var answer = WireMessage()
         answer.append("status", "error")
         if let failure = error as? BrokerFailure {
@@ -122,10 +125,14 @@ public final class AgentService: @unchecked Sendable {
         if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
             // A pool leases a token per process instead of resolving and caching one.
             if let pool = try patPool(binding.identity, in: config) {
+                try charge(binding.identity, caller: caller, adapter: "git", target: target, config: config)
                 return try poolGit(op, pool: pool, credential: credential, config: config, caller: caller, target: target)
             }
+            if op != "get" { try charge(binding.identity, caller: caller, adapter: "git", target: target, config: config) }
             return try boundGit(op, binding: binding, config: config, caller: caller, target: target)
         }
+        // credential-cache's own requests are all served from memory: hits, per host.
+        try charge("\(scheme)://\(host)", caller: caller, adapter: "git", target: target, config: config)
         var warning: [WireMessage.Field] = []
         if op == "get", credential.path == nil,
            let needy = config.pathBoundBindingsNeedingPath(protocol: scheme, host: host).first {
@@ -137,7 +144,8 @@ public final class AgentService: @unchecked Sendable {
             audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
             return ok([:], ordered: found.answer(for: credential).fields + warning)
         case "store":
-            let timeout = request["timeout"].flatMap(Int.init) ?? config.git.cacheTimeout
+            // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
+            let timeout = min(request["timeout"].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))
             let outcome = gitStore.store(credential, timeout: timeout)
             audit.record(AuditRecord(event: .stored, outcome: outcome == .stored ? "ok" : "skipped", identity: nil, adapter: "git",
                                      caller: caller, target: target, reason: outcome == .stored ? nil : "\(outcome) credential not stored"))
@@ -153,7 +161,7 @@ public final class AgentService: @unchecked Sendable {
         switch op {
         case "get":
             do {
-                let resolution = try resolver.resolve(binding.identity, in: config, minimumValidity: config.git.minimumValidity)
+                let resolution = try resolve(binding.identity, in: config, minimumValidity: config.git.minimumValidity, for: caller)
                 let credential = resolution.credential
                 audit.record(AuditRecord(event: .issued, identity: binding.identity, adapter: "git", caller: caller,
                                          target: target, tier: resolution.tier.rawValue))
@@ -186,7 +194,7 @@ public final class AgentService: @unchecked Sendable {
         let config = try loadConfig()
         let resolution: Resolution
         do {
-            resolution = try resolver.resolve(name, in: config, minimumValidity: config.aws.minimumValidity)
+            resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
         } catch {
             audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: adapter, caller: caller, reason: "\(error)"))
             throw Self.naming(name, error)
@@ -206,6 +214,37 @@ public final class AgentService: @unchecked Sendable {
         answer.append("expiration", ifPresent: credential.expiresAt.map(String.init))
         answer.append("tier", resolution.tier.rawValue)
         return answer
+    }
+
+    // MARK: rate limits
+
+    /// Resolves `name` for `caller` within its rate limits: a hit token before serving, and an
+    /// upstream token too when the resolver is about to go upstream. Throws `RateLimited`, which
+    /// the callers' usual failure audit records as `reason: "rate limited"`.
+    func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, for caller: Caller) throws -> Resolution {
+        let settings = RateSettings(config.agent)
+        try limit(name, .hit, caller: caller, settings: settings)
+        return try resolver.resolve(name, in: config, minimumValidity: minimumValidity) {
+            try self.limit(name, .upstream, caller: caller, settings: settings)
+        }
+    }
+
+    func limit(_ identity: String, _ cost: RateClass, caller: Caller, settings: RateSettings) throws {
+        let key = RateKey.of(caller, identity: identity)
+        if let denial = limiter.admit(key, cost, settings: settings) {
+            throw RateLimited(failure: denial.failure(for: key))
+        }
+    }
+
+    /// A hit token for a request served without resolving (git-cache, store, erase); audits a denial.
+    func charge(_ identity: String, caller: Caller, adapter: String, target: String?, config: BrokerConfig) throws {
+        do {
+            try limit(identity, .hit, caller: caller, settings: RateSettings(config.agent))
+        } catch {
+            audit.record(AuditRecord(event: .denied, outcome: "error", identity: identity.contains("://") ? nil : identity,
+                                     adapter: adapter, caller: caller, target: target, reason: "\(error)"))
+            throw error
+        }
     }
 
     /// Prefixes a failure with the identity it concerns, so a one-line error says whose it is.

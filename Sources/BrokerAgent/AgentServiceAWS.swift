@@ -15,8 +15,9 @@ extension AgentService {
         }
         let resolution: Resolution
         do {
-            resolution = try resolver.resolve(name, in: config, minimumValidity: 60)
+            resolution = try resolve(name, in: config, minimumValidity: 60, for: caller)
         } catch {
+            audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: "brokerctl", caller: caller, reason: "\(error)"))
             throw Self.naming(name, error)
         }
         let keys = try resolution.credential.awsCredentials(for: name)
@@ -50,7 +51,7 @@ extension AgentService {
         resolver.context.oneTimeCodes.give(Secret(code), for: name, at: clock.now())
         let resolution: Resolution
         do {
-            resolution = try resolver.resolve(name, in: config, minimumValidity: 60)
+            resolution = try resolve(name, in: config, minimumValidity: 60, for: caller)
         } catch {
             audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: "brokerctl", caller: caller, reason: "login: \(error)"))
             throw Self.naming(name, error)

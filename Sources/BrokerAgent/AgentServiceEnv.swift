@@ -138,7 +138,7 @@ extension AgentService {
                         contributed = !exports.isEmpty
                     }
                 } else if !exports.isEmpty {
-                    let resolution = try resolver.resolve(name, in: config, minimumValidity: config.git.minimumValidity)
+                    let resolution = try resolve(name, in: config, minimumValidity: config.git.minimumValidity, for: caller)
                     guard let value = resolution.credential.secrets["password"] else {
                         throw BrokerFailure(.config, "identity \"\(name)\" gave no secret to export")
                     }
@@ -179,7 +179,7 @@ extension AgentService {
     /// The AWS part of a plan; returns a generated file the lease must remove.
     private func awsSteps(_ name: String, region: String?, delivery: EnvWrapFrontend.Delivery, pid: Int32, binDirectory: String,
                           config: BrokerConfig, caller: Caller, into plan: inout EnvPlan) throws -> String? {
-        let resolution = try resolver.resolve(name, in: config, minimumValidity: config.aws.minimumValidity)
+        let resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
         let keys = try resolution.credential.awsCredentials(for: name)
         for variable in Self.awsVariablesCleared { plan.steps.append(.unset(variable)) }
         if let region {
@@ -233,7 +233,7 @@ extension AgentService {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try loadConfig()
-            let resolution = try resolver.resolve(grant.identity, in: config, minimumValidity: config.aws.minimumValidity)
+            let resolution = try resolve(grant.identity, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
             let keys = try resolution.credential.awsCredentials(for: grant.identity)
             audit.record(AuditRecord(event: .issued, identity: grant.identity, adapter: "endpoint", caller: caller,
                                      tier: resolution.tier.rawValue))

@@ -46,7 +46,9 @@ public final class GitCredentialStore: @unchecked Sendable {
         let now = clock.now()
         checkExpirations(now: now)
         markRemoved(matching: credential, matchPassword: false)
-        entries.append(Entry(fields: credential, expiration: now + Int64(timeout)))
+        // A peer's `timeout=` may be any Int: saturate rather than let the addition trap the agent.
+        let (expiration, overflow) = now.addingReportingOverflow(Int64(timeout))
+        entries.append(Entry(fields: credential, expiration: overflow ? (timeout > 0 ? .max : .min) : expiration))
         return .stored
     }
 

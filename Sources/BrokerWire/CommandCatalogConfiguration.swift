@@ -86,6 +86,21 @@ extension CommandCatalog {
                     Definition("command-timeout = DURATION", style: .synopsis, [
                         "The longest a `cmd:` secret or an `exec` identity's command may run when its identity sets no timeout of its own. Default 30s.",
                     ]),
+                    Definition("rate-limits = BOOLEAN", style: .synopsis, [
+                        "Limit how fast each caller may ask, with two token buckets per caller. Default true; `false` turns both off. A caller is one identity (or, for git's credential-cache requests, one `protocol://host`) asked for by one program — the executable that ran the adapter, past any `sh -c` — in one session (setsid(2)): a runaway loop in one CI job or terminal is refused while other jobs, terminals and programs carry on. Every request takes a token from the hit bucket; one the cache cannot answer takes a token from the upstream bucket too, just before the agent calls the upstream. A refused request is answered `rate limited: N requests/s for identity \"NAME\" from PROGRAM; try again in X s` and audited as `denied` with reason `rate limited`. Idle buckets are forgotten once full again; the agent holds at most 4096.",
+                    ]),
+                    Definition("upstream-rate = RATE", style: .synopsis, [
+                        "Requests per caller that may go upstream (cache misses and refreshes a caller waits for), as `N/s`, `N/m` or `N/h`. Default 5/s.",
+                    ]),
+                    Definition("upstream-burst = N", style: .synopsis, [
+                        "How many upstream requests a caller may make at once before upstream-rate applies. Default 10.",
+                    ]),
+                    Definition("hit-rate = RATE", style: .synopsis, [
+                        "Requests per caller of any kind, cache hits included. Default 50/s.",
+                    ]),
+                    Definition("hit-burst = N", style: .synopsis, [
+                        "How many requests a caller may make at once before hit-rate applies. Default 100.",
+                    ]),
                 ]),
             ]),
             ManualSection("[git]", [

@@ -87,7 +87,11 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
 
 /// Reads one wire message (to a blank line or EOF) from a descriptor, enforcing the limits while
 /// reading so an endless line is cut off early.
-public func readWireMessage(from fd: FileDescriptor, limits: WireLimits = .standard) throws -> WireMessage {
+///
+/// `requireBlankLine`: on the agent socket a message must end with its blank line (D2), so a
+/// client that died mid-write never has half a `git.store` or `git.erase` carried out. git's
+/// stdin may end at EOF, as git itself allows.
+public func readWireMessage(from fd: FileDescriptor, limits: WireLimits = .standard, requireBlankLine: Bool = false) throws -> WireMessage {
     var splitter = LineSplitter(limits: limits)
     var message = WireMessage()
     var done = false
@@ -100,6 +104,9 @@ public func readWireMessage(from fd: FileDescriptor, limits: WireLimits = .stand
             try message.fields.append(WireCodec.parseLine(line, limits: limits, count: message.fields.count))
             return true
         }
+    }
+    if !done && requireBlankLine {
+        throw WireError("request ended before its blank line (the client closed the connection mid-request)")
     }
     if !done, let last = try splitter.finish(), !last.isEmpty {
         try message.fields.append(WireCodec.parseLine(last, limits: limits, count: message.fields.count))

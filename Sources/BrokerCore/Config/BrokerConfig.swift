@@ -64,6 +64,12 @@ public struct AgentSettings: Sendable, Equatable {
     public var refreshAhead: Int = 300
     /// A command's maximum run time, for `cmd:` secrets and `exec` identities that set none.
     public var commandTimeout: Int = 30
+    /// Per-caller token buckets (RateLimiter): requests that go upstream, and cache hits.
+    public var rateLimits = true
+    public var upstreamRate = 5.0
+    public var upstreamBurst = 10
+    public var hitRate = 50.0
+    public var hitBurst = 100
     public init() {}
 }
 
@@ -113,7 +119,8 @@ public struct BrokerConfig: Sendable {
 
     static let sectionNames = ["agent", "aws", "git", "identity", "provider"]
     static let awsKeys = ["minimum-validity"]
-    static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout"]
+    static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
+                            "rate-limits", "upstream-rate", "upstream-burst", "hit-rate", "hit-burst"]
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
     static let providerKeys = ["kind"]
@@ -137,6 +144,11 @@ public struct BrokerConfig: Sendable {
                 case "request-timeout": config.agent.requestTimeout = try positive(seconds(), entry)
                 case "refresh-ahead": config.agent.refreshAhead = try seconds()
                 case "command-timeout": config.agent.commandTimeout = try positive(seconds(), entry)
+                case "rate-limits": config.agent.rateLimits = try ConfigSyntax.parseBool(entry.value, at: entry.location)
+                case "upstream-rate": config.agent.upstreamRate = try rate(entry)
+                case "upstream-burst": config.agent.upstreamBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                case "hit-rate": config.agent.hitRate = try rate(entry)
+                case "hit-burst": config.agent.hitBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 default: break
                 }
             case ("aws", nil):
@@ -303,8 +315,26 @@ public struct BrokerConfig: Sendable {
             (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 95 || b == 46 || b == 47
         } && !name.hasPrefix(".") && !name.contains("..")
         if !ok {
-            throw ConfigError("name \"\(WireCodec.printable(name))\" may hold only letters, digits, '-', '_', '.', '/'", at: entry.location)
+            throw ConfigError("name \"\(WireCodec.printable(name))\" may hold only letters, digits, '-', '_', '.', '/', and may neither start with '.' nor contain '..'", at: entry.location)
         }
+    }
+
+    /// Requests per second from "5/s", "30/m", "100/h" or a bare "5".
+    static func rate(_ entry: ConfigEntry) throws -> Double {
+        let error = ConfigError("invalid rate \"\(entry.value ?? "")\" for \(entry.key)", at: entry.location,
+                                hint: "write a positive number of requests per second, minute or hour: 5/s, 30/m, 100/h")
+        guard let value = entry.value else { throw error }
+        let parts = value.split(separator: "/", omittingEmptySubsequences: false)
+        let per: Double
+        switch parts.count == 2 ? String(parts[1]) : "s" {
+        case "s": per = 1
+        case "m": per = 60
+        case "h": per = 3600
+        default: throw error
+        }
+        guard parts.count <= 2, parts[0].allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              let amount = Double(parts[0]), amount > 0, amount <= 1_000_000 else { throw error }
+        return amount / per
     }
 
     static func positive(_ value: Int, _ entry: ConfigEntry) throws -> Int {

@@ -56,11 +56,15 @@ public final class ChainResolver: @unchecked Sendable {
         CacheKey(chain: chain.map { ($0.name, $0.kind) }, context: context)
     }
 
-    public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int) throws -> Resolution {
-        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity)
+    /// `beforeUpstream` runs when the answer is not in the cache and no other request is
+    /// already fetching it, just before this one goes upstream; throwing stops it. The agent's
+    /// rate limiter charges its upstream bucket there: only the resolver knows a hit from a miss.
+    public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int,
+                        beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
+        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity, beforeUpstream: beforeUpstream)
     }
 
-    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int) throws -> Resolution {
+    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
         let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
         let key = Self.key(for: chain, context: context)
@@ -71,6 +75,7 @@ public final class ChainResolver: @unchecked Sendable {
             }
             return Resolution(credential: cached.credential, tier: cached.tier, key: key)
         }
+        if let beforeUpstream, !flights.isRunning(key) { try beforeUpstream() }
         let (credential, shared) = try flights.run(key) {
             // Another flight may have stored a fresh value between our lookup and now.
             if let cached = cache.lookup(key), isUsable(cached.credential, now: context.clock.now(), minimumValidity: minimumValidity) {

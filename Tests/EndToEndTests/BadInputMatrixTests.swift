@@ -1,0 +1,406 @@
+// Hostile input against every entry point — the three adapters, brokerctl and the raw agent socket —
+// as one table: each row's exact answer, exit status, and proof that nothing on disk changed.
+
+import BrokerWire
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class BadInputMatrixTests: XCTestCase {
+    /// What a row may change on disk, relative to the sandbox root. Logs grow; nothing else moves.
+    static let logs: Set<String> = ["state/credential-broker/agent.log", "state/credential-broker/audit.log"]
+
+    struct Row {
+        var name: String
+        /// Runs the hostile input; may prepare its own sandbox state first.
+        var run: (Sandbox) -> RawResult
+        /// Breaks the sandbox before the snapshot is taken (isolated rows).
+        var setup: (Sandbox) -> Void = { _ in }
+        /// Paths besides the logs this row may change, relative to the sandbox root.
+        var mayChange: Set<String> = []
+        /// Gets a fresh sandbox (rows that break directories).
+        var isolated = false
+        var config: String? = nil
+    }
+
+    static let baseConfig = """
+        [identity "bot"]
+            kind = static
+            username = u
+            secret = env:BOT_TOKEN
+        [identity "keys"]
+            kind = aws/user
+            access-key-id = AKIAEXAMPLE
+            secret-access-key = env:BOT_TOKEN
+        [git "https://example.com"]
+            identity = bot
+
+        """
+
+    // MARK: drivers
+
+    static func adapter(_ name: String, _ args: [String], _ stdin: [UInt8] = []) -> (Sandbox) -> RawResult {
+        { $0.runRaw(Sandbox.executable(name), args, stdin: stdin, extraEnvironment: ["BOT_TOKEN": "hunter2"], timeout: 20) }
+    }
+    static func helper(_ args: [String], _ stdin: [UInt8]) -> (Sandbox) -> RawResult { adapter("git-credential-broker", args, stdin) }
+    static func helper(_ args: [String], _ stdin: String) -> (Sandbox) -> RawResult { helper(args, Array(stdin.utf8)) }
+    static func aws(_ args: [String]) -> (Sandbox) -> RawResult { adapter("aws-credential-process", args) }
+    static func wrap(_ args: [String]) -> (Sandbox) -> RawResult { adapter("broker-env-wrap", args) }
+    static func ctl(_ args: [String]) -> (Sandbox) -> RawResult { adapter("brokerctl", args) }
+
+    /// Sends raw bytes to the agent socket (starting the agent first) and returns its answer as
+    /// stdout; status 0 when it answered, 1 when it hung up without a word.
+    static func socket(_ bytes: [UInt8]) -> (Sandbox) -> RawResult {
+        { sandbox in
+            _ = sandbox.agentPIDOrStart
+            guard let fd = try? UnixSocket.connect(path: sandbox.paths.socketPath) else { return RawResult(status: 2, stdout: [], stderr: "no agent\n") }
+            defer { fd.close() }
+            UnixSocket.setTimeouts(fd, seconds: 5)
+            _ = try? fd.writeAll(bytes)
+            Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))
+            let answer = (try? fd.readAll(limit: 1 << 16)) ?? []
+            return RawResult(status: answer.isEmpty ? 1 : 0, stdout: answer, stderr: "")
+        }
+    }
+    static func socket(_ text: String) -> (Sandbox) -> RawResult { socket(Array(text.utf8)) }
+
+    static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+    static let get = "protocol=https\nhost=example.com\n\n"
+
+    // MARK: the table
+
+    static var rows: [Row] {
+        let huge = String(repeating: "a", count: 70_000)
+        var rows: [Row] = [
+            // git-credential-broker: what git writes on its stdin
+            Row(name: "git: line longer than 64 KiB", run: helper(["get"], "protocol=https\nhost=\(huge)\n\n")),
+            Row(name: "git: message over 1 MiB", run: helper(["get"], "protocol=https\n" + String(repeating: "wwwauth[]=\(String(repeating: "b", count: 1000))\n", count: 1100) + "\n")),
+            Row(name: "git: more than 4096 lines", run: helper(["get"], "protocol=https\nhost=example.com\n" + String(repeating: "wwwauth[]=x\n", count: 5000) + "\n")),
+            Row(name: "git: truncated mid-line", run: helper(["get"], "protocol=https\nhost=exam")),
+            Row(name: "git: empty stdin", run: helper(["get"], "")),
+            Row(name: "git: NUL in a value", run: helper(["get"], [UInt8]("protocol=https\nhost=exa".utf8) + [0] + bytes("mple.com\n\n"))),
+            Row(name: "git: NUL in a key", run: helper(["get"], [UInt8]("protocol=https\nho".utf8) + [0] + bytes("st=example.com\n\n"))),
+            Row(name: "git: CR in a value", run: helper(["get"], "protocol=https\nhost=example.com\rinjected=1\n\n")),
+            Row(name: "git: invalid UTF-8 in a value", run: helper(["get"], bytes("protocol=https\nhost=ex") + [0xff, 0xfe] + bytes(".com\n\n"))),
+            Row(name: "git: line without =", run: helper(["get"], "protocol=https\ngarbage\n\n")),
+            Row(name: "git: empty key", run: helper(["get"], "protocol=https\n=example.com\n\n")),
+            Row(name: "git: duplicate host", run: helper(["get"], "protocol=https\nhost=example.com\nhost=evil.example\n\n")),
+            Row(name: "git: no protocol", run: helper(["get"], "host=example.com\n\n")),
+            Row(name: "git: traversal in path", run: helper(["get"], "protocol=https\nhost=example.com\npath=../../etc/passwd\n\n")),
+            Row(name: "git: unknown operation", run: helper(["frobnicate"], get)),
+            Row(name: "git: negative --timeout", run: helper(["--timeout", "-5", "store"], "protocol=https\nhost=h.example\nusername=u\npassword=p\n\n")),
+            Row(name: "git: absurd --timeout", run: helper(["--timeout", "99999999999999999999999", "store"], "protocol=https\nhost=h.example\nusername=u\npassword=p\n\n")),
+            Row(name: "git: LF smuggled in url=", run: helper(["get"], "url=https://example.com%0ahost=evil.example\n\n")),
+
+            // aws-credential-process: argv from ~/.aws/config
+            Row(name: "aws: identity ../x", run: aws(["--identity", "../x"])),
+            Row(name: "aws: identity a/../../b", run: aws(["--identity", "a/../../b"])),
+            Row(name: "aws: empty identity", run: aws(["--identity", ""])),
+            Row(name: "aws: no identity", run: aws([])),
+            Row(name: "aws: LF in identity", run: aws(["--identity", "keys\nx=1"])),
+            Row(name: "aws: 70 KB identity", run: aws(["--identity", huge])),
+            Row(name: "aws: unknown option", run: aws(["--identity", "keys", "--frob"])),
+            Row(name: "aws: identity not defined", run: aws(["--identity", "nope"])),
+            Row(name: "aws: identity of the wrong kind", run: aws(["--identity", "bot"])),
+
+            // broker-env-wrap
+            Row(name: "env-wrap: no command", run: wrap(["--identity", "bot"])),
+            Row(name: "env-wrap: identity ../x", run: wrap(["--identity", "../x", "--", "true"])),
+            Row(name: "env-wrap: unknown delivery", run: wrap(["--identity", "keys", "--delivery", "carrier-pigeon", "--", "true"])),
+            Row(name: "env-wrap: unknown option", run: wrap(["--frob", "--", "true"])),
+
+            // brokerctl
+            Row(name: "brokerctl: unknown command", run: ctl(["frobnicate"])),
+            Row(name: "brokerctl: logout a/../../b", run: ctl(["logout", "a/../../b"])),
+            Row(name: "brokerctl: whoami ../x", run: ctl(["whoami", "../x"])),
+
+            // the raw agent socket
+            Row(name: "socket: no v=1", run: socket("op=ping\n\n")),
+            Row(name: "socket: v=2", run: socket("v=2\nop=ping\n\n")),
+            Row(name: "socket: unknown op", run: socket("v=1\nop=frobnicate\n\n")),
+            Row(name: "socket: no op", run: socket("v=1\n\n")),
+            Row(name: "socket: duplicate op (the first wins)", run: socket("v=1\nop=frobnicate\nop=ping\n\n")),
+            Row(name: "socket: git.store with Int.max timeout", run: socket("v=1\nop=git.store\nprotocol=https\nhost=m.example\nusername=u\npassword=p\ntimeout=9223372036854775807\n\n")),
+            Row(name: "socket: git.get after the Int.max store", run: socket("v=1\nop=git.get\nprotocol=https\nhost=m.example\n\n")),
+            Row(name: "socket: line longer than 64 KiB", run: socket("v=1\nop=ping\nx=\(huge)\n\n")),
+            Row(name: "socket: more than 4096 fields", run: socket("v=1\nop=ping\n" + String(repeating: "x=1\n", count: 5000) + "\n")),
+            Row(name: "socket: truncated", run: socket("v=1\nop=pi")),
+            Row(name: "socket: NUL in a value", run: socket(bytes("v=1\nop=git.get\nprotocol=https\nhost=a") + [0] + bytes("b\n\n"))),
+            Row(name: "socket: invalid UTF-8", run: socket(bytes("v=1\nop=aws.credentials\nidentity=") + [0xc3, 0x28] + bytes("\n\n"))),
+            Row(name: "socket: identity ../x", run: socket("v=1\nop=aws.credentials\nidentity=../x\n\n")),
+            Row(name: "socket: logout a/../../b", run: socket("v=1\nop=identity.logout\nidentity=a/../../b\n\n")),
+            Row(name: "socket: env.plan with a negative pid", run: socket("v=1\nop=env.plan\nidentity[]=bot\npid=-1\n\n")),
+            Row(name: "socket: env.plan for pid 1", run: socket("v=1\nop=env.plan\nidentity[]=bot\npid=1\n\n")),
+            Row(name: "socket: git.store with a negative timeout", run: socket("v=1\nop=git.store\nprotocol=https\nhost=n.example\nusername=u\npassword=p\ntimeout=-5\n\n")),
+            Row(name: "socket: git.store with an absurd timeout", run: socket("v=1\nop=git.store\nprotocol=https\nhost=n.example\nusername=u\npassword=p\ntimeout=99999999999999999999\n\n")),
+            Row(name: "socket: relative bin_dir", run: socket("v=1\nop=env.plan\nidentity[]=bot\npid=\(getpid())\nbin_dir=../../tmp\n\n")),
+        ]
+        rows += environmentRows
+        return rows
+    }
+
+    /// Rows that break the sandbox's directories or configuration: each gets its own sandbox.
+    static var environmentRows: [Row] {
+        let spawned: Set<String> = ["run/agent.sock", "run/spawn.lock"]
+        func link(_ relative: String) -> (Sandbox) -> Void {
+            { sandbox in
+                mkdir(sandbox.root + "/elsewhere", 0o700)
+                try? FileManager.default.removeItem(atPath: sandbox.root + "/" + relative)
+                symlink(sandbox.root + "/elsewhere", sandbox.root + "/" + relative)
+            }
+        }
+        return [
+            Row(name: "dirs: socket dir is a symlink", run: helper(["get"], get), setup: link("run"), isolated: true),
+            Row(name: "dirs: cache dir owned by uid 65534", run: aws(["--identity", "keys"]), setup: { sandbox in
+                chown(sandbox.root + "/cache/credential-broker", 65534, 65534)
+            }, mayChange: ["run/spawn.lock"], isolated: true),
+            Row(name: "dirs: state dir is a symlink", run: aws(["--identity", "keys"]), setup: link("state/credential-broker"),
+                mayChange: ["run/spawn.lock"], isolated: true),
+            Row(name: "dirs: socket dir group-writable", run: helper(["get"], get), setup: { sandbox in
+                chmod(sandbox.root + "/run", 0o770)
+            }, isolated: true),
+            Row(name: "config: include loop", run: ctl(["validate"]), setup: { sandbox in
+                sandbox.write("config/credential-broker/a", "[include]\n    path = b\n")
+                sandbox.write("config/credential-broker/b", "[include]\n    path = a\n")
+            }, isolated: true, config: "[include]\n    path = a\n"),
+            Row(name: "config: 10 000 identities", run: ctl(["validate"]), isolated: true,
+                config: (0..<10_000).map { "[identity \"id\($0)\"]\n    kind = static\n    username = u\n    secret = env:T\n" }.joined()),
+            Row(name: "config: identity name with ..", run: ctl(["validate"]), isolated: true,
+                config: "[identity \"a/../../b\"]\n    kind = static\n    username = u\n    secret = env:T\n"),
+            Row(name: "config: invalid UTF-8", run: ctl(["validate"]), setup: { sandbox in
+                FileManager.default.createFile(atPath: sandbox.configPath, contents: Data(bytes("[identity \"") + [0xff] + bytes("\"]\n    kind = static\n")))
+                chmod(sandbox.configPath, 0o600)
+            }, isolated: true),
+            Row(name: "config: 0644 secret file", run: helper(["get"], get), setup: { sandbox in
+                sandbox.write("secret", "hunter2\n", mode: 0o644)
+            }, mayChange: spawned, isolated: true,
+                config: "[identity \"bot\"]\n    kind = static\n    username = u\n    secret = file:SECRET\n[git \"https://example.com\"]\n    identity = bot\n"),
+            Row(name: "cache: entry under a wrong key", run: aws(["--identity", "keys"]), setup: { sandbox in
+                sandbox.write(String(sandbox.paths.cacheEntriesDirectory.dropFirst(sandbox.root.count + 1)) + "/not-a-key.cred", "v=1\nkey=bogus\n\n")
+            }, mayChange: spawned.union(["cache/credential-broker/entries/not-a-key.cred"]), isolated: true),
+        ]
+    }
+
+    // MARK: the test
+
+    func testHostileInputsGetExactErrorsAndChangeNothing() throws {
+        let record = ProcessInfo.processInfo.environment["BAD_INPUT_RECORD"]
+        var recorded: [[String: Any]] = []
+        let shared = Sandbox()
+        shared.writeConfig(Self.baseConfig)
+        _ = shared.agentPIDOrStart
+        let rows = Self.rows
+        XCTAssertGreaterThanOrEqual(rows.count, 40)
+        XCTAssertEqual(Set(rows.map(\.name)).count, rows.count, "row names are unique")
+        for row in rows {
+            let sandbox = row.isolated ? Sandbox() : shared
+            if row.isolated {
+                sandbox.writeConfig((row.config ?? Self.baseConfig).replacingOccurrences(of: "SECRET", with: sandbox.root + "/secret"))
+                // The private directories an agent would have made, so the row starts from a used world.
+                for dir in ["run", "cache", "cache/credential-broker", "cache/credential-broker/entries", "state", "state/credential-broker"] {
+                    mkdir(sandbox.root + "/" + dir, 0o700)
+                }
+                row.setup(sandbox)
+            }
+            let before = Self.snapshot(sandbox)
+            let result = row.run(sandbox)
+            let after = Self.snapshot(sandbox)
+            let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }
+            let unexpected = changed.subtracting(Self.logs).subtracting(row.mayChange)
+            let stdout = Self.normalized(String(decoding: result.stdout, as: UTF8.self), sandbox)
+            let stderr = Self.normalized(result.stderr, sandbox)
+            if record != nil {
+                recorded.append(["name": row.name, "status": Int(result.status), "stdout": stdout, "stderr": stderr,
+                                 "changed": unexpected.sorted()])
+                continue
+            }
+            guard let expected = Self.expected[row.name] else { XCTFail("\(row.name): no expectation"); continue }
+            XCTAssertEqual(result.status, expected.status, "\(row.name): exit status")
+            XCTAssertEqual(stdout, expected.stdout, "\(row.name): stdout")
+            XCTAssertEqual(stderr, expected.stderr, "\(row.name): stderr")
+            XCTAssertEqual(unexpected, [], "\(row.name): changed on disk")
+            XCTAssertFalse(stderr.contains("hunter2") || Self.read(sandbox, Self.logs).contains("hunter2"), "\(row.name): a secret leaked")
+        }
+        if let record {
+            let data = try JSONSerialization.data(withJSONObject: recorded, options: [.prettyPrinted, .sortedKeys])
+            FileManager.default.createFile(atPath: record, contents: data)
+        }
+    }
+
+    // MARK: support
+
+    struct FileState: Equatable { var size: Int64; var mode: mode_t; var uid: uid_t; var mtime: Int; var mtimeNanos: Int; var link: String? }
+
+    /// Names, sizes, modes, owners and mtimes of everything under cache, state and run.
+    static func snapshot(_ sandbox: Sandbox) -> [String: FileState] {
+        var found: [String: FileState] = [:]
+        func walk(_ relative: String) {
+            let path = sandbox.root + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0 else { return }
+            let link = (st.st_mode & S_IFMT) == S_IFLNK ? (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) : nil
+            // A directory's mtime moves when the spawn lock or socket come and go; its entries say what changed.
+            let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+            found[relative] = FileState(size: isDirectory ? 0 : Int64(st.st_size), mode: st.st_mode, uid: st.st_uid,
+                                        mtime: isDirectory ? 0 : st.st_mtim.tv_sec, mtimeNanos: isDirectory ? 0 : st.st_mtim.tv_nsec, link: link)
+            guard isDirectory else { return }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] { walk(relative + "/" + name) }
+        }
+        for top in ["cache", "state", "run"] { walk(top) }
+        return found
+    }
+
+    static func read(_ sandbox: Sandbox, _ relatives: Set<String>) -> String {
+        relatives.map { sandbox.read(sandbox.root + "/" + $0) }.joined()
+    }
+
+    /// The sandbox's temporary root reads as $ROOT; this process's pid as $PID.
+    static func normalized(_ text: String, _ sandbox: Sandbox) -> String {
+        text.replacingOccurrences(of: sandbox.root, with: "$ROOT").replacingOccurrences(of: "pid \(getpid())", with: "pid $PID")
+    }
+}
+
+extension Sandbox {
+    /// Starts the agent if needed, through an adapter so it inherits this sandbox's environment.
+    var agentPIDOrStart: Int32? {
+        if let pid = agentPID { return pid }
+        runRaw(Self.executable("git-credential-broker"), ["get"], stdin: Array("protocol=https\nhost=start.invalid\n\n".utf8),
+               extraEnvironment: ["BOT_TOKEN": "hunter2"])
+        return agentPID
+    }
+}
+
+extension BadInputMatrixTests {
+    typealias Expectation = (status: Int32, stdout: String, stderr: String)
+    /// Regenerate with BAD_INPUT_RECORD=/tmp/rows.json, then read every changed line before accepting it.
+    static let expected: [String: Expectation] = [
+        "git: line longer than 64 KiB": (1, "",
+              "git-credential-broker: line longer than 65535 bytes\n"),
+        "git: message over 1 MiB": (1, "",
+              "git-credential-broker: message larger than 1048576 bytes\n"),
+        "git: more than 4096 lines": (1, "",
+              "git-credential-broker: too many lines (more than 4096)\n"),
+        "git: truncated mid-line": (0, "",
+              ""),
+        "git: empty stdin": (1, "",
+              "git-credential-broker: input has no protocol= line\n"),
+        "git: NUL in a value": (1, "",
+              "git-credential-broker: value for \"host\" contains a NUL byte\n"),
+        "git: NUL in a key": (1, "",
+              "git-credential-broker: input has no host= line\n"),
+        "git: CR in a value": (1, "",
+              "git-credential-broker: value for \"host\" contains a carriage return\n"),
+        "git: invalid UTF-8 in a value": (1, "",
+              "git-credential-broker: value for \"host\" is not valid UTF-8\n"),
+        "git: line without =": (1, "",
+              "git-credential-broker: malformed line 2 (7 bytes) has no '='\n"),
+        "git: empty key": (1, "",
+              "git-credential-broker: malformed line: empty or invalid key\n"),
+        "git: duplicate host": (0, "",
+              ""),
+        "git: no protocol": (1, "",
+              "git-credential-broker: input has no protocol= line\n"),
+        "git: traversal in path": (0, "username=u\npassword=hunter2\n",
+              ""),
+        "git: unknown operation": (0, "",
+              ""),
+        "git: negative --timeout": (64, "",
+              "git-credential-broker: --timeout takes a whole number of seconds, not \"-5\"; usage: git-credential-broker [--timeout=SECONDS] [--socket-dir DIR] (get|store|erase|capability)\n"),
+        "git: absurd --timeout": (64, "",
+              "git-credential-broker: --timeout takes a whole number of seconds, not \"99999999999999999999999\"; usage: git-credential-broker [--timeout=SECONDS] [--socket-dir DIR] (get|store|erase|capability)\n"),
+        "git: LF smuggled in url=": (1, "",
+              "git-credential-broker: input has no protocol= line\n"),
+        "aws: identity ../x": (1, "",
+              "aws-credential-process: identity \"../x\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
+        "aws: identity a/../../b": (1, "",
+              "aws-credential-process: identity \"a/../../b\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
+        "aws: empty identity": (64, "",
+              "aws-credential-process: --identity needs a value; usage: aws-credential-process [--identity NAME] [--socket-dir DIR]\n"),
+        "aws: no identity": (64, "",
+              "aws-credential-process: no identity given (hint: pass --identity NAME or set BROKER_IDENTITY); usage: aws-credential-process [--identity NAME] [--socket-dir DIR]\n"),
+        "aws: LF in identity": (1, "",
+              "aws-credential-process: value for \"identity\" contains a newline, carriage return or NUL byte\n"),
+        "aws: 70 KB identity": (1, "",
+              "aws-credential-process: bad request: line longer than 65535 bytes\n"),
+        "aws: unknown option": (64, "",
+              "aws-credential-process: unexpected argument --frob; usage: aws-credential-process [--identity NAME] [--socket-dir DIR]\n"),
+        "aws: identity not defined": (1, "",
+              "aws-credential-process: identity \"nope\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
+        "aws: identity of the wrong kind": (1, "",
+              "aws-credential-process: identity \"bot\" (kind static) does not give AWS credentials (hint: use an aws/… identity)\n"),
+        "env-wrap: no command": (64, "",
+              "broker-env-wrap: no command given; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
+        "env-wrap: identity ../x": (1, "",
+              "broker-env-wrap: identity \"../x\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
+        "env-wrap: unknown delivery": (64, "",
+              "broker-env-wrap: --delivery must be endpoint, env or profile, not carrier-pigeon; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
+        "env-wrap: unknown option": (64, "",
+              "broker-env-wrap: unknown option --frob; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
+        "brokerctl: unknown command": (64, "",
+              "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]\n"),
+        "brokerctl: logout a/../../b": (1, "",
+              "brokerctl: identity \"a/../../b\" is not defined\n"),
+        "brokerctl: whoami ../x": (1, "",
+              "brokerctl: identity \"../x\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
+        "socket: no v=1": (0, "status=error\nkind=input\nerror=unsupported protocol version (none)\nhint=the adapter and broker-agent come from different releases; run `brokerctl stop`\n\n",
+              ""),
+        "socket: v=2": (0, "status=error\nkind=input\nerror=unsupported protocol version 2\nhint=the adapter and broker-agent come from different releases; run `brokerctl stop`\n\n",
+              ""),
+        "socket: unknown op": (0, "status=error\nkind=input\nerror=unknown operation \"frobnicate\"\n\n",
+              ""),
+        "socket: no op": (0, "status=error\nkind=input\nerror=unknown operation \"\"\n\n",
+              ""),
+        "socket: duplicate op (the first wins)": (0, "status=error\nkind=input\nerror=unknown operation \"frobnicate\"\n\n",
+              ""),
+        "socket: git.store with Int.max timeout": (0, "status=ok\n\n",
+              ""),
+        "socket: git.get after the Int.max store": (0, "status=ok\ncapability[]=authtype\nusername=u\npassword=p\n\n",
+              ""),
+        "socket: line longer than 64 KiB": (0, "status=error\nkind=input\nerror=bad request: line longer than 65535 bytes\n\n",
+              ""),
+        "socket: more than 4096 fields": (0, "status=error\nkind=input\nerror=bad request: too many lines (more than 4096)\n\n",
+              ""),
+        "socket: truncated": (0, "status=error\nkind=input\nerror=bad request: request ended before its blank line (the client closed the connection mid-request)\n\n",
+              ""),
+        "socket: NUL in a value": (0, "status=error\nkind=input\nerror=bad request: value for \"host\" contains a NUL byte\n\n",
+              ""),
+        "socket: invalid UTF-8": (0, "status=error\nkind=input\nerror=bad request: value for \"identity\" is not valid UTF-8\n\n",
+              ""),
+        "socket: identity ../x": (0, "status=error\nkind=denied\nerror=identity \"../x\" is not defined in $ROOT/config/credential-broker/config\nhint=run `brokerctl list` to see the identities\n\n",
+              ""),
+        "socket: logout a/../../b": (0, "status=error\nkind=denied\nerror=identity \"a/../../b\" is not defined\n\n",
+              ""),
+        "socket: env.plan with a negative pid": (0, "status=error\nkind=input\nerror=request carries no pid\n\n",
+              ""),
+        "socket: env.plan for pid 1": (0, "status=error\nkind=input\nerror=request carries no pid\n\n",
+              ""),
+        "socket: git.store with a negative timeout": (0, "status=ok\n\n",
+              ""),
+        "socket: git.store with an absurd timeout": (0, "status=ok\n\n",
+              ""),
+        "socket: relative bin_dir": (0, "status=error\nkind=input\nerror=bin_dir must be an absolute path without quotes\n\n",
+              ""),
+        "dirs: socket dir is a symlink": (1, "",
+              "git-credential-broker: $ROOT/run is a symbolic link; refusing to keep credentials behind it (hint: remove the link and let credential-broker create the directory)\n"),
+        "dirs: cache dir owned by uid 65534": (1, "",
+              "aws-credential-process: broker-agent: $ROOT/cache/credential-broker is owned by uid 65534, not by you (uid 0) (hint: remove it or point XDG_RUNTIME_DIR/XDG_CACHE_HOME elsewhere) (hint: see $ROOT/state/credential-broker/agent.log)\n"),
+        "dirs: state dir is a symlink": (1, "",
+              "aws-credential-process: broker-agent: $ROOT/state/credential-broker is a symbolic link; refusing to keep credentials behind it (hint: remove the link and let credential-broker create the directory) (hint: see $ROOT/state/credential-broker/agent.log)\n"),
+        "dirs: socket dir group-writable": (1, "",
+              "git-credential-broker: $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 0700 $ROOT/run)\n"),
+        "config: include loop": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/b:2: include cycle: $ROOT/config/credential-broker/a -> $ROOT/config/credential-broker/b -> $ROOT/config/credential-broker/a (hint: remove one of these includes)\n"),
+        "config: 10 000 identities": (0, "$ROOT/config/credential-broker/config: ok (10000 identities, 0 git bindings)\n",
+              ""),
+        "config: identity name with ..": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/config:2: name \"a/../../b\" may hold only letters, digits, '-', '_', '.', '/', and may neither start with '.' nor contain '..'\n"),
+        "config: invalid UTF-8": (1, "",
+              "brokerctl: config file $ROOT/config/credential-broker/config is not valid utf-8\n"),
+        "config: 0644 secret file": (1, "",
+              "git-credential-broker: identity \"bot\": secret file $ROOT/secret is readable by group or others (hint: chmod 600 $ROOT/secret)\n"),
+        "cache: entry under a wrong key": (0, "{\"Version\":1,\"AccessKeyId\":\"AKIAEXAMPLE\",\"SecretAccessKey\":\"hunter2\"}\n",
+              ""),
+    ]
+}
