@@ -54,6 +54,18 @@ final class GitCredentialStoreTests: XCTestCase {
         XCTAssertNil(store.get(credential(["protocol": "https", "host": "h"])))
     }
 
+    /// Fuzz regression: `op=git.store … timeout=9223372036854775807` overflowed the expiry and trapped the agent.
+    func testTimeoutsPastTheClocksRangeSaturateInsteadOfCrashing() {
+        let clock = TestClock()
+        let store = GitCredentialStore(clock: Clock { clock.now })
+        XCTAssertEqual(store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: .max), .stored)
+        clock.now = .max - 1
+        XCTAssertNotNil(store.get(credential(["protocol": "https", "host": "h"])), "kept for as long as the clock runs")
+        clock.now = -2
+        XCTAssertEqual(store.store(credential(["protocol": "https", "host": "h2", "username": "u", "password": "p"]), timeout: .min), .stored)
+        XCTAssertNil(store.get(credential(["protocol": "https", "host": "h2"])), "a timeout before the epoch has expired")
+    }
+
     func testPasswordPastItsExpiryIsStillAnsweredSoGitKeepsTheUsername() {
         // As the daemon does: git ≥ 2.40 drops the expired password itself and asks only for a
         // new password, keeping the cached username.
