@@ -69,14 +69,35 @@ public final class AgentServer: @unchecked Sendable {
         service.resolver.cache.loadFromDisk(now: service.clock.now())
         service.startLeases()
         var sweepCountdown = 0
+        // Connections that have not sent a byte yet wait here, in the poll loop, holding no
+        // thread and no max-connections slot: a flood of silent clients cannot lock anyone out
+        // (git credential-cache's daemon is a poll loop over such a flat list, too).
+        var waiting: [WaitingConnection] = []
         while terminationRequested == 0 && !service.stopRequested {
-            var poller = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, 250)
+            var pollers = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
+                + waiting.map { pollfd(fd: $0.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&pollers, nfds_t(pollers.count), 250)
             if ready > 0 {
-                if let connection = try? UnixSocket.accept(listener) {
-                    admit(connection)
+                var stillWaiting: [WaitingConnection] = []
+                for (index, connection) in waiting.enumerated() {
+                    if pollers[index + 1].revents != 0 { admit(connection.fd, peer: connection.peer) } else { stillWaiting.append(connection) }
+                }
+                waiting = stillWaiting
+                if pollers[0].revents != 0, let connection = try? UnixSocket.accept(listener),
+                   let peer = checkedPeer(connection) {
+                    if waiting.count >= Self.maxWaiting {
+                        waiting.removeFirst().fd.close()  // the longest-silent one goes first
+                    }
+                    waiting.append(WaitingConnection(fd: connection, peer: peer, since: monotonicSeconds()))
                 }
                 continue
+            }
+            let requestTimeout = Double((try? service.configStore.config().get())?.agent.requestTimeout ?? 10)
+            let now = monotonicSeconds()
+            waiting.removeAll { connection in
+                guard now - connection.since >= requestTimeout else { return false }
+                connection.fd.close()
+                return true
             }
             sweepCountdown -= 1
             if sweepCountdown <= 0 {
@@ -87,10 +108,32 @@ public final class AgentServer: @unchecked Sendable {
                     service.limiter.sweep(settings: RateSettings(agent))
                 }
             }
-            if idleExpired() { log("idle; exiting"); break }
+            if waiting.isEmpty && idleExpired() { log("idle; exiting"); break }
             if sweepCountdown == 39 { cbroker_release_free_memory() }  // hand memory from a burst back to the OS
         }
+        waiting.forEach { $0.fd.close() }
         shutdown(listener: listener)
+    }
+
+    struct WaitingConnection {
+        var fd: FileDescriptor
+        var peer: UnixSocket.PeerCredentials
+        var since: Double
+    }
+
+    /// Silent connections held at once; past it the longest-silent is dropped. Far above any
+    /// honest burst, and bounded by what poll handles in one call.
+    static let maxWaiting = 4096
+
+    /// The peer, if it is our own user; another user's connection is closed without a word (D6).
+    func checkedPeer(_ connection: FileDescriptor) -> UnixSocket.PeerCredentials? {
+        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ProcessInfoLite.userID else {
+            log("refused a connection from another uid")
+            connection.close()
+            return nil
+        }
+        lock.lock(); lastActivity = monotonicSeconds(); lock.unlock()
+        return peer
     }
 
     func idleExpired() -> Bool {
@@ -104,13 +147,8 @@ public final class AgentServer: @unchecked Sendable {
         return idle && service.gitStore.count == 0 && service.envWrap.activeLeases == 0
     }
 
-    func admit(_ connection: FileDescriptor) {
-        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ProcessInfoLite.userID else {
-            // Another user's process: close without a word (DESIGN D6).
-            log("refused a connection from another uid")
-            connection.close()
-            return
-        }
+    /// Hands a connection that has started talking to a thread of its own, within max-connections.
+    func admit(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials) {
         let config = try? service.configStore.config().get()
         let maxConnections = config?.agent.maxConnections ?? 128
         let timeout = Double(config?.agent.requestTimeout ?? 10)
@@ -216,6 +254,8 @@ public enum AgentFrontend {
         // One agent serves short requests from short-lived threads: two malloc arenas are plenty,
         // and glibc's default (8 per core) only keeps freed memory resident.
         cbroker_limit_malloc_arenas(2)
+        // Each waiting client is a descriptor; the usual soft limit of 1024 is lower than the hard one.
+        cbroker_raise_open_file_limit()
         let ready = FileDescriptor.standardOutput
         func fail(_ text: String) -> Int32 {
             printError("broker-agent: \(text)")

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <dirent.h>
 #include <stdlib.h>
 #ifdef __GLIBC__
@@ -69,4 +70,14 @@ void cbroker_release_free_memory(void) {
 #ifdef __GLIBC__
     malloc_trim(0);
 #endif
+}
+
+void cbroker_raise_open_file_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    rlim_t want = limit.rlim_max == RLIM_INFINITY || limit.rlim_max > 65536 ? 65536 : limit.rlim_max;
+    if (limit.rlim_cur < want) {
+        limit.rlim_cur = want;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
 }

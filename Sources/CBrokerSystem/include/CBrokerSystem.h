@@ -19,4 +19,6 @@ void cbroker_close_from(int lowest);
 void cbroker_limit_malloc_arenas(int arenas);
 /// Returns freed heap memory to the OS where the libc can (glibc's malloc_trim).
 void cbroker_release_free_memory(void);
+/// Raises the soft RLIMIT_NOFILE to the hard limit (capped at 65536).
+void cbroker_raise_open_file_limit(void);
 #endif
