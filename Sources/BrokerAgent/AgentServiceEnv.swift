@@ -95,12 +95,12 @@ extension AgentService {
         if caller.pid > 0, pid != caller.pid, pid != Caller.parentPID(of: caller.pid) {
             throw BrokerFailure(.denied, "pid \(pid) is neither the caller nor its parent")
         }
-        let delivery = try request["delivery"].map { text -> EnvWrapFrontend.Delivery in
+        let requestedDelivery = try request["delivery"].map { text -> EnvWrapFrontend.Delivery in
             guard let value = EnvWrapFrontend.Delivery(rawValue: text) else {
                 throw BrokerFailure(.input, "unknown delivery \"\(WireCodec.printable(text))\"")
             }
             return value
-        } ?? .endpoint
+        }
         let binDirectory = try request["bin_dir"].map { dir -> String in
             guard dir.hasPrefix("/"), !dir.contains("'") else { throw BrokerFailure(.input, "bin_dir must be an absolute path without quotes") }
             return dir
@@ -111,6 +111,7 @@ extension AgentService {
         var awsIdentity: String?
         var leaseFiles: [String] = []
         var needsLease = false
+        var awsDelivery = EnvWrapFrontend.Delivery.endpoint
         for name in names {
             let chain = try ChainResolver.chain(of: name, in: config)
             let kind = chain[0].kind
@@ -122,6 +123,9 @@ extension AgentService {
                                             hint: "wrap twice with --nested, or pick one")
                     }
                     awsIdentity = name
+                    // The flag wins, then the identity's own `delivery`, then the endpoint.
+                    let delivery = requestedDelivery ?? aws.aws.delivery ?? .endpoint
+                    awsDelivery = delivery
                     let file = try awsSteps(name, region: aws.aws.region, delivery: delivery, pid: pid, binDirectory: binDirectory,
                                             config: config, caller: caller, into: &plan)
                     leaseFiles += file.map { [$0] } ?? []
@@ -165,7 +169,7 @@ extension AgentService {
                                     hint: "use an aws/… identity, add `env = NAME`, or bind it with [git \"URL\"]")
             }
             audit.record(AuditRecord(event: .issued, identity: name, adapter: "env-wrap", caller: caller,
-                                     reason: awsIdentity == name ? "delivery=\(delivery.rawValue)" : "environment"))
+                                     reason: awsIdentity == name ? "delivery=\(awsDelivery.rawValue)" : "environment"))
         }
         if needsLease {
             try envWrap.lease(pid, removing: leaseFiles)

@@ -180,7 +180,7 @@ extension CommandCatalog {
                 """),
             ]),
             ManualSection("AWS IDENTITY KINDS", [
-                .paragraph("Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another."),
+                .paragraph("Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another. `delivery` (`endpoint`, `env` or `profile`) chooses how broker-env-wrap(1) hands the identity's credentials to a command when its `--delivery` flag is not given; the default is `endpoint`."),
                 .subheading("aws/user"),
                 .paragraph("Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."),
                 .definitions([

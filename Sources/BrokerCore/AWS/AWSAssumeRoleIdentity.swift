@@ -43,7 +43,7 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
             }
             return (String(value[..<eq]), String(value[value.index(after: eq)...]))
         }
-        aws = AWSSettings(definition)
+        aws = try AWSSettings(definition)
     }
 
     public func cacheParameters(in context: ResolveContext) -> [String] {

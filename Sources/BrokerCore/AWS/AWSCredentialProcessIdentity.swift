@@ -25,7 +25,7 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         name = definition.name
         command = try definition.require("command").0
         timeout = try definition.entry("timeout").map { try ConfigSyntax.parseDuration($0.value, at: $0.location) }
-        aws = AWSSettings(definition)
+        aws = try AWSSettings(definition)
     }
 
     public func cacheParameters(in context: ResolveContext) -> [String] { ["command=\(command)"] + aws.cacheParameters(in: context) }

@@ -12,6 +12,8 @@ public protocol AWSIdentityKind: IdentityKind {
 public struct AWSSettings: Sendable, Equatable {
     public var region: String?
     public var stsEndpoint: String?
+    /// How broker-env-wrap hands these credentials to a command when no --delivery is given.
+    public var delivery: EnvWrapFrontend.Delivery?
 
     /// Settings every role-assuming kind takes.
     public static let roleSpecs = [
@@ -22,11 +24,18 @@ public struct AWSSettings: Sendable, Equatable {
     public static let specs = [
         SettingSpec("region", "signing region for STS (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)"),
         SettingSpec("sts-endpoint", "STS endpoint URL (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),
+        SettingSpec("delivery", "how broker-env-wrap delivers these credentials: endpoint (default), env or profile"),
     ]
 
-    public init(_ definition: IdentityDefinition) {
+    public init(_ definition: IdentityDefinition) throws {
         region = definition.value("region")
         stsEndpoint = definition.value("sts-endpoint")
+        if let entry = definition.entry("delivery") {
+            guard let value = entry.value.flatMap(EnvWrapFrontend.Delivery.init(rawValue:)) else {
+                throw ConfigError("delivery must be endpoint, env or profile", at: entry.location)
+            }
+            delivery = value
+        }
     }
 
     public func endpoint(in context: ResolveContext) throws -> STSEndpoint {

@@ -57,7 +57,7 @@ public struct AWSUserIdentity: AWSIdentityKind {
         getSessionToken = try definition.entry("get-session-token").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
             || mfaSerial != nil
         sessionDuration = try AWSNames.duration(definition, key: "session-duration", default: 43200, range: 900...129600)
-        aws = AWSSettings(definition)
+        aws = try AWSSettings(definition)
     }
 
     public func cacheParameters(in context: ResolveContext) -> [String] {

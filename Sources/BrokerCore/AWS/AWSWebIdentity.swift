@@ -41,7 +41,7 @@ public struct AWSWebIdentity: AWSIdentityKind {
         audience = definition.value("audience") ?? "sts.amazonaws.com"
         sessionName = definition.value("session-name")
         duration = try AWSNames.duration(definition, key: "duration", default: 3600, range: 900...43200)
-        aws = AWSSettings(definition)
+        aws = try AWSSettings(definition)
     }
 
     public func cacheParameters(in context: ResolveContext) -> [String] {
