@@ -132,6 +132,10 @@ public enum WireCodec {
         guard let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
             throw WireError("malformed line: empty or invalid key")
         }
+        // Whatever is read must be writable again: a key with a control byte is refused here too.
+        if keyBytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
+            throw WireError("key \"\(printable(key))\" contains a control character")
+        }
         if valueBytes.contains(0) { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
         if valueBytes.contains(13) { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
         guard let value = String(validating: valueBytes, as: UTF8.self) else {

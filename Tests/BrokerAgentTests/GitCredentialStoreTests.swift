@@ -54,7 +54,7 @@ final class GitCredentialStoreTests: XCTestCase {
         XCTAssertNil(store.get(credential(["protocol": "https", "host": "h"])))
     }
 
-    /// Fuzz regression: `op=git.store … timeout=9223372036854775807` overflowed the expiry and trapped the agent.
+    /// `op=git.store … timeout=9223372036854775807` from any local peer overflowed the expiry and trapped the agent.
     func testTimeoutsPastTheClocksRangeSaturateInsteadOfCrashing() {
         let clock = TestClock()
         let store = GitCredentialStore(clock: Clock { clock.now })

@@ -36,6 +36,11 @@ final class WireMessageTests: XCTestCase {
         }
     }
 
+    func testRefusesControlCharactersInKeysSoWhatIsReadCanBeWritten() {
+        XCTAssertThrowsError(try decode("ho\u{1}st=x\n")) { XCTAssertEqual("\($0)", "key \"ho?st\" contains a control character") }
+        XCTAssertThrowsError(try WireCodec.decode(Array("ho".utf8) + [0] + Array("st=x\n".utf8)))
+    }
+
     func testRefusesNulAndBareCarriageReturnInValue() {
         XCTAssertThrowsError(try WireCodec.decode(Array("password=a".utf8) + [0] + Array("b\n".utf8)))
         XCTAssertThrowsError(try decode("password=a\rb\n"))

@@ -289,7 +289,7 @@ extension BadInputMatrixTests {
         "git: NUL in a value": (1, "",
               "git-credential-broker: value for \"host\" contains a NUL byte\n"),
         "git: NUL in a key": (1, "",
-              "git-credential-broker: input has no host= line\n"),
+              "git-credential-broker: key \"ho?st\" contains a control character\n"),
         "git: CR in a value": (1, "",
               "git-credential-broker: value for \"host\" contains a carriage return\n"),
         "git: invalid UTF-8 in a value": (1, "",

@@ -70,7 +70,9 @@ public final class ChainResolver: @unchecked Sendable {
         let key = Self.key(for: chain, context: context)
         let now = context.clock.now()
         if let cached = cache.lookup(key), isUsable(cached.credential, now: now, minimumValidity: minimumValidity) {
-            if let remaining = cached.credential.remaining(at: now), remaining < Int64(minimumValidity + refreshAhead) {
+            // Saturating: absurd configured durations must not trap the agent.
+            let window = Int64(minimumValidity).addingReportingOverflow(Int64(refreshAhead))
+            if let remaining = cached.credential.remaining(at: now), remaining < (window.overflow ? .max : window.partialValue) {
                 refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
             }
             return Resolution(credential: cached.credential, tier: cached.tier, key: key)
