@@ -123,3 +123,26 @@ enum HTTPExchange {
         }
     }
 }
+
+/// An upstream's text made fit for one line of an error message: every secret of the call
+/// replaced by `<redacted>`, whitespace runs folded, non-ASCII shown as `?`, at most `limit`
+/// characters. Upstreams echo requests back; this is where their echoes lose our secrets.
+func scrubbedForMessage(_ text: String, removing secrets: [String], minimumSecretLength: Int, limit: Int) -> String {
+    var cleaned = text
+    for secret in secrets where secret.count >= minimumSecretLength {
+        cleaned = cleaned.replacingOccurrences(of: secret, with: "<redacted>")
+    }
+    var out = ""
+    var pendingSpace = false
+    for scalar in cleaned.unicodeScalars {
+        if scalar.value <= 0x20 || scalar.value == 0x7f {
+            pendingSpace = !out.isEmpty
+            continue
+        }
+        if pendingSpace { out.append(" ") }
+        pendingSpace = false
+        out.unicodeScalars.append(scalar.isASCII ? scalar : "?")
+        if out.count >= limit { return out + "…" }
+    }
+    return out
+}

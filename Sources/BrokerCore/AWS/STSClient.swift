@@ -172,26 +172,11 @@ public struct STSClient: Sendable {
         /// Printable ASCII, whitespace collapsed, every secret of this call replaced by `<redacted>`,
         /// the access key id masked, and at most `limit` characters.
         func sanitized(_ text: String, limit: Int = 300) -> String {
-            var cleaned = text
-            for secret in secrets where secret.count >= 4 {
-                cleaned = cleaned.replacingOccurrences(of: secret, with: "<redacted>")
-            }
+            var cleaned = scrubbedForMessage(text, removing: secrets, minimumSecretLength: 4, limit: .max)
             if let key = credentials?.accessKeyID, key.count >= 4 {
                 cleaned = cleaned.replacingOccurrences(of: key, with: Secret.masked(key))
             }
-            var out = ""
-            var pendingSpace = false
-            for scalar in cleaned.unicodeScalars {
-                if scalar.value <= 0x20 || scalar.value == 0x7f {
-                    pendingSpace = !out.isEmpty
-                    continue
-                }
-                if pendingSpace { out.append(" ") }
-                pendingSpace = false
-                out.unicodeScalars.append(scalar.isASCII ? scalar : "?")
-                if out.count >= limit { return out + "…" }
-            }
-            return out
+            return scrubbedForMessage(cleaned, removing: [], minimumSecretLength: 4, limit: limit)
         }
     }
 

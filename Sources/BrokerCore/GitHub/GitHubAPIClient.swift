@@ -231,23 +231,7 @@ public struct GitHubAPIClient: Sendable {
 
     /// Printable ASCII, whitespace collapsed, every secret replaced by `<redacted>`, at most `limit` characters.
     static func sanitized(_ text: String, removing secrets: [String], limit: Int = 200) -> String {
-        var cleaned = text
-        for secret in secrets where secret.count >= 8 {
-            cleaned = cleaned.replacingOccurrences(of: secret, with: "<redacted>")
-        }
-        var out = ""
-        var pendingSpace = false
-        for scalar in cleaned.unicodeScalars {
-            if scalar.value <= 0x20 || scalar.value == 0x7f {
-                pendingSpace = !out.isEmpty
-                continue
-            }
-            if pendingSpace { out.append(" ") }
-            pendingSpace = false
-            out.unicodeScalars.append(scalar.isASCII ? scalar : "?")
-            if out.count >= limit { return out + "…" }
-        }
-        return out
+        scrubbedForMessage(text, removing: secrets, minimumSecretLength: 8, limit: limit)
     }
 
     static func jsonObject(_ body: [UInt8]) -> [String: Any]? {
