@@ -66,7 +66,7 @@ public final class AgentServer: @unchecked Sendable {
         signal(SIGTERM) { _ in terminationRequested = 1 }
         signal(SIGINT) { _ in terminationRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
-        service.resolver.cache.loadFromDisk(now: service.clock.now())
+        service.resolver.cache.loadFromDisk(now: service.clock.instant())
         service.startLeases()
         var sweepCountdown = 0
         // Connections that have not sent a byte yet wait here, in the poll loop, holding no
@@ -102,7 +102,7 @@ public final class AgentServer: @unchecked Sendable {
             sweepCountdown -= 1
             if sweepCountdown <= 0 {
                 sweepCountdown = 40
-                service.resolver.cache.sweep(now: service.clock.now())
+                service.resolver.cache.sweep(now: service.clock.instant())
                 service.leases.sweep()
                 if let agent = (try? service.configStore.config().get())?.agent {
                     service.limiter.sweep(settings: RateSettings(agent))

@@ -161,7 +161,8 @@ public final class AgentService: @unchecked Sendable {
         switch op {
         case "get":
             do {
-                let resolution = try resolve(binding.identity, in: config, minimumValidity: config.git.minimumValidity, for: caller)
+                let resolution = try resolve(binding.identity, in: config, minimumValidity: config.git.minimumValidity,
+                                             fallbackValidity: Self.gitFallbackValidity, for: caller)
                 let credential = resolution.credential
                 audit.record(AuditRecord(event: .issued, identity: binding.identity, adapter: "git", caller: caller,
                                          target: target, tier: resolution.tier.rawValue))
@@ -194,7 +195,8 @@ public final class AgentService: @unchecked Sendable {
         let config = try loadConfig()
         let resolution: Resolution
         do {
-            resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
+            resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity,
+                                     fallbackValidity: Self.awsFallbackValidity, for: caller)
         } catch {
             audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: adapter, caller: caller, reason: "\(error)"))
             throw Self.naming(name, error)
@@ -221,13 +223,29 @@ public final class AgentService: @unchecked Sendable {
     /// Resolves `name` for `caller` within its rate limits: a hit token before serving, and an
     /// upstream token too when the resolver is about to go upstream. Throws `RateLimited`, which
     /// the callers' usual failure audit records as `reason: "rate limited"`.
-    func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, for caller: Caller) throws -> Resolution {
+    ///
+    /// `fallbackValidity` is the least the host can still use when the upstream fails (see
+    /// `ChainResolver.resolve`); serving such a fallback is audited with the upstream's error.
+    func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
+                 for caller: Caller) throws -> Resolution {
         let settings = RateSettings(config.agent)
         try limit(name, .hit, caller: caller, settings: settings)
-        return try resolver.resolve(name, in: config, minimumValidity: minimumValidity) {
+        let resolution = try resolver.resolve(name, in: config, minimumValidity: minimumValidity, fallbackValidity: fallbackValidity) {
             try self.limit(name, .upstream, caller: caller, settings: settings)
         }
+        if let reason = resolution.fallbackReason {
+            let left = resolution.credential.remaining(at: clock.now()).map { "\($0) s" } ?? "no expiry"
+            audit.record(AuditRecord(event: .refreshed, outcome: "error", identity: name, adapter: "agent", caller: caller,
+                                     tier: resolution.tier.rawValue,
+                                     reason: "upstream failed; served the cached credential (\(left) left): \(reason)"))
+        }
+        return resolution
     }
+
+    /// The least validity still worth serving when the upstream is down: git uses a token at
+    /// once; botocore refreshes 15 minutes before expiry and refuses one within 10.
+    static let gitFallbackValidity = 60
+    static let awsFallbackValidity = 900
 
     func limit(_ identity: String, _ cost: RateClass, caller: Caller, settings: RateSettings) throws {
         let key = RateKey.of(caller, identity: identity)
@@ -265,8 +283,10 @@ public final class AgentService: @unchecked Sendable {
             "config": (try? loadConfig().file ?? "(none)") ?? "(invalid)",
             "git_cache_entries": String(gitStore.count),
         ])
+        let now = clock.instant()
         for entry in resolver.cache.snapshot() {
-            answer.append("entry", "\(entry.key.identity) \(entry.key.kind) \(entry.credential.expiresAt.map(String.init) ?? "-") \(entry.key)")
+            let expires = entry.credential.asSeen(at: now).expiresAt
+            answer.append("entry", "\(entry.key.identity) \(entry.key.kind) \(expires.map(String.init) ?? "-") \(entry.key)")
         }
         if case .failure(let error) = configStore.config() {
             answer.append("config_error", "\(error)")

@@ -142,7 +142,8 @@ extension AgentService {
                         contributed = !exports.isEmpty
                     }
                 } else if !exports.isEmpty {
-                    let resolution = try resolve(name, in: config, minimumValidity: config.git.minimumValidity, for: caller)
+                    let resolution = try resolve(name, in: config, minimumValidity: config.git.minimumValidity,
+                                                           fallbackValidity: Self.gitFallbackValidity, for: caller)
                     guard let value = resolution.credential.secrets["password"] else {
                         throw BrokerFailure(.config, "identity \"\(name)\" gave no secret to export")
                     }
@@ -183,7 +184,7 @@ extension AgentService {
     /// The AWS part of a plan; returns a generated file the lease must remove.
     private func awsSteps(_ name: String, region: String?, delivery: EnvWrapFrontend.Delivery, pid: Int32, binDirectory: String,
                           config: BrokerConfig, caller: Caller, into plan: inout EnvPlan) throws -> String? {
-        let resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
+        let resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, fallbackValidity: Self.awsFallbackValidity, for: caller)
         let keys = try resolution.credential.awsCredentials(for: name)
         for variable in Self.awsVariablesCleared { plan.steps.append(.unset(variable)) }
         if let region {
@@ -237,7 +238,7 @@ extension AgentService {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try loadConfig()
-            let resolution = try resolve(grant.identity, in: config, minimumValidity: config.aws.minimumValidity, for: caller)
+            let resolution = try resolve(grant.identity, in: config, minimumValidity: config.aws.minimumValidity, fallbackValidity: Self.awsFallbackValidity, for: caller)
             let keys = try resolution.credential.awsCredentials(for: grant.identity)
             audit.record(AuditRecord(event: .issued, identity: grant.identity, adapter: "endpoint", caller: caller,
                                      tier: resolution.tier.rawValue))

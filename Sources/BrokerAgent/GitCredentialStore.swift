@@ -15,8 +15,10 @@ import Foundation
 /// * `erase` drops every entry matching the request including its password and credential when
 ///   given (`credential_match(want, have, 1)`, git ≥ 2.42): a rejected password never erases a
 ///   different one, and an erase without username clears every user of the host.
-/// * Entries live for the client's timeout. `password_expiry_utc` is kept and handed back, not
-///   enforced: git ≥ 2.40 discards an expired password itself and keeps the username.
+/// * Entries live for the client's timeout, measured on the elapsed clock (the daemon uses the
+///   wall clock; stepping it back must not keep a password longer than asked).
+///   `password_expiry_utc` is kept and handed back, not enforced: git ≥ 2.40 discards an
+///   expired password itself and keeps the username.
 ///
 /// Removal follows the daemon's bookkeeping exactly: a removed entry's expiration is set to 0
 /// and, before the next request is served, expired entries are removed by moving the last entry
@@ -43,7 +45,7 @@ public final class GitCredentialStore: @unchecked Sendable {
         guard complete else { return .partial }
         if credential.ephemeral { return .ephemeral }
         lock.lock(); defer { lock.unlock() }
-        let now = clock.now()
+        let now = clock.elapsed()
         checkExpirations(now: now)
         markRemoved(matching: credential, matchPassword: false)
         // A peer's `timeout=` may be any Int: saturate rather than let the addition trap the agent.
@@ -56,20 +58,20 @@ public final class GitCredentialStore: @unchecked Sendable {
     @discardableResult
     public func erase(_ request: GitCredential) -> Int {
         lock.lock(); defer { lock.unlock() }
-        checkExpirations(now: clock.now())
+        checkExpirations(now: clock.elapsed())
         return markRemoved(matching: request, matchPassword: true)
     }
 
     public func get(_ request: GitCredential) -> GitCredential? {
         lock.lock(); defer { lock.unlock() }
-        checkExpirations(now: clock.now())
+        checkExpirations(now: clock.elapsed())
         return entries.first { request.matches($0.fields, matchPassword: false) }?.fields
     }
 
     /// Live entries; the agent stays up while there are any, as credential-cache's daemon does.
     public var count: Int {
         lock.lock(); defer { lock.unlock() }
-        checkExpirations(now: clock.now())
+        checkExpirations(now: clock.elapsed())
         return entries.count
     }
 

@@ -128,21 +128,43 @@ enum HTTPExchange {
 /// replaced by `<redacted>`, whitespace runs folded, non-ASCII shown as `?`, at most `limit`
 /// characters. Upstreams echo requests back; this is where their echoes lose our secrets.
 func scrubbedForMessage(_ text: String, removing secrets: [String], minimumSecretLength: Int, limit: Int) -> String {
-    var cleaned = text
+    var bytes = Array(text.utf8)
     for secret in secrets where secret.count >= minimumSecretLength {
-        cleaned = cleaned.replacingOccurrences(of: secret, with: "<redacted>")
+        bytes = replacingOccurrences(of: Array(secret.utf8), with: Array("<redacted>".utf8), in: bytes)
     }
+    let cleaned = String(decoding: bytes, as: UTF8.self)
     var out = ""
+    var length = 0  // String.count walks the string; counting here keeps this linear
     var pendingSpace = false
     for scalar in cleaned.unicodeScalars {
         if scalar.value <= 0x20 || scalar.value == 0x7f {
-            pendingSpace = !out.isEmpty
+            pendingSpace = length > 0
             continue
         }
-        if pendingSpace { out.append(" ") }
+        if pendingSpace { out.append(" "); length += 1 }
         pendingSpace = false
         out.unicodeScalars.append(scalar.isASCII ? scalar : "?")
-        if out.count >= limit { return out + "…" }
+        length += 1
+        if length >= limit { return out + "…" }
+    }
+    return out
+}
+
+/// Literal, left-to-right, non-overlapping replacement over bytes: Foundation's String search
+/// folds character clusters and dominated the cost of every scrubbed upstream error.
+func replacingOccurrences(of needle: [UInt8], with replacement: [UInt8], in haystack: [UInt8]) -> [UInt8] {
+    guard let first = needle.first, haystack.count >= needle.count else { return haystack }
+    var out: [UInt8] = []
+    out.reserveCapacity(haystack.count)
+    var i = 0
+    while i < haystack.count {
+        if haystack[i] == first, i + needle.count <= haystack.count, haystack[i..<(i + needle.count)].elementsEqual(needle) {
+            out.append(contentsOf: replacement)
+            i += needle.count
+        } else {
+            out.append(haystack[i])
+            i += 1
+        }
     }
     return out
 }

@@ -174,7 +174,8 @@ public struct STSClient: Sendable {
         func sanitized(_ text: String, limit: Int = 300) -> String {
             var cleaned = scrubbedForMessage(text, removing: secrets, minimumSecretLength: 4, limit: .max)
             if let key = credentials?.accessKeyID, key.count >= 4 {
-                cleaned = cleaned.replacingOccurrences(of: key, with: Secret.masked(key))
+                cleaned = String(decoding: replacingOccurrences(of: Array(key.utf8), with: Array(Secret.masked(key).utf8),
+                                                                in: Array(cleaned.utf8)), as: UTF8.self)
             }
             return scrubbedForMessage(cleaned, removing: [], minimumSecretLength: 4, limit: limit)
         }

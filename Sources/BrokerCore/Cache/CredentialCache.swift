@@ -19,8 +19,13 @@ public final class CredentialCache: @unchecked Sendable {
     private var entries: [CacheKey: CachedCredential] = [:]
     private let log: @Sendable (String) -> Void
 
-    public init(directory: String, log: @escaping @Sendable (String) -> Void) {
+    /// This boot's id (`Clock.bootID`): an entry's elapsed-clock expiry is trusted only by a
+    /// reader of the same boot.
+    let bootID: String?
+
+    public init(directory: String, bootID: String? = Clock.bootID, log: @escaping @Sendable (String) -> Void) {
         self.directory = directory
+        self.bootID = bootID
         self.log = log
     }
 
@@ -68,9 +73,9 @@ public final class CredentialCache: @unchecked Sendable {
     }
 
     /// Drops expired entries from memory and disk.
-    public func sweep(now: Int64) {
+    public func sweep(now: Clock.Instant) {
         lock.lock()
-        let expired = entries.values.filter { ($0.credential.expiresAt ?? .max) <= now }.map(\.key)
+        let expired = entries.values.filter { ($0.credential.remaining(at: now) ?? .max) <= 0 }.map(\.key)
         expired.forEach { entries[$0] = nil }
         lock.unlock()
         for key in expired { unlink(path(for: key)) }
@@ -86,6 +91,10 @@ public final class CredentialCache: @unchecked Sendable {
         message.append("key", key.description)
         message.append("obtained", String(obtainedAt))
         message.append("expires", ifPresent: credential.expiresAt.map(String.init))
+        if let bootID, let anchored = credential.expiresAtElapsed {
+            message.append("boot", bootID)
+            message.append("expires_elapsed", String(anchored))
+        }
         for (name, value) in credential.attributes.sorted(by: { $0.key < $1.key }) { message.append("attr.\(name)", value) }
         for (name, value) in credential.secrets.sorted(by: { $0.key < $1.key }) { message.append("secret.\(name)", value.reveal()) }
         try writeFileAtomically(path(for: key), bytes: try message.encoded())
@@ -93,7 +102,7 @@ public final class CredentialCache: @unchecked Sendable {
 
     /// Loads every entry at agent start. A corrupt, foreign, expired or loose-permission file is
     /// logged, skipped and removed — never a crash, never served.
-    public func loadFromDisk(now: Int64) {
+    public func loadFromDisk(now: Clock.Instant) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for name in names.sorted() {
             let path = directory + "/" + name
@@ -103,7 +112,7 @@ public final class CredentialCache: @unchecked Sendable {
             }
             do {
                 let entry = try readEntry(path: path, name: name)
-                if (entry.credential.expiresAt ?? 0) <= now {
+                if (entry.credential.remaining(at: now) ?? 0) <= 0 {
                     unlink(path)
                     continue
                 }
@@ -140,6 +149,11 @@ public final class CredentialCache: @unchecked Sendable {
             throw CorruptEntry(description: "missing obtained/expires")
         }
         var credential = Credential(expiresAt: expires)
+        // Another boot's elapsed clock started again from zero; only the wall clock is left.
+        if let bootID, message["boot"] == bootID {
+            guard let anchored = message["expires_elapsed"].flatMap(Int64.init) else { throw CorruptEntry(description: "bad expires_elapsed") }
+            credential.expiresAtElapsed = anchored
+        }
         for field in message.fields {
             if field.key.hasPrefix("attr.") { credential.attributes[String(field.key.dropFirst(5))] = field.value }
             if field.key.hasPrefix("secret.") { credential.secrets[String(field.key.dropFirst(7))] = Secret(field.value) }

@@ -7,6 +7,9 @@ public struct Resolution: Sendable {
     public var credential: Credential
     public var tier: CacheTier
     public var key: CacheKey
+    /// Set when the upstream failed and a cached credential, short of the requested validity but
+    /// still above the caller's floor, was served instead: the failure's sentence, for the audit.
+    public var fallbackReason: String?
 }
 
 /// One hop of a chain: the identity's name and its configured kind.
@@ -59,36 +62,60 @@ public final class ChainResolver: @unchecked Sendable {
     /// `beforeUpstream` runs when the answer is not in the cache and no other request is
     /// already fetching it, just before this one goes upstream; throwing stops it. The agent's
     /// rate limiter charges its upstream bucket there: only the resolver knows a hit from a miss.
-    public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int,
+    ///
+    /// `fallbackValidity` (≤ `minimumValidity`) is the least a caller can still use: when the
+    /// upstream fails, a cached credential with at least that much left is served instead of the
+    /// error, and for `retryAfterFailure` seconds further callers get it at once while one
+    /// background refresh at a time retries.
+    public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
                         beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
-        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity, beforeUpstream: beforeUpstream)
+        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
+                    beforeUpstream: beforeUpstream)
     }
 
-    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
+    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, fallbackValidity: Int? = nil,
+                 beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
         let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
+        let floor = min(fallbackValidity ?? minimumValidity, minimumValidity)
         let key = Self.key(for: chain, context: context)
-        let now = context.clock.now()
-        if let cached = cache.lookup(key), isUsable(cached.credential, now: now, minimumValidity: minimumValidity) {
+        let now = context.clock.instant()
+        let cached = cache.lookup(key)
+        if let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) {
             // Saturating: absurd configured durations must not trap the agent.
-            let window = Int64(minimumValidity).addingReportingOverflow(Int64(refreshAhead))
-            if let remaining = cached.credential.remaining(at: now), remaining < (window.overflow ? .max : window.partialValue) {
+            let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead))
+            if let remaining = cached.credential.remaining(at: now), remaining < window {
                 refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
             }
-            return Resolution(credential: cached.credential, tier: cached.tier, key: key)
+            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
         }
-        if let beforeUpstream, !flights.isRunning(key) { try beforeUpstream() }
-        let (credential, shared) = try flights.run(key) {
-            // Another flight may have stored a fresh value between our lookup and now.
-            if let cached = cache.lookup(key), isUsable(cached.credential, now: context.clock.now(), minimumValidity: minimumValidity) {
-                return cached.credential
+        if let cached, floor < minimumValidity, isUsable(cached.credential, at: now, minimumValidity: floor),
+           let failure = recentFailure(key, at: now) {
+            // The upstream failed moments ago: do not make this caller wait on it again.
+            if now.elapsed.subtractingSaturating(failure.at) >= Int64(retryAfterFailure) / 2 {
+                refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
             }
-            return try obtain(chain, key: key, minimumValidity: minimumValidity)
+            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: failure.reason)
         }
-        return Resolution(credential: credential, tier: shared ? .memory : .upstream, key: key)
+        do {
+            if let beforeUpstream, !flights.isRunning(key) { try beforeUpstream() }
+            let (credential, shared) = try flights.run(key) {
+                // Another flight may have stored a fresh value between our lookup and now.
+                if let cached = cache.lookup(key), isUsable(cached.credential, at: context.clock.instant(), minimumValidity: minimumValidity) {
+                    return cached.credential
+                }
+                return try obtain(chain, key: key, minimumValidity: minimumValidity)
+            }
+            return Resolution(credential: credential.asSeen(at: context.clock.instant()), tier: shared ? .memory : .upstream, key: key)
+        } catch {
+            let now = context.clock.instant()
+            guard floor < minimumValidity, let cached = cache.lookup(key),
+                  isUsable(cached.credential, at: now, minimumValidity: floor) else { throw error }
+            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: "\(error)")
+        }
     }
 
-    func isUsable(_ credential: Credential, now: Int64, minimumValidity: Int) -> Bool {
+    func isUsable(_ credential: Credential, at now: Clock.Instant, minimumValidity: Int) -> Bool {
         guard let remaining = credential.remaining(at: now) else { return true }
         return remaining >= Int64(minimumValidity)
     }
@@ -97,19 +124,53 @@ public final class ChainResolver: @unchecked Sendable {
         let hop = chain.first!
         let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
         statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
-        let credential = try hop.kind.obtain(upstream: upstream, context: context)
-        let now = context.clock.now()
+        var credential: Credential
+        do {
+            credential = try hop.kind.obtain(upstream: upstream, context: context)
+        } catch {
+            noteFailure(key, error)
+            throw error
+        }
+        let now = context.clock.instant()
+        credential.anchor(at: now)
         if let remaining = credential.remaining(at: now), remaining < Int64(minimumValidity) {
-            throw BrokerFailure(.upstream, "identity \"\(hop.name)\" obtained a credential that expires in \(remaining) s, less than the \(minimumValidity) s required",
-                                hint: "ask the upstream for a longer lifetime")
+            let failure: BrokerFailure
+            if remaining <= 0 {
+                // Only a wrong clock here or there turns a fresh credential into an expired one.
+                failure = BrokerFailure(.upstream, "identity \"\(hop.name)\" obtained a credential that expired \(-remaining) s ago by this machine's clock",
+                                        hint: "check the system clock (timedatectl status; NTP) — the upstream's and this machine's disagree")
+            } else {
+                failure = BrokerFailure(.upstream, "identity \"\(hop.name)\" obtained a credential that expires in \(remaining) s, less than the \(minimumValidity) s required",
+                                        hint: "ask the upstream for a longer lifetime")
+            }
+            noteFailure(key, failure)
+            throw failure
         }
         do {
-            try cache.store(credential, for: key, obtainedAt: now)
+            try cache.store(credential, for: key, obtainedAt: now.wall)
         } catch {
             // A full or read-only disk must not stop a valid credential from being served.
             context.log("cache: \(error)")
         }
+        failuresLock.lock(); failures[key] = nil; failuresLock.unlock()
         return credential
+    }
+
+    /// How long after an upstream failure callers are served a fallback credential without
+    /// waiting on the upstream themselves.
+    public var retryAfterFailure = 30
+    private let failuresLock = NSLock()
+    private var failures: [CacheKey: (at: Int64, reason: String)] = [:]
+
+    private func noteFailure(_ key: CacheKey, _ error: Error) {
+        let at = context.clock.elapsed()
+        failuresLock.lock(); failures[key] = (at, "\(error)"); failuresLock.unlock()
+    }
+
+    private func recentFailure(_ key: CacheKey, at now: Clock.Instant) -> (at: Int64, reason: String)? {
+        failuresLock.lock(); defer { failuresLock.unlock() }
+        guard let failure = failures[key], now.elapsed.subtractingSaturating(failure.at) < Int64(retryAfterFailure) else { return nil }
+        return failure
     }
 
     func refreshInBackground(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) {

@@ -9,6 +9,9 @@ public struct Credential: Sendable, Equatable {
     public var secrets: [String: Secret]
     /// Unix seconds; nil when the upstream gave no expiry (a long-lived secret).
     public var expiresAt: Int64?
+    /// The same expiry on the clock that never jumps (`Clock.elapsed`), fixed when the credential
+    /// was obtained: a wall clock set back must not make an expired credential look valid.
+    public var expiresAtElapsed: Int64?
     /// False for credentials obtained from ambient material (a CI job's OIDC token): they stay
     /// in memory and never reach the disk cache.
     public var persistable: Bool
@@ -20,7 +23,30 @@ public struct Credential: Sendable, Equatable {
         self.persistable = persistable
     }
 
-    public func remaining(at now: Int64) -> Int64? { expiresAt.map { $0 - now } }
+    /// Seconds left by the wall clock alone (saturating: an upstream may send any number).
+    public func remaining(at now: Int64) -> Int64? { expiresAt.map { $0.subtractingSaturating(now) } }
+
+    /// Seconds left by whichever clock says fewer. A wall clock stepped back leaves the elapsed
+    /// clock honest; one stepped forward makes the wall clock the stricter — never the laxer.
+    public func remaining(at instant: Clock.Instant) -> Int64? {
+        guard let wall = remaining(at: instant.wall) else { return nil }
+        guard let anchored = expiresAtElapsed else { return wall }
+        return min(wall, anchored.subtractingSaturating(instant.elapsed))
+    }
+
+    /// Fixes `expiresAtElapsed` from the wall-clock expiry, as of `instant` (when obtained).
+    public mutating func anchor(at instant: Clock.Instant) {
+        expiresAtElapsed = remaining(at: instant.wall).map { instant.elapsed.addingSaturating($0) }
+    }
+
+    /// This credential as a client should see it at `instant`: its expiry moved to the wall-clock
+    /// moment its time really runs out, so git and the AWS SDKs refresh on time after a clock step.
+    public func asSeen(at instant: Clock.Instant) -> Credential {
+        guard let left = remaining(at: instant) else { return self }
+        var seen = self
+        seen.expiresAt = instant.wall.addingSaturating(left)
+        return seen
+    }
 
     /// Key names in `attributes`/`secrets` for AWS credentials.
     public enum AWSField {
@@ -38,11 +64,64 @@ public enum CacheTier: String, Sendable {
     case memory, disk, upstream
 }
 
-/// The clock, behind a seam so tests can move time.
+/// The clocks, behind a seam so tests can move time. `now` is wall-clock Unix seconds, which
+/// an administrator or NTP may step either way; `elapsed` only ever moves forward with real time,
+/// suspend included (CLOCK_BOOTTIME), and is comparable across processes until the next boot.
 public struct Clock: Sendable {
     public var now: @Sendable () -> Int64
-    public init(now: @escaping @Sendable () -> Int64) { self.now = now }
-    public static let system = Clock { Int64(time(nil)) }
+    public var elapsed: @Sendable () -> Int64
+
+    /// A test clock with only `now` moves both clocks together.
+    public init(now: @escaping @Sendable () -> Int64, elapsed: (@Sendable () -> Int64)? = nil) {
+        self.now = now
+        self.elapsed = elapsed ?? now
+    }
+
+    public struct Instant: Sendable, Equatable {
+        public var wall: Int64
+        public var elapsed: Int64
+        public init(wall: Int64, elapsed: Int64) { self.wall = wall; self.elapsed = elapsed }
+    }
+
+    public func instant() -> Instant { Instant(wall: now(), elapsed: elapsed()) }
+
+    public static let system = Clock(now: { Int64(time(nil)) }, elapsed: {
+        var ts = timespec()
+        #if os(Linux)
+        clock_gettime(CLOCK_BOOTTIME, &ts)
+        #else
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        #endif
+        return Int64(ts.tv_sec)
+    })
+
+    /// Identifies this boot, so an elapsed-clock reading written to disk is trusted only by a
+    /// process of the same boot (Linux; nil elsewhere, and the wall clock alone decides).
+    public static let bootID: String? = {
+        #if os(Linux)
+        guard let fd = Optional(open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)), fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[..<n], as: UTF8.self).filter { $0.isHexDigit || $0 == "-" }
+        return text.isEmpty ? nil : text
+        #else
+        return nil
+        #endif
+    }()
+}
+
+extension Int64 {
+    func addingSaturating(_ other: Int64) -> Int64 {
+        let (value, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : value
+    }
+
+    func subtractingSaturating(_ other: Int64) -> Int64 {
+        let (value, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : value
+    }
 }
 
 #if canImport(Glibc)
