@@ -66,6 +66,8 @@ public final class AgentServer: @unchecked Sendable {
         signal(SIGTERM) { _ in terminationRequested = 1 }
         signal(SIGINT) { _ in terminationRequested = 1 }
         signal(SIGPIPE, SIG_IGN)
+        // A file-size limit (ulimit -f) must turn a cache or log write into EFBIG, not kill us.
+        signal(SIGXFSZ, SIG_IGN)
         service.resolver.cache.loadFromDisk(now: service.clock.instant())
         service.startLeases()
         var sweepCountdown = 0

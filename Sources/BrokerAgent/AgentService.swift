@@ -291,6 +291,12 @@ public final class AgentService: @unchecked Sendable {
         if case .failure(let error) = configStore.config() {
             answer.append("config_error", "\(error)")
         }
+        if let failure = resolver.cache.lastWriteFailure {
+            answer.append("cache_error", failure)
+        }
+        if let failure = audit.lastWriteFailure {
+            answer.append("audit_error", failure)
+        }
         return answer
     }
 

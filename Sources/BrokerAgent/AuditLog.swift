@@ -108,8 +108,26 @@ public final class AuditLog: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            if fd < 0 { return }
+            if fd < 0 { failure = "cannot open \(path): \(Errno.current)"; return }
         }
-        _ = try? FileDescriptor(rawValue: fd).writeAll(data)
+        var before = stat()
+        let size = fstat(fd, &before) == 0 ? before.st_size : -1
+        do {
+            try FileDescriptor(rawValue: fd).writeAll(data)
+            failure = nil
+        } catch {
+            // A full disk may take part of a line: cut it off again, so the next record starts
+            // on a line of its own and every line stays one whole JSON object.
+            if size >= 0 { _ = ftruncate(fd, size) }
+            failure = "cannot write \(path): \(error)"
+        }
+    }
+
+    private var failure: String?
+
+    /// Why the last record could not be written, until one is (shown by `brokerctl status`).
+    public var lastWriteFailure: String? {
+        lock.lock(); defer { lock.unlock() }
+        return failure
     }
 }

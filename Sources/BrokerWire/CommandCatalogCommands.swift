@@ -154,6 +154,7 @@ extension CommandCatalog {
                     "Only your own user can talk to the agent: its directory is 0700 and every connection's peer uid is checked.",
                     "No secret is ever logged: secrets are wrapped in a type that prints as `<redacted>`, and the audit log records names, processes and targets only.",
                     "Only short-lived derived credentials reach the disk, as 0600 files written to a temporary name and renamed; a stolen disk yields at most what those credentials allow until they expire.",
+                    "A credential's expiry is also taken on the clock that counts time since boot (CLOCK_BOOTTIME), and the agent goes by whichever of that and the wall clock leaves less time: setting the wall clock back never stretches a credential's life, and the expiry it hands out follows the new wall clock. Set forward, fresh credentials look expired and are refused with a hint to check the clock.",
                     "Commands run for `cmd:` secrets and `exec` identities run with `/bin/sh -c` under a deadline; when they fail, the agent reports their exit status and the first line of their standard error, never their standard output.",
                 ]),
             ]),
@@ -192,7 +193,7 @@ extension CommandCatalog {
         subcommands: [
             Subcommand("status", arguments: "[--format table|json]",
                        summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
-                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop."],
+                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
                        options: [CatalogText.formatOption]),
             Subcommand("list", arguments: "[--format table|json] [--names]",
                        summary: "List the identities with their kinds and via chains, and the git bindings.",

@@ -110,7 +110,7 @@ extension CommandCatalog {
                         "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it.",
                     ]),
                     Definition("minimum-validity = DURATION", style: .synopsis, [
-                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. `github/app` tokens keep at least 8 minutes whatever this says.",
+                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. `github/app` tokens keep at least 8 minutes whatever this says. When the upstream fails while replacing a token that still has 60 seconds or more, that token is served instead of the error (and the failure is audited).",
                     ]),
                 ]),
             ]),
@@ -118,7 +118,7 @@ extension CommandCatalog {
                 .paragraph("How aws-credential-process(1) treats the AWS SDKs."),
                 .definitions([
                     Definition("minimum-validity = DURATION", style: .synopsis, [
-                        "Never hand out AWS credentials with less than this left; at least 15m, default 20m. botocore refreshes credentials 15 minutes before they expire and would otherwise run the credential process on every API call.",
+                        "Never hand out AWS credentials with less than this left; at least 15m, default 20m. botocore refreshes credentials 15 minutes before they expire and would otherwise run the credential process on every API call. The one exception is an upstream outage: when a refresh fails, a cached credential with at least 15 minutes left is served instead of the error (and the failure is audited); for 30 seconds after a failure callers get it at once while a background refresh retries.",
                     ]),
                 ]),
             ]),

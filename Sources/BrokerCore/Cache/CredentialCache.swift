@@ -40,13 +40,30 @@ public final class CredentialCache: @unchecked Sendable {
         return served
     }
 
+    /// Stores in memory, then (for an expiring, persistable credential) on disk. A failed disk
+    /// write — a full or read-only file system — leaves the memory entry in place and the old
+    /// file untouched; it is logged, kept for `brokerctl status` (`lastWriteFailure`) and thrown.
     public func store(_ credential: Credential, for key: CacheKey, obtainedAt: Int64) throws {
         lock.lock()
         entries[key] = CachedCredential(key: key, credential: credential, obtainedAt: obtainedAt, tier: .memory)
         lock.unlock()
-        if credential.expiresAt != nil && credential.persistable {
+        guard credential.expiresAt != nil && credential.persistable else { return }
+        do {
             try write(key: key, credential: credential, obtainedAt: obtainedAt)
+            lock.lock(); writeFailure = nil; lock.unlock()
+        } catch {
+            lock.lock(); writeFailure = "\(error)"; lock.unlock()
+            log("cache: \(error); \(key.identity) is kept in memory only")
+            throw error
         }
+    }
+
+    private var writeFailure: String?
+
+    /// Why the last disk write failed, until one succeeds.
+    public var lastWriteFailure: String? {
+        lock.lock(); defer { lock.unlock() }
+        return writeFailure
     }
 
     /// Drops every entry of an identity (or all, for nil) from memory and disk; returns how many.

@@ -150,6 +150,8 @@ public struct Brokerctl {
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
             ]
             object["config_error"] = answer["config_error"]
+            object["cache_error"] = answer["cache_error"]
+            object["audit_error"] = answer["audit_error"]
             emitJSON(object)
             return ExitStatus.success
         }
@@ -160,6 +162,9 @@ public struct Brokerctl {
             ["git cache", "\(answer["git_cache_entries"] ?? "0") entries in memory"],
         ]))
         if let configError = answer["config_error"] { out("config error: \(configError)") }
+        // A full or read-only disk: credentials are still served from memory, but say so.
+        if let cacheError = answer["cache_error"] { out("cache error: \(cacheError) (credentials are kept in memory only)") }
+        if let auditError = answer["audit_error"] { out("audit error: \(auditError) (records are being lost)") }
         if entries.isEmpty {
             out("no cached identity credentials")
         } else {

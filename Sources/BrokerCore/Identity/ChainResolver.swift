@@ -146,12 +146,9 @@ public final class ChainResolver: @unchecked Sendable {
             noteFailure(key, failure)
             throw failure
         }
-        do {
-            try cache.store(credential, for: key, obtainedAt: now.wall)
-        } catch {
-            // A full or read-only disk must not stop a valid credential from being served.
-            context.log("cache: \(error)")
-        }
+        // A full or read-only disk must not stop a valid credential from being served: the
+        // cache logs the failure and keeps it for `brokerctl status`; memory still holds the entry.
+        try? cache.store(credential, for: key, obtainedAt: now.wall)
         failuresLock.lock(); failures[key] = nil; failuresLock.unlock()
         return credential
     }
@@ -190,8 +187,4 @@ public final class ChainResolver: @unchecked Sendable {
         statsLock.lock(); defer { statsLock.unlock() }
         return upstreamCalls[identity] ?? 0
     }
-}
-
-extension ResolveContext {
-    func log(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 }
