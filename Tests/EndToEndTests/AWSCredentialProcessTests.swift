@@ -3,22 +3,7 @@
 import Foundation
 import XCTest
 
-final class AWSCredentialProcessTests: XCTestCase {
-    static var moto: MotoServer!
-
-    override class func setUp() {
-        super.setUp()
-        do { moto = try MotoServer() } catch { XCTFail("moto fixture: \(error)") }
-    }
-
-    override class func tearDown() {
-        moto?.stop()
-        moto = nil
-        super.tearDown()
-    }
-
-    var moto: MotoServer { Self.moto }
-
+final class AWSCredentialProcessTests: MotoTestCase {
     /// dev (user keys) → first (role) → chained (role with an ExternalId condition).
     func chainSandbox(secret: String? = nil, extra: String = "") -> Sandbox {
         let sandbox = Sandbox()
@@ -56,11 +41,6 @@ final class AWSCredentialProcessTests: XCTestCase {
             """)
         return ["AWS_CONFIG_FILE": config, "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none", "AWS_PROFILE": "broker",
                 "AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true"]
-    }
-
-    func document(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) -> [String: Any] {
-        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
-        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 
     func testAwsCLIGetCallerIdentityShowsTheChainedRole() throws {

@@ -57,24 +57,39 @@ enum AgentProcessKit {
         waitUntil(5) { !isAlive(pid) }
     }
 
+    /// A program to run with its arguments and standard input.
+    struct Command {
+        var executable: String
+        var arguments: [String]
+        var stdin: String
+    }
+
     /// Starts `count` copies of a program at once (stdout/stderr to files, stdin from a file),
     /// then waits for all of them, bounded by `timeout`.
     static func runConcurrently(_ sandbox: Sandbox, count: Int, executable: String, arguments: [String],
                                 stdin: String, extraEnvironment: [String: String] = [:], timeout: Double = 30,
                                 afterLaunch: (() -> Void)? = nil) -> [ProcessResult] {
+        runConcurrently(sandbox, Array(repeating: Command(executable: executable, arguments: arguments, stdin: stdin), count: count),
+                        extraEnvironment: extraEnvironment, timeout: timeout, afterLaunch: afterLaunch)
+    }
+
+    /// Starts every command at once, runs `afterLaunch` while they are in flight, then waits for
+    /// all of them, bounded by `timeout`. Results come in the commands' order.
+    static func runConcurrently(_ sandbox: Sandbox, _ commands: [Command], extraEnvironment: [String: String] = [:],
+                                timeout: Double = 30, afterLaunch: (() -> Void)? = nil) -> [ProcessResult] {
         let dir = sandbox.root + "/burst-\(UInt32.random(in: 0...UInt32.max))"
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: dir + "/stdin", contents: Data(stdin.utf8))
         var processes: [Process] = []
-        for i in 0..<count {
+        for (i, command) in commands.enumerated() {
+            _ = FileManager.default.createFile(atPath: "\(dir)/in-\(i)", contents: Data(command.stdin.utf8))
             _ = FileManager.default.createFile(atPath: "\(dir)/out-\(i)", contents: Data())
             _ = FileManager.default.createFile(atPath: "\(dir)/err-\(i)", contents: Data())
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: executable)
-            p.arguments = arguments
+            p.executableURL = URL(fileURLWithPath: command.executable)
+            p.arguments = command.arguments
             p.environment = sandbox.environment.merging(extraEnvironment) { $1 }
             p.currentDirectoryURL = URL(fileURLWithPath: sandbox.root)
-            p.standardInput = FileHandle(forReadingAtPath: dir + "/stdin")
+            p.standardInput = FileHandle(forReadingAtPath: "\(dir)/in-\(i)")
             p.standardOutput = FileHandle(forWritingAtPath: "\(dir)/out-\(i)")
             p.standardError = FileHandle(forWritingAtPath: "\(dir)/err-\(i)")
             processes.append(p)
@@ -83,8 +98,8 @@ enum AgentProcessKit {
         afterLaunch?()
         let deadline = Date().addingTimeInterval(timeout)
         while processes.contains(where: { $0.isRunning }) && Date() < deadline { usleep(5_000) }
-        for p in processes where p.isRunning {
-            XCTFail("\(executable) \(arguments) did not finish within \(timeout) s")
+        for (i, p) in processes.enumerated() where p.isRunning {
+            XCTFail("\(commands[i].executable) \(commands[i].arguments) did not finish within \(timeout) s")
             p.terminate()
         }
         return processes.enumerated().map { i, p in

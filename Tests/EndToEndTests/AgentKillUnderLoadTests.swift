@@ -82,33 +82,9 @@ final class AgentKillUnderLoadTests: XCTestCase {
 
     /// Starts every client at once; `afterLaunch` runs while they are in flight.
     func launch(_ sandbox: Sandbox, _ clients: [Client], afterLaunch: () -> Void) -> [Outcome] {
-        let dir = sandbox.root + "/load-\(UInt32.random(in: 0...UInt32.max))"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var processes: [Process] = []
-        for (i, client) in clients.enumerated() {
-            for name in ["in", "out", "err"] { _ = FileManager.default.createFile(atPath: "\(dir)/\(name)-\(i)", contents: Data()) }
-            try! Data(client.stdin.utf8).write(to: URL(fileURLWithPath: "\(dir)/in-\(i)"))
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: client.executable)
-            p.arguments = client.arguments
-            p.environment = sandbox.environment
-            p.standardInput = FileHandle(forReadingAtPath: "\(dir)/in-\(i)")
-            p.standardOutput = FileHandle(forWritingAtPath: "\(dir)/out-\(i)")
-            p.standardError = FileHandle(forWritingAtPath: "\(dir)/err-\(i)")
-            processes.append(p)
-        }
-        for p in processes { try! p.run() }
-        afterLaunch()
-        let deadline = Date().addingTimeInterval(60)
-        while processes.contains(where: { $0.isRunning }) && Date() < deadline { usleep(5_000) }
-        for p in processes where p.isRunning {
-            XCTFail("a client did not finish within 60 s")
-            p.terminate()
-        }
-        return processes.enumerated().map { i, p in
-            p.waitUntilExit()
-            return Outcome(client: clients[i], result: ProcessResult(status: p.terminationStatus, stdout: sandbox.read("\(dir)/out-\(i)"),
-                                                                    stderr: sandbox.read("\(dir)/err-\(i)")))
+        let commands = clients.map { Kit.Command(executable: $0.executable, arguments: $0.arguments, stdin: $0.stdin) }
+        return withoutActuallyEscaping(afterLaunch) { afterLaunch in
+            zip(clients, Kit.runConcurrently(sandbox, commands, timeout: 60, afterLaunch: afterLaunch)).map(Outcome.init)
         }
     }
 

@@ -172,3 +172,29 @@ final class MotoServer {
         func get() -> (Int, [UInt8]) { lock.lock(); defer { lock.unlock() }; return value }
     }
 }
+
+/// A test class whose tests share one moto: started before the first test, stopped after the last.
+class MotoTestCase: XCTestCase {
+    /// Keyed by subclass: each class starts and stops its own.
+    private static var servers: [ObjectIdentifier: MotoServer] = [:]
+
+    override class func setUp() {
+        super.setUp()
+        do { servers[ObjectIdentifier(self)] = try MotoServer() } catch { XCTFail("moto fixture: \(error)") }
+    }
+
+    override class func tearDown() {
+        servers.removeValue(forKey: ObjectIdentifier(self))?.stop()
+        super.tearDown()
+    }
+
+    /// This class's moto; the class setUp has already failed the run when it could not start.
+    var moto: MotoServer { Self.servers[ObjectIdentifier(type(of: self))]! }
+    var startedMoto: MotoServer? { Self.servers[ObjectIdentifier(type(of: self))] }
+
+    /// The credential_process document an adapter printed, after checking it exited 0.
+    func document(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) -> [String: Any] {
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+}

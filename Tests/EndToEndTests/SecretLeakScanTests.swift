@@ -8,20 +8,8 @@ import XCTest
 import Glibc
 #endif
 
-final class SecretLeakScanTests: XCTestCase {
+final class SecretLeakScanTests: MotoTestCase {
     typealias Kit = AgentProcessKit
-    static var moto: MotoServer!
-
-    override class func setUp() {
-        super.setUp()
-        do { moto = try MotoServer() } catch { XCTFail("moto fixture: \(error)") }
-    }
-
-    override class func tearDown() {
-        moto?.stop()
-        moto = nil
-        super.tearDown()
-    }
 
     /// Recognisable, unguessable secrets: a hit can only be a copy of one of these.
     struct Canaries {
@@ -54,7 +42,7 @@ final class SecretLeakScanTests: XCTestCase {
     }
 
     func testNoCanarySecretAppearsOutsideWhereItBelongs() throws {
-        let moto = try XCTUnwrap(Self.moto)
+        let moto = try XCTUnwrap(startedMoto)
         let canary = Canaries()
         let sandbox = Sandbox()
         defer { Kit.stopAgents(sandbox) }

@@ -5,31 +5,11 @@
 import Foundation
 import XCTest
 
-final class UpstreamOutageTests: XCTestCase {
+final class UpstreamOutageTests: MotoTestCase {
     typealias Kit = AgentProcessKit
-    static var moto: MotoServer!
-
-    override class func setUp() {
-        super.setUp()
-        do { moto = try MotoServer() } catch { XCTFail("moto fixture: \(error)") }
-    }
-
-    override class func tearDown() {
-        moto?.stop()
-        moto = nil
-        super.tearDown()
-    }
-
-    var moto: MotoServer { Self.moto }
 
     override func tearDown() {
-        moto.injectFaults(status: 503, count: 0, code: "none")
-    }
-
-    func document(_ result: ProcessResult, file: StaticString = #filePath, line: UInt = #line) -> [String: Any] {
-        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
-        XCTAssertEqual(result.stderr, "", file: file, line: line)
-        return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+        startedMoto?.injectFaults(status: 503, count: 0, code: "none")
     }
 
     func testOutageServesTheCachedRoleAboveBotocoresFloorThenSaysWhy() throws {
@@ -72,6 +52,7 @@ final class UpstreamOutageTests: XCTestCase {
 
         let during = fetch()
         let served = document(during)
+        XCTAssertEqual(during.stderr, "", "the host is not bothered with the outage")
         XCTAssertEqual(served["AccessKeyId"] as? String, keyID, "the cached role, still good for ~an hour, is served")
         XCTAssertEqual(served["Expiration"] as? String, first["Expiration"] as? String)
         XCTAssertEqual(moto.counts()["AssumeRole"], 4, "one refresh, retried to the policy's 4 attempts and no more")
