@@ -291,6 +291,17 @@ public final class AgentService: @unchecked Sendable {
         if case .failure(let error) = configStore.config() {
             answer.append("config_error", "\(error)")
         }
+        // github/pat-pool leases by token fingerprint, never the token; the pool's name goes
+        // last on the line because an identity name may hold spaces.
+        let pools = leases.snapshot()
+        for lease in pools.leases {
+            answer.append("lease", "\(lease.fingerprint ?? "-") \(lease.holder.pid) \(lease.expiresAt) \(lease.pool)")
+        }
+        for (pool, tokens) in pools.quarantined.sorted(by: { $0.key < $1.key }) {
+            for (fingerprint, until) in tokens.sorted(by: { $0.key < $1.key }) {
+                answer.append("quarantined", "\(fingerprint) \(until) \(pool)")
+            }
+        }
         if let failure = resolver.cache.lastWriteFailure {
             answer.append("cache_error", failure)
         }

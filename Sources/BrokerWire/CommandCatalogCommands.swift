@@ -193,7 +193,7 @@ extension CommandCatalog {
         subcommands: [
             Subcommand("status", arguments: "[--format table|json]",
                        summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
-                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
+                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. Tokens of `github/pat-pool` identities that are leased are listed by pool, token fingerprint (the first 12 hex digits of its SHA-256, as in the audit log), holder pid and time left; quarantined ones with the time until they return to the pool. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
                        options: [CatalogText.formatOption]),
             Subcommand("list", arguments: "[--format table|json] [--names]",
                        summary: "List the identities with their kinds and via chains, and the git bindings.",

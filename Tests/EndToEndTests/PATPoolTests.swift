@@ -111,15 +111,25 @@ final class PATPoolTests: XCTestCase {
         defer { AgentProcessKit.stopAgents(sandbox); world.server.stop() }
         let release = sandbox.root + "/release-all"
         let args = jobArguments(world, release: release)
+        var statusWhileHeld: ProcessResult?
         let results = AgentProcessKit.runConcurrently(sandbox, count: 5, executable: args[0], arguments: Array(args.dropFirst()),
                                                       stdin: "", timeout: 60, afterLaunch: {
             // Hold the three that got a token until the other two have been refused.
             AgentProcessKit.waitUntil(30) { world.audit("denied").count >= 2 }
+            statusWhileHeld = sandbox.broker("brokerctl", ["status", "--format", "json"])
             self.touch(release)
         })
         let ran = results.filter { $0.status == 0 }
         let refused = results.filter { $0.status != 0 }
         XCTAssertEqual(ran.count, 3, results.map { "\($0.status): \($0.stderr)" }.joined(separator: "\n"))
+        // brokerctl status listed the three leases while they were held: fingerprints, never tokens.
+        let status = try XCTUnwrap(statusWhileHeld)
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let held = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["leases"] as? [[String: Any]])
+        XCTAssertEqual(held.count, 3, status.stdout)
+        XCTAssertEqual(Set(held.compactMap { $0["token"] as? String }), Set(world.audit("leased").compactMap { $0["token"] as? String }))
+        XCTAssertTrue(held.allSatisfy { $0["pool"] as? String == "ci" && (($0["expires_in"] as? Int) ?? 0) > 0 }, status.stdout)
+        XCTAssertFalse(world.tokens.contains { status.stdout.contains($0) }, "a token in brokerctl status")
         XCTAssertEqual(ran.map(\.stdout), Array(repeating: "ready\n", count: 3))
         XCTAssertEqual(refused.count, 2)
         for result in refused {
@@ -197,6 +207,9 @@ final class PATPoolTests: XCTestCase {
         let quarantined = world.audit("quarantined")
         XCTAssertEqual(quarantined.count, 1, "\(sandbox.auditLines)")
         XCTAssertEqual(quarantined.first?["token"] as? String, firstToken)
+        let status = sandbox.broker("brokerctl", ["status"])
+        XCTAssertTrue(status.stdout.contains("POOL") && status.stdout.contains(firstToken) && status.stdout.contains("quarantined"),
+                      status.stdout)
 
         // The next get leases another token, and it works.
         let recovered = sandbox.git(["ls-remote", world.url, "refs/heads/main"])

@@ -143,11 +143,22 @@ public struct Brokerctl {
             if let expires = Int64(parts[2]) { entry["expires"] = expires; entry["expires_in"] = expires - now }
             return entry
         }
+        let leases: [[String: Any]] = answer.values("lease").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 3).map(String.init)
+            guard parts.count == 4, let pid = Int(parts[1]), let expires = Int64(parts[2]) else { return nil }
+            return ["pool": parts[3], "token": parts[0], "holder_pid": pid, "expires": expires, "expires_in": expires - now]
+        }
+        let quarantined: [[String: Any]] = answer.values("quarantined").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count == 3, let until = Int64(parts[1]) else { return nil }
+            return ["pool": parts[2], "token": parts[0], "until": until, "remaining": until - now]
+        }
         if options.format == .json {
             var object: [String: Any] = [
                 "running": true, "pid": Int(answer["pid"] ?? "") ?? 0, "uptime_seconds": now - started,
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
+                "leases": leases, "quarantined": quarantined,
             ]
             object["config_error"] = answer["config_error"]
             object["cache_error"] = answer["cache_error"]
@@ -173,6 +184,14 @@ public struct Brokerctl {
                 [entry["identity"] as! String, entry["kind"] as! String,
                  (entry["expires_in"] as? Int64).map { humanDuration($0) } ?? "never (memory only)"]
             }))
+        }
+        if !leases.isEmpty || !quarantined.isEmpty {
+            out("")
+            out(renderTable([["POOL", "TOKEN", "HELD BY", "EXPIRES IN"]]
+                + leases.map { [$0["pool"] as! String, $0["token"] as! String, "pid \($0["holder_pid"] as! Int)",
+                                humanDuration($0["expires_in"] as! Int64)] }
+                + quarantined.map { [$0["pool"] as! String, $0["token"] as! String, "quarantined",
+                                     humanDuration($0["remaining"] as! Int64)] }))
         }
         return ExitStatus.success
     }
