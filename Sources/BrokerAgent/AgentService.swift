@@ -33,9 +33,6 @@ public final class AgentService: @unchecked Sendable {
         audit = AuditLog(path: paths.auditLogPath)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         startedAt = clock.now()
-        if case .success(let config) = configStore.config() {
-            resolver.refreshAhead = config.agent.refreshAhead
-        }
         resolver.onBackgroundRefresh = { [audit] identity, error in
             audit.record(AuditRecord(event: .refreshed, outcome: error == nil ? "ok" : "error", identity: identity,
                                      adapter: "agent", caller: nil, reason: error.map { "\($0)" }))
@@ -230,7 +227,8 @@ public final class AgentService: @unchecked Sendable {
                  for caller: Caller) throws -> Resolution {
         let settings = RateSettings(config.agent)
         try limit(name, .hit, caller: caller, settings: settings)
-        let resolution = try resolver.resolve(name, in: config, minimumValidity: minimumValidity, fallbackValidity: fallbackValidity) {
+        let resolution = try resolver.resolve(name, in: config, minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
+                                              refreshAhead: config.agent.refreshAhead) {
             try self.limit(name, .upstream, caller: caller, settings: settings)
         }
         if let reason = resolution.fallbackReason {

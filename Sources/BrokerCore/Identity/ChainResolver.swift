@@ -67,14 +67,15 @@ public final class ChainResolver: @unchecked Sendable {
     /// upstream fails, a cached credential with at least that much left is served instead of the
     /// error, and for `retryAfterFailure` seconds further callers get it at once while one
     /// background refresh at a time retries.
+    /// `refreshAhead` overrides the resolver's own (the agent passes the configuration's current value).
     public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
-                        beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
+                        refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
-                    beforeUpstream: beforeUpstream)
+                    refreshAhead: refreshAhead, beforeUpstream: beforeUpstream)
     }
 
     func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, fallbackValidity: Int? = nil,
-                 beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
+                 refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
         let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
         let floor = min(fallbackValidity ?? minimumValidity, minimumValidity)
@@ -83,7 +84,7 @@ public final class ChainResolver: @unchecked Sendable {
         let cached = cache.lookup(key)
         if let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) {
             // Saturating: absurd configured durations must not trap the agent.
-            let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead))
+            let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead ?? self.refreshAhead))
             if let remaining = cached.credential.remaining(at: now), remaining < window {
                 refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
             }
