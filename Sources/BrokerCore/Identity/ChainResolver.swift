@@ -67,6 +67,7 @@ public final class ChainResolver: @unchecked Sendable {
     /// upstream fails, a cached credential with at least that much left is served instead of the
     /// error, and for `retryAfterFailure` seconds further callers get it at once while one
     /// background refresh at a time retries.
+    ///
     /// `refreshAhead` overrides the resolver's own (the agent passes the configuration's current value).
     public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
                         refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
@@ -78,7 +79,8 @@ public final class ChainResolver: @unchecked Sendable {
                  refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
         let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
-        let floor = min(fallbackValidity ?? minimumValidity, minimumValidity)
+        // Never down to 0: a credential with no time left is an expired one.
+        let floor = max(1, min(fallbackValidity ?? minimumValidity, minimumValidity))
         let key = Self.key(for: chain, context: context)
         let now = context.clock.instant()
         let cached = cache.lookup(key)
@@ -121,17 +123,24 @@ public final class ChainResolver: @unchecked Sendable {
         return remaining >= Int64(minimumValidity)
     }
 
+    /// Obtains a fresh credential for `key` and caches it; a failure anywhere along the chain is
+    /// remembered for `retryAfterFailure` seconds (see `resolve`).
     func obtain(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
-        let hop = chain.first!
-        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
-        statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
-        var credential: Credential
         do {
-            credential = try hop.kind.obtain(upstream: upstream, context: context)
+            let credential = try obtainOnce(chain, key: key, minimumValidity: minimumValidity)
+            failuresLock.lock(); failures[key] = nil; failuresLock.unlock()
+            return credential
         } catch {
             noteFailure(key, error)
             throw error
         }
+    }
+
+    private func obtainOnce(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
+        let hop = chain.first!
+        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
+        statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
+        var credential = try hop.kind.obtain(upstream: upstream, context: context)
         let now = context.clock.instant()
         credential.anchor(at: now)
         if let remaining = credential.remaining(at: now), remaining < Int64(minimumValidity) {
@@ -144,13 +153,11 @@ public final class ChainResolver: @unchecked Sendable {
                 failure = BrokerFailure(.upstream, "identity \"\(hop.name)\" obtained a credential that expires in \(remaining) s, less than the \(minimumValidity) s required",
                                         hint: "ask the upstream for a longer lifetime")
             }
-            noteFailure(key, failure)
             throw failure
         }
         // A full or read-only disk must not stop a valid credential from being served: the
         // cache logs the failure and keeps it for `brokerctl status`; memory still holds the entry.
         try? cache.store(credential, for: key, obtainedAt: now.wall)
-        failuresLock.lock(); failures[key] = nil; failuresLock.unlock()
         return credential
     }
 
