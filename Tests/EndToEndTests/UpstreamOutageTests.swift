@@ -1,6 +1,7 @@
 // An STS outage seen through the real agent and aws-credential-process, with moto behind the
-// fault-injecting proxy: bounded retries, the cached role still served while botocore can use
-// it, callers right after a failure not kept waiting, and a clear error once it is too short.
+// fault-injecting proxy — 500s, throttling, garbage: bounded retries, the cached role still served
+// while botocore can use it, callers right after a failure not kept waiting, and a clear error
+// once it is too short. (Timeouts and redirects: STSClientTests.)
 
 import Foundation
 import XCTest
@@ -35,10 +36,17 @@ final class UpstreamOutageTests: MotoTestCase {
                 role-arn = \(moto.firstRoleARN)
                 session-name = \(moto.chainSessionName)
                 sts-endpoint = \(moto.endpoint)
+            [identity "throttled"]
+                kind = aws/assume-role
+                via = identity:dev
+                role-arn = \(moto.firstRoleARN)
+                session-name = outage-throttled
+                sts-endpoint = \(moto.endpoint)
 
             """)
-        func fetch() -> ProcessResult { clock.run("aws-credential-process", ["--identity", "first"]) }
+        func fetch(_ identity: String = "first") -> ProcessResult { clock.run("aws-credential-process", ["--identity", identity]) }
 
+        let throttledKeyID = try XCTUnwrap(document(fetch("throttled"))["AccessKeyId"] as? String)
         let first = document(fetch())
         let keyID = try XCTUnwrap(first["AccessKeyId"] as? String)
         let expiration = try XCTUnwrap((first["Expiration"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
@@ -60,6 +68,17 @@ final class UpstreamOutageTests: MotoTestCase {
         XCTAssertEqual(audit?["identity"] as? String, "first")
         XCTAssertEqual(audit?["outcome"] as? String, "error")
         XCTAssertTrue((audit?["reason"] as? String)?.contains("InternalFailure") == true, "\(audit ?? [:])")
+
+        // Throttling, for the other role: retried as often, then its cached keys are served.
+        moto.injectFaults(status: 400, count: 10_000, code: "Throttling")
+        moto.resetCounts()
+        let throttled = fetch("throttled")
+        XCTAssertEqual(document(throttled)["AccessKeyId"] as? String, throttledKeyID)
+        XCTAssertEqual(throttled.stderr, "")
+        XCTAssertEqual(moto.counts()["AssumeRole"], 4)
+        XCTAssertTrue(sandbox.auditLines.contains {
+            $0["identity"] as? String == "throttled" && ($0["reason"] as? String)?.contains("Throttling") == true
+        }, "\(sandbox.auditLines.suffix(3))")
 
         // Garbage now, and callers right after the failure: served at once, STS not asked.
         moto.injectFaults(status: 200, count: 10_000, code: "none", body: "<html><body>upstream proxy error</body></html>")
