@@ -37,11 +37,11 @@ final class ClockStepAndFallbackTests: XCTestCase {
 
     /// An exec identity whose upstream issues tokens expiring at the absolute time in `expiry`
     /// (written by the test, i.e. by the upstream's clock) and fails while `down` exists.
-    func upstream() throws -> (config: BrokerConfig, setExpiry: (Int64) -> Void, down: (Bool) -> Void, runs: () -> Int) {
+    func upstream(more: String = "") throws -> (config: BrokerConfig, setExpiry: (Int64) -> Void, down: (Bool) -> Void, runs: () -> Int) {
         let expiry = directory + "/expiry", down = directory + "/down", counter = directory + "/runs"
         let command = "echo run >> \(counter); if [ -e \(down) ]; then echo 'upstream: 503 Service Unavailable' >&2; exit 7; fi; "
             + "echo username=u; echo password=token-$(wc -l < \(counter) | tr -d ' '); echo password_expiry_utc=$(cat \(expiry))"
-        let text = "[identity \"bot\"]\nkind = exec\ncommand = \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"\n"
+        let text = "[identity \"bot\"]\nkind = exec\ncommand = \"\(command.replacingOccurrences(of: "\"", with: "\\\""))\"\n" + more
         let config = try BrokerConfig.parse(ConfigSyntax.parse(text: text, file: "cfg"))
         return (config,
                 { FileManager.default.createFile(atPath: expiry, contents: Data(String($0).utf8)) },
@@ -209,6 +209,25 @@ final class ClockStepAndFallbackTests: XCTestCase {
         time.pass(1400)            // by the wall clock 2 h 100 s left; really 100 s
         up.down(true)
         XCTAssertThrowsError(try r.resolve("bot", in: up.config, minimumValidity: 1200, fallbackValidity: 900))
+    }
+
+    func testAFailureUpstreamInTheChainAlsoStartsTheBackOff() throws {
+        let counter = directory + "/derived-runs"
+        let derived = "cat >/dev/null; echo run >> \(counter); echo username=d; echo password=derived-$(wc -l < \(counter) | tr -d ' '); "
+            + "echo password_expiry_utc=$(cat \(directory)/expiry)"
+        let up = try upstream(more: "[identity \"derived\"]\nkind = exec\nvia = identity:bot\ncommand = \"\(derived.replacingOccurrences(of: "\"", with: "\\\""))\"\n")
+        let config = up.config
+        let r = resolver()
+        up.setExpiry(time.wall + 1500)
+        XCTAssertEqual(password(try r.resolve("derived", in: config, minimumValidity: 1200, fallbackValidity: 900)), "derived-1")
+        time.pass(400)
+        up.down(true)   // the base identity's upstream fails; the derived one's own never runs
+        for _ in 0..<3 {
+            let served = try r.resolve("derived", in: config, minimumValidity: 1200, fallbackValidity: 900)
+            XCTAssertEqual(password(served), "derived-1")
+            XCTAssertNotNil(served.fallbackReason)
+        }
+        XCTAssertEqual(up.runs(), 2, "the base's upstream was asked once, not once per caller")
     }
 
     func testWithoutAFloorNothingChanges() throws {
