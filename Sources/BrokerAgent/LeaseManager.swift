@@ -153,6 +153,11 @@ public struct PoolRequest: Sendable {
 /// lease exactly when its holder is the same live process (pid and start time). Tokens are
 /// never stored: a lease names its token by fingerprint and the token is reread from the pool's
 /// sources on every request.
+///
+/// Lease and quarantine times are kept on the elapsed clock (`Clock.elapsed`): they are
+/// durations, and a wall clock stepped forward must not end a lease early and hand its token
+/// to a second job. Files carry the boot id; what the outside sees (git's
+/// `password_expiry_utc`, `brokerctl status`) is converted to the wall clock.
 public final class LeaseManager: @unchecked Sendable {
     public let directory: String
     let clock: Clock
@@ -170,9 +175,12 @@ public final class LeaseManager: @unchecked Sendable {
     private var quarantined: [String: [String: Int64]] = [:]
 
     /// `watchExits: false` leaves exit detection to `sweep` (tests drive it with a fake table).
+    let bootID: String?
+
     public init(directory: String, clock: Clock = .system, processes: ProcessTable = .system, watchExits: Bool = true,
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                bootID: String? = Clock.bootID, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.directory = directory
+        self.bootID = bootID
         self.clock = clock
         self.processes = processes
         self.log = log
@@ -191,7 +199,7 @@ public final class LeaseManager: @unchecked Sendable {
     public func lease(_ request: PoolRequest, holder: LeaseHolder, origin: PoolLease.Origin, ancestors: [LeaseHolder] = [],
                       report: ((LeaseEvent) -> Void)? = nil) throws -> PoolGrant {
         let fingerprints = request.tokens.map(GitHubPATPoolIdentity.fingerprint)
-        let now = clock.now()
+        let now = clock.elapsed()
         var events: [LeaseEvent] = []
         defer { events.forEach(report ?? onEvent) }
         lock.lock()
@@ -215,7 +223,7 @@ public final class LeaseManager: @unchecked Sendable {
                     events.append(event(.renewed, pool[index], reason: "fewer than \(request.minimumValidity) s were left"))
                 }
                 return PoolGrant(token: request.tokens[position], fingerprint: fingerprint, holder: existing.holder,
-                                 expiresAt: pool[index].expiresAt)
+                                 expiresAt: wall(pool[index].expiresAt))
             }
             // Its token was quarantined or left the pool: the same holder gets another one.
             owner = (existing.holder, existing.origin, existing.executable)
@@ -247,7 +255,7 @@ public final class LeaseManager: @unchecked Sendable {
             events.append(event(.released, lease, reason: "holder exited before its lease began"))
             throw error
         }
-        return PoolGrant(token: request.tokens[position], fingerprint: lease.fingerprint!, holder: owner.holder, expiresAt: lease.expiresAt)
+        return PoolGrant(token: request.tokens[position], fingerprint: lease.fingerprint!, holder: owner.holder, expiresAt: wall(lease.expiresAt))
     }
 
     /// git got a 401 with this token: it rests for `seconds` and its lease ends. A wrapped holder
@@ -257,7 +265,7 @@ public final class LeaseManager: @unchecked Sendable {
     public func quarantine(pool name: String, fingerprint: String, seconds: Int, known fingerprints: [String],
                            report: ((LeaseEvent) -> Void)? = nil) -> Bool {
         guard fingerprints.contains(fingerprint) else { return false }
-        let now = clock.now()
+        let now = clock.elapsed()
         var events: [LeaseEvent] = []
         defer { events.forEach(report ?? onEvent) }
         lock.lock()
@@ -299,7 +307,7 @@ public final class LeaseManager: @unchecked Sendable {
 
     /// Ends leases past their TTL or whose holder is gone, and quarantines that are over.
     public func sweep() {
-        let now = clock.now()
+        let now = clock.elapsed()
         var events: [LeaseEvent] = []
         lock.lock()
         for name in Set(leases.keys).union(quarantined.keys) {
@@ -339,10 +347,22 @@ public final class LeaseManager: @unchecked Sendable {
         (pool.filter(keeping), pool.filter { !keeping($0) })
     }
 
-    /// What is held now, for status and tests.
+    /// What is held now, for status and tests, with its times on the wall clock.
     public func snapshot() -> (leases: [PoolLease], quarantined: [String: [String: Int64]]) {
         lock.lock(); defer { lock.unlock() }
-        return (leases.values.flatMap { $0 }.sorted { ($0.pool, $0.leasedAt, $0.holder.pid) < ($1.pool, $1.leasedAt, $1.holder.pid) }, quarantined)
+        let held = leases.values.flatMap { $0 }.sorted { ($0.pool, $0.leasedAt, $0.holder.pid) < ($1.pool, $1.leasedAt, $1.holder.pid) }
+        return (held.map { lease in
+            var seen = lease
+            seen.leasedAt = wall(lease.leasedAt)
+            seen.expiresAt = wall(lease.expiresAt)
+            return seen
+        }, quarantined.mapValues { $0.mapValues(wall) })
+    }
+
+    /// An elapsed-clock time as the wall clock now puts it.
+    private func wall(_ elapsedTime: Int64) -> Int64 {
+        let (now, elapsed) = (clock.now(), clock.elapsed())
+        return now.addingReportingOverflow(elapsedTime.subtractingReportingOverflow(elapsed).partialValue).partialValue
     }
 
     // MARK: disk
@@ -374,6 +394,8 @@ public final class LeaseManager: @unchecked Sendable {
         var message = WireMessage()
         message.append("v", "1")
         message.append("pool", name)
+        message.append("clock", "elapsed")
+        message.append("boot", ifPresent: bootID)
         for lease in pool {
             message.append("lease[]", "\(lease.fingerprint ?? "-") \(lease.holder.pid) \(lease.holder.startTime) \(lease.origin.rawValue) \(lease.leasedAt) \(lease.expiresAt)")
         }
@@ -393,7 +415,7 @@ public final class LeaseManager: @unchecked Sendable {
     /// Agent start: rebuilds every pool from its file. A lease survives only if its holder is
     /// the same live process; the rest end here, with an audit record each.
     public func load() {
-        let now = clock.now()
+        let now = clock.elapsed()
         var events: [LeaseEvent] = []
         var holders: Set<Int32> = []
         lock.lock()
@@ -445,6 +467,18 @@ public final class LeaseManager: @unchecked Sendable {
             let f = line.split(separator: " ")
             guard f.count == 2, let until = Int64(f[1]) else { throw CorruptFile(description: "bad quarantine line") }
             resting[String(f[0])] = until
+        }
+        if message["clock"] != "elapsed" {
+            // Written before times moved to the elapsed clock: they are wall-clock times.
+            let shift = clock.elapsed().subtractingReportingOverflow(clock.now()).partialValue
+            func moved(_ t: Int64) -> Int64 { t.addingReportingOverflow(shift).partialValue }
+            return (name, pool.map { var l = $0; l.leasedAt = moved(l.leasedAt); l.expiresAt = moved(l.expiresAt); return l },
+                    resting.mapValues(moved))
+        }
+        if message["boot"] != bootID {
+            // Another boot: its elapsed clock means nothing here, and its holders are gone. A
+            // quarantine's remaining time is unknown; the token returns and git re-reports it.
+            return (name, pool.map { var l = $0; l.expiresAt = .min; return l }, [:])
         }
         return (name, pool, resting)
     }

@@ -240,6 +240,64 @@ final class LeaseManagerTests: XCTestCase {
         XCTAssertTrue(after.snapshot().leases.isEmpty)
     }
 
+    // MARK: clocks
+
+    /// A manager whose wall clock the test can step apart from its elapsed clock.
+    func steppedManager(wall: TestClock, elapsed: TestClock, bootID: String? = "boot-a") -> LeaseManager {
+        let manager = LeaseManager(directory: directory, clock: Clock(now: { [wall] in wall.now }, elapsed: { [elapsed] in elapsed.now }),
+                                   processes: processes.table, watchExits: false, bootID: bootID)
+        manager.onEvent = { [weak self] in self?.events.append($0) }
+        return manager
+    }
+
+    func testAWallClockSteppedForwardDoesNotEndALeaseEarly() throws {
+        let wall = TestClock(), elapsed = TestClock()
+        elapsed.now = 5_000
+        let leases = steppedManager(wall: wall, elapsed: elapsed)
+        let holder = processes.spawn(10)
+        let grant = try leases.lease(request(ttl: 3600), holder: holder, origin: .wrap)
+        XCTAssertEqual(grant.expiresAt, wall.now + 3600, "git is told the expiry on the wall clock")
+        wall.now += 7200          // NTP steps the clock two hours on
+        leases.sweep()
+        XCTAssertEqual(leases.snapshot().leases.count, 1, "the job still holds its token")
+        XCTAssertEqual(try lease(leases, processes.spawn(12)), "ghp_tokenTWO", "the held token is not handed out again")
+        elapsed.now += 3600       // an hour really passes
+        leases.sweep()
+        XCTAssertEqual(leases.snapshot().leases.filter { $0.holder == holder }.count, 0)
+    }
+
+    func testALeaseFileOfAnotherBootHoldsNothing() throws {
+        let wall = TestClock(), elapsed = TestClock()
+        elapsed.now = 5_000
+        let holder = processes.spawn(10)
+        _ = try lease(steppedManager(wall: wall, elapsed: elapsed, bootID: "boot-a"), holder)
+        let restarted = steppedManager(wall: wall, elapsed: elapsed, bootID: "boot-b")
+        restarted.load()
+        XCTAssertTrue(restarted.snapshot().leases.isEmpty)
+        let same = steppedManager(wall: wall, elapsed: elapsed, bootID: "boot-a")
+        _ = try lease(same, holder)
+        let again = steppedManager(wall: wall, elapsed: elapsed, bootID: "boot-a")
+        again.load()
+        XCTAssertEqual(again.snapshot().leases.map(\.holder), [holder])
+    }
+
+    func testALeaseFileWithWallClockTimesIsReadAsSuch() throws {
+        // Files written before leases moved to the elapsed clock hold wall-clock times.
+        let wall = TestClock(), elapsed = TestClock()
+        elapsed.now = 5_000
+        let holder = processes.spawn(10)
+        try ensurePrivateDirectory(directory)
+        let fingerprint = GitHubPATPoolIdentity.fingerprint(tokens[0])
+        let text = "v=1\npool=ci\nlease[]=\(fingerprint) \(holder.pid) \(holder.startTime) wrap \(wall.now - 60) \(wall.now + 600)\n"
+        try writeFileAtomically(directory + "/ci.leases", bytes: Array(text.utf8))
+        let leases = steppedManager(wall: wall, elapsed: elapsed)
+        leases.load()
+        XCTAssertEqual(leases.snapshot().leases.first?.expiresAt, wall.now + 600)
+        elapsed.now += 601
+        leases.sweep()
+        XCTAssertTrue(leases.snapshot().leases.isEmpty)
+    }
+
     func testLeaseFilesArePrivateAndHoldFingerprintsNeverTokens() throws {
         let leases = manager()
         _ = try lease(leases, processes.spawn(10))
