@@ -99,7 +99,8 @@ public struct Clock: Sendable {
     /// process of the same boot (Linux; nil elsewhere, and the wall clock alone decides).
     public static let bootID: String? = {
         #if os(Linux)
-        guard let fd = Optional(open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)), fd >= 0 else { return nil }
+        let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = read(fd, &buffer, buffer.count)
