@@ -143,6 +143,17 @@ final class ClockStepAndFallbackTests: XCTestCase {
         XCTAssertTrue(r.cache.snapshot().isEmpty)
     }
 
+    func testClocksOneSecondApartAreRoundingNotAStep() {
+        // Read in whole seconds, the clocks disagree by one now and then; the expiry handed out
+        // must not jitter with them (botocore and git would see it move).
+        var credential = Credential(secrets: ["password": Secret("p")], expiresAt: 10_000)
+        credential.anchor(at: Clock.Instant(wall: 7_000, elapsed: 500))
+        let later = Clock.Instant(wall: 8_000, elapsed: 1_501)
+        XCTAssertEqual(credential.remaining(at: later), 2_000)
+        XCTAssertEqual(credential.asSeen(at: later).expiresAt, 10_000)
+        XCTAssertEqual(credential.remaining(at: Clock.Instant(wall: 8_000, elapsed: 1_503)), 1_997, "three seconds is a step")
+    }
+
     func testAbsurdExpiriesSaturateInsteadOfTrapping() {
         var credential = Credential(secrets: ["password": Secret("p")], expiresAt: .min)
         let instant = Clock.Instant(wall: .max, elapsed: .min)

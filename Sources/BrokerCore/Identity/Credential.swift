@@ -31,7 +31,10 @@ public struct Credential: Sendable, Equatable {
     public func remaining(at instant: Clock.Instant) -> Int64? {
         guard let wall = remaining(at: instant.wall) else { return nil }
         guard let anchored = expiresAtElapsed else { return wall }
-        return min(wall, anchored.subtractingSaturating(instant.elapsed))
+        // Both clocks are read in whole seconds, so they may differ by one with no step at all:
+        // within `Clock.stepTolerance` the wall clock stands, and the expiry a host sees holds still.
+        let elapsed = anchored.subtractingSaturating(instant.elapsed)
+        return elapsed < wall.subtractingSaturating(Clock.stepTolerance) ? elapsed : wall
     }
 
     /// Fixes `expiresAtElapsed` from the wall-clock expiry, as of `instant` (when obtained).
@@ -84,6 +87,9 @@ public struct Clock: Sendable {
     }
 
     public func instant() -> Instant { Instant(wall: now(), elapsed: elapsed()) }
+
+    /// Disagreement between the two clocks that is rounding, not a step (seconds).
+    public static let stepTolerance: Int64 = 2
 
     public static let system = Clock(now: { Int64(time(nil)) }, elapsed: {
         var ts = timespec()
