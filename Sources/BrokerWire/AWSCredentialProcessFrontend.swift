@@ -23,7 +23,7 @@ public enum AWSCredentialProcessFrontend {
             } else if arg == "--socket-dir" || arg.hasPrefix("--socket-dir=") {
                 socketDir = try value(arg, "--socket-dir")
             } else if arg == "-h" || arg == "--help" {
-                throw BrokerFailure(.usage, "help requested")
+                throw HelpRequested()
             } else {
                 throw BrokerFailure(.usage, "unexpected argument \(WireCodec.printable(arg))")
             }
@@ -58,17 +58,9 @@ public enum AWSCredentialProcessFrontend {
     public static func run(arguments: [String], environment: Environment = .current,
                            output: FileDescriptor = .standardOutput) -> Int32 {
         let options: Options
-        do {
-            options = try parse(arguments, environment: environment)
-        } catch let failure as BrokerFailure {
-            if failure.message == "help requested" {
-                try? output.writeAll(CommandCatalog.usage(for: "aws-credential-process") + "\n")
-                return ExitStatus.success
-            }
-            printError("aws-credential-process: \(failure.description); \(CommandCatalog.shortUsage(for: "aws-credential-process"))")
-            return ExitStatus.usage
-        } catch {
-            return ExitStatus.usage
+        switch parseAdapterOptions("aws-credential-process", output: output, { try parse(arguments, environment: environment) }) {
+        case .success(let parsed): options = parsed
+        case .failure(let exit): return exit.status
         }
         do {
             var env = environment

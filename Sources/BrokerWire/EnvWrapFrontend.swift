@@ -257,7 +257,7 @@ public enum EnvWrapFrontend {
             } else if arg == "--print" {
                 options.print = true
             } else if arg == "-h" || arg == "--help" {
-                throw BrokerFailure(.usage, "help requested")
+                throw HelpRequested()
             } else {
                 throw BrokerFailure(.usage, "unknown option \(WireCodec.printable(arg))")
             }
@@ -289,17 +289,9 @@ public enum EnvWrapFrontend {
     public static func run(arguments: [String], environment: Environment = .current,
                            output: FileDescriptor = .standardOutput) -> Int32 {
         let options: Options
-        do {
-            options = try parse(arguments)
-        } catch let failure as BrokerFailure {
-            if failure.message == "help requested" {
-                try? output.writeAll(CommandCatalog.usage(for: "broker-env-wrap") + "\n")
-                return ExitStatus.success
-            }
-            printError("broker-env-wrap: \(failure.description); \(CommandCatalog.shortUsage(for: "broker-env-wrap"))")
-            return ExitStatus.usage
-        } catch {
-            return ExitStatus.usage
+        switch parseAdapterOptions("broker-env-wrap", output: output, { try parse(arguments) }) {
+        case .success(let parsed): options = parsed
+        case .failure(let exit): return exit.status
         }
         if let switchValue = environment["BROKER_IDENTITY"], offSwitches.contains(switchValue.lowercased()) {
             if options.print { return ExitStatus.success }  // nothing to change

@@ -18,6 +18,32 @@ let gitAnswerKeys: Set<String> = [
     "password_expiry_utc", "oauth_refresh_token", "state[]", "continue", "quit",
 ]
 
+/// Thrown by an adapter's option parser for -h/--help: not a failure; the usage is the answer.
+struct HelpRequested: Error {}
+
+/// How an adapter ends before doing its work (help shown, or a usage error reported).
+struct AdapterExit: Error {
+    let status: Int32
+}
+
+/// The option parsing aws-credential-process and broker-env-wrap share: `--help` prints the
+/// usage (exit 0); a usage error is one stderr line with the short usage (exit 64). git's
+/// helper words its errors for git (`errorLine`) and keeps its own.
+func parseAdapterOptions<Options>(_ program: String, output: FileDescriptor,
+                                  _ parse: () throws -> Options) -> Result<Options, AdapterExit> {
+    do {
+        return .success(try parse())
+    } catch is HelpRequested {
+        try? output.writeAll(CommandCatalog.usage(for: program) + "\n")
+        return .failure(AdapterExit(status: ExitStatus.success))
+    } catch let failure as BrokerFailure {
+        printError("\(program): \(failure.description); \(CommandCatalog.shortUsage(for: program))")
+        return .failure(AdapterExit(status: ExitStatus.usage))
+    } catch {
+        return .failure(AdapterExit(status: ExitStatus.usage))
+    }
+}
+
 public enum ExitStatus {
     public static let success: Int32 = 0
     public static let failure: Int32 = 1
@@ -49,7 +75,7 @@ public struct GitCredentialFrontend {
             } else if arg.hasPrefix("--socket-dir=") || arg == "--socket-dir" {
                 socketDir = arg == "--socket-dir" ? rest.popFirst() : String(arg.dropFirst("--socket-dir=".count))
             } else if arg == "-h" || arg == "--help" {
-                throw BrokerFailure(.usage, "help requested")
+                throw HelpRequested()
             } else if arg.hasPrefix("-") {
                 throw BrokerFailure(.usage, "unknown option \(WireCodec.printable(arg))")
             } else if operation == nil {
@@ -88,7 +114,7 @@ public struct GitCredentialFrontend {
         let options: Options
         do {
             options = try parse(arguments)
-        } catch let error as BrokerFailure where error.message == "help requested" {
+        } catch is HelpRequested {
             try? output.writeAll(CommandCatalog.usage(for: "git-credential-broker"))
             return ExitStatus.success
         } catch {
