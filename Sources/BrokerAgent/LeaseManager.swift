@@ -198,7 +198,7 @@ public final class LeaseManager: @unchecked Sendable {
     /// uses the job's token, and a nested wrap its outer wrap's.
     public func lease(_ request: PoolRequest, holder: LeaseHolder, origin: PoolLease.Origin, ancestors: [LeaseHolder] = [],
                       report: ((LeaseEvent) -> Void)? = nil) throws -> PoolGrant {
-        let fingerprints = request.tokens.map(GitHubPATPoolIdentity.fingerprint)
+        let fingerprints = request.tokens.map(TokenFingerprint.of)
         let now = clock.elapsed()
         var events: [LeaseEvent] = []
         defer { events.forEach(report ?? onEvent) }

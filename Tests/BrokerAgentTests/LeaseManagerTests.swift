@@ -80,7 +80,7 @@ final class LeaseManagerTests: XCTestCase {
         XCTAssertEqual(try lease(leases, processes.spawn(10)), "ghp_tokenONE")
         XCTAssertEqual(try lease(leases, processes.spawn(11)), "ghp_tokenTWO")
         XCTAssertEqual(events.map(\.kind), [.leased, .leased])
-        XCTAssertEqual(events.first?.fingerprint, GitHubPATPoolIdentity.fingerprint(tokens[0]))
+        XCTAssertEqual(events.first?.fingerprint, TokenFingerprint.of(tokens[0]))
     }
 
     func testTheSameHolderAskingAgainGetsTheSameToken() throws {
@@ -171,7 +171,7 @@ final class LeaseManagerTests: XCTestCase {
 
     // MARK: quarantine
 
-    var allFingerprints: [String] { tokens.map(GitHubPATPoolIdentity.fingerprint) }
+    var allFingerprints: [String] { tokens.map(TokenFingerprint.of) }
     func fingerprint(_ index: Int) -> String { allFingerprints[index] }
 
     func testARejectedTokenIsQuarantinedItsGitLeaseEndsAndTheNextGetLeasesAnother() throws {
@@ -287,7 +287,7 @@ final class LeaseManagerTests: XCTestCase {
         elapsed.now = 5_000
         let holder = processes.spawn(10)
         try ensurePrivateDirectory(directory)
-        let fingerprint = GitHubPATPoolIdentity.fingerprint(tokens[0])
+        let fingerprint = TokenFingerprint.of(tokens[0])
         let text = "v=1\npool=ci\nlease[]=\(fingerprint) \(holder.pid) \(holder.startTime) wrap \(wall.now - 60) \(wall.now + 600)\n"
         try writeFileAtomically(directory + "/ci.leases", bytes: Array(text.utf8))
         let leases = steppedManager(wall: wall, elapsed: elapsed)
@@ -382,7 +382,7 @@ final class GitHubPATPoolIdentityTests: XCTestCase {
                                        attributes: [.posixPermissions: 0o600])
         let identity = try pool("tokens = file:\(dir)/tokens\ntoken = env:EXTRA\n")
         let context = ResolveContext(environment: Environment(["EXTRA": "ghp_c"]))
-        XCTAssertEqual(try identity.tokens(context).map { $0.reveal() }, ["ghp_a", "ghp_b", "ghp_c"])
+        XCTAssertEqual(try identity.tokens(context, timeout: 30).map { $0.reveal() }, ["ghp_a", "ghp_b", "ghp_c"])
         XCTAssertEqual(identity.username, "x-access-token")
         XCTAssertEqual(identity.leaseTTL, 3600)
         XCTAssertEqual(identity.quarantine, 3600)
@@ -391,7 +391,7 @@ final class GitHubPATPoolIdentityTests: XCTestCase {
     func testALineWithASpaceIsRefusedWithoutEchoingIt() throws {
         let identity = try pool("token = env:T\n")
         let context = ResolveContext(environment: Environment(["T": "ghp_secret trailing-comment"]))
-        XCTAssertThrowsError(try identity.tokens(context)) { error in
+        XCTAssertThrowsError(try identity.tokens(context, timeout: 30)) { error in
             XCTAssertFalse("\(error)".contains("ghp_secret"))
             XCTAssertTrue("\(error)".contains("env:T"), "\(error)")
         }
@@ -413,11 +413,19 @@ final class GitHubPATPoolIdentityTests: XCTestCase {
 
     func testAFingerprintIsTwelveHexDigitsOfTheTokensSHA256() {
         // `printf ghp_example | sha256sum | cut -c1-12`
-        XCTAssertEqual(GitHubPATPoolIdentity.fingerprint(Secret("ghp_example")), "c4855f54c3fc")
+        XCTAssertEqual(TokenFingerprint.of(Secret("ghp_example")), "c4855f54c3fc")
     }
 
     func testAPoolIsNeverResolvedThroughTheChainResolver() throws {
-        let identity = try pool("token = env:T\n")
-        XCTAssertThrowsError(try identity.obtain(upstream: nil, context: ResolveContext(environment: Environment([:]))))
+        let config = try BrokerConfig.parse(ConfigSyntax.parse(
+            text: "[identity \"ci\"]\nkind = github/pat-pool\ntoken = env:T\n[identity \"minted\"]\nkind = exec\nvia = identity:ci\ncommand = true\n",
+            file: "cfg"))
+        guard case .leased = config.kinds["ci"]!.acquisition else { return XCTFail("a pool is leased") }
+        XCTAssertThrowsError(try ChainResolver.chain(of: "ci", in: config)) { error in
+            XCTAssertTrue("\(error)".contains("leases its tokens to one process at a time"), "\(error)")
+        }
+        XCTAssertThrowsError(try ChainResolver.chain(of: "minted", in: config)) { error in
+            XCTAssertTrue("\(error)".contains("as the upstream of \"minted\""), "\(error)")
+        }
     }
 }

@@ -49,7 +49,7 @@ final class CacheAndResolverTests: XCTestCase {
     }
 
     func testExpiringCredentialIsWritten0600AndReloaded() throws {
-        let credential = Credential(attributes: ["username": "u"], secrets: ["password": Secret("p")], expiresAt: 2_000_000_000)
+        let credential = Credential(username: "u", password: Secret("p"), expiresAt: 2_000_000_000)
         try cache().store(credential, for: key(), obtainedAt: 1)
         var st = stat()
         XCTAssertEqual(stat(entries + "/\(key()).cred", &st), 0)
@@ -63,14 +63,14 @@ final class CacheAndResolverTests: XCTestCase {
     }
 
     func testLongLivedCredentialNeverTouchesDisk() throws {
-        try cache().store(Credential(secrets: ["password": Secret("p")]), for: key(), obtainedAt: 1)
+        try cache().store(Credential(username: "u", password: Secret("p")), for: key(), obtainedAt: 1)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries), [])
     }
 
     func testCorruptForeignAndExpiredEntriesAreRemovedAtLoad() throws {
-        let good = Credential(secrets: ["password": Secret("p")], expiresAt: 2_000_000_000)
+        let good = Credential(username: "u", password: Secret("p"), expiresAt: 2_000_000_000)
         try cache().store(good, for: key("good"), obtainedAt: 1)
-        try cache().store(Credential(secrets: ["password": Secret("p")], expiresAt: 1_000), for: key("expired"), obtainedAt: 1)
+        try cache().store(Credential(username: "u", password: Secret("p"), expiresAt: 1_000), for: key("expired"), obtainedAt: 1)
         FileManager.default.createFile(atPath: entries + "/garbage.exec.0123456789abcdef.cred", contents: Data([0xff, 0, 1, 2]), attributes: [.posixPermissions: 0o600])
         FileManager.default.createFile(atPath: entries + "/loose.exec.0123456789abcdef.cred",
                                        contents: try Data(contentsOf: URL(fileURLWithPath: entries + "/\(key("good")).cred")),
@@ -90,7 +90,7 @@ final class CacheAndResolverTests: XCTestCase {
 
     func testRemoveDropsMemoryAndDisk() throws {
         let c = cache()
-        try c.store(Credential(secrets: ["password": Secret("p")], expiresAt: 2_000_000_000), for: key(), obtainedAt: 1)
+        try c.store(Credential(username: "u", password: Secret("p"), expiresAt: 2_000_000_000), for: key(), obtainedAt: 1)
         XCTAssertEqual(c.remove(identity: "bot"), 1)
         XCTAssertNil(c.lookup(key()))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries), [])
@@ -132,6 +132,21 @@ final class CacheAndResolverTests: XCTestCase {
         return (command, { ((try? String(contentsOfFile: counter, encoding: .utf8)) ?? "").split(separator: "\n").count })
     }
 
+    func testEditingACmdSecretServesTheNewSecret() throws {
+        // Both references show as `cmd:echo` to people; the cache key must hold the whole command.
+        let r = resolver()
+        let first = try config("[identity \"bot\"]\nkind = static\nusername = u\nsecret = cmd:echo first\n")
+        let second = try config("[identity \"bot\"]\nkind = static\nusername = u\nsecret = cmd:echo second\n")
+        XCTAssertEqual(try r.resolve("bot", in: first, minimumValidity: 60).credential.password?.password.reveal(), "first")
+        XCTAssertEqual(try r.resolve("bot", in: second, minimumValidity: 60).credential.password?.password.reveal(), "second")
+        XCTAssertEqual(try r.resolve("bot", in: second, minimumValidity: 60).tier, .memory)
+    }
+
+    func testCacheParametersCannotImitateEachOther() throws {
+        // "a" = "b\nc" and "a\nb" = "c" joined by newlines would be one key.
+        XCTAssertNotEqual(CacheParameter("a", "b\nc").material, CacheParameter("a\nb", "c").material)
+    }
+
     func testSecondResolveIsServedFromMemory() throws {
         let script = counterScript(expiresIn: 3600)
         let c = try config("[identity \"bot\"]\nkind = exec\ncommand = \"\(script.command.replacingOccurrences(of: "\"", with: "\\\""))\"\n")
@@ -146,7 +161,7 @@ final class CacheAndResolverTests: XCTestCase {
         let c = try config("[identity \"bot\"]\nkind = exec\ncommand = \"sleep 0.3; \(script.command.replacingOccurrences(of: "\"", with: "\\\""))\"\n")
         let r = resolver()
         runConcurrently(12) {
-            XCTAssertEqual(try? r.resolve("bot", in: c, minimumValidity: 60).credential.secrets["password"]?.reveal(), "token-1")
+            XCTAssertEqual(try? r.resolve("bot", in: c, minimumValidity: 60).credential.password?.password.reveal(), "token-1")
         }
         XCTAssertEqual(script.runs(), 1)
     }
@@ -175,10 +190,10 @@ final class CacheAndResolverTests: XCTestCase {
             XCTAssertNil(error)
             refreshed.fulfill()
         }
-        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.secrets["password"]?.reveal(), "token-1")
-        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.secrets["password"]?.reveal(), "token-1")
+        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.password?.password.reveal(), "token-1")
+        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.password?.password.reveal(), "token-1")
         wait(for: [refreshed], timeout: 10)
-        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.secrets["password"]?.reveal(), "token-2")
+        XCTAssertEqual(try r.resolve("bot", in: c, minimumValidity: 60).credential.password?.password.reveal(), "token-2")
     }
 
     func testChainFeedsUpstreamCredentialOnStdin() throws {
@@ -195,7 +210,7 @@ final class CacheAndResolverTests: XCTestCase {
             command = "read_all=$(cat); echo username=derived; echo password=from-$(echo \\"$read_all\\" | grep '^password=' | cut -d= -f2); echo password_expiry_utc=$(( $(date +%s) + 3600 ))"
             """)
         let resolution = try resolver().resolve("derived", in: c, minimumValidity: 60)
-        XCTAssertEqual(resolution.credential.secrets["password"]?.reveal(), "from-base-pass")
+        XCTAssertEqual(resolution.credential.password?.password.reveal(), "from-base-pass")
     }
 
     func testCacheKeyCoversTheWholeChain() throws {

@@ -56,7 +56,7 @@ final class ClockStepAndFallbackTests: XCTestCase {
         return r
     }
 
-    func password(_ resolution: Resolution) -> String? { resolution.credential.secrets["password"]?.reveal() }
+    func password(_ resolution: Resolution) -> String? { resolution.credential.password?.password.reveal() }
 
     // MARK: clock steps
 
@@ -146,7 +146,7 @@ final class ClockStepAndFallbackTests: XCTestCase {
     func testClocksOneSecondApartAreRoundingNotAStep() {
         // Read in whole seconds, the clocks disagree by one now and then; the expiry handed out
         // must not jitter with them (botocore and git would see it move).
-        var credential = Credential(secrets: ["password": Secret("p")], expiresAt: 10_000)
+        var credential = Credential(username: "u", password: Secret("p"), expiresAt: 10_000)
         credential.anchor(at: Clock.Instant(wall: 7_000, elapsed: 500))
         let later = Clock.Instant(wall: 8_000, elapsed: 1_501)
         XCTAssertEqual(credential.remaining(at: later), 2_000)
@@ -155,11 +155,11 @@ final class ClockStepAndFallbackTests: XCTestCase {
     }
 
     func testAbsurdExpiriesSaturateInsteadOfTrapping() {
-        var credential = Credential(secrets: ["password": Secret("p")], expiresAt: .min)
+        var credential = Credential(username: "u", password: Secret("p"), expiresAt: .min)
         let instant = Clock.Instant(wall: .max, elapsed: .min)
         credential.anchor(at: instant)
         XCTAssertEqual(credential.remaining(at: instant), .min)
-        XCTAssertEqual(Credential(expiresAt: .max).remaining(at: Clock.Instant(wall: .min, elapsed: 0)), .max)
+        XCTAssertEqual(Credential(username: "u", password: Secret("p"), expiresAt: .max).remaining(at: Clock.Instant(wall: .min, elapsed: 0)), .max)
     }
 
     // MARK: upstream down

@@ -14,10 +14,11 @@ final class ConfigDocumentationTests: XCTestCase {
     func testEveryIdentityKindAndSettingIsDocumented() {
         XCTAssertFalse(page.isEmpty)
         for kind in IdentityKinds.all {
-            XCTAssertTrue(page.contains(kind.kindName), "credential-broker(5) does not mention kind \(kind.kindName)")
-            for setting in kind.settings {
+            let name = kind.descriptor.name
+            XCTAssertTrue(page.contains(name), "credential-broker(5) does not mention kind \(name)")
+            for setting in kind.descriptor.settings {
                 XCTAssertTrue(page.contains(setting.name),
-                              "credential-broker(5) does not document \(kind.kindName).\(setting.name)")
+                              "credential-broker(5) does not document \(name).\(setting.name)")
             }
         }
     }

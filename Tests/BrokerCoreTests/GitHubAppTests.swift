@@ -136,8 +136,8 @@ final class GitHubAppConfigTests: XCTestCase {
 
     func testTheKindIsRegisteredAndAsksForEightMinutesOfValidity() {
         XCTAssertTrue(IdentityKinds.named("github/app") == GitHubAppIdentity.self)
-        XCTAssertEqual(GitHubAppIdentity.minimumValidity, 480)
-        XCTAssertNil(StaticIdentity.minimumValidity, "other kinds leave it to the requester")
+        XCTAssertEqual(GitHubAppIdentity.descriptor.minimumValidity, 480)
+        XCTAssertNil(StaticIdentity.descriptor.minimumValidity, "other kinds leave it to the requester")
     }
 
     func testDefaultsAreGitHubDotComAndXAccessToken() throws {
@@ -215,7 +215,7 @@ final class GitHubAppConfigTests: XCTestCase {
         let broad = try identity(valid).cacheParameters(in: context)
         let narrow = try identity(valid + "repositories = tools\n").cacheParameters(in: context)
         XCTAssertNotEqual(broad, narrow)
-        XCTAssertTrue(broad.contains("private-key=file:/keys/app.pem"), "the reference, not the key: \(broad)")
+        XCTAssertTrue(broad.contains(CacheParameter("private-key", "file:/keys/app.pem")), "the reference, not the key: \(broad)")
         XCTAssertEqual(try identity(valid + "permissions = b=read,a=write\n").cacheParameters(in: context),
                        try identity(valid + "permissions = a=write\npermissions = b=read\n").cacheParameters(in: context),
                        "the same scope written two ways is one cache entry")
@@ -363,20 +363,17 @@ final class GitHubAPIAnswerTests: XCTestCase {
 /// The resolver honours a kind's own minimum validity: a token with less than 8 minutes left is
 /// not handed out for a kind that demands 8, even when git asks for only 60 s.
 final class KindMinimumValidityTests: XCTestCase {
-    struct EightMinuteKind: IdentityKind {
-        static let kindName = "test/eight-minutes"
-        static let summary = "test"
-        static let settings: [SettingSpec] = []
-        static let upstream = UpstreamRule.none
-        static let minimumValidity: Int? = 480
+    struct EightMinuteKind: ResolvedKind {
+        static let descriptor = KindDescriptor(name: "test/eight-minutes", summary: "test", settings: [], upstream: .none,
+                                               produces: .password, minimumValidity: 480)
         let mints: Counter
 
         init(_ definition: IdentityDefinition) throws { mints = Counter() }
         init(mints: Counter) { self.mints = mints }
-        func cacheParameters(in context: ResolveContext) -> [String] { [] }
+        func cacheParameters(in context: ResolveContext) -> [CacheParameter] { [] }
         func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
             mints.add(1)
-            return Credential(attributes: ["username": "u"], secrets: ["password": Secret("p")], expiresAt: context.clock.now() + 1000)
+            return Credential(username: "u", password: Secret("p"), expiresAt: context.clock.now() + 1000)
         }
     }
 

@@ -4,15 +4,20 @@ import BrokerWire
 import Foundation
 
 public struct AWSAssumeRoleIdentity: AWSIdentityKind {
-    public static let kindName = "aws/assume-role"
-    public static let summary = "an IAM role assumed with the credentials of its via identity"
-    public static let settings = AWSSettings.roleSpecs + [
-        SettingSpec("external-id", "the ExternalId the role's trust policy asks for"),
-        SettingSpec("duration", "session length, 15m to 12h (default 1h; a role assumed from another role is capped at 1h)"),
-        SettingSpec("source-identity", "SourceIdentity to stamp on the session"),
-        SettingSpec("tag", "a session tag KEY=VALUE; repeat for more"),
-    ] + AWSSettings.specs
-    public static let upstream = UpstreamRule.required
+    public static let descriptor = KindDescriptor(
+        name: "aws/assume-role",
+        summary: "an IAM role assumed with the credentials of its via identity",
+        family: .aws,
+        settings: AWSSettings.roleSpecs + [
+            SettingSpec("external-id", "ID", "the ExternalId the role's trust policy asks for"),
+            SettingSpec("duration", "DURATION", .duration, "session length, 15m to 12h (default 1h; a role assumed from another role is capped at 1h)",
+                        details: "Session length, 15m to 12h; default 1h."),
+            SettingSpec("source-identity", "NAME", "SourceIdentity to stamp on the session"),
+            SettingSpec("tag", "KEY=VALUE", repeatable: true, "a session tag KEY=VALUE; repeat for more",
+                        details: "A session tag; repeat the key for more."),
+        ] + AWSSettings.specs,
+        upstream: .required, produces: .aws,
+        description: ["sts:AssumeRole with the credentials of the identity named by `via` (required): any AWS kind, including another role, to any depth. A role assumed from a role session is capped at one hour, as AWS requires."])
 
     public let name: String
     public let roleARN: String
@@ -46,21 +51,22 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
         aws = try AWSSettings(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] {
-        ["role=\(roleARN)", "external-id=\(externalID ?? "")", "session=\(sessionName ?? AWSNames.defaultSessionName(context))",
-         "duration=\(duration)", "source-identity=\(sourceIdentity ?? "")"]
-            + tags.map { "tag=\($0.0)=\($0.1)" } + aws.cacheParameters(in: context)
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        [CacheParameter("role", roleARN), CacheParameter("external-id", externalID),
+         CacheParameter("session", sessionName ?? AWSNames.defaultSessionName(context)),
+         CacheParameter("duration", duration), CacheParameter("source-identity", sourceIdentity)]
+            + tags.map { CacheParameter("tag", "\($0.0)=\($0.1)") } + aws.cacheParameters(in: context)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         guard let upstream else { throw BrokerFailure(.config, "identity \"\(name)\" needs a via identity") }
         let source = try upstream.awsCredentials(for: name)
         // AWS caps role chaining (a role session assuming a role) at one hour.
-        let chained = upstream.attributes[Credential.AWSField.sessionKind] == "role"
+        let chained = upstream.awsSession == .role
         let seconds = chained ? min(duration, 3600) : duration
         let client = STSClient(endpoint: try aws.endpoint(in: context))
         let result = try client.assumeRole(source, roleARN: roleARN, sessionName: sessionName ?? AWSNames.defaultSessionName(context),
                                            durationSeconds: seconds, externalID: externalID, sourceIdentity: sourceIdentity, tags: tags)
-        return Credential(result, kind: "role", persistable: upstream.persistable)
+        return Credential(result, session: .role, persistable: upstream.persistable)
     }
 }

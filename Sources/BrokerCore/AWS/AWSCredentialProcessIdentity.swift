@@ -8,13 +8,18 @@ import Foundation
 /// crash, a non-zero exit, a timeout, output that is not JSON, a Version other than 1, missing
 /// keys, and a "lying" Expiration that is unparseable or already past.
 public struct AWSCredentialProcessIdentity: AWSIdentityKind {
-    public static let kindName = "aws/credentials"
-    public static let summary = "AWS keys from an external credential_process (Version 1 JSON)"
-    public static let settings = [
-        SettingSpec("command", required: true, "the credential_process command line, run with /bin/sh -c"),
-        SettingSpec("timeout", "how long it may run (default [agent] command-timeout)"),
-    ] + AWSSettings.specs
-    public static let upstream = UpstreamRule.none
+    public static let descriptor = KindDescriptor(
+        name: "aws/credentials",
+        summary: "AWS keys from an external credential_process (Version 1 JSON)",
+        family: .aws,
+        settings: [
+            SettingSpec("command", "COMMAND", required: true, "the credential_process command line, run with /bin/sh -c",
+                        details: "the credential_process command line, run with `/bin/sh -c`."),
+            SettingSpec("timeout", "DURATION", .duration, "how long it may run (default [agent] command-timeout)",
+                        details: "How long it may run; default `[agent] command-timeout`."),
+        ] + AWSSettings.specs,
+        upstream: .none, produces: .aws,
+        description: ["An external `credential_process` as the source: the command is run, its Version 1 JSON validated, and its keys used as they are, until its `Expiration` (none means long-lived, kept in memory only). A crash, a non-zero exit, a timeout, output that is not JSON, a `Version` other than 1, missing keys and an unparseable or past `Expiration` each give their own error; its standard output is never quoted."])
 
     public let name: String
     public let command: String
@@ -28,7 +33,9 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         aws = try AWSSettings(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] { ["command=\(command)"] + aws.cacheParameters(in: context) }
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        [CacheParameter("command", command)] + aws.cacheParameters(in: context)
+    }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let program = "credential_process `\(command.split(separator: " ").first ?? "")`"
@@ -74,6 +81,6 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         }
         let token = (object["SessionToken"] as? String).flatMap { $0.isEmpty ? nil : Secret($0) }
         let keys = AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), sessionToken: token)
-        return Credential(aws: keys, expiresAt: expiresAt, kind: token == nil ? "user" : "session")
+        return Credential(aws: keys, expiresAt: expiresAt, session: token == nil ? .user : .session)
     }
 }

@@ -4,8 +4,26 @@ import BrokerWire
 import Foundation
 
 /// An AWS kind can name the STS endpoint its credentials belong to (for whoami and cache keys).
-public protocol AWSIdentityKind: IdentityKind {
+public protocol AWSIdentityKind: ResolvedKind {
     var aws: AWSSettings { get }
+}
+
+extension AWSIdentityKind {
+    public var delivery: DeliverySettings { DeliverySettings(region: aws.region, envDelivery: aws.delivery) }
+
+    /// Asks STS who the keys belong to.
+    public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
+        guard let keys = credential.aws else { return [] }
+        let identity = try STSClient(endpoint: aws.endpoint(in: context)).getCallerIdentity(keys)
+        return [("arn", identity.arn), ("account", identity.account), ("user_id", identity.userID),
+                ("access_key_id", Secret.masked(keys.accessKeyID))]
+    }
+}
+
+extension KindFamily {
+    public static let aws = KindFamily(title: "AWS IDENTITY KINDS", introduction: [
+        "Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another. `delivery` (`endpoint`, `env` or `profile`) chooses how broker-env-wrap(1) hands the identity's credentials to a command when its `--delivery` flag is not given; the default is `endpoint`.",
+    ])
 }
 
 /// `region` and `sts-endpoint`, common to every AWS kind.
@@ -13,25 +31,28 @@ public struct AWSSettings: Sendable, Equatable {
     public var region: String?
     public var stsEndpoint: String?
     /// How broker-env-wrap hands these credentials to a command when no --delivery is given.
-    public var delivery: EnvWrapFrontend.Delivery?
+    public var delivery: EnvDelivery?
 
     /// Settings every role-assuming kind takes.
     public static let roleSpecs = [
-        SettingSpec("role-arn", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME"),
-        SettingSpec("session-name", "RoleSessionName (default broker-$USER, sanitised)"),
+        SettingSpec("role-arn", "ARN", required: true, "arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME",
+                    details: "`arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, checked when the file is loaded."),
+        SettingSpec("session-name", "NAME", "RoleSessionName (default broker-$USER, sanitised)",
+                    details: "RoleSessionName; default `broker-$USER`, sanitised."),
     ]
 
     public static let specs = [
-        SettingSpec("region", "signing region for STS (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)"),
-        SettingSpec("sts-endpoint", "STS endpoint URL (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),
-        SettingSpec("delivery", "how broker-env-wrap delivers these credentials: endpoint (default), env or profile"),
+        SettingSpec("region", "REGION", "signing region for STS (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)"),
+        SettingSpec("sts-endpoint", "URL", "STS endpoint URL (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),
+        SettingSpec("delivery", "HOW", .choice(EnvDelivery.allCases.map(\.rawValue)),
+                    "how broker-env-wrap delivers these credentials: endpoint (default), env or profile"),
     ]
 
     public init(_ definition: IdentityDefinition) throws {
         region = definition.value("region")
         stsEndpoint = definition.value("sts-endpoint")
         if let entry = definition.entry("delivery") {
-            guard let value = entry.value.flatMap(EnvWrapFrontend.Delivery.init(rawValue:)) else {
+            guard let value = entry.value.flatMap(EnvDelivery.init(rawValue:)) else {
                 throw ConfigError("delivery must be endpoint, env or profile", at: entry.location)
             }
             delivery = value
@@ -44,32 +65,34 @@ public struct AWSSettings: Sendable, Equatable {
 
     /// The resolved endpoint shapes every credential: a cache keyed without it would serve one
     /// endpoint's keys to another (the aws CLI's cache does exactly that).
-    public func cacheParameters(in context: ResolveContext) -> [String] {
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
         let resolved = (try? endpoint(in: context)).map { "\($0.url)|\($0.region)" } ?? "unresolved"
-        return ["sts=\(resolved)"]
+        return [CacheParameter("sts", resolved)]
     }
 }
 
 extension Credential {
-    public init(aws: AWSCredentials, expiresAt: Int64?, kind: String, arn: String? = nil, persistable: Bool = true) {
-        var secrets = [AWSField.secretAccessKey: aws.secretAccessKey]
-        secrets[AWSField.sessionToken] = aws.sessionToken
-        var attributes = [AWSField.accessKeyID: aws.accessKeyID, AWSField.sessionKind: kind]
-        attributes[AWSField.arn] = arn
-        self.init(attributes: attributes, secrets: secrets, expiresAt: expiresAt, persistable: persistable)
+    public init(aws: AWSCredentials, expiresAt: Int64?, session: AWSSessionKind, arn: String? = nil, persistable: Bool = true) {
+        self.init(.aws(aws, arn: arn, session: session), expiresAt: expiresAt, persistable: persistable)
     }
 
     /// The upstream credential as AWS keys, or a sentence saying the chain is wrong.
     public func awsCredentials(for identity: String) throws -> AWSCredentials {
-        guard let id = attributes[AWSField.accessKeyID], let secret = secrets[AWSField.secretAccessKey] else {
+        guard let keys = aws else {
             throw BrokerFailure(.config, "identity \"\(identity)\" needs AWS credentials from its via identity, which gives none",
-                                hint: "point via at an aws/user, aws/credentials, aws/assume-role or aws/web-identity identity")
+                                hint: "point via at an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
         }
-        return AWSCredentials(accessKeyID: id, secretAccessKey: secret, sessionToken: secrets[AWSField.sessionToken])
+        return keys
     }
 
-    init(_ sts: STSCredentials, kind: String, persistable: Bool = true) {
-        self.init(aws: sts.credentials, expiresAt: sts.expiration, kind: kind, arn: sts.assumedRoleARN, persistable: persistable)
+    /// What kind of AWS session these keys are; nil for other types.
+    public var awsSession: AWSSessionKind? {
+        if case .aws(_, _, let session) = value { return session }
+        return nil
+    }
+
+    init(_ sts: STSCredentials, session: AWSSessionKind, persistable: Bool = true) {
+        self.init(aws: sts.credentials, expiresAt: sts.expiration, session: session, arn: sts.assumedRoleARN, persistable: persistable)
     }
 }
 

@@ -8,20 +8,31 @@ import Foundation
 /// GetSessionToken session; its code comes from `mfa-command` or, because an adapter must
 /// never prompt, from a person running `brokerctl login NAME`.
 public struct AWSUserIdentity: AWSIdentityKind {
-    public static let kindName = "aws/user"
-    public static let summary = "long-lived IAM user keys, optionally traded for an MFA session"
-    public static let settings = [
-        SettingSpec("access-key-id", "the access key id (plain, or env:/file:/cmd:)"),
-        SettingSpec("secret-access-key", "reference to the secret key: env:NAME, file:PATH or cmd:COMMAND"),
-        SettingSpec("session-token", "reference to a session token, for keys that are already temporary"),
-        SettingSpec("profile", "read the keys from this profile of the shared credentials file instead"),
-        SettingSpec("credentials-file", "the shared credentials file (default AWS_SHARED_CREDENTIALS_FILE, then ~/.aws/credentials)"),
-        SettingSpec("get-session-token", "true: trade the keys for a GetSessionToken session"),
-        SettingSpec("session-duration", "GetSessionToken duration, 15m to 36h (default 12h)"),
-        SettingSpec("mfa-serial", "the MFA device ARN; implies get-session-token"),
-        SettingSpec("mfa-command", "a command printing the current MFA code (otherwise: brokerctl login NAME)"),
-    ] + AWSSettings.specs
-    public static let upstream = UpstreamRule.none
+    public static let descriptor = KindDescriptor(
+        name: "aws/user",
+        summary: "long-lived IAM user keys, optionally traded for an MFA session",
+        family: .aws,
+        settings: [
+            SettingSpec("access-key-id", "ID", .textOrReference, "the access key id (plain, or env:/file:/cmd:)",
+                        details: "The access key id, as text or as a reference."),
+            SettingSpec("secret-access-key", "REFERENCE", .secretReference, "reference to the secret key: env:NAME, file:PATH or cmd:COMMAND",
+                        details: "Where the secret key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."),
+            SettingSpec("session-token", "REFERENCE", .secretReference, "reference to a session token, for keys that are already temporary",
+                        details: "For keys that are already temporary."),
+            SettingSpec("profile", "NAME", "read the keys from this profile of the shared credentials file instead",
+                        details: "Read the keys from this profile of the shared credentials file instead (`credentials-file`, default `AWS_SHARED_CREDENTIALS_FILE`, then `~/.aws/credentials`; refused if group or others can read it)."),
+            SettingSpec("credentials-file", "PATH", "the shared credentials file (default AWS_SHARED_CREDENTIALS_FILE, then ~/.aws/credentials)",
+                        details: "The shared credentials file for `profile`."),
+            SettingSpec("get-session-token", "BOOL", .boolean, "true: trade the keys for a GetSessionToken session",
+                        details: "Trade the keys for a session."),
+            SettingSpec("session-duration", "DURATION", .duration, "GetSessionToken duration, 15m to 36h (default 12h)"),
+            SettingSpec("mfa-serial", "ARN", "the MFA device ARN; implies get-session-token",
+                        details: "The MFA device; implies get-session-token."),
+            SettingSpec("mfa-command", "COMMAND", "a command printing the current MFA code (otherwise: brokerctl login NAME)",
+                        details: "Prints the current MFA code."),
+        ] + AWSSettings.specs,
+        upstream: .none, produces: .aws,
+        description: ["Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."])
 
     enum KeySource: Sendable, Equatable {
         case references(id: String, idReference: SecretReference?, secret: SecretReference, token: SecretReference?)
@@ -60,25 +71,37 @@ public struct AWSUserIdentity: AWSIdentityKind {
         aws = try AWSSettings(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] {
-        let source: String
+    public var loginFlow: LoginFlow? { mfaSerial.map { .oneTimeCode(prompt: "MFA code for \($0)") } }
+
+    public var secretReferences: [SecretReference] {
         switch keys {
-        case .references(let id, _, let secret, _): source = "keys=\(id)|\(secret)"
-        case .profile(let profile, let file): source = "profile=\(profile)|\(file ?? "")"
+        case .references(_, let idReference, let secret, let token): return [idReference, secret, token].compactMap { $0 }
+        case .profile: return []
         }
-        return [source, "session=\(getSessionToken)", "duration=\(sessionDuration)", "mfa=\(mfaSerial ?? "")"] + aws.cacheParameters(in: context)
+    }
+
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        var parameters: [CacheParameter]
+        switch keys {
+        case .references(let id, _, let secret, let token):
+            parameters = [CacheParameter("access-key-id", id), CacheParameter("secret-access-key", secret), CacheParameter("session-token", token)]
+        case .profile(let profile, let file):
+            parameters = [CacheParameter("profile", profile), CacheParameter("credentials-file", file)]
+        }
+        return parameters + [CacheParameter("session", getSessionToken), CacheParameter("duration", sessionDuration),
+                             CacheParameter("mfa", mfaSerial)] + aws.cacheParameters(in: context)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let longLived = try readKeys(context)
-        guard getSessionToken else { return Credential(aws: longLived, expiresAt: nil, kind: longLived.sessionToken == nil ? "user" : "session") }
+        guard getSessionToken else { return Credential(aws: longLived, expiresAt: nil, session: longLived.sessionToken == nil ? .user : .session) }
         var code: Secret?
         if let mfaSerial {
             code = try mfaCode(for: mfaSerial, context)
         }
         let client = STSClient(endpoint: try aws.endpoint(in: context))
         let session = try client.getSessionToken(longLived, durationSeconds: sessionDuration, serialNumber: mfaSerial, tokenCode: code)
-        return Credential(session, kind: "session")
+        return Credential(session, session: .session)
     }
 
     func mfaCode(for serial: String, _ context: ResolveContext) throws -> Secret {

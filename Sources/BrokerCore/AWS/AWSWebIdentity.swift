@@ -9,15 +9,21 @@ import FoundationNetworking
 /// CI's way in without a long-lived key. Results come from ambient material (a job's token),
 /// so they are never written to the disk cache: the next job on the same runner must not find them.
 public struct AWSWebIdentity: AWSIdentityKind {
-    public static let kindName = "aws/web-identity"
-    public static let summary = "an IAM role assumed with an OIDC token (a token file, or GitHub Actions)"
-    public static let settings = AWSSettings.roleSpecs + [
-        SettingSpec("token-file", "file holding the token (default AWS_WEB_IDENTITY_TOKEN_FILE)"),
-        SettingSpec("github-oidc", "true: request the token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)"),
-        SettingSpec("audience", "audience for the GitHub Actions token (default sts.amazonaws.com)"),
-        SettingSpec("duration", "session length, 15m to 12h (default 1h)"),
-    ] + AWSSettings.specs
-    public static let upstream = UpstreamRule.none
+    public static let descriptor = KindDescriptor(
+        name: "aws/web-identity",
+        summary: "an IAM role assumed with an OIDC token (a token file, or GitHub Actions)",
+        family: .aws,
+        settings: AWSSettings.roleSpecs + [
+            SettingSpec("token-file", "PATH", "file holding the token (default AWS_WEB_IDENTITY_TOKEN_FILE)",
+                        details: "The token file; default `AWS_WEB_IDENTITY_TOKEN_FILE`."),
+            SettingSpec("github-oidc", "BOOL", .boolean, "true: request the token from GitHub Actions (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)",
+                        details: "Request the token from GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, https only)."),
+            SettingSpec("audience", "TEXT", "audience for the GitHub Actions token (default sts.amazonaws.com)",
+                        details: "The audience asked of GitHub; default sts.amazonaws.com."),
+            SettingSpec("duration", "DURATION", .duration, "session length, 15m to 12h (default 1h)"),
+        ] + AWSSettings.specs,
+        upstream: .none, produces: .aws,
+        description: ["sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. Its credentials come from ambient material and are never written to the disk cache."])
 
     public let name: String
     public let roleARN: String
@@ -44,9 +50,10 @@ public struct AWSWebIdentity: AWSIdentityKind {
         aws = try AWSSettings(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] {
-        ["role=\(roleARN)", "token-file=\(tokenFile ?? context.environment["AWS_WEB_IDENTITY_TOKEN_FILE"] ?? "")",
-         "github-oidc=\(githubOIDC)", "audience=\(audience)", "duration=\(duration)"] + aws.cacheParameters(in: context)
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        [CacheParameter("role", roleARN), CacheParameter("token-file", tokenFile ?? context.environment["AWS_WEB_IDENTITY_TOKEN_FILE"]),
+         CacheParameter("github-oidc", githubOIDC), CacheParameter("audience", audience), CacheParameter("duration", duration)]
+            + aws.cacheParameters(in: context)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
@@ -54,7 +61,7 @@ public struct AWSWebIdentity: AWSIdentityKind {
         let client = STSClient(endpoint: try aws.endpoint(in: context))
         let result = try client.assumeRoleWithWebIdentity(roleARN: roleARN, sessionName: sessionName ?? AWSNames.defaultSessionName(context),
                                                           webIdentityToken: token, durationSeconds: duration)
-        return Credential(result, kind: "role", persistable: false)
+        return Credential(result, session: .role, persistable: false)
     }
 
     func fileToken(_ context: ResolveContext) throws -> Secret {

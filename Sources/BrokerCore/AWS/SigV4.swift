@@ -4,7 +4,7 @@ import BrokerWire
 import Foundation
 
 /// An access key pair, optionally with the session token of temporary credentials.
-public struct AWSCredentials: Sendable, CustomStringConvertible {
+public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     public var accessKeyID: String
     public var secretAccessKey: Secret
     public var sessionToken: Secret?

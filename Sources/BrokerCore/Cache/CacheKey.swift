@@ -19,14 +19,14 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The key of an identity given its resolved chain (self first, then each upstream hop): the
     /// whole chain shapes the result, so it all goes into the digest.
-    public init(chain: [(name: String, kind: any IdentityKind)], context: ResolveContext) {
-        var material = "v1"
+    public init(chain: [(name: String, kind: any ResolvedKind)], context: ResolveContext) {
+        var material = "v2"
         for hop in chain {
-            material += "\n" + hop.name + "\n" + type(of: hop.kind).kindName
-            for parameter in hop.kind.cacheParameters(in: context) { material += "\n" + parameter }
+            material += "\n" + hop.name + "\n" + hop.kind.kindName
+            for parameter in hop.kind.cacheParameters(in: context) { material += "\n" + parameter.material }
         }
         identity = chain[0].name
-        kind = type(of: chain[0].kind).kindName
+        kind = chain[0].kind.kindName
         digest = String(SHA256.hash(material).hexString.prefix(16))
     }
 

@@ -112,8 +112,7 @@ public final class CredentialCache: @unchecked Sendable {
             message.append("boot", bootID)
             message.append("expires_elapsed", String(anchored))
         }
-        for (name, value) in credential.attributes.sorted(by: { $0.key < $1.key }) { message.append("attr.\(name)", value) }
-        for (name, value) in credential.secrets.sorted(by: { $0.key < $1.key }) { message.append("secret.\(name)", value.reveal()) }
+        for field in credential.fields { message.append((field.secret ? "secret." : "attr.") + field.key, field.value) }
         try writeFileAtomically(path(for: key), bytes: try message.encoded())
     }
 
@@ -165,17 +164,17 @@ public final class CredentialCache: @unchecked Sendable {
               let expires = message["expires"].flatMap(Int64.init) else {
             throw CorruptEntry(description: "missing obtained/expires")
         }
-        var credential = Credential(expiresAt: expires)
+        var fields: [String: String] = [:]
+        for field in message.fields {
+            if field.key.hasPrefix("attr.") { fields[String(field.key.dropFirst(5))] = field.value }
+            if field.key.hasPrefix("secret.") { fields[String(field.key.dropFirst(7))] = field.value }
+        }
+        guard var credential = Credential(fields: fields, expiresAt: expires) else { throw CorruptEntry(description: "no secret fields") }
         // Another boot's elapsed clock started again from zero; only the wall clock is left.
         if let bootID, message["boot"] == bootID {
             guard let anchored = message["expires_elapsed"].flatMap(Int64.init) else { throw CorruptEntry(description: "bad expires_elapsed") }
             credential.expiresAtElapsed = anchored
         }
-        for field in message.fields {
-            if field.key.hasPrefix("attr.") { credential.attributes[String(field.key.dropFirst(5))] = field.value }
-            if field.key.hasPrefix("secret.") { credential.secrets[String(field.key.dropFirst(7))] = Secret(field.value) }
-        }
-        guard !credential.secrets.isEmpty else { throw CorruptEntry(description: "no secret fields") }
         return CachedCredential(key: key, credential: credential, obtainedAt: obtained, tier: .disk)
     }
 }

@@ -27,6 +27,12 @@ public struct IdentityDefinition: Sendable {
     }
 }
 
+/// A configured identity: its section and the kind built from it.
+public struct ConfiguredIdentity: Sendable {
+    public var definition: IdentityDefinition
+    public var kind: any IdentityKind
+}
+
 public enum ViaReference: Equatable, Sendable, CustomStringConvertible {
     case provider(String)
     case identity(String)
@@ -92,6 +98,8 @@ public struct BrokerConfig: Sendable {
     /// The file it came from; nil when there was none (a valid, empty configuration).
     public var file: String?
     public var identities: [String: IdentityDefinition] = [:]
+    /// Each identity's kind, built once when the configuration is loaded.
+    public var kinds: [String: any IdentityKind] = [:]
     /// Identity names in file order, for listings.
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
@@ -104,6 +112,15 @@ public struct BrokerConfig: Sendable {
 
     /// Loads and validates `paths.configFile`; a missing default file is an empty config, a
     /// missing BROKER_CONFIG file is an error.
+    /// An identity by name, with its built kind, or the error a person needs.
+    public func identity(_ name: String) throws -> ConfiguredIdentity {
+        guard let definition = identities[name], let kind = kinds[name] else {
+            throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
+                                hint: "run `brokerctl list` to see the identities")
+        }
+        return ConfiguredIdentity(definition: definition, kind: kind)
+    }
+
     public static func load(_ paths: BrokerPaths) throws -> BrokerConfig {
         if !FileManager.default.fileExists(atPath: paths.configFile) {
             if paths.configFileIsExplicit {
@@ -209,7 +226,9 @@ public struct BrokerConfig: Sendable {
 
         for name in config.identityOrder {
             let entries = identityEntries[name]!
-            config.identities[name] = try identity(name, entries: entries, header: identityHeaders[name]!)
+            let built = try identity(name, entries: entries, header: identityHeaders[name]!)
+            config.identities[name] = built.definition
+            config.kinds[name] = built.kind
         }
 
         for (pattern, entries) in bindingEntries {
@@ -230,27 +249,28 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static func identity(_ name: String, entries: [ConfigEntry], header: SourceLocation) throws -> IdentityDefinition {
+    static func identity(_ name: String, entries: [ConfigEntry], header: SourceLocation) throws -> ConfiguredIdentity {
         var settings: [String: [ConfigEntry]] = [:]
         for entry in entries { settings[entry.key, default: []].append(entry) }
         guard let kindEntry = settings["kind"]?.last, let kindName = kindEntry.value, !kindName.isEmpty else {
             throw ConfigError("identity \"\(name)\" has no kind", at: header,
-                              hint: "add `kind = …` (one of: \(IdentityKinds.all.map { $0.kindName }.joined(separator: ", ")))")
+                              hint: "add `kind = …` (one of: \(IdentityKinds.names.joined(separator: ", ")))")
         }
         guard let kind = IdentityKinds.named(kindName) else {
-            let names = IdentityKinds.all.map { $0.kindName }
+            let names = IdentityKinds.names
             throw ConfigError("unknown identity kind \"\(kindName)\"", at: kindEntry.location,
                               hint: closestMatch(to: kindName, among: names).map { "did you mean \"\($0)\"?" }
                                 ?? "known kinds: \(names.joined(separator: ", "))")
         }
-        let allowed = ["kind", "via"] + kind.settings.map(\.name)
+        let descriptor = kind.descriptor
+        let allowed = ["kind", "via"] + descriptor.settings.map(\.name)
         for entry in entries { try checkKey(entry, allowed: allowed, in: "[identity \"\(name)\"] (kind \(kindName))") }
 
         var via: ViaReference?
         if let viaEntry = settings["via"]?.last {
             via = try parseVia(viaEntry)
         }
-        switch (kind.upstream, via) {
+        switch (descriptor.upstream, via) {
         case (.required, nil):
             throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = identity:NAME", at: header)
         case (.none, let v?):
@@ -258,11 +278,11 @@ public struct BrokerConfig: Sendable {
         default: break
         }
         let definition = IdentityDefinition(name: name, kind: kindName, via: via, location: header, settings: settings)
-        for spec in kind.settings where spec.required {
+        for spec in descriptor.settings where spec.required {
             _ = try definition.require(spec.name)
         }
-        _ = try kind.init(definition)  // the kind's own value checks, with their lines
-        return definition
+        // The kind's own value checks, with their lines; the value is kept, never rebuilt per request.
+        return ConfiguredIdentity(definition: definition, kind: try kind.init(definition))
     }
 
     static func parseVia(_ entry: ConfigEntry) throws -> ViaReference {

@@ -2,27 +2,57 @@
 
 import BrokerWire
 
+extension KindFamily {
+    public static let github = KindFamily(title: "GITHUB IDENTITY KINDS")
+}
+
 /// The app signs a short JWT with its private key, trades it for an installation token (one hour,
 /// optionally narrowed to some repositories and permissions), and git presents that token as the
 /// password of `x-access-token`. The key is read from its reference on every mint and never kept.
-public struct GitHubAppIdentity: IdentityKind, ExportsEnvironment {
-    public static let kindName = "github/app"
-    public static let summary = "a GitHub App installation token, minted with the app's private key"
-    public static let settings = [
-        SettingSpec("app-id", required: true, "the app's App ID (digits) or Client ID, from its settings page"),
-        SettingSpec("installation-id", "the installation to mint tokens for; or set owner"),
-        SettingSpec("owner", "the organization or user the app is installed on, to look the installation up"),
-        SettingSpec("private-key", required: true, "reference to the app's PEM private key: env:NAME, file:PATH or cmd:COMMAND"),
-        SettingSpec("repositories", "repository names (without the owner) to narrow the token to; repeat or separate with commas"),
-        SettingSpec("permissions", "NAME=LEVEL (read, write or admin) to narrow the token's permissions; repeat or separate with commas"),
-        SettingSpec("api-url", "the REST API: default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3"),
-        SettingSpec("username", "the user name git presents (default x-access-token)"),
-        EnvironmentExports.spec,
-    ]
-    public static let upstream = UpstreamRule.none
-    /// A token is replaced once fewer than 8 minutes remain, whatever `[git] minimum-validity`
-    /// says: a clone or push that starts with a token must be able to finish with it.
-    public static let minimumValidity: Int? = 480
+public struct GitHubAppIdentity: ResolvedKind {
+    public static let descriptor = KindDescriptor(
+        name: "github/app",
+        summary: "a GitHub App installation token, minted with the app's private key",
+        family: .github,
+        settings: [
+            SettingSpec("app-id", "ID", required: true, "the app's App ID (digits) or Client ID, from its settings page",
+                        details: "the app's App ID (digits) or its Client ID (`Iv…`), both shown on the app's settings page."),
+            SettingSpec("installation-id", "NUMBER", "the installation to mint tokens for; or set owner",
+                        details: "The installation to mint tokens for: the number at the end of the installation's settings URL. Set this or `owner`."),
+            SettingSpec("owner", "NAME", "the organization or user the app is installed on, to look the installation up",
+                        details: "The organization or user account the app is installed on. Its installation is looked up on each mint (`GET /orgs/NAME/installation`, then `/users/NAME/installation`)."),
+            SettingSpec("private-key", "REFERENCE", .secretReference, required: true,
+                        "reference to the app's PEM private key: env:NAME, file:PATH or cmd:COMMAND",
+                        details: "where the app's PEM private key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`. Both `BEGIN RSA PRIVATE KEY` (what GitHub hands out) and `BEGIN PRIVATE KEY` are read; encrypted keys are not. Errors name the reference, never the key."),
+            SettingSpec("repositories", "NAME", repeatable: true, "repository names (without the owner) to narrow the token to; repeat or separate with commas",
+                        details: "Narrow the token to these repositories of the installation's account, named without the owner. Repeat the key or separate names with commas; at most 500."),
+            SettingSpec("permissions", "NAME=LEVEL", repeatable: true, "NAME=LEVEL (read, write or admin) to narrow the token's permissions; repeat or separate with commas",
+                        details: "Narrow the token's permissions, such as `contents=read` or `pull_requests=write`; LEVEL is `read`, `write` or `admin`. Repeat the key or separate with commas. GitHub refuses a token that asks for more than the app was granted, and the error says so."),
+            SettingSpec("api-url", "URL", "the REST API: default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3",
+                        details: "The REST API; default `https://api.github.com`. For GitHub Enterprise Server, `https://HOST/api/v3`. Plain http is refused except to a loopback address, and redirects are not followed, since the requests carry the signed JWT."),
+            SettingSpec("username", "NAME", "the user name git presents (default x-access-token)"),
+            EnvironmentExports.spec,
+        ],
+        upstream: .none, produces: .password,
+        // A token is replaced once fewer than 8 minutes remain, whatever `[git] minimum-validity`
+        // says: a clone or push that starts with a token must be able to finish with it.
+        minimumValidity: 480,
+        description: ["Installation access tokens of a GitHub App. For each token the agent reads the app's private key from its reference, signs a JSON Web Token with it (RS256; issued 30 seconds in the past to allow for clock drift, valid 9 minutes, GitHub's limit being 10), and trades it for an installation token with `POST /app/installations/ID/access_tokens`. git presents the token as the password of `x-access-token`, with `password_expiry_utc` set to the token's expiry (one hour). A token is replaced once fewer than 8 minutes remain, or `[git] minimum-validity` if that is longer, so a clone or push never starts with a token about to lapse. The private key is never cached; the token is, in memory and on disk (0600), until it nears expiry, and `brokerctl logout` or a rejected push (git's erase) drops it. It takes no `via`."],
+        notes: [
+            .paragraph("A 401 from GitHub means it did not accept the JWT: check `app-id`, that `private-key` is a current key of that app, and this machine's clock. A 404 means the installation was not found: check `installation-id` or `owner` and that the app is installed there."),
+            .code("""
+                [identity "acme-app"]
+                    kind = github/app
+                    app-id = 123456
+                    owner = acme
+                    private-key = file:~/.config/credential-broker/acme-app.pem
+                    repositories = tools, website
+                    permissions = contents=write
+
+                [git "https://github.com/acme"]
+                    identity = acme-app
+                """),
+        ])
 
     /// GitHub caps the repositories one token may name.
     static let maximumRepositories = 500
@@ -66,7 +96,7 @@ public struct GitHubAppIdentity: IdentityKind, ExportsEnvironment {
         case (_?, let owner?):
             throw ConfigError("set installation-id or owner, not both", at: owner.location)
         case (nil, nil):
-            throw ConfigError("identity \"\(definition.name)\" (kind \(Self.kindName)) needs installation-id or owner", at: definition.location,
+            throw ConfigError("identity \"\(definition.name)\" (kind \(Self.descriptor.name)) needs installation-id or owner", at: definition.location,
                               hint: "add `owner = ORG` to look the installation up, or `installation-id = NUMBER`")
         }
 
@@ -95,16 +125,19 @@ public struct GitHubAppIdentity: IdentityKind, ExportsEnvironment {
         exports = try EnvironmentExports(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] {
-        let target: String
+    public var delivery: DeliverySettings { DeliverySettings(exports: exports.names) }
+    public var secretReferences: [SecretReference] { [privateKey] }
+
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        let target: CacheParameter
         switch installation {
-        case .id(let id): target = "installation-id=\(id)"
-        case .owner(let owner): target = "owner=\(owner.lowercased())"
+        case .id(let id): target = CacheParameter("installation-id", String(id))
+        case .owner(let owner): target = CacheParameter("owner", owner.lowercased())
         }
-        return ["api-url=\(apiURL)", "app-id=\(appID)", target, "private-key=\(privateKey)",
-                "repositories=\(scope.repositories.sorted().joined(separator: ","))",
-                "permissions=\(scope.permissions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
-                "username=\(username)"]
+        return [CacheParameter("api-url", apiURL), CacheParameter("app-id", appID), target, CacheParameter("private-key", privateKey),
+                CacheParameter("repositories", scope.repositories.sorted().joined(separator: ",")),
+                CacheParameter("permissions", scope.permissions.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
+                CacheParameter("username", username)]
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
@@ -117,7 +150,7 @@ public struct GitHubAppIdentity: IdentityKind, ExportsEnvironment {
         case .owner(let owner): installationID = try client.installationID(owner: owner, jwt: jwt)
         }
         let minted = try client.createInstallationToken(installationID: installationID, scope: scope, jwt: jwt)
-        return Credential(attributes: ["username": username], secrets: ["password": minted.token], expiresAt: minted.expiresAt)
+        return Credential(username: username, password: minted.token, expiresAt: minted.expiresAt)
     }
 
     /// The key, read from its source for this mint only. Its errors name the reference, never the content.

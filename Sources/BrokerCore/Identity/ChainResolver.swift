@@ -15,7 +15,7 @@ public struct Resolution: Sendable {
 /// One hop of a chain: the identity's name and its configured kind.
 public struct ChainHop: Sendable {
     public var name: String
-    public var kind: any IdentityKind
+    public var kind: any ResolvedKind
 }
 
 public final class ChainResolver: @unchecked Sendable {
@@ -41,14 +41,14 @@ public final class ChainResolver: @unchecked Sendable {
         var hops: [ChainHop] = []
         var current: String? = name
         while let next = current {
-            guard let definition = config.identities[next] else {
-                throw BrokerFailure(.denied, "identity \"\(next)\" is not defined" + (config.file.map { " in \($0)" } ?? " (no config file)"),
-                                    hint: "run `brokerctl list` to see the identities")
+            let identity = try config.identity(next)
+            guard case .resolved(let kind) = identity.kind.acquisition else {
+                throw BrokerFailure(.config, "identity \"\(next)\" (kind \(identity.kind.kindName)) leases its tokens to one process at a time; it cannot be resolved"
+                                    + (next == name ? "" : " as the upstream of \"\(name)\""),
+                                    hint: "bind it with [git \"URL\"], or export it with `env = NAME` under broker-env-wrap")
             }
-            guard let kind = IdentityKinds.named(definition.kind) else {
-                throw BrokerFailure(.config, "identity \"\(next)\" has unknown kind \"\(definition.kind)\"")
-            }
-            hops.append(ChainHop(name: next, kind: try kind.init(definition)))
+            hops.append(ChainHop(name: next, kind: kind))
+            let definition = identity.definition
             if hops.count > 64 { throw BrokerFailure(.config, "identity chain of \"\(name)\" is deeper than 64") }
             if case .identity(let upstream)? = definition.via { current = upstream } else { current = nil }
         }
@@ -78,7 +78,7 @@ public final class ChainResolver: @unchecked Sendable {
     func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, fallbackValidity: Int? = nil,
                  refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
         // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
-        let minimumValidity = max(requested, type(of: chain.first!.kind).minimumValidity ?? 0)
+        let minimumValidity = max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
         // Never down to 0: a credential with no time left is an expired one.
         let floor = max(1, min(fallbackValidity ?? minimumValidity, minimumValidity))
         let key = Self.key(for: chain, context: context)

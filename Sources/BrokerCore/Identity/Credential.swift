@@ -2,11 +2,24 @@
 
 import BrokerWire
 
+/// The value of a credential, by type: each delivery reads the type it needs.
+public enum CredentialValue: Sendable, Equatable {
+    case password(username: String, password: Secret)
+    case aws(AWSCredentials, arn: String?, session: AWSSessionKind)
+}
+
+/// How long-lived a set of AWS keys is: AWS caps role chaining from a role session at one hour.
+public enum AWSSessionKind: String, Sendable {
+    /// Long-lived user keys.
+    case user
+    /// GetSessionToken, or keys that are already temporary.
+    case session
+    /// An assumed role.
+    case role
+}
+
 public struct Credential: Sendable, Equatable {
-    /// Non-secret fields (`username`, later `access_key_id`, `region`, …).
-    public var attributes: [String: String]
-    /// Secret fields (`password`, later `secret_access_key`, `session_token`, …).
-    public var secrets: [String: Secret]
+    public var value: CredentialValue
     /// Unix seconds; nil when the upstream gave no expiry (a long-lived secret).
     public var expiresAt: Int64?
     /// The same expiry on the clock that never jumps (`Clock.elapsed`), fixed when the credential
@@ -16,11 +29,62 @@ public struct Credential: Sendable, Equatable {
     /// in memory and never reach the disk cache.
     public var persistable: Bool
 
-    public init(attributes: [String: String] = [:], secrets: [String: Secret] = [:], expiresAt: Int64? = nil, persistable: Bool = true) {
-        self.attributes = attributes
-        self.secrets = secrets
+    public init(_ value: CredentialValue, expiresAt: Int64? = nil, persistable: Bool = true) {
+        self.value = value
         self.expiresAt = expiresAt
         self.persistable = persistable
+    }
+
+    public init(username: String, password: Secret, expiresAt: Int64? = nil) {
+        self.init(.password(username: username, password: password), expiresAt: expiresAt)
+    }
+
+    public var type: CredentialType {
+        switch value {
+        case .password: return .password
+        case .aws: return .aws
+        }
+    }
+
+    /// The user name and password, for git and env exports; nil for other types.
+    public var password: (username: String, password: Secret)? {
+        if case .password(let username, let password) = value { return (username, password) }
+        return nil
+    }
+
+    /// AWS keys; nil for other types.
+    public var aws: AWSCredentials? {
+        if case .aws(let keys, _, _) = value { return keys }
+        return nil
+    }
+
+    /// The credential as `key=value` fields (git's grammar): what an exec command reads on stdin
+    /// and what a cache file holds. Secret fields are marked.
+    public var fields: [(key: String, value: String, secret: Bool)] {
+        switch value {
+        case .password(let username, let password):
+            return [("username", username, false), ("password", password.reveal(), true)]
+        case .aws(let keys, let arn, let session):
+            // Public fields first, then secret ones, each in name order (what exec commands have always read).
+            var fields: [(key: String, value: String, secret: Bool)] = [("access_key_id", keys.accessKeyID, false)]
+            if let arn { fields.append(("arn", arn, false)) }
+            fields.append(("session_kind", session.rawValue, false))
+            fields.append(("secret_access_key", keys.secretAccessKey.reveal(), true))
+            if let token = keys.sessionToken { fields.append(("session_token", token.reveal(), true)) }
+            return fields
+        }
+    }
+
+    /// Reads `fields` back; nil when they make no credential of a known type.
+    public init?(fields: [String: String], expiresAt: Int64?) {
+        if let keyID = fields["access_key_id"], let secret = fields["secret_access_key"] {
+            let keys = AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), sessionToken: fields["session_token"].map(Secret.init))
+            self.init(.aws(keys, arn: fields["arn"], session: fields["session_kind"].flatMap(AWSSessionKind.init) ?? .user), expiresAt: expiresAt)
+        } else if let password = fields["password"] {
+            self.init(username: fields["username"] ?? "", password: Secret(password), expiresAt: expiresAt)
+        } else {
+            return nil
+        }
     }
 
     /// Seconds left by the wall clock alone (saturating: an upstream may send any number).
@@ -49,16 +113,6 @@ public struct Credential: Sendable, Equatable {
         var seen = self
         seen.expiresAt = instant.wall.addingSaturating(left)
         return seen
-    }
-
-    /// Key names in `attributes`/`secrets` for AWS credentials.
-    public enum AWSField {
-        public static let accessKeyID = "access_key_id"
-        public static let secretAccessKey = "secret_access_key"
-        public static let sessionToken = "session_token"
-        public static let arn = "arn"
-        /// "user" (long-lived keys), "session" (GetSessionToken), "role" (an assumed role).
-        public static let sessionKind = "session_kind"
     }
 }
 

@@ -5,16 +5,32 @@ import BrokerWire
 /// The command speaks git's credential grammar: it reads the upstream credential (if `via` is
 /// set) as key=value lines on stdin, and prints `username=`, `password=` and optionally
 /// `password_expiry_utc=` (unix seconds). Tokens with an expiry are cached on disk until then.
-public struct ExecIdentity: IdentityKind, ExportsEnvironment {
-    public static let kindName = "exec"
-    public static let summary = "a command that prints username=/password=/password_expiry_utc= lines"
-    public static let settings = [
-        SettingSpec("command", required: true, "run with /bin/sh -c; receives the upstream credential on stdin"),
-        SettingSpec("username", "user name when the command prints none"),
-        SettingSpec("timeout", "how long the command may run (default [agent] command-timeout)"),
-        EnvironmentExports.spec,
-    ]
-    public static let upstream = UpstreamRule.optional
+public struct ExecIdentity: ResolvedKind {
+    public static let descriptor = KindDescriptor(
+        name: "exec",
+        summary: "a command that prints username=/password=/password_expiry_utc= lines",
+        settings: [
+            SettingSpec("command", "COMMAND", required: true, "run with /bin/sh -c; receives the upstream credential on stdin",
+                        details: "run with `/bin/sh -c` in the agent's environment."),
+            SettingSpec("username", "NAME", "user name when the command prints none",
+                        details: "The user name to present when the command prints none."),
+            SettingSpec("timeout", "DURATION", .duration, "how long the command may run (default [agent] command-timeout)",
+                        details: "How long the command may run; default `[agent] command-timeout`. When it fails or times out, the error gives its exit status and the first line of its standard error."),
+            EnvironmentExports.spec,
+        ],
+        upstream: .optional, produces: .password,
+        description: ["A command that mints a credential, optionally from an upstream one. It speaks git's credential grammar: with `via`, the command reads the upstream credential on standard input as `key=value` lines (`username=`, `password=` and, when it expires, `password_expiry_utc=`); without `via`, its standard input is empty. It prints `username=`, `password=` and optionally `password_expiry_utc=` (Unix seconds) lines on standard output and exits 0. A credential with an expiry is cached, in memory and on disk, until it nears that expiry; one without is kept in memory until the agent exits or `brokerctl logout`."],
+        notes: [.code("""
+            #!/bin/sh
+            # an exec command: read the upstream credential, print a new one
+            while IFS='=' read -r key value; do
+                [ "$key" = password ] && upstream=$value
+            done
+            token=$(mint-token --with "$upstream")
+            echo username=x-access-token
+            echo "password=$token"
+            echo "password_expiry_utc=$(( $(date +%s) + 3600 ))"
+            """)])
 
     public let command: String
     public let username: String?
@@ -28,13 +44,16 @@ public struct ExecIdentity: IdentityKind, ExportsEnvironment {
         exports = try EnvironmentExports(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] { ["command=\(command)", "username=\(username ?? "")"] }
+    public var delivery: DeliverySettings { DeliverySettings(exports: exports.names) }
+
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        [CacheParameter("command", command), CacheParameter("username", username)]
+    }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         var input = WireMessage()
         if let upstream {
-            for (key, value) in upstream.attributes.sorted(by: { $0.key < $1.key }) { input.append(key, value) }
-            for (key, value) in upstream.secrets.sorted(by: { $0.key < $1.key }) { input.append(key, value.reveal()) }
+            for field in upstream.fields { input.append(field.key, field.value) }
             input.append("password_expiry_utc", ifPresent: upstream.expiresAt.map(String.init))
         }
         let result = try context.commandRunner.run(command, input: try input.encoded(), timeout: timeout ?? 30,
@@ -63,6 +82,6 @@ public struct ExecIdentity: IdentityKind, ExportsEnvironment {
         guard let user = output["username"] ?? username else {
             throw BrokerFailure(.upstream, "\(name) printed no username= line and the identity sets no username")
         }
-        return Credential(attributes: ["username": user], secrets: ["password": Secret(password)], expiresAt: expiresAt)
+        return Credential(username: user, password: Secret(password), expiresAt: expiresAt)
     }
 }

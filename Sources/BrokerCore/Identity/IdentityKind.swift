@@ -1,19 +1,111 @@
-// The one protocol every identity kind conforms to, and the registry that names them.
+// The one protocol every identity kind conforms to: a kind describes itself (name, settings with
+// their docs, how it is obtained, what it delivers, its login), so nothing outside its file names it.
 
 import BrokerWire
 import Foundation
 
-/// A key an identity section may hold, for validation, "did you mean" and the man page.
+/// What a setting's value is; validation, `brokerctl validate` and completions read it.
+public enum SettingType: Sendable, Equatable {
+    case text
+    case duration
+    case boolean
+    /// A secret reference (`env:`, `file:`, `cmd:`): never a literal.
+    case secretReference
+    /// Plain text or a secret reference (`access-key-id`).
+    case textOrReference
+    case choice([String])
+}
+
+/// A key an identity section may hold: validation, "did you mean", the man page and completions
+/// are all made from this one declaration.
 public struct SettingSpec: Sendable {
     public var name: String
+    /// The metavariable the man page shows: `role-arn = ARN`.
+    public var value: String
+    public var type: SettingType
     public var required: Bool
+    /// May the key appear more than once, each adding a value?
+    public var repeatable: Bool
+    /// One line, for hints and completions.
     public var summary: String
-    public init(_ name: String, required: Bool = false, _ summary: String) {
+    /// The man page's text; the summary when nil.
+    public var details: String?
+
+    public init(_ name: String, _ value: String, required: Bool = false, repeatable: Bool = false, _ summary: String,
+                details: String? = nil) {
+        self.init(name, value, .text, required: required, repeatable: repeatable, summary, details: details)
+    }
+
+    public init(_ name: String, _ value: String, _ type: SettingType, required: Bool = false,
+                repeatable: Bool = false, _ summary: String, details: String? = nil) {
         self.name = name
+        self.value = value
+        self.type = type
         self.required = required
+        self.repeatable = repeatable
         self.summary = summary
+        self.details = details
     }
 }
+
+/// What a kind's credential is; each delivery reads the type it needs.
+public enum CredentialType: String, Sendable {
+    /// A user name and a password or token (git, env exports).
+    case password
+    /// AWS access keys, maybe with a session token.
+    case aws
+}
+
+/// Where a kind's section sits in credential-broker(5): families share an introduction.
+public struct KindFamily: Sendable, Equatable {
+    public var title: String
+    public var introduction: [String]
+    public init(title: String, introduction: [String] = []) {
+        self.title = title
+        self.introduction = introduction
+    }
+
+    public static let general = KindFamily(title: "IDENTITY KINDS")
+}
+
+/// A piece of a kind's manual text after its settings.
+public enum KindDocBlock: Sendable {
+    case paragraph(String)
+    case code(String)
+}
+
+/// Everything about a kind that is true before any configuration is read.
+public struct KindDescriptor: Sendable {
+    public var name: String
+    public var summary: String
+    public var family: KindFamily
+    /// Keys beyond the common `kind` and `via`.
+    public var settings: [SettingSpec]
+    /// Whether `via` is required, allowed or refused.
+    public var upstream: UpstreamRule
+    public var produces: CredentialType
+    /// Seconds a credential must have left to be handed out when the kind needs more than the
+    /// requester asks for (the resolver takes the larger); nil: the requester decides.
+    public var minimumValidity: Int?
+    /// The man page's paragraphs before the settings, and blocks after them.
+    public var description: [String]
+    public var notes: [KindDocBlock]
+
+    public init(name: String, summary: String, family: KindFamily = .general, settings: [SettingSpec], upstream: UpstreamRule,
+                produces: CredentialType, minimumValidity: Int? = nil, description: [String] = [], notes: [KindDocBlock] = []) {
+        self.name = name
+        self.summary = summary
+        self.family = family
+        self.settings = settings
+        self.upstream = upstream
+        self.produces = produces
+        self.minimumValidity = minimumValidity
+        self.description = description
+        self.notes = notes
+    }
+}
+
+public enum UpstreamRule: Sendable { case none, optional, required }
 
 /// Everything an identity kind may use while obtaining a credential.
 public struct ResolveContext: Sendable {
@@ -32,34 +124,114 @@ public struct ResolveContext: Sendable {
     }
 }
 
-/// One kind of identity (`static`, `exec`, later `aws/assume-role`, `github/app`, …). Adding a
-/// kind touches its own file and one line of `IdentityKinds.all`.
+/// How a host receives an identity, beyond the credential itself.
+public struct DeliverySettings: Sendable, Equatable {
+    /// Variables broker-env-wrap sets to the secret (`env = GITHUB_TOKEN`).
+    public var exports: [String] = []
+    /// The region AWS deliveries announce (`AWS_REGION`).
+    public var region: String?
+    /// broker-env-wrap's delivery when its flag is not given.
+    public var envDelivery: EnvDelivery?
+    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil) {
+        self.exports = exports
+        self.region = region
+        self.envDelivery = envDelivery
+    }
+}
+
+/// The person's part of obtaining a credential, run through `brokerctl login`.
+public enum LoginFlow: Sendable, Equatable {
+    /// A code typed once (MFA): brokerctl prompts, the agent hands it to the next obtain.
+    case oneTimeCode(prompt: String)
+}
+
+/// How a kind's credentials are had.
+public enum Acquisition: Sendable {
+    /// Through the chain resolver and the cache.
+    case resolved(any ResolvedKind)
+    /// Leased to one process at a time, never cached (a token pool).
+    case leased(any TokenPool)
+}
+
+/// One kind of identity. Adding a kind touches its own file and one line of `IdentityKinds.all`.
 public protocol IdentityKind: Sendable {
-    static var kindName: String { get }
-    static var summary: String { get }
-    /// Keys beyond the common `kind` and `via`.
-    static var settings: [SettingSpec] { get }
-    /// Whether `via` is required, allowed or refused for this kind.
-    static var upstream: UpstreamRule { get }
-
+    static var descriptor: KindDescriptor { get }
     /// Builds the kind from a section that already passed key validation; throws `ConfigError`
-    /// with the offending line for values it cannot accept.
+    /// with the offending line for values it cannot accept. Built once per configuration.
     init(_ definition: IdentityDefinition) throws
-
-    /// Everything that shapes the result, for the cache key: settings and whatever the context
-    /// resolves them to (an endpoint taken from the environment, say). Never a secret.
-    func cacheParameters(in context: ResolveContext) -> [String]
-
-    /// Obtains a fresh credential, given the resolved upstream credential when `via` is set.
-    func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
-
-    /// Seconds a credential of this kind must have left to be handed out, when the kind needs more
-    /// than the requester asks for (the resolver takes the larger); nil: the requester decides.
-    static var minimumValidity: Int? { get }
+    var acquisition: Acquisition { get }
+    var delivery: DeliverySettings { get }
+    /// nil: `brokerctl login` refuses the identity before prompting.
+    var loginFlow: LoginFlow? { get }
+    /// The secret references in the section, for `validate`'s checks (never read here).
+    var secretReferences: [SecretReference] { get }
 }
 
 extension IdentityKind {
-    public static var minimumValidity: Int? { nil }
+    public var delivery: DeliverySettings { DeliverySettings() }
+    public var loginFlow: LoginFlow? { nil }
+    public var secretReferences: [SecretReference] { [] }
+    public var kindName: String { Self.descriptor.name }
+}
+
+/// A kind resolved through the chain resolver: obtained from upstream, cached, refreshed ahead.
+public protocol ResolvedKind: IdentityKind {
+    /// Everything that shapes the result, for the cache key: settings and whatever the context
+    /// resolves them to (an endpoint taken from the environment, say). Never a secret value.
+    func cacheParameters(in context: ResolveContext) -> [CacheParameter]
+    /// Obtains a fresh credential, given the resolved upstream credential when `via` is set.
+    func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
+    /// What `brokerctl whoami` shows of a credential; the default names the user and expiry.
+    func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)]
+}
+
+extension ResolvedKind {
+    public var acquisition: Acquisition { .resolved(self) }
+
+    public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
+        switch credential.value {
+        case .password(let username, _): return [("username", username)]
+        case .aws(let keys, let arn, _): return [("access_key_id", Secret.masked(keys.accessKeyID))] + (arn.map { [("arn", $0)] } ?? [])
+        }
+    }
+}
+
+/// A kind whose tokens are leased per process by the agent, never resolved or cached.
+public protocol TokenPool: IdentityKind {
+    var name: String { get }
+    var username: String { get }
+    var leaseTTL: Int { get }
+    var quarantine: Int { get }
+    /// The pool's tokens, read from their sources now, in order, without duplicates.
+    func tokens(_ context: ResolveContext, timeout: Int) throws -> [Secret]
+}
+
+extension TokenPool {
+    public var acquisition: Acquisition { .leased(self) }
+}
+
+/// How a pool's token is named in leases, audit records and errors: the first 12 hex digits of
+/// its SHA-256. Enough to tell a pool's tokens apart, useless for recovering one.
+public enum TokenFingerprint {
+    public static func of(_ token: Secret) -> String {
+        String(SHA256.hash(token.reveal()).hexString.prefix(12))
+    }
+}
+
+/// One structured part of a cache key. Built from values, never from display strings: a
+/// description made for people once shortened `cmd:pass show a` to `cmd:pass`, and an edited
+/// secret kept its old cache entry.
+public struct CacheParameter: Sendable, Equatable {
+    public var key: String
+    public var value: String
+
+    public init(_ key: String, _ value: String?) { self.key = key; self.value = value ?? "" }
+    public init(_ key: String, _ value: Int) { self.init(key, String(value)) }
+    public init(_ key: String, _ value: Bool) { self.init(key, value ? "true" : "false") }
+    public init(_ key: String, _ reference: SecretReference?) { self.init(key, reference?.keyMaterial) }
+
+    /// Length-prefixed, so no value can imitate another parameter.
+    var material: String { "\(key.utf8.count):\(key)=\(value.utf8.count):\(value)" }
 }
 
 /// MFA codes waiting to be used, each once, within a few minutes of being given.
@@ -78,24 +250,5 @@ public final class OneTimeCodes: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard let entry = codes.removeValue(forKey: identity), now - entry.given < 300 else { return nil }
         return entry.code
-    }
-}
-
-public enum UpstreamRule: Sendable { case none, optional, required }
-
-public enum IdentityKinds {
-    public static let all: [any IdentityKind.Type] = [
-        StaticIdentity.self,
-        ExecIdentity.self,
-        AWSUserIdentity.self,
-        AWSCredentialProcessIdentity.self,
-        AWSAssumeRoleIdentity.self,
-        AWSWebIdentity.self,
-        GitHubAppIdentity.self,
-        GitHubPATPoolIdentity.self,
-    ]
-
-    public static func named(_ name: String) -> (any IdentityKind.Type)? {
-        all.first { $0.kindName == name }
     }
 }

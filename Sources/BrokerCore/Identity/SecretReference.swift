@@ -35,6 +35,15 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The whole reference, for cache keys: an edited command must make a new key.
+    public var keyMaterial: String {
+        switch self {
+        case .environment(let name): return "env:\(name)"
+        case .file(let path): return "file:\(path)"
+        case .command(let command): return "cmd:\(command)"
+        }
+    }
+
     /// Reads the secret. `env:` reads the agent's environment — the one it inherited from the
     /// adapter that started it — and says so when the variable is missing (DESIGN §4).
     public func resolve(_ context: ResolveContext, timeout: Int) throws -> Secret {

@@ -2,16 +2,21 @@
 
 import BrokerWire
 
-public struct StaticIdentity: IdentityKind, ExportsEnvironment {
-    public static let kindName = "static"
-    public static let summary = "a username and a secret read from env:, file: or cmd: when needed"
-    public static let settings = [
-        SettingSpec("username", required: true, "the user name to present (git: the HTTP Basic user)"),
-        SettingSpec("secret", required: true, "reference to the password or token: env:NAME, file:PATH or cmd:COMMAND"),
-        SettingSpec("secret-timeout", "how long a cmd: secret may run (default [agent] command-timeout)"),
-        EnvironmentExports.spec,
-    ]
-    public static let upstream = UpstreamRule.none
+public struct StaticIdentity: ResolvedKind {
+    public static let descriptor = KindDescriptor(
+        name: "static",
+        summary: "a username and a secret read from env:, file: or cmd: when needed",
+        settings: [
+            SettingSpec("username", "NAME", required: true, "the user name to present (git: the HTTP Basic user)"),
+            SettingSpec("secret", "REFERENCE", .secretReference, required: true,
+                        "reference to the password or token: env:NAME, file:PATH or cmd:COMMAND",
+                        details: "where the password or token is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."),
+            SettingSpec("secret-timeout", "DURATION", .duration, "how long a cmd: secret may run (default [agent] command-timeout)",
+                        details: "How long a `cmd:` secret may run; default `[agent] command-timeout`."),
+            EnvironmentExports.spec,
+        ],
+        upstream: .none, produces: .password,
+        description: ["A fixed user name and a long-lived secret, such as a personal access token or a service password. It takes no `via`. The secret is read from its reference when needed and held in memory only, never in the disk cache."])
 
     public let username: String
     public let secret: SecretReference
@@ -26,25 +31,26 @@ public struct StaticIdentity: IdentityKind, ExportsEnvironment {
         exports = try EnvironmentExports(definition)
     }
 
-    public func cacheParameters(in context: ResolveContext) -> [String] { ["username=\(username)", "secret=\(secret)"] }
+    public var delivery: DeliverySettings { DeliverySettings(exports: exports.names) }
+    public var secretReferences: [SecretReference] { [secret] }
+
+    public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
+        [CacheParameter("username", username), CacheParameter("secret", secret)]
+    }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let value = try secret.resolve(context, timeout: secretTimeout ?? 30)
         // A long-lived secret: no expiry, and never written to the disk cache (D9).
-        return Credential(attributes: ["username": username], secrets: ["password": value])
+        return Credential(username: username, password: value)
     }
 }
 
-/// A kind whose secret broker-env-wrap may export into a wrapped command's environment, for
-/// tools that read a token only from a variable (`env = GITHUB_TOKEN`).
-public protocol ExportsEnvironment {
-    var exports: EnvironmentExports { get }
-}
-
-/// The `env` key, shared by `static` and `exec`: variable names, repeatable. It does not shape
-/// the credential, so it stays out of the cache key.
+/// The `env` key, shared by the kinds whose secret a wrapped command may read from a variable:
+/// variable names, repeatable. It does not shape the credential, so it stays out of the cache key.
 public struct EnvironmentExports: Sendable, Equatable {
-    public static let spec = SettingSpec("env", "a variable broker-env-wrap sets to the secret (e.g. GITHUB_TOKEN); repeat for more")
+    public static let spec = SettingSpec(
+        "env", "NAME", repeatable: true, "a variable broker-env-wrap sets to the secret (e.g. GITHUB_TOKEN); repeat for more",
+        details: "broker-env-wrap(1) sets the variable NAME to this identity's secret in the command it wraps, for tools that read a token only from the environment (`env = GITHUB_TOKEN`). Repeat the key to set several names. NAME is a letter or `_` followed by letters, digits and `_`. The value is fetched when the wrap starts and does not refresh while the command runs.")
 
     public let names: [String]
 

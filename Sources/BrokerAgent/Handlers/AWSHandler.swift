@@ -1,0 +1,57 @@
+// AWS keys for credential_process and for the wrapped command's loopback credentials endpoint.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+struct AWSHandler {
+    let service: AgentService
+
+    /// `op=aws.credentials`: the identity's keys, as aws-credential-process prints them.
+    func credentials(_ request: AgentRequest) throws -> WireMessage {
+        let name = try request.identity()
+        let config = try service.loadConfig()
+        let resolution = try service.issuer.issue(name, in: config, validity: .aws(config), caller: request.caller,
+                                                  adapter: request[WireKey.adapter] ?? "aws")
+        let keys = try Self.keys(of: resolution.credential, identity: name, config: config)
+        var answer = WireMessage.ok()
+        answer.append(WireKey.accessKeyID, keys.accessKeyID)
+        answer.append(WireKey.secretAccessKey, keys.secretAccessKey.reveal())
+        answer.append(WireKey.sessionToken, ifPresent: keys.sessionToken?.reveal())
+        answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
+        answer.append(WireKey.tier, resolution.tier.rawValue)
+        return answer
+    }
+
+    /// The keys of an AWS credential, or the sentence saying the identity gives none.
+    static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
+        guard let keys = credential.aws else {
+            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kinds[name]?.kindName ?? "?")) does not give AWS credentials",
+                                hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
+        }
+        return keys
+    }
+
+    /// What the endpoint answers a valid token: the identity's current keys, refreshed ahead
+    /// of expiry by the resolver like every other adapter's.
+    func endpointReply(_ grant: ContainerEndpoint.Grant) -> ContainerEndpoint.Reply {
+        let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
+        do {
+            let config = try service.loadConfig()
+            let resolution = try service.issuer.issue(grant.identity, in: config, validity: .aws(config), caller: caller, adapter: "endpoint")
+            let keys = try Self.keys(of: resolution.credential, identity: grant.identity, config: config)
+            // Long-lived keys have no expiry, but boto3 requires one: say an hour, and the SDK
+            // comes back then for the same keys.
+            let expiry = resolution.credential.expiresAt ?? (service.clock.now() + 3600)
+            return ContainerEndpoint.Reply(status: 200, body: .object([
+                ("AccessKeyId", .string(keys.accessKeyID)),
+                ("SecretAccessKey", .string(keys.secretAccessKey.reveal())),
+                // boto3 requires the key; an empty token is never sent on a request.
+                ("Token", .string(keys.sessionToken?.reveal() ?? "")),
+                ("Expiration", .string(rfc3339UTC(expiry))),
+            ]))
+        } catch {
+            return .error(502, "CredentialsUnavailable", "\(error)".replacingOccurrences(of: "\n", with: " "))
+        }
+    }
+}

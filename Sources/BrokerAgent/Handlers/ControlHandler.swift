@@ -1,0 +1,58 @@
+// The agent's own operations: ping, status and stop.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+struct ControlHandler {
+    let service: AgentService
+
+    func handle(_ request: AgentRequest) throws -> WireMessage {
+        switch request.operation {
+        case .ping:
+            return .ok([.init(WireKey.pid, String(getpid()))])
+        case .stop:
+            service.stopRequested = true
+            return .ok()
+        default:
+            return status()
+        }
+    }
+
+    func status() -> WireMessage {
+        let configFile = (try? service.loadConfig().file ?? "(none)") ?? "(invalid)"
+        var answer = WireMessage.ok([
+            .init("config", configFile),
+            .init("git_cache_entries", String(service.gitStore.count)),
+            .init(WireKey.pid, String(getpid())),
+            .init("socket", service.paths.socketPath),
+            .init("started", String(service.startedAt)),
+        ])
+        let now = service.clock.instant()
+        for entry in service.resolver.cache.snapshot() {
+            let expires = entry.credential.asSeen(at: now).expiresAt
+            answer.append("entry", "\(entry.key.identity) \(entry.key.kind) \(expires.map(String.init) ?? "-") \(entry.key)")
+        }
+        if case .failure(let error) = service.configStore.config() {
+            answer.append("config_error", "\(error)")
+        }
+        // Pool leases by token fingerprint, never the token; the pool's name goes last on the
+        // line because an identity name may hold spaces.
+        let pools = service.leases.snapshot()
+        for lease in pools.leases {
+            answer.append("lease", "\(lease.fingerprint ?? "-") \(lease.holder.pid) \(lease.expiresAt) \(lease.pool)")
+        }
+        for (pool, tokens) in pools.quarantined.sorted(by: { $0.key < $1.key }) {
+            for (fingerprint, until) in tokens.sorted(by: { $0.key < $1.key }) {
+                answer.append("quarantined", "\(fingerprint) \(until) \(pool)")
+            }
+        }
+        if let failure = service.resolver.cache.lastWriteFailure {
+            answer.append("cache_error", failure)
+        }
+        if let failure = service.audit.lastWriteFailure {
+            answer.append("audit_error", failure)
+        }
+        return answer
+    }
+}

@@ -1,0 +1,99 @@
+// git's get/store/erase: bound URLs from identities (resolved or leased), the rest like git's credential-cache.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+struct GitHandler {
+    let service: AgentService
+    var issuer: Issuer { service.issuer }
+    var audit: AuditLog { service.audit }
+
+    enum Action: String { case get, store, erase }
+
+    func handle(_ request: AgentRequest) throws -> WireMessage {
+        let action: Action
+        switch request.operation {
+        case .gitStore: action = .store
+        case .gitErase: action = .erase
+        default: action = .get
+        }
+        let credential = GitCredential(request.message)
+        guard let scheme = credential.protocol, let host = credential.host else {
+            throw BrokerFailure(.input, "git request without protocol and host")
+        }
+        let target = "\(scheme)://\(host)" + (credential.path.map { "/\($0)" } ?? "")
+        let config = try service.loadConfig()
+        if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
+            let identity = try config.identity(binding.identity)
+            switch identity.kind.acquisition {
+            case .leased(let pool):
+                try issuer.charge(binding.identity, caller: request.caller, adapter: "git", target: target, config: config)
+                return try PoolLeasing(service: service).git(action, pool: pool, credential: credential, config: config,
+                                                             caller: request.caller, target: target)
+            case .resolved:
+                if action != .get { try issuer.charge(binding.identity, caller: request.caller, adapter: "git", target: target, config: config) }
+                return try bound(action, identity: binding.identity, config: config, caller: request.caller, target: target)
+            }
+        }
+        return try cached(action, credential, request: request, config: config, scheme: scheme, host: host, target: target)
+    }
+
+    /// A URL bound to a resolved identity: the broker is the source of truth, so `store` changes
+    /// nothing and `erase` (git got a 401) drops the cached credential.
+    func bound(_ action: Action, identity name: String, config: BrokerConfig, caller: Caller, target: String) throws -> WireMessage {
+        switch action {
+        case .get:
+            let resolution = try issuer.issue(name, in: config, validity: .git(config), caller: caller, adapter: "git", target: target)
+            guard let password = resolution.credential.password else {
+                throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a password git can use",
+                                                        hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
+            }
+            return Self.answer(username: password.username, password: password.password, expiresAt: resolution.credential.expiresAt)
+        case .store:
+            return .ok()
+        case .erase:
+            let removed = service.resolver.cache.remove(identity: name)
+            audit.record(AuditRecord(event: .erased, identity: name, adapter: "git", caller: caller,
+                                     target: target, reason: "git rejected the credential; \(removed) cached removed"))
+            return .ok()
+        }
+    }
+
+    /// A URL bound to nothing: git's credential-cache, served from memory, per host.
+    func cached(_ action: Action, _ credential: GitCredential, request: AgentRequest, config: BrokerConfig,
+                scheme: String, host: String, target: String) throws -> WireMessage {
+        let caller = request.caller
+        try issuer.charge("\(scheme)://\(host)", caller: caller, adapter: "git", target: target, config: config)
+        switch action {
+        case .get:
+            var warning: [WireMessage.Field] = []
+            if credential.path == nil, let needy = config.pathBoundBindingsNeedingPath(protocol: scheme, host: host).first {
+                warning.append(.init(WireKey.warning, "\(needy.pattern) is bound to identity \"\(needy.identity)\" but git sent no path; run: git config --global credential.\(scheme)://\(host).useHttpPath true"))
+            }
+            guard let found = service.gitStore.get(credential) else { return .ok(warning) }
+            audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
+            return .ok(found.answer(for: credential).fields + warning)
+        case .store:
+            // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
+            let timeout = min(request[WireKey.timeout].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))
+            let outcome = service.gitStore.store(credential, timeout: timeout)
+            audit.record(AuditRecord(event: .stored, outcome: outcome == .stored ? "ok" : "skipped", identity: nil, adapter: "git",
+                                     caller: caller, target: target, reason: outcome == .stored ? nil : "\(outcome) credential not stored"))
+            return .ok()
+        case .erase:
+            let removed = service.gitStore.erase(credential)
+            audit.record(AuditRecord(event: .erased, identity: nil, adapter: "git", caller: caller, target: target, reason: "\(removed) removed"))
+            return .ok()
+        }
+    }
+
+    /// What git reads for an identity's credential: the one place a bound answer is built.
+    static func answer(username: String, password: Secret, expiresAt: Int64?) -> WireMessage {
+        var answer = WireMessage.ok()
+        answer.append("username", username)
+        answer.append("password", password.reveal())
+        answer.append("password_expiry_utc", ifPresent: expiresAt.map(String.init))
+        return answer
+    }
+}

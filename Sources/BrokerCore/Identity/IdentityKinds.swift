@@ -1,0 +1,36 @@
+// The registry: every identity kind, in one list. Validation, docs, completions and hints read it.
+
+import BrokerWire
+
+public enum IdentityKinds {
+    public static let all: [any IdentityKind.Type] = [
+        StaticIdentity.self,
+        ExecIdentity.self,
+        AWSUserIdentity.self,
+        AWSCredentialProcessIdentity.self,
+        AWSAssumeRoleIdentity.self,
+        AWSWebIdentity.self,
+        GitHubAppIdentity.self,
+        GitHubPATPoolIdentity.self,
+    ]
+
+    private static let byName: [String: any IdentityKind.Type] =
+        Dictionary(all.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { first, _ in first })
+
+    public static func named(_ name: String) -> (any IdentityKind.Type)? { byName[name] }
+
+    public static var names: [String] { all.map { $0.descriptor.name } }
+
+    /// Kinds whose credential is of `type`, for hints such as "use an AWS kind: …".
+    public static func names(producing type: CredentialType) -> [String] {
+        all.filter { $0.descriptor.produces == type }.map { $0.descriptor.name }
+    }
+
+    /// "a or b" lists for sentences.
+    public static func sentence(_ names: [String]) -> String {
+        guard names.count > 1 else { return names.first ?? "" }
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }
+}
+
+public typealias EnvDelivery = EnvWrapFrontend.Delivery

@@ -1,0 +1,63 @@
+// The agent's request vocabulary, shared by the adapters, brokerctl and the agent (broker-agent(1), PROTOCOL).
+
+/// Every operation the agent answers, by its wire name. A request is `v=1`, `op=NAME`, the
+/// operation's fields, and a blank line; the answer starts `status=ok` or `status=error`.
+public enum AgentOperation: String, CaseIterable, Sendable {
+    case ping
+    case status
+    case stop
+    /// git's `get`/`store`/`erase`, with git's own credential fields.
+    case gitGet = "git.get"
+    case gitStore = "git.store"
+    case gitErase = "git.erase"
+    /// `identity=NAME`, `adapter=`: AWS keys for credential_process.
+    case awsCredentials = "aws.credentials"
+    /// `identity=NAME`: who the credential belongs to (any kind; the name is historical).
+    case whoami = "aws.whoami"
+    /// `identity=NAME`, `code=`: a person's part of obtaining the credential.
+    case login = "identity.login"
+    /// `identity=NAME` or `*`: drop cached credentials.
+    case logout = "identity.logout"
+    /// `identity[]=`, `pid=`, `delivery=`, `bin_dir=`: the steps that give a wrapped command its identities.
+    case envPlan = "env.plan"
+}
+
+/// Field names of requests and answers, written once.
+public enum WireKey {
+    public static let version = "v"
+    public static let operation = "op"
+    public static let status = "status"
+    public static let identity = "identity"
+    public static let identities = "identity[]"
+    public static let adapter = "adapter"
+    public static let code = "code"
+    public static let pid = "pid"
+    public static let delivery = "delivery"
+    public static let binDirectory = "bin_dir"
+    public static let timeout = "timeout"
+    public static let tier = "tier"
+    public static let expiration = "expiration"
+    public static let accessKeyID = "access_key_id"
+    public static let secretAccessKey = "secret_access_key"
+    public static let sessionToken = "session_token"
+    public static let removed = "removed"
+    public static let error = "error"
+    public static let errorKind = "kind"
+    public static let hint = "hint"
+    public static let warning = "broker.warning"
+}
+
+extension WireMessage {
+    /// A request for `operation` with `fields` (the client adds `v=1`).
+    public init(_ operation: AgentOperation, _ fields: [WireMessage.Field] = []) {
+        self.init([WireMessage.Field(WireKey.operation, operation.rawValue)] + fields)
+    }
+
+    /// The operation a request names, or nil.
+    public var operation: AgentOperation? { self[WireKey.operation].flatMap(AgentOperation.init(rawValue:)) }
+
+    /// `status=ok` followed by `fields` in order.
+    public static func ok(_ fields: [WireMessage.Field] = []) -> WireMessage {
+        WireMessage([WireMessage.Field(WireKey.status, "ok")] + fields)
+    }
+}
