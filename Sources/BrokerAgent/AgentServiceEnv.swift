@@ -95,8 +95,8 @@ extension AgentService {
         if caller.pid > 0, pid != caller.pid, pid != Caller.parentPID(of: caller.pid) {
             throw BrokerFailure(.denied, "pid \(pid) is neither the caller nor its parent")
         }
-        let requestedDelivery = try request["delivery"].map { text -> EnvWrapFrontend.Delivery in
-            guard let value = EnvWrapFrontend.Delivery(rawValue: text) else {
+        let requestedDelivery = try request["delivery"].map { text -> EnvDelivery in
+            guard let value = EnvDelivery(rawValue: text) else {
                 throw BrokerFailure(.input, "unknown delivery \"\(WireCodec.printable(text))\"")
             }
             return value
@@ -111,7 +111,7 @@ extension AgentService {
         var awsIdentity: String?
         var leaseFiles: [String] = []
         var needsLease = false
-        var awsDelivery = EnvWrapFrontend.Delivery.endpoint
+        var awsDelivery = EnvDelivery.endpoint
         for name in names {
             let chain = try ChainResolver.chain(of: name, in: config)
             let kind = chain[0].kind
@@ -182,7 +182,7 @@ extension AgentService {
     }
 
     /// The AWS part of a plan; returns a generated file the lease must remove.
-    private func awsSteps(_ name: String, region: String?, delivery: EnvWrapFrontend.Delivery, pid: Int32, binDirectory: String,
+    private func awsSteps(_ name: String, region: String?, delivery: EnvDelivery, pid: Int32, binDirectory: String,
                           config: BrokerConfig, caller: Caller, into plan: inout EnvPlan) throws -> String? {
         let resolution = try resolve(name, in: config, minimumValidity: config.aws.minimumValidity, fallbackValidity: Self.awsFallbackValidity, for: caller)
         let keys = try resolution.credential.awsCredentials(for: name)

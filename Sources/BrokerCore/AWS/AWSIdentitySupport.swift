@@ -13,7 +13,7 @@ public struct AWSSettings: Sendable, Equatable {
     public var region: String?
     public var stsEndpoint: String?
     /// How broker-env-wrap hands these credentials to a command when no --delivery is given.
-    public var delivery: EnvWrapFrontend.Delivery?
+    public var delivery: EnvDelivery?
 
     /// Settings every role-assuming kind takes.
     public static let roleSpecs = [
@@ -31,7 +31,7 @@ public struct AWSSettings: Sendable, Equatable {
         region = definition.value("region")
         stsEndpoint = definition.value("sts-endpoint")
         if let entry = definition.entry("delivery") {
-            guard let value = entry.value.flatMap(EnvWrapFrontend.Delivery.init(rawValue:)) else {
+            guard let value = entry.value.flatMap(EnvDelivery.init(rawValue:)) else {
                 throw ConfigError("delivery must be endpoint, env or profile", at: entry.location)
             }
             delivery = value

@@ -1,5 +1,6 @@
 // `brokerctl selftest`: the main job end to end on an embedded default, in a throwaway world.
 
+import BrokerCore
 import BrokerWire
 import Foundation
 

@@ -1,5 +1,7 @@
 // Turns catalog descriptions into bash, zsh and fish completion scripts.
 
+import BrokerFrontends
+
 public enum CompletionRenderer {
     /// Prints one identity name per line; completions call it for `.identity` values.
     public static let identityNamesCommand = "brokerctl list --names"

@@ -1,5 +1,7 @@
 // Turns catalog descriptions into roff man pages (man(7) macros that groff and mandoc both read).
 
+import BrokerFrontends
+
 public enum ManualRenderer {
     /// The page of an executable, in section 1.
     public static func render(_ command: CommandDescription) -> String {
