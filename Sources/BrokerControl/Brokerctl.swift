@@ -25,19 +25,30 @@ public struct Brokerctl {
     public func run(_ arguments: [String]) -> Int32 {
         var env = environment
         var args = arguments[...]
-        while let first = args.first, first.hasPrefix("--config") {
-            args.removeFirst()
-            if first == "--config", let file = args.popFirst() {
-                env.values["BROKER_CONFIG"] = file
-            } else if first.hasPrefix("--config=") {
-                env.values["BROKER_CONFIG"] = String(first.dropFirst("--config=".count))
+        var early: [String] = []
+        while let first = args.first {
+            if first.hasPrefix("--config") {
+                args.removeFirst()
+                if first == "--config", let file = args.popFirst() {
+                    env.values["BROKER_CONFIG"] = file
+                } else if first.hasPrefix("--config=") {
+                    env.values["BROKER_CONFIG"] = String(first.dropFirst("--config=".count))
+                } else {
+                    return usageError("--config needs a file")
+                }
+            } else if let option = Self.subcommandOption(first), option.value == nil || first.contains("=") || args.count > 1 {
+                // A subcommand's option before it (`brokerctl --format json status`) counts as given after it.
+                let words = option.value == nil || first.contains("=") ? 1 : 2
+                early += args.prefix(words)
+                args = args.dropFirst(words)
             } else {
-                return usageError("--config needs a file")
+                break
             }
         }
         guard let command = args.popFirst() else { return usageError("no command given") }
+        args = early[...] + args
         let ctl = Brokerctl(environment: env, out: out, err: err)
-        if args.contains("--help") || args.contains("-h"), CommandCatalog.command(named: "brokerctl")?.subcommands.contains(where: { $0.name == command }) == true {
+        if args.contains("--help") || args.contains("-h"), CommandCatalog.brokerctl.subcommand(named: command) != nil {
             out(CommandCatalog.usage(for: "brokerctl \(command)"))
             return ExitStatus.success
         }
@@ -87,32 +98,25 @@ public struct Brokerctl {
         var positional: [String] = []
     }
 
-    /// Parses `--format X`, the named boolean flags and valued options; anything else is usage.
-    func parse(_ args: [String], flags: Set<String> = [], valued: Set<String> = [], maxPositional: Int = 0) throws -> Options {
+    /// Parses a subcommand's arguments by its options in the catalog, which also documents them.
+    func parse(_ args: [String], as name: String) throws -> Options {
+        guard let subcommand = CommandCatalog.brokerctl.subcommand(named: name) else {
+            throw BrokerFailure(.internal, "brokerctl \(name) is missing from the command catalog")
+        }
+        let parsed = try subcommand.parse(args)
         var options = Options()
-        var rest = args[...]
-        while let arg = rest.popFirst() {
-            if arg == "--format" || arg.hasPrefix("--format=") {
-                let value = arg == "--format" ? rest.popFirst() : String(arg.dropFirst(9))
-                guard let value, let format = Format(rawValue: value) else {
-                    throw BrokerFailure(.usage, "--format takes table or json")
-                }
-                options.format = format
-            } else if flags.contains(arg) {
-                options.flags.insert(arg)
-            } else if valued.contains(arg) {
-                guard let value = rest.popFirst() else { throw BrokerFailure(.usage, "\(arg) needs a value") }
-                options.values[arg] = value
-            } else if arg.hasPrefix("-") {
-                throw BrokerFailure(.usage, "unknown option \(WireCodec.printable(arg))")
-            } else {
-                options.positional.append(arg)
-            }
-        }
-        if options.positional.count > maxPositional {
-            throw BrokerFailure(.usage, "unexpected argument \(WireCodec.printable(options.positional[maxPositional]))")
-        }
+        options.format = parsed.values["--format"].flatMap(Format.init(rawValue:)) ?? .table
+        options.flags = parsed.flags
+        options.values = parsed.values
+        options.positional = parsed.positionals
         return options
+    }
+
+    /// The option of some subcommand that `word` names (`--format`, `--format=json`), if any.
+    static func subcommandOption(_ word: String) -> CommandOption? {
+        guard word.hasPrefix("--") else { return nil }
+        let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
+        return CommandCatalog.brokerctl.subcommands.lazy.flatMap(\.options).first { $0.long == name }
     }
 
     var paths: BrokerPaths { get throws { try BrokerPaths.resolve(environment) } }

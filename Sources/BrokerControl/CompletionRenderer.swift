@@ -8,7 +8,7 @@ public enum CompletionRenderer {
 
     static func header(_ shell: String, _ command: CommandDescription) -> [String] {
         [
-            "# \(shell) completion for \(command.name), generated from Sources/BrokerWire/CommandCatalog*.swift",
+            "# \(shell) completion for \(command.name), generated from Sources/*/CommandCatalog*.swift",
             "# by `brokerctl generate-docs`; edit the catalog, not this file.",
         ]
     }

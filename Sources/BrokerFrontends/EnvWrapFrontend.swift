@@ -218,7 +218,7 @@ public enum EnvWrapFrontend {
             // With --print the lease lasts as long as the shell that evaluates the output (bash
             // runs a lone command substitution in that shell's own child, so it is our parent).
             let pid = options.print ? getppid() : getpid()
-            let binDirectory = ProcessInfoLite.executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }
+            let binDirectory = ProcessInfoLite.executableDirectory()
             guard let answer = try client.send(request(options, identities: identities, pid: pid, binDirectory: binDirectory)) else {
                 throw BrokerFailure(.unavailable, "broker-agent is not running")
             }

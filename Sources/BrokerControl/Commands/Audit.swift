@@ -5,7 +5,7 @@ import Foundation
 
 extension Brokerctl {
     func audit(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, valued: ["--tail"])
+        let options = try parse(args, as: "audit")
         let tail = try options.values["--tail"].map { text -> Int in
             guard let n = Int(text), n > 0 else { throw BrokerFailure(.usage, "--tail takes a positive number") }
             return n

@@ -7,7 +7,7 @@ extension Brokerctl {
     /// The git config lines people need: the helper itself, and useHttpPath for hosts whose
     /// bindings carry a path (git sends no path otherwise, DESIGN §4).
     func gitSetup(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, flags: ["--print", "--global"])
+        let options = try parse(args, as: "git-setup")
         let config = try loadConfig()
         var settings: [(String, String)] = [("credential.helper", "broker")]
         var seen = Set<String>()

@@ -6,7 +6,7 @@ import Foundation
 
 extension Brokerctl {
     func list(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, flags: ["--names"])
+        let options = try parse(args, as: "list")
         let config = try loadConfig()
         if options.flags.contains("--names") {
             config.identityOrder.forEach { out($0) }

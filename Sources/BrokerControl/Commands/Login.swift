@@ -7,7 +7,7 @@ extension Brokerctl {
     /// Prompts for an MFA code on the terminal (standard input when there is none) and hands it
     /// to the agent, which uses it once to open the identity's session.
     func login(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, maxPositional: 1)
+        let options = try parse(args, as: "login")
         guard let name = options.positional.first else { throw BrokerFailure(.usage, "login needs an identity") }
         let tty = FileHandle(forUpdatingAtPath: "/dev/tty")
         let prompt = Data("MFA code for identity \"\(name)\": ".utf8)

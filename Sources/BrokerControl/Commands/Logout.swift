@@ -5,7 +5,7 @@ import BrokerWire
 
 extension Brokerctl {
     func logout(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, flags: ["--all"], maxPositional: 1)
+        let options = try parse(args, as: "logout")
         let all = options.flags.contains("--all")
         guard all != (options.positional.count == 1) else {
             throw BrokerFailure(.usage, "logout takes one identity or --all")

@@ -5,7 +5,7 @@ import Foundation
 
 extension Brokerctl {
     func status(_ args: [String]) throws -> Int32 {
-        let options = try parse(args)
+        let options = try parse(args, as: "status")
         let paths = try self.paths
         guard let answer = try client().send(WireMessage(["op": "status"]), startAgent: false) else {
             if options.format == .json {

@@ -5,7 +5,7 @@ import Foundation
 
 extension Brokerctl {
     func stop(_ args: [String]) throws -> Int32 {
-        _ = try parse(args)
+        _ = try parse(args, as: "stop")
         guard let answer = try client().send(WireMessage(["op": "ping"]), startAgent: false) else {
             out("broker-agent is not running")
             return ExitStatus.success

@@ -4,7 +4,7 @@ import BrokerWire
 
 extension Brokerctl {
     func validate(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, valued: ["--config"])
+        let options = try parse(args, as: "validate")
         var ctl = self
         if let file = options.values["--config"] { ctl.environment.values["BROKER_CONFIG"] = file }
         let config = try ctl.loadConfig()

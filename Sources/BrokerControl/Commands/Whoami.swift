@@ -5,7 +5,7 @@ import Foundation
 
 extension Brokerctl {
     func whoami(_ args: [String]) throws -> Int32 {
-        let options = try parse(args, maxPositional: 1)
+        let options = try parse(args, as: "whoami")
         guard let name = options.positional.first ?? environment["BROKER_IDENTITY"] else {
             throw BrokerFailure(.usage, "whoami needs an identity (or BROKER_IDENTITY)")
         }
