@@ -51,7 +51,9 @@ let package = Package(
         .testTarget(name: "BrokerWireTests", dependencies: ["BrokerWire"]),
         /** The adapters' option parsing, requests and env-wrap output, without a process. */
         .testTarget(name: "BrokerFrontendsTests", dependencies: ["BrokerFrontends"]),
+        /** Config syntax, kinds, cache and resolver, crypto and SigV4 against published vectors. */
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
+        /** Leases, rate limits and the git credential store, in process. */
         .testTarget(name: "BrokerAgentTests", dependencies: ["BrokerAgent"]),
         /** The generated documentation against the catalog, the committed files and the kinds. */
         .testTarget(name: "BrokerControlTests", dependencies: ["BrokerControl"]),
