@@ -20,32 +20,43 @@ let package = Package(
         .executable(name: "broker-env-wrap", targets: ["broker-env-wrap"]),
     ],
     targets: [
-        /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, command catalog. */
+        /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, exit codes, env plans. */
         .target(name: "BrokerWire", dependencies: ["CBrokerSystem"]),
         /** libc calls Swift's Glibc module hides behind _GNU_SOURCE (SO_PEERCRED, accept4). */
         .target(name: "CBrokerSystem"),
+        /** Foundation-free: the adapters' front ends, the command catalog and its terminal usage text. */
+        .target(name: "BrokerFrontends", dependencies: ["BrokerWire"]),
         /** Config, model, chain resolver, secret sources, cache, identity kinds, crypto. */
         .target(name: "BrokerCore", dependencies: ["BrokerWire"]),
         /** The agent: socket loop, single-flight, git credential store, audit. */
-        .target(name: "BrokerAgent", dependencies: ["BrokerCore"]),
+        .target(name: "BrokerAgent", dependencies: ["BrokerCore", "BrokerFrontends"]),
+        /** brokerctl's subcommands, and the man pages and completions generated from the catalog. */
+        .target(name: "BrokerControl", dependencies: ["BrokerCore", "BrokerFrontends"]),
 
-        /** git's credential helper; links BrokerWire only. */
-        .executableTarget(name: "git-credential-broker", dependencies: ["BrokerWire"],
+        /** git's credential helper; links BrokerFrontends and BrokerWire only. */
+        .executableTarget(name: "git-credential-broker", dependencies: ["BrokerFrontends"],
                           linkerSettings: adapterLinking),
-        /** The AWS SDKs' credential_process; links BrokerWire only. */
-        .executableTarget(name: "aws-credential-process", dependencies: ["BrokerWire"],
+        /** The AWS SDKs' credential_process; links BrokerFrontends and BrokerWire only. */
+        .executableTarget(name: "aws-credential-process", dependencies: ["BrokerFrontends"],
                           linkerSettings: adapterLinking),
-        /** Runs a command with credentials in its environment or behind a loopback endpoint; links BrokerWire only. */
-        .executableTarget(name: "broker-env-wrap", dependencies: ["BrokerWire"],
+        /** Runs a command with credentials in its environment or behind a loopback endpoint; links BrokerFrontends and BrokerWire only. */
+        .executableTarget(name: "broker-env-wrap", dependencies: ["BrokerFrontends"],
                           linkerSettings: adapterLinking),
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),
         /** A person's window into the agent and the config. */
-        .executableTarget(name: "brokerctl", dependencies: ["BrokerCore"]),
+        .executableTarget(name: "brokerctl", dependencies: ["BrokerControl"]),
 
+        /** The codec, the env plan and JSON text. */
         .testTarget(name: "BrokerWireTests", dependencies: ["BrokerWire"]),
+        /** The adapters' option parsing, requests and env-wrap output, without a process. */
+        .testTarget(name: "BrokerFrontendsTests", dependencies: ["BrokerFrontends"]),
+        /** Config syntax, kinds, cache and resolver, crypto and SigV4 against published vectors. */
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"]),
+        /** Leases, rate limits and the git credential store, in process. */
         .testTarget(name: "BrokerAgentTests", dependencies: ["BrokerAgent"]),
+        /** The generated documentation against the catalog, the committed files and the kinds. */
+        .testTarget(name: "BrokerControlTests", dependencies: ["BrokerControl"]),
         /** Runs the built executables under real git, the aws CLI and boto3 against moto_server. */
         .testTarget(name: "EndToEndTests", dependencies: ["BrokerWire", "BrokerCore"], exclude: ["Fixtures"]),
     ]

@@ -1,6 +1,7 @@
 // The agent's socket loop: accept, check the peer, hand each connection to its own thread.
 
 import BrokerCore
+import BrokerFrontends
 import BrokerWire
 import CBrokerSystem
 import Foundation
@@ -227,7 +228,7 @@ func monotonicSeconds() -> Double {
 
 /// The whole broker-agent program, so its main file stays a page of argument handling.
 public enum AgentFrontend {
-    public static var usage: String { CommandCatalog.usage(for: "broker-agent") }
+    public static var usage: String { CommandCatalog.usage(of: CommandCatalog.brokerAgent) }
 
     public static func run(arguments: [String], environment: Environment = .current) -> Int32 {
         var options = AgentServer.Options()

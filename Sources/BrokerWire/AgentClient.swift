@@ -101,8 +101,8 @@ struct AgentSpawner {
 
     func agentExecutable() throws -> String {
         if let explicit = environment["BROKER_AGENT"] { return explicit }
-        if let me = ProcessInfoLite.executablePath() {
-            let sibling = String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)]) + "/broker-agent"
+        if let directory = ProcessInfoLite.executableDirectory() {
+            let sibling = directory + "/broker-agent"
             if ProcessInfoLite.isExecutable(sibling) { return sibling }
         }
         for dir in (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {

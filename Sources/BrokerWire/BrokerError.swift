@@ -38,3 +38,10 @@ public struct BrokerFailure: BrokerError, Equatable {
         self.hint = hint
     }
 }
+
+/// The exit statuses every executable shares (sysexits' EX_USAGE for wrong usage).
+public enum ExitStatus {
+    public static let success: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let usage: Int32 = 64
+}

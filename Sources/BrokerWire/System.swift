@@ -153,6 +153,11 @@ public enum ProcessInfoLite {
         #endif
     }
 
+    /// The directory of the running executable, where the programs installed beside it live.
+    public static func executableDirectory() -> String? {
+        executablePath().map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) }
+    }
+
     public static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink(path, &buffer, 4096)

@@ -1,5 +1,5 @@
-// credential_process for the AWS CLI and SDKs: everything happens in BrokerWire.
-import BrokerWire
+// credential_process for the AWS CLI and SDKs: everything happens in BrokerFrontends.
+import BrokerFrontends
 
 #if canImport(Glibc)
 import Glibc

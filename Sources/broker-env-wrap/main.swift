@@ -1,5 +1,5 @@
-// broker-env-wrap: runs a command with credentials delivered by the agent; everything happens in BrokerWire.
-import BrokerWire
+// broker-env-wrap: runs a command with credentials delivered by the agent; everything happens in BrokerFrontends.
+import BrokerFrontends
 
 #if canImport(Glibc)
 import Glibc

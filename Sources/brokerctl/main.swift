@@ -1,5 +1,5 @@
-// brokerctl: everything happens in BrokerCore's Brokerctl.
-import BrokerCore
+// brokerctl: everything happens in BrokerControl's Brokerctl.
+import BrokerControl
 import Foundation
 
 exit(Brokerctl().run(Array(CommandLine.arguments.dropFirst())))

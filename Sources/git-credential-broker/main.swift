@@ -1,5 +1,5 @@
-// git's credential helper (`credential.helper = broker`): everything happens in BrokerWire.
-import BrokerWire
+// git's credential helper (`credential.helper = broker`): everything happens in BrokerFrontends.
+import BrokerFrontends
 
 #if canImport(Glibc)
 import Glibc

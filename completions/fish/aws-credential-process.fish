@@ -1,4 +1,4 @@
-# fish completion for aws-credential-process, generated from Sources/BrokerWire/CommandCatalog*.swift
+# fish completion for aws-credential-process, generated from Sources/*/CommandCatalog*.swift
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 function __fish_aws_credential_process_identities

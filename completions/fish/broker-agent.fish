@@ -1,4 +1,4 @@
-# fish completion for broker-agent, generated from Sources/BrokerWire/CommandCatalog*.swift
+# fish completion for broker-agent, generated from Sources/*/CommandCatalog*.swift
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 # Files only where an option or argument takes one.

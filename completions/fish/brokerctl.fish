@@ -1,4 +1,4 @@
-# fish completion for brokerctl, generated from Sources/BrokerWire/CommandCatalog*.swift
+# fish completion for brokerctl, generated from Sources/*/CommandCatalog*.swift
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 function __fish_brokerctl_identities

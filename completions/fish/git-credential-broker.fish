@@ -1,4 +1,4 @@
-# fish completion for git-credential-broker, generated from Sources/BrokerWire/CommandCatalog*.swift
+# fish completion for git-credential-broker, generated from Sources/*/CommandCatalog*.swift
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 # Files only where an option or argument takes one.

@@ -33,4 +33,3 @@ public enum IdentityKinds {
     }
 }
 
-public typealias EnvDelivery = EnvWrapFrontend.Delivery

@@ -1,5 +1,7 @@
 // credential_process for the AWS CLI and SDKs: one agent request, one Version 1 JSON document.
 
+import BrokerWire
+
 public enum AWSCredentialProcessFrontend {
     public struct Options: Equatable {
         public var identity: String
@@ -58,7 +60,7 @@ public enum AWSCredentialProcessFrontend {
     public static func run(arguments: [String], environment: Environment = .current,
                            output: FileDescriptor = .standardOutput) -> Int32 {
         let options: Options
-        switch parseAdapterOptions("aws-credential-process", output: output, { try parse(arguments, environment: environment) }) {
+        switch parseAdapterOptions(CommandCatalog.awsCredentialProcess, output: output, { try parse(arguments, environment: environment) }) {
         case .success(let parsed): options = parsed
         case .failure(let exit): return exit.status
         }

@@ -1,6 +1,7 @@
 // The git helper's argument parsing and request building, without a process or an agent.
 
-@testable import BrokerWire
+@testable import BrokerFrontends
+import BrokerWire
 import XCTest
 
 final class GitCredentialFrontendTests: XCTestCase {

@@ -1,12 +1,13 @@
 // Specifies that --help, the man pages and the completions come from the catalog and stay valid.
-import BrokerWire
+import BrokerControl
+import BrokerFrontends
 import Foundation
 import XCTest
 
 final class DocumentationTests: XCTestCase {
     // MARK: Helpers
 
-    /// The package root: this file is Tests/BrokerWireTests/DocumentationTests.swift.
+    /// The package root: this file is Tests/BrokerControlTests/DocumentationTests.swift.
     static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 

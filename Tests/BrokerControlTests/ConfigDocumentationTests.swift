@@ -1,7 +1,7 @@
-// credential-broker(5) lives in BrokerWire, which cannot see the kinds: this keeps them in step.
+// credential-broker(5) is written by hand beside the kinds, not from them: this keeps them in step.
 
+import BrokerControl
 import BrokerCore
-import BrokerWire
 import XCTest
 
 final class ConfigDocumentationTests: XCTestCase {

@@ -208,7 +208,7 @@ public struct CommandDescription: Sendable {
 
     /// The prefix of every subcommand's synopsis line: the name and the global options that take
     /// a value (`brokerctl [--config FILE]`).
-    var subcommandPrefix: String {
+    public var subcommandPrefix: String {
         let globals = options.filter { $0.value != nil }.map { "[\($0.term)]" }
         return ([name] + globals).joined(separator: " ")
     }
@@ -224,34 +224,22 @@ public struct CommandDescription: Sendable {
 }
 
 public enum CommandCatalog {
-    /// Every executable, in the order their pages and completions are generated. A new
-    /// executable (aws-credential-process, broker-env-wrap) is one more entry here.
-    public static let commands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerEnvWrap, brokerAgent, brokerctl]
+    /// The executables that link this module, whose --help is printed from here; brokerctl's
+    /// description and the whole list live in BrokerControl.
+    public static let frontendCommands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerEnvWrap, brokerAgent]
 
-    /// Pages that describe no executable, such as the configuration file's.
-    public static let manuals: [ManualPage] = [configurationManual]
-
-    public static func command(named name: String) -> CommandDescription? {
-        commands.first { $0.name == name }
-    }
-
-    /// The `--help` text: `usage(for: "brokerctl")`, or a subcommand's with
-    /// `usage(for: "brokerctl status")`. An unknown subcommand gets its command's text; an
-    /// unknown command gets an empty string.
-    public static func usage(for name: String) -> String {
-        let words = name.split(separator: " ").map(String.init)
-        guard let first = words.first, let command = command(named: first) else { return "" }
-        if words.count > 1, let sub = command.subcommand(named: words[1]) {
+    /// The `--help` text of `command`, or of its subcommand; an unknown subcommand gets the
+    /// command's text.
+    public static func usage(of command: CommandDescription, subcommand: String? = nil) -> String {
+        if let name = subcommand, let sub = command.subcommand(named: name) {
             return UsageRenderer.render(sub, of: command)
         }
         return UsageRenderer.render(command)
     }
 
     /// The synopsis alone, `usage: …` lines, for printing after a usage error (exit 64).
-    public static func shortUsage(for name: String) -> String {
-        let words = name.split(separator: " ").map(String.init)
-        guard let first = words.first, let command = command(named: first) else { return "" }
-        if words.count > 1, let sub = command.subcommand(named: words[1]) {
+    public static func shortUsage(of command: CommandDescription, subcommand: String? = nil) -> String {
+        if let name = subcommand, let sub = command.subcommand(named: name) {
             return "usage: \(command.subcommandPrefix) \(sub.synopsis)"
         }
         return UsageRenderer.usageLines(command.synopsis)

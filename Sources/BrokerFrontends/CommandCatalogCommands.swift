@@ -1,13 +1,15 @@
 // What each executable does, in words a person reads in --help, the man pages and completions.
 
+import BrokerWire
+
 // Shared pieces, so the same variable or file is explained the same way on every page.
-enum CatalogText {
-    static let socketDirOption = CommandOption(
+package enum CatalogText {
+    package static let socketDirOption = CommandOption(
         "--socket-dir", value: "DIR", completion: .directory,
         "Use the agent socket in DIR instead of the default; an agent started on demand listens there.",
         details: ["The same as setting `BROKER_SOCKET_DIR`. Useful for tests and for running a second, separate agent."])
 
-    static let formatOption = CommandOption(
+    package static let formatOption = CommandOption(
         "--format", value: "table|json", completion: .choices(["table", "json"]),
         "Print a table for people (the default) or one JSON document for programs.")
 
@@ -35,7 +37,7 @@ enum CatalogText {
         ]),
     ]
 
-    static func environment(_ names: String...) -> [Definition] {
+    package static func environment(_ names: String...) -> [Definition] {
         names.map { environmentVariables[$0]! }
     }
 
@@ -57,11 +59,11 @@ enum CatalogText {
         ]),
     ]
 
-    static func files(_ names: String...) -> [Definition] {
+    package static func files(_ names: String...) -> [Definition] {
         names.map { fileDefinitions[$0]! }
     }
 
-    static let exitStatus = [
+    package static let exitStatus = [
         Definition("0", style: .plain, "Success."),
         Definition("1", style: .plain, "Failure; one line on standard error says what went wrong and, where there is one, how to fix it."),
         Definition("64", style: .plain, "Wrong usage: an unknown option or a missing argument. The usage is printed on standard error."),
@@ -121,7 +123,7 @@ extension CommandCatalog {
         ],
         seeAlso: ["broker-agent(1)", "brokerctl(1)", "credential-broker(5)", "gitcredentials(7)", "git-credential-cache(1)"])
 
-    static let brokerAgent = CommandDescription(
+    public static let brokerAgent = CommandDescription(
         name: "broker-agent",
         summary: "per-user agent that obtains, caches and hands out credentials",
         synopsis: ["broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"],
@@ -176,85 +178,4 @@ extension CommandCatalog {
             Example("Read the log of an agent started on demand:", "tail -f ~/.local/state/credential-broker/agent.log"),
         ],
         seeAlso: ["brokerctl(1)", "git-credential-broker(1)", "credential-broker(5)"])
-
-    static let brokerctl = CommandDescription(
-        name: "brokerctl",
-        summary: "inspect and control the credential-broker agent and configuration",
-        synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
-        description: [
-            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`) and whether it all works (`selftest`). It never prints a secret."),
-            .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) are answered from the configuration the agent was started with."),
-        ],
-        options: [
-            CommandOption("--config", value: "FILE", completion: .file,
-                          "Read FILE instead of `$XDG_CONFIG_HOME/credential-broker/config` (also `BROKER_CONFIG`)."),
-            .help,
-        ],
-        subcommands: [
-            Subcommand("status", arguments: "[--format table|json]",
-                       summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
-                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. Tokens of `github/pat-pool` identities that are leased are listed by pool, token fingerprint (the first 12 hex digits of its SHA-256, as in the audit log), holder pid and time left; quarantined ones with the time until they return to the pool. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
-                       options: [CatalogText.formatOption]),
-            Subcommand("list", arguments: "[--format table|json] [--names]",
-                       summary: "List the identities with their kinds and via chains, and the git bindings.",
-                       details: ["Reads the configuration only; it neither starts the agent nor reads a secret."],
-                       options: [
-                           CatalogText.formatOption,
-                           CommandOption("--names", "Print only the identity names, one per line (the shell completions use this)."),
-                       ]),
-            Subcommand("validate", arguments: "[--config FILE]",
-                       summary: "Check the configuration; on the first error print file:line and the reason and exit 1.",
-                       details: ["Checks syntax, includes, sections and keys, identity kinds and their settings, secret references (refusing inline secrets) and via chains (refusing cycles and dangling names), without contacting any upstream or reading any secret. A valid file prints one `ok` line with the number of identities and git bindings; no file at all is valid, an empty configuration."],
-                       options: [CommandOption("--config", value: "FILE", completion: .file, "Check FILE instead of the configuration in use.")]),
-            Subcommand("stop",
-                       summary: "Ask the agent to exit; the next request starts a new one.",
-                       details: ["Credentials git approved for unbound URLs live only in the agent's memory and are lost; cached tokens on disk stay. Stopping is how an agent picks up a changed environment, such as a newly exported variable for an `env:` secret."]),
-            Subcommand("logout", arguments: "[IDENTITY|--all]",
-                       summary: "Drop the cached credentials of IDENTITY, or with --all every cached credential.",
-                       details: ["Give one of the two. With `--all` the git credential-cache entries are dropped too. The next request obtains fresh credentials. When no agent is running, the credentials cached on disk are dropped. Long-lived secrets (the files, variables and commands your configuration references) are never touched."],
-                       options: [CommandOption("--all", "Drop every cached credential, including git credential-cache entries.")],
-                       positionals: [CommandArgument("IDENTITY", completion: .identity, "The identity whose cached credentials to drop.")]),
-            Subcommand("whoami", arguments: "[IDENTITY] [--format table|json]",
-                       summary: "Ask STS who an AWS identity is: its ARN, account, masked access key, expiry, and which tier answered.",
-                       details: ["The tier is `memory` (the agent had the credentials), `disk` (the agent loaded them from its cache) or `upstream` (they were obtained just now). IDENTITY defaults to `BROKER_IDENTITY`. The call is sts:GetCallerIdentity, which every principal may make."],
-                       options: [CatalogText.formatOption],
-                       positionals: [CommandArgument("IDENTITY", completion: .identity, "The AWS identity to ask about.")]),
-            Subcommand("login", arguments: "IDENTITY",
-                       summary: "Prompt for an MFA code and hand it to the agent, which opens the identity's session with it.",
-                       details: ["For `aws/user` identities with an `mfa-serial` and no `mfa-command`: the adapters never prompt, so when such an identity needs a new session they fail with `run: brokerctl login IDENTITY`. The code is read from the terminal (from standard input when there is none) and used once."],
-                       positionals: [CommandArgument("IDENTITY", completion: .identity, "The identity to log in.")]),
-            Subcommand("audit", arguments: "[--tail N] [--format table|json]",
-                       summary: "Show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked.",
-                       details: ["Each record has the time, the event, the identity, the adapter, the calling process and its parent, and the target URL, never a secret."],
-                       options: [
-                           CommandOption("--tail", value: "N", "Show the last N records (default 20)."),
-                           CatalogText.formatOption,
-                       ]),
-            Subcommand("git-setup", arguments: "[--global|--print]",
-                       summary: "Print, or write to your global git configuration, the settings that enable the helper.",
-                       details: ["The settings are `credential.helper broker` and, for the host of every path-bound `[git \"<url>\"]` rule, `credential.<scheme>://<host>.useHttpPath true`, without which git sends no path and the rule cannot match."],
-                       options: [
-                           CommandOption("--global", "Write the settings with `git config --global` and print each one set."),
-                           CommandOption("--print", "Print them as `git config --global` commands to review or paste (the default)."),
-                       ]),
-            Subcommand("selftest",
-                       summary: "Run real git through the helper and a fresh agent in a throwaway home directory.",
-                       details: ["It approves, fills and rejects a made-up credential with `git credential`, using the git-credential-broker and broker-agent that sit next to brokerctl and no configuration, prints one `ok` line per step, and stops the agent it started. Run it after installing to see that the pieces fit on this machine."]),
-            Subcommand("generate-docs", arguments: "DIR",
-                       summary: "Write the man pages and shell completions under DIR (man/ and completions/).",
-                       details: ["They are made from the same description as `brokerctl --help`. install.sh installs the copies committed to the source tree, which the tests keep identical to what this writes."],
-                       positionals: [CommandArgument("DIR", completion: .directory, "The directory to write man/ and completions/ into.")]),
-        ],
-        exitStatus: CatalogText.exitStatus,
-        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
-        files: CatalogText.files("config", "socket", "entries", "audit"),
-        examples: [
-            Example("Check that an installation works:", "brokerctl selftest"),
-            Example("Check an edited configuration and see what it defines:", "brokerctl validate && brokerctl list"),
-            Example("Enable the git helper, including paths for path-bound rules:", "brokerctl git-setup --global"),
-            Example("See what the agent holds, as JSON for a script:", "brokerctl status --format json"),
-            Example("Force a fresh token for one identity after rotating its upstream secret:", "brokerctl logout acme-bot"),
-            Example("Who got credentials recently:", "brokerctl audit --tail 20"),
-        ],
-        seeAlso: ["broker-agent(1)", "git-credential-broker(1)", "credential-broker(5)", "git-config(1)"])
 }

@@ -1,5 +1,7 @@
 // credential-broker(5): the configuration file, described once for the man page.
 
+import BrokerFrontends
+
 extension CommandCatalog {
     static let configurationManual = ManualPage(
         name: "credential-broker",

@@ -1,5 +1,7 @@
 // Turns catalog descriptions into roff man pages (man(7) macros that groff and mandoc both read).
 
+import BrokerFrontends
+
 public enum ManualRenderer {
     /// The page of an executable, in section 1.
     public static func render(_ command: CommandDescription) -> String {
@@ -56,7 +58,7 @@ public enum ManualRenderer {
 
     public static func render(_ page: ManualPage) -> String {
         var out: [String] = [
-            ".\\\" \(page.name)(\(page.section)), generated from Sources/BrokerWire/CommandCatalog*.swift",
+            ".\\\" \(page.name)(\(page.section)), generated from Sources/*/CommandCatalog*.swift",
             ".\\\" by `brokerctl generate-docs`; edit the catalog, not this file.",
             ".TH \"\(escapeArgument(page.name.uppercased()))\" \"\(page.section)\" \"\" \"credential-broker\" \"\(page.section == 5 ? "File Formats" : "User Commands")\"",
             // Ragged right and no hyphenation: paths and options must read exactly as typed.

@@ -1,6 +1,7 @@
 // broker-env-wrap's pure parts: applying a plan, reading it off the wire, and --print's formats.
 
-@testable import BrokerWire
+@testable import BrokerFrontends
+import BrokerWire
 import Foundation
 import XCTest
 

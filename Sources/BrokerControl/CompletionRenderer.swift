@@ -1,12 +1,14 @@
 // Turns catalog descriptions into bash, zsh and fish completion scripts.
 
+import BrokerFrontends
+
 public enum CompletionRenderer {
     /// Prints one identity name per line; completions call it for `.identity` values.
     public static let identityNamesCommand = "brokerctl list --names"
 
     static func header(_ shell: String, _ command: CommandDescription) -> [String] {
         [
-            "# \(shell) completion for \(command.name), generated from Sources/BrokerWire/CommandCatalog*.swift",
+            "# \(shell) completion for \(command.name), generated from Sources/*/CommandCatalog*.swift",
             "# by `brokerctl generate-docs`; edit the catalog, not this file.",
         ]
     }

@@ -1,5 +1,8 @@
 // Every generated documentation file, by the path it has under the source tree and the install.
 
+import BrokerFrontends
+import BrokerWire
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,7 @@
 // git's credential protocol on stdin/stdout, translated into one agent request and back.
 
+import BrokerWire
+
 /// The keys of git's credential protocol we relay; anything else git sends is ignored, as the
 /// protocol asks of helpers.
 let gitRelayedKeys: Set<String> = [
@@ -29,25 +31,19 @@ struct AdapterExit: Error {
 /// The option parsing aws-credential-process and broker-env-wrap share: `--help` prints the
 /// usage (exit 0); a usage error is one stderr line with the short usage (exit 64). git's
 /// helper words its errors for git (`errorLine`) and keeps its own.
-func parseAdapterOptions<Options>(_ program: String, output: FileDescriptor,
+func parseAdapterOptions<Options>(_ command: CommandDescription, output: FileDescriptor,
                                   _ parse: () throws -> Options) -> Result<Options, AdapterExit> {
     do {
         return .success(try parse())
     } catch is HelpRequested {
-        try? output.writeAll(CommandCatalog.usage(for: program) + "\n")
+        try? output.writeAll(CommandCatalog.usage(of: command) + "\n")
         return .failure(AdapterExit(status: ExitStatus.success))
     } catch let failure as BrokerFailure {
-        printError("\(program): \(failure.description); \(CommandCatalog.shortUsage(for: program))")
+        printError("\(command.name): \(failure.description); \(CommandCatalog.shortUsage(of: command))")
         return .failure(AdapterExit(status: ExitStatus.usage))
     } catch {
         return .failure(AdapterExit(status: ExitStatus.usage))
     }
-}
-
-public enum ExitStatus {
-    public static let success: Int32 = 0
-    public static let failure: Int32 = 1
-    public static let usage: Int32 = 64
 }
 
 public struct GitCredentialFrontend {
@@ -115,7 +111,7 @@ public struct GitCredentialFrontend {
         do {
             options = try parse(arguments)
         } catch is HelpRequested {
-            try? output.writeAll(CommandCatalog.usage(for: "git-credential-broker"))
+            try? output.writeAll(CommandCatalog.usage(of: CommandCatalog.gitCredentialBroker))
             return ExitStatus.success
         } catch {
             // One line (DESIGN D12): git shows a helper's stderr to the person as it is.

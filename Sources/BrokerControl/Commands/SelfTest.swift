@@ -1,5 +1,6 @@
 // `brokerctl selftest`: the main job end to end on an embedded default, in a throwaway world.
 
+import BrokerCore
 import BrokerWire
 import Foundation
 
@@ -7,9 +8,8 @@ extension Brokerctl {
     /// Runs real git through the installed helper with no config at all (the credential-cache
     /// drop-in mode), in a private temporary HOME/XDG world, then stops the agent it started.
     func selfTest(_ args: [String]) throws -> Int32 {
-        _ = try parse(args)
-        guard let me = ProcessInfoLite.executablePath() else { throw BrokerFailure(.internal, "cannot find my own executable") }
-        let bin = (me as NSString).deletingLastPathComponent
+        _ = try parse(args, as: "selftest")
+        guard let bin = ProcessInfoLite.executableDirectory() else { throw BrokerFailure(.internal, "cannot find my own executable") }
         let helper = bin + "/git-credential-broker"
         guard ProcessInfoLite.isExecutable(helper), ProcessInfoLite.isExecutable(bin + "/broker-agent") else {
             throw BrokerFailure(.unavailable, "git-credential-broker and broker-agent must sit next to brokerctl in \(bin)")

@@ -1,0 +1,151 @@
+// brokerctl: a person's window into the agent and the config; routes to one file per subcommand under Commands/.
+
+import BrokerCore
+import BrokerFrontends
+import BrokerWire
+import Foundation
+
+public struct Brokerctl {
+    public enum Format: String { case table, json }
+
+    var environment: Environment
+    var out: (String) -> Void
+    var err: (String) -> Void
+
+    public init(environment: Environment = .current, out: @escaping (String) -> Void = { print($0) },
+                err: @escaping (String) -> Void = { printError($0) }) {
+        self.environment = environment
+        self.out = out
+        self.err = err
+    }
+
+    public static var usage: String { CommandCatalog.usage(for: "brokerctl") }
+
+    /// Runs one command line; returns the exit status. Errors print one line and a hint.
+    public func run(_ arguments: [String]) -> Int32 {
+        var env = environment
+        var args = arguments[...]
+        var early: [String] = []
+        while let first = args.first {
+            if first.hasPrefix("--config") {
+                args.removeFirst()
+                if first == "--config", let file = args.popFirst() {
+                    env.values["BROKER_CONFIG"] = file
+                } else if first.hasPrefix("--config=") {
+                    env.values["BROKER_CONFIG"] = String(first.dropFirst("--config=".count))
+                } else {
+                    return usageError("--config needs a file")
+                }
+            } else if let option = Self.subcommandOption(first), option.value == nil || first.contains("=") || args.count > 1 {
+                // A subcommand's option before it (`brokerctl --format json status`) counts as given after it.
+                let words = option.value == nil || first.contains("=") ? 1 : 2
+                early += args.prefix(words)
+                args = args.dropFirst(words)
+            } else {
+                break
+            }
+        }
+        guard let command = args.popFirst() else { return usageError("no command given") }
+        args = early[...] + args
+        let ctl = Brokerctl(environment: env, out: out, err: err)
+        if args.contains("--help") || args.contains("-h"), CommandCatalog.brokerctl.subcommand(named: command) != nil {
+            out(CommandCatalog.usage(for: "brokerctl \(command)"))
+            return ExitStatus.success
+        }
+        do {
+            switch command {
+            case "status": return try ctl.status(Array(args))
+            case "list": return try ctl.list(Array(args))
+            case "validate": return try ctl.validate(Array(args))
+            case "stop": return try ctl.stop(Array(args))
+            case "logout": return try ctl.logout(Array(args))
+            case "audit": return try ctl.audit(Array(args))
+            case "git-setup": return try ctl.gitSetup(Array(args))
+            case "generate-docs": return try ctl.generateDocs(Array(args))
+            case "selftest": return try ctl.selfTest(Array(args))
+            case "whoami": return try ctl.whoami(Array(args))
+            case "login": return try ctl.login(Array(args))
+            case "-h", "--help", "help":
+                out(Self.usage)
+                return ExitStatus.success
+            default:
+                return usageError("unknown command \"\(WireCodec.printable(command))\"")
+            }
+        } catch let failure as BrokerFailure where failure.kind == .usage {
+            return usageError(failure.message)
+        } catch let error as ConfigError {
+            err("brokerctl: \(error.description)")
+            return ExitStatus.failure
+        } catch let error as BrokerError {
+            err("brokerctl: \(error.description)")
+            return ExitStatus.failure
+        } catch {
+            err("brokerctl: \(error)")
+            return ExitStatus.failure
+        }
+    }
+
+    func usageError(_ message: String, command: String? = nil) -> Int32 {
+        err("brokerctl: \(message)")
+        err(CommandCatalog.shortUsage(for: command.map { "brokerctl \($0)" } ?? "brokerctl"))
+        return ExitStatus.usage
+    }
+
+    struct Options {
+        var format = Format.table
+        var flags: Set<String> = []
+        var values: [String: String] = [:]
+        var positional: [String] = []
+    }
+
+    /// Parses a subcommand's arguments by its options in the catalog, which also documents them.
+    func parse(_ args: [String], as name: String) throws -> Options {
+        guard let subcommand = CommandCatalog.brokerctl.subcommand(named: name) else {
+            throw BrokerFailure(.internal, "brokerctl \(name) is missing from the command catalog")
+        }
+        let parsed = try subcommand.parse(args)
+        var options = Options()
+        options.format = parsed.values["--format"].flatMap(Format.init(rawValue:)) ?? .table
+        options.flags = parsed.flags
+        options.values = parsed.values
+        options.positional = parsed.positionals
+        return options
+    }
+
+    /// The option of some subcommand that `word` names (`--format`, `--format=json`), if any.
+    static func subcommandOption(_ word: String) -> CommandOption? {
+        guard word.hasPrefix("--") else { return nil }
+        let name = word.split(separator: "=", maxSplits: 1).first.map(String.init) ?? word
+        return CommandCatalog.brokerctl.subcommands.lazy.flatMap(\.options).first { $0.long == name }
+    }
+
+    var paths: BrokerPaths { get throws { try BrokerPaths.resolve(environment) } }
+
+    func client() throws -> AgentClient { AgentClient(paths: try paths, environment: environment, timeoutSeconds: 10) }
+
+    func emitJSON(_ object: Any) {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        out(String(decoding: data, as: UTF8.self))
+    }
+
+    func loadConfig() throws -> BrokerConfig { try BrokerConfig.load(try paths) }
+}
+
+/// Left-aligned columns separated by two spaces.
+func renderTable(_ rows: [[String]]) -> String {
+    guard let width = rows.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+        row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            .joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+func humanDuration(_ seconds: Int64) -> String {
+    if seconds < 0 { return "expired" }
+    if seconds < 120 { return "\(seconds)s" }
+    if seconds < 3600 { return "\(seconds / 60)m" }
+    if seconds < 172_800 { return "\(seconds / 3600)h\(seconds % 3600 / 60)m" }
+    return "\(seconds / 86400)d"
+}

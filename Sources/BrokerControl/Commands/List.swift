@@ -1,0 +1,50 @@
+// `brokerctl list`: the identities, their chains and the git bindings the config defines.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+extension Brokerctl {
+    func list(_ args: [String]) throws -> Int32 {
+        let options = try parse(args, as: "list")
+        let config = try loadConfig()
+        if options.flags.contains("--names") {
+            config.identityOrder.forEach { out($0) }
+            return ExitStatus.success
+        }
+        func chain(_ name: String) -> [String] {
+            var names = [name]
+            var current = config.identities[name]?.via
+            while case .identity(let next)? = current, names.count < 65 {
+                names.append(next)
+                current = config.identities[next]?.via
+            }
+            if case .provider(let p)? = current { names.append("provider:\(p)") }
+            return names
+        }
+        if options.format == .json {
+            emitJSON([
+                "config": config.file ?? NSNull(),
+                "identities": config.identityOrder.map { name -> [String: Any] in
+                    let definition = config.identities[name]!
+                    return ["name": name, "kind": definition.kind, "chain": chain(name),
+                            "via": definition.via.map { "\($0)" } ?? NSNull(), "defined_at": "\(definition.location)"]
+                },
+                "git": config.gitBindings.map { ["url": $0.pattern.text, "identity": $0.identity, "defined_at": "\($0.location)"] },
+            ] as [String: Any])
+            return ExitStatus.success
+        }
+        if config.identityOrder.isEmpty {
+            out("no identities configured" + (config.file.map { " in \($0)" } ?? " (no config file; unbound git URLs use the in-memory cache)"))
+        } else {
+            out(renderTable([["IDENTITY", "KIND", "CHAIN"]] + config.identityOrder.map { name in
+                [name, config.identities[name]!.kind, chain(name).joined(separator: " → ")]
+            }))
+        }
+        if !config.gitBindings.isEmpty {
+            out("")
+            out(renderTable([["GIT URL", "IDENTITY"]] + config.gitBindings.map { [$0.pattern.text, $0.identity] }))
+        }
+        return ExitStatus.success
+    }
+}

@@ -1,0 +1,24 @@
+// `brokerctl logout`: drop cached credentials, through the agent or from disk.
+
+import BrokerCore
+import BrokerWire
+
+extension Brokerctl {
+    func logout(_ args: [String]) throws -> Int32 {
+        let options = try parse(args, as: "logout")
+        let all = options.flags.contains("--all")
+        guard all != (options.positional.count == 1) else {
+            throw BrokerFailure(.usage, "logout takes one identity or --all")
+        }
+        let identity = options.positional.first
+        if let answer = try client().send(WireMessage([.init("op", "identity.logout"), .init("identity", identity ?? "*")]), startAgent: false) {
+            out("dropped \(answer["removed"] ?? "0") cached credential(s)" + (identity.map { " of \"\($0)\"" } ?? ""))
+        } else {
+            // No agent: the disk cache is all there is.
+            let cache = CredentialCache(directory: try paths.cacheEntriesDirectory, log: { _ in })
+            let removed = cache.remove(identity: identity)
+            out("dropped \(removed) cached credential(s) from disk" + (identity.map { " of \"\($0)\"" } ?? ""))
+        }
+        return ExitStatus.success
+    }
+}
