@@ -46,7 +46,7 @@ extension CommandCatalog {
         subcommands: [
             Subcommand("status", arguments: "[--format table|json]",
                        summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
-                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. Tokens of `github/pat-pool` identities that are leased are listed by pool, token fingerprint (the first 12 hex digits of its SHA-256, as in the audit log), holder pid and time left; quarantined ones with the time until they return to the pool. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
+                       details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. Tokens of pool identities that are leased are listed by pool, token fingerprint (the first 12 hex digits of its SHA-256, as in the audit log), holder pid and time left; quarantined ones with the time until they return to the pool. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
                        options: [CatalogText.formatOption]),
             Subcommand("list", arguments: "[--format table|json] [--names]",
                        summary: "List the identities with their kinds and via chains, and the git bindings.",
@@ -74,7 +74,7 @@ extension CommandCatalog {
                        positionals: [CommandArgument("IDENTITY", completion: .identity, "The AWS identity to ask about.")]),
             Subcommand("login", arguments: "IDENTITY",
                        summary: "Prompt for an MFA code and hand it to the agent, which opens the identity's session with it.",
-                       details: ["For `aws/user` identities with an `mfa-serial` and no `mfa-command`: the adapters never prompt, so when such an identity needs a new session they fail with `run: brokerctl login IDENTITY`. The code is read from the terminal (from standard input when there is none) and used once."],
+                       details: ["Only for identities whose kind has a login step (an AWS user with an `mfa-serial`); any other identity is refused before a prompt. The adapters never prompt, so when such an identity needs a new session they fail with `run: brokerctl login IDENTITY`. The code is read from the terminal (from standard input when there is none) and used once."],
                        positionals: [CommandArgument("IDENTITY", completion: .identity, "The identity to log in.")]),
             Subcommand("audit", arguments: "[--tail N] [--format table|json]",
                        summary: "Show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked.",

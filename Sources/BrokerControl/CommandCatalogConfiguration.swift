@@ -86,7 +86,7 @@ extension CommandCatalog {
                         "Refresh a cached credential in the background this long before it would fall below its minimum validity, so callers seldom wait for an upstream. Default 5m.",
                     ]),
                     Definition("command-timeout = DURATION", style: .synopsis, [
-                        "The longest a `cmd:` secret or an `exec` identity's command may run when its identity sets no timeout of its own. Default 30s.",
+                        "The longest a `cmd:` secret or an identity's command may run when its identity sets no timeout of its own. Default 30s.",
                     ]),
                     Definition("rate-limits = BOOLEAN", style: .synopsis, [
                         "Limit how fast each caller may ask, with two token buckets per caller. Default true; `false` turns both off. A caller is one identity (or, for git's credential-cache requests, one `protocol://host`) asked for by one program — the executable that ran the adapter, past any `sh -c` — in one session (setsid(2)): a runaway loop in one CI job or terminal is refused while other jobs, terminals and programs carry on. Every request takes a token from the hit bucket; one the cache cannot answer takes a token from the upstream bucket too, just before the agent calls the upstream. A refused request is answered `rate limited: N requests/s for identity \"NAME\" from PROGRAM; try again in X s` and audited as `denied` with reason `rate limited`. Idle buckets are forgotten once full again; the agent holds at most 4096.",
@@ -112,7 +112,7 @@ extension CommandCatalog {
                         "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it.",
                     ]),
                     Definition("minimum-validity = DURATION", style: .synopsis, [
-                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. `github/app` tokens keep at least 8 minutes whatever this says. When the upstream fails while replacing a token that still has 60 seconds or more, that token is served instead of the error (and the failure is audited).",
+                        "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. Kinds that need more keep their own minimum whatever this says (see IDENTITY KINDS). When the upstream fails while replacing a token that still has 60 seconds or more, that token is served instead of the error (and the failure is audited).",
                     ]),
                 ]),
             ]),
@@ -144,7 +144,7 @@ extension CommandCatalog {
             ManualSection("[identity \"NAME\"]", [
                 .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
                 .definitions([
-                    Definition("kind = KIND", style: .synopsis, ["Required: `static`, `exec`, `aws/user`, `aws/credentials`, `aws/assume-role`, `aws/web-identity`, `github/app` or `github/pat-pool`; see IDENTITY KINDS."]),
+                    Definition("kind = KIND", style: .synopsis, ["Required: " + KindManual.kindList + "; see IDENTITY KINDS."]),
                     Definition("via = identity:NAME", style: .synopsis, [
                         "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
                     ]),
@@ -152,129 +152,7 @@ extension CommandCatalog {
                 .subheading("Chains"),
                 .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. (`via = provider:NAME` is reserved for provider kinds of a later version.)"),
             ]),
-            ManualSection("IDENTITY KINDS", [
-                .subheading("static"),
-                .paragraph("A fixed user name and a long-lived secret, such as a personal access token or a service password. It takes no `via`. The secret is read from its reference when needed and held in memory only, never in the disk cache."),
-                .definitions([
-                    Definition("username = NAME", style: .synopsis, ["Required: the user name to present (for git, the HTTP user)."]),
-                    Definition("secret = REFERENCE", style: .synopsis, ["Required: where the password or token is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."]),
-                    Definition("secret-timeout = DURATION", style: .synopsis, ["How long a `cmd:` secret may run; default `[agent] command-timeout`."]),
-                    CatalogText.envKey,
-                ]),
-                .subheading("exec"),
-                .paragraph("A command that mints a credential, optionally from an upstream one. It speaks git's credential grammar: with `via`, the command reads the upstream credential on standard input as `key=value` lines (`username=`, `password=` and, when it expires, `password_expiry_utc=`); without `via`, its standard input is empty. It prints `username=`, `password=` and optionally `password_expiry_utc=` (Unix seconds) lines on standard output and exits 0. A credential with an expiry is cached, in memory and on disk, until it nears that expiry; one without is kept in memory until the agent exits or `brokerctl logout`."),
-                .definitions([
-                    Definition("command = COMMAND", style: .synopsis, ["Required: run with `/bin/sh -c` in the agent's environment."]),
-                    Definition("username = NAME", style: .synopsis, ["The user name to present when the command prints none."]),
-                    Definition("timeout = DURATION", style: .synopsis, ["How long the command may run; default `[agent] command-timeout`. When it fails or times out, the error gives its exit status and the first line of its standard error."]),
-                    CatalogText.envKey,
-                ]),
-                .code("""
-                #!/bin/sh
-                # an exec command: read the upstream credential, print a new one
-                while IFS='=' read -r key value; do
-                    [ "$key" = password ] && upstream=$value
-                done
-                token=$(mint-token --with "$upstream")
-                echo username=x-access-token
-                echo "password=$token"
-                echo "password_expiry_utc=$(( $(date +%s) + 3600 ))"
-                """),
-            ]),
-            ManualSection("AWS IDENTITY KINDS", [
-                .paragraph("Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another. `delivery` (`endpoint`, `env` or `profile`) chooses how broker-env-wrap(1) hands the identity's credentials to a command when its `--delivery` flag is not given; the default is `endpoint`."),
-                .subheading("aws/user"),
-                .paragraph("Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."),
-                .definitions([
-                    Definition("access-key-id = ID", style: .synopsis, ["The access key id, as text or as a reference."]),
-                    Definition("secret-access-key = REFERENCE", style: .synopsis, ["Where the secret key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."]),
-                    Definition("session-token = REFERENCE", style: .synopsis, ["For keys that are already temporary."]),
-                    Definition("profile = NAME", style: .synopsis, ["Read the keys from this profile of the shared credentials file instead (`credentials-file`, default `AWS_SHARED_CREDENTIALS_FILE`, then `~/.aws/credentials`; refused if group or others can read it)."]),
-                    Definition("credentials-file = PATH", style: .synopsis, ["The shared credentials file for `profile`."]),
-                    Definition("get-session-token = BOOL", style: .synopsis, ["Trade the keys for a session."]),
-                    Definition("session-duration = DURATION", style: .synopsis, ["GetSessionToken duration, 15m to 36h; default 12h."]),
-                    Definition("mfa-serial = ARN", style: .synopsis, ["The MFA device; implies get-session-token."]),
-                    Definition("mfa-command = COMMAND", style: .synopsis, ["Prints the current MFA code."]),
-                ]),
-                .subheading("aws/credentials"),
-                .paragraph("An external `credential_process` as the source: the command is run, its Version 1 JSON validated, and its keys used as they are, until its `Expiration` (none means long-lived, kept in memory only). A crash, a non-zero exit, a timeout, output that is not JSON, a `Version` other than 1, missing keys and an unparseable or past `Expiration` each give their own error; its standard output is never quoted."),
-                .definitions([
-                    Definition("command = COMMAND", style: .synopsis, ["Required: the credential_process command line, run with `/bin/sh -c`."]),
-                    Definition("timeout = DURATION", style: .synopsis, ["How long it may run; default 30s."]),
-                ]),
-                .subheading("aws/assume-role"),
-                .paragraph("sts:AssumeRole with the credentials of the identity named by `via` (required): any AWS kind, including another role, to any depth. A role assumed from a role session is capped at one hour, as AWS requires."),
-                .definitions([
-                    Definition("role-arn = ARN", style: .synopsis, ["Required: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`, checked when the file is loaded."]),
-                    Definition("external-id = ID", style: .synopsis, ["The ExternalId the role's trust policy asks for."]),
-                    Definition("session-name = NAME", style: .synopsis, ["RoleSessionName; default `broker-$USER`, sanitised."]),
-                    Definition("duration = DURATION", style: .synopsis, ["Session length, 15m to 12h; default 1h."]),
-                    Definition("source-identity = NAME", style: .synopsis, ["SourceIdentity stamped on the session."]),
-                    Definition("tag = KEY=VALUE", style: .synopsis, ["A session tag; repeat the key for more."]),
-                ]),
-                .subheading("aws/web-identity"),
-                .paragraph("sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. Its credentials come from ambient material and are never written to the disk cache."),
-                .definitions([
-                    Definition("role-arn = ARN", style: .synopsis, ["Required: the role to assume."]),
-                    Definition("token-file = PATH", style: .synopsis, ["The token file; default `AWS_WEB_IDENTITY_TOKEN_FILE`."]),
-                    Definition("github-oidc = BOOL", style: .synopsis, ["Request the token from GitHub Actions (`ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, https only)."]),
-                    Definition("audience = TEXT", style: .synopsis, ["The audience asked of GitHub; default sts.amazonaws.com."]),
-                    Definition("session-name = NAME", style: .synopsis, ["RoleSessionName; default `broker-$USER`, sanitised."]),
-                    Definition("duration = DURATION", style: .synopsis, ["Session length, 15m to 12h; default 1h."]),
-                ]),
-            ]),
-            ManualSection("GITHUB IDENTITY KINDS", [
-                .subheading("github/app"),
-                .paragraph("Installation access tokens of a GitHub App. For each token the agent reads the app's private key from its reference, signs a JSON Web Token with it (RS256; issued 30 seconds in the past to allow for clock drift, valid 9 minutes, GitHub's limit being 10), and trades it for an installation token with `POST /app/installations/ID/access_tokens`. git presents the token as the password of `x-access-token`, with `password_expiry_utc` set to the token's expiry (one hour). A token is replaced once fewer than 8 minutes remain, or `[git] minimum-validity` if that is longer, so a clone or push never starts with a token about to lapse. The private key is never cached; the token is, in memory and on disk (0600), until it nears expiry, and `brokerctl logout` or a rejected push (git's erase) drops it. It takes no `via`."),
-                .definitions([
-                    Definition("app-id = ID", style: .synopsis, ["Required: the app's App ID (digits) or its Client ID (`Iv…`), both shown on the app's settings page."]),
-                    Definition("installation-id = NUMBER", style: .synopsis, ["The installation to mint tokens for: the number at the end of the installation's settings URL. Set this or `owner`."]),
-                    Definition("owner = NAME", style: .synopsis, ["The organization or user account the app is installed on. Its installation is looked up on each mint (`GET /orgs/NAME/installation`, then `/users/NAME/installation`)."]),
-                    Definition("private-key = REFERENCE", style: .synopsis, ["Required: where the app's PEM private key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`. Both `BEGIN RSA PRIVATE KEY` (what GitHub hands out) and `BEGIN PRIVATE KEY` are read; encrypted keys are not. Errors name the reference, never the key."]),
-                    Definition("repositories = NAME", style: .synopsis, ["Narrow the token to these repositories of the installation's account, named without the owner. Repeat the key or separate names with commas; at most 500."]),
-                    Definition("permissions = NAME=LEVEL", style: .synopsis, ["Narrow the token's permissions, such as `contents=read` or `pull_requests=write`; LEVEL is `read`, `write` or `admin`. Repeat the key or separate with commas. GitHub refuses a token that asks for more than the app was granted, and the error says so."]),
-                    Definition("api-url = URL", style: .synopsis, ["The REST API; default `https://api.github.com`. For GitHub Enterprise Server, `https://HOST/api/v3`. Plain http is refused except to a loopback address, and redirects are not followed, since the requests carry the signed JWT."]),
-                    Definition("username = NAME", style: .synopsis, ["The user name git presents; default `x-access-token`."]),
-                    CatalogText.envKey,
-                ]),
-                .paragraph("A 401 from GitHub means it did not accept the JWT: check `app-id`, that `private-key` is a current key of that app, and this machine's clock. A 404 means the installation was not found: check `installation-id` or `owner` and that the app is installed there."),
-                .code("""
-                [identity "acme-app"]
-                    kind = github/app
-                    app-id = 123456
-                    owner = acme
-                    private-key = file:~/.config/credential-broker/acme-app.pem
-                    repositories = tools, website
-                    permissions = contents=write
-
-                [git "https://github.com/acme"]
-                    identity = acme-app
-                """),
-                .subheading("github/pat-pool"),
-                .paragraph("A pool of personal access tokens (or any long-lived tokens) shared by concurrent jobs so that no two of them use the same token at once: each request leases one free token to the process tree that asked, and the same holder asking again gets the same token. It takes no `via`, and its tokens are never put in the credential cache."),
-                .definitions([
-                    Definition("tokens = REFERENCE", style: .synopsis, ["Where a list of tokens is read from, one per line: usually `file:PATH` (a 0600 file), or `cmd:COMMAND`. Blank lines and lines starting with `#` are ignored; a line with a space in it is refused. Repeatable."]),
-                    Definition("token = REFERENCE", style: .synopsis, ["One token: `env:NAME`, `file:PATH` or `cmd:COMMAND`. Repeat the key for more. `tokens` and `token` may be mixed; at least one is required. The pool's order is the file's order, and the first free token is leased first. A token listed twice counts once."]),
-                    Definition("username = NAME", style: .synopsis, ["The user name git presents; default `x-access-token`."]),
-                    Definition("lease-ttl = DURATION", style: .synopsis, ["The longest a lease lasts when its holder does not exit first; default 1h. Set it longer than your longest job: after it, the token may be leased to another job. A holder asking again when less than `[git] minimum-validity` is left has its lease renewed."]),
-                    Definition("quarantine = DURATION", style: .synopsis, ["How long a token that git reported as rejected stays out of the pool; default 1h."]),
-                    CatalogText.envKey,
-                ]),
-                .paragraph("Who holds a lease. Under broker-env-wrap(1), the wrapped process holds it from the moment the wrap starts until it exits, whether the token reaches it through `env` or through git: git inside the job is given the job's token. When git runs git-credential-broker(1) outside a wrap, the holder is the git command itself: the outermost `git` process in the unbroken run of git programs (`git`, `git-remote-https`, any `git-*`) and shells (`sh`, `dash`, `bash`) directly above the helper, so a clone's token is released when the clone ends, not when the shell or CI runner that started it does. Any process that already holds a lease of the pool shares it with its descendants. Without git above the helper (run by hand or from a script), its parent process is the holder. Processes are named by pid and start time, so a recycled pid never inherits a lease. Holders are found and watched through /proc, so this kind works on Linux only for now."),
-                .paragraph("A lease ends when its holder exits or `lease-ttl` passes. When git gets a 401 and erases the credential, the token it used is quarantined and its lease released; the next request leases another token (a wrapped job stays a holder and gets the new one). When every token is leased or quarantined, a request fails at once, before the wrapped command starts:"),
-                .code("broker-env-wrap: identity \"ci\": pool \"ci\" exhausted: 3/3 leased (hint: …)"),
-                .paragraph("Leases and quarantines are kept, by token fingerprint (the first 12 hex digits of the token's SHA-256) and never by value, in `$XDG_STATE_HOME/credential-broker/leases/`, one 0600 file per pool. A restarted agent keeps every lease whose holder is still the same running process, so a restart never hands one token to two live jobs. Lease and quarantine times run on the clock that counts time since boot, so setting the wall clock neither ends a lease early nor stretches it; after a reboot, whose holders are all gone, the pools start empty. Every lease, release, quarantine and refusal is an audit record naming the fingerprint and the holder."),
-                .code("""
-                [identity "ci"]
-                    kind = github/pat-pool
-                    tokens = file:~/.config/credential-broker/ci-tokens
-                    lease-ttl = 2h
-                    env = GH_TOKEN
-
-                [git "https://github.com/acme"]
-                    identity = ci
-                """),
-            ]),
+        ] + KindManual.sections + [
             ManualSection("SECRET REFERENCES", [
                 .paragraph("Wherever a secret is expected, the value names where to read it. Inline secrets are refused."),
                 .definitions([
@@ -299,11 +177,4 @@ extension CommandCatalog {
                 .paragraph("brokerctl(1), git-credential-broker(1), broker-agent(1), git-config(1), gitcredentials(7)"),
             ]),
         ])
-}
-
-extension CatalogText {
-    /// The `env` key of `static` and `exec` identities, explained once for both.
-    static let envKey = Definition("env = NAME", style: .synopsis, [
-        "broker-env-wrap(1) sets the variable NAME to this identity's secret in the command it wraps, for tools that read a token only from the environment (`env = GITHUB_TOKEN`). Repeat the key to set several names. NAME is a letter or `_` followed by letters, digits and `_`. The value is fetched when the wrap starts and does not refresh while the command runs.",
-    ])
 }

@@ -128,7 +128,7 @@ extension CommandCatalog {
         summary: "per-user agent that obtains, caches and hands out credentials",
         synopsis: ["broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"],
         description: [
-            .paragraph("broker-agent owns everything stateful in credential-broker: it reads the configuration, resolves identity chains, runs `exec` commands and `cmd:` secrets, caches short-lived credentials, keeps git credential-cache entries in memory and writes the audit log. git-credential-broker(1) and brokerctl(1) are thin clients that send it one request per connection."),
+            .paragraph("broker-agent owns everything stateful in credential-broker: it reads the configuration, resolves identity chains, runs identities' commands and `cmd:` secrets, caches short-lived credentials, keeps git credential-cache entries in memory and writes the audit log. git-credential-broker(1) and brokerctl(1) are thin clients that send it one request per connection."),
             .subheading("Started on demand"),
             .paragraph("You rarely start it yourself. A client that finds no agent takes a spawn lock, so that concurrent git processes start only one agent, starts `broker-agent --spawned` and waits for its one-line answer: `ok` once it listens, or the reason it could not start. A spawned agent detaches from the terminal, closes every descriptor it inherited and writes its log to `agent.log`. Run it with `--foreground` to watch the log on standard error."),
             .subheading("Socket and permissions"),
@@ -157,7 +157,7 @@ extension CommandCatalog {
                     "No secret is ever logged: secrets are wrapped in a type that prints as `<redacted>`, and the audit log records names, processes and targets only.",
                     "Only short-lived derived credentials reach the disk, as 0600 files written to a temporary name and renamed; a stolen disk yields at most what those credentials allow until they expire.",
                     "A credential's expiry is also taken on the clock that counts time since boot (CLOCK_BOOTTIME), and the agent goes by whichever of that and the wall clock leaves less time: setting the wall clock back never stretches a credential's life, and the expiry it hands out follows the new wall clock. Set forward, fresh credentials look expired and are refused with a hint to check the clock.",
-                    "Commands run for `cmd:` secrets and `exec` identities run with `/bin/sh -c` under a deadline; when they fail, the agent reports their exit status and the first line of their standard error, never their standard output.",
+                    "Commands run for `cmd:` secrets and for identities (an exec command, a credential_process) run with `/bin/sh -c` under a deadline; when they fail, the agent reports their exit status and the first line of their standard error, never their standard output.",
                 ]),
             ]),
         ],

@@ -28,7 +28,7 @@ extension CommandCatalog {
             .subheading("git"),
             .paragraph("For each `[git \"URL\"]` binding of a wrapped identity, the wrap appends to `GIT_CONFIG_COUNT`, `GIT_CONFIG_KEY_n` and `GIT_CONFIG_VALUE_n` (after any entries already there): an empty `credential.URL.helper`, which clears helpers configured elsewhere for that URL, then `credential.URL.helper` naming git-credential-broker(1) by absolute path, and `credential.URL.useHttpPath = true` when the URL has a path. git in the command then asks the agent for those URLs; the token never enters the environment."),
             .subheading("Other tools"),
-            .paragraph("A `static` or `exec` identity with `env = NAME` (see credential-broker(5)) sets the variable NAME to its secret, for tools that read a token only from the environment, such as `GITHUB_TOKEN`. Such a value does not refresh while the command runs."),
+            .paragraph("An identity with `env = NAME` (see credential-broker(5)) sets the variable NAME to its secret, for tools that read a token only from the environment, such as `GITHUB_TOKEN`. Such a value does not refresh while the command runs."),
             .subheading("Nesting and the off switch"),
             .paragraph("The wrap sets `BROKER_ENV_WRAP` to its pid. Inside a wrapped command, a second broker-env-wrap refuses to run unless given `--nested`, since the inner plan would silently replace the outer one's credentials. With `BROKER_IDENTITY` set to `false`, `0`, `no` or `off`, the wrap runs COMMAND untouched, without asking the agent: a switch for scripts that call broker-env-wrap unconditionally."),
             .subheading("Printing the plan"),

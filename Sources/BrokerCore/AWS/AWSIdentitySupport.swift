@@ -23,7 +23,7 @@ extension AWSIdentityKind {
 extension KindFamily {
     public static let aws = KindFamily(title: "AWS IDENTITY KINDS", introduction: [
         "Every AWS kind also takes `region` (the STS signing region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1) and `sts-endpoint` (default `AWS_ENDPOINT_URL_STS`, then `AWS_ENDPOINT_URL`, then the region's endpoint in its partition: aws, aws-cn or aws-us-gov). Those variables are read from the agent's environment. The resolved endpoint is part of every cache key, so credentials from one endpoint are never served for another. `delivery` (`endpoint`, `env` or `profile`) chooses how broker-env-wrap(1) hands the identity's credentials to a command when its `--delivery` flag is not given; the default is `endpoint`.",
-    ])
+    ], commonSettings: AWSSettings.specs.map(\.name))
 }
 
 /// `region` and `sts-endpoint`, common to every AWS kind.

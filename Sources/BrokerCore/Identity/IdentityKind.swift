@@ -60,9 +60,12 @@ public enum CredentialType: String, Sendable {
 public struct KindFamily: Sendable, Equatable {
     public var title: String
     public var introduction: [String]
-    public init(title: String, introduction: [String] = []) {
+    /// Settings every kind of the family takes, explained once in the introduction.
+    public var commonSettings: [String]
+    public init(title: String, introduction: [String] = [], commonSettings: [String] = []) {
         self.title = title
         self.introduction = introduction
+        self.commonSettings = commonSettings
     }
 
     public static let general = KindFamily(title: "IDENTITY KINDS")
