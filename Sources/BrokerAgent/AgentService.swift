@@ -43,11 +43,12 @@ public final class AgentService: @unchecked Sendable {
         self.paths = paths
         self.clock = clock
         self.log = log
-        configStore = ConfigStore(paths: paths)
+        let configStore = ConfigStore(paths: paths)
+        self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
         resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
-        audit = AuditLog(path: paths.auditLogPath)
+        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() })
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
         startedAt = clock.now()

@@ -1,5 +1,6 @@
 // The audit log: one JSON line per credential issued, denied, refreshed, stored or erased.
 
+import BrokerCore
 import BrokerWire
 import Foundation
 
@@ -72,14 +73,18 @@ public struct AuditRecord: Sendable {
 }
 
 /// Appends JSON lines to a 0600 file. Records carry names, pids and reasons — the types hold no
-/// `Secret`, so no value can be written here by accident.
+/// `Secret`, so no value can be written here by accident. A record that would take the file past
+/// `[audit] max-size` first rotates it (AuditFiles), so each line lands whole in one file.
 public final class AuditLog: @unchecked Sendable {
     public let path: String
+    private let settings: @Sendable () -> AuditSettings
     private let lock = NSLock()
     private var fd: CInt = -1
 
-    public init(path: String) {
+    /// `settings` is asked on every record, so an edited config applies without a restart.
+    public init(path: String, settings: @escaping @Sendable () -> AuditSettings = { AuditSettings() }) {
         self.path = path
+        self.settings = settings
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
@@ -105,16 +110,30 @@ public final class AuditLog: @unchecked Sendable {
             object.append(("caller", .object(c)))
         }
         let data = Array((JSONValue.object(object).encoded() + "\n").utf8)
+        let limits = settings()
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {
             fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             if fd < 0 { failure = "cannot open \(path): \(Errno.current)"; return }
         }
         var before = stat()
-        let size = fstat(fd, &before) == 0 ? before.st_size : -1
+        var size = fstat(fd, &before) == 0 ? before.st_size : -1
+        var rotationFailure: String?
+        if size > 0, size + off_t(data.count) > off_t(limits.maxSize) {
+            do {
+                try AuditFiles.rotate(path, keep: limits.keep)
+                close(fd)
+                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+                if fd < 0 { failure = "cannot open \(path): \(Errno.current)"; return }
+                size = 0
+            } catch {
+                // Audit before answer: the record still goes into the oversized file.
+                rotationFailure = "cannot rotate \(path): \(error)"
+            }
+        }
         do {
             try FileDescriptor(rawValue: fd).writeAll(data)
-            failure = nil
+            failure = rotationFailure
         } catch {
             // A full disk may take part of a line: cut it off again, so the next record starts
             // on a line of its own and every line stays one whole JSON object.

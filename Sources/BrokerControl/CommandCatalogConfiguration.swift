@@ -124,6 +124,17 @@ extension CommandCatalog {
                     ]),
                 ]),
             ]),
+            ManualSection("[audit]", [
+                .paragraph("How far the audit log, `$XDG_STATE_HOME/credential-broker/audit.log`, may grow. When a record would take it past max-size, the agent renames it to `audit.log.1` (an older `audit.log.1` becomes `audit.log.2`, and so on; the oldest beyond keep is deleted) and starts a new file of mode 0600. A record is never split between two files. `brokerctl audit` reads the rotated files too, oldest first."),
+                .definitions([
+                    Definition("max-size = SIZE", style: .synopsis, [
+                        "The largest the live audit log grows, in bytes, optionally followed by `k`, `m` or `g` (×1024). Default 10m.",
+                    ]),
+                    Definition("keep = N", style: .synopsis, [
+                        "How many rotated files to keep, `audit.log.1` (newest) to `audit.log.N`. Default 5.",
+                    ]),
+                ]),
+            ]),
             ManualSection("[git \"<url>\"]", [
                 .paragraph("Binds the git URLs that match `<url>` to an identity: git-credential-broker(1) answers them with that identity's credential instead of from its cache."),
                 .definitions([

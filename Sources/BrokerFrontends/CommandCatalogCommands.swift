@@ -52,7 +52,7 @@ package enum CatalogText {
             "Cached short-lived credentials, one file of mode 0600 each, so a restarted agent need not mint them again. Long-lived secrets are never written here.",
         ]),
         "audit": Definition("$XDG_STATE_HOME/credential-broker/audit.log", [
-            "One JSON line per credential issued, denied, refreshed, stored or erased: time, identity, adapter, calling process and target. Never a secret.",
+            "One JSON line per credential issued, denied, refreshed, stored or erased: time, identity, adapter, calling process and target. Never a secret. Past `[audit] max-size` (default 10 MiB) it is rotated to `audit.log.1` … `audit.log.N` (`[audit] keep`, default 5).",
         ]),
         "agentlog": Definition("$XDG_STATE_HOME/credential-broker/agent.log", [
             "What an agent started on demand writes instead of standard error: startup, shutdown and errors.",

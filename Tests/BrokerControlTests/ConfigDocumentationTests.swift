@@ -23,8 +23,8 @@ final class ConfigDocumentationTests: XCTestCase {
         }
     }
 
-    func testEveryAgentAndGitKeyIsDocumented() {
-        for key in ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout", "cache-timeout", "minimum-validity"] {
+    func testEveryAgentGitAndAuditKeyIsDocumented() {
+        for key in ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout", "cache-timeout", "minimum-validity", "max-size", "keep"] {
             XCTAssertTrue(page.contains(key), "credential-broker(5) does not document \(key)")
         }
     }

@@ -49,6 +49,17 @@ final class BrokerConfigTests: XCTestCase {
         XCTAssertEqual(c.git.cacheTimeout, 900)
     }
 
+    func testAuditSizeAndKeep() throws {
+        let defaults = try config("")
+        XCTAssertEqual(defaults.audit.maxSize, 10 << 20)
+        XCTAssertEqual(defaults.audit.keep, 5)
+        let c = try config("[audit]\nmax-size = 2m\nkeep = 3\n")
+        XCTAssertEqual(c.audit.maxSize, 2 << 20)
+        XCTAssertEqual(c.audit.keep, 3)
+        XCTAssertEqual(error("[audit]\nkeep = 0\n")?.message, "keep must be greater than zero")
+        XCTAssertEqual(error("[audit]\nmax-sise = 1m\n")?.hint, "did you mean \"max-size\"?")
+    }
+
     func testUnknownSectionSuggestsTheClosest() {
         let e = error("[identty \"x\"]\nkind = static\n")
         XCTAssertEqual(e?.location, SourceLocation(file: "cfg", line: 2))

@@ -130,6 +130,23 @@ final class BrokerctlTests: XCTestCase {
         XCTAssertFalse(sandbox.read(sandbox.paths.auditLogPath).contains("SECRET-PW"))
     }
 
+    func testAuditReadsRotatedFilesOldestFirst() throws {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[audit]\n    max-size = 2k\n    keep = 5\n")
+        for n in 0..<20 {
+            let stored = sandbox.broker("git-credential-broker", ["store"], stdin: "protocol=https\nhost=h\(n).example\nusername=u\npassword=p\n")
+            XCTAssertEqual(stored.status, 0, stored.stderr)
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.paths.auditLogPath + ".2"), "2k of records rotated at least twice")
+        let json = sandbox.broker("brokerctl", ["audit", "--tail", "100", "--format", "json"])
+        let records = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]], json.stdout)
+        let hosts = records.compactMap { ($0["target"] as? String)?.split(separator: "/").last.map(String.init) }
+        XCTAssertEqual(hosts, (0..<20).map { "h\($0).example" })
+        let tail = sandbox.broker("brokerctl", ["audit", "--tail", "3"])
+        XCTAssertEqual(tail.stdout.split(separator: "\n").count, 4, "a header and the last 3 records, across files: \(tail.stdout)")
+        XCTAssertTrue(tail.stdout.split(separator: "\n").last?.contains("h19.example") ?? false, tail.stdout)
+    }
+
     func testGitSetupPrintsUseHttpPathForPathBoundHosts() {
         let sandbox = Sandbox()
         sandbox.writeConfig("[identity \"b\"]\nkind = exec\ncommand = true\n[git \"https://github.com/acme\"]\nidentity = b\n[git \"https://example.com\"]\nidentity = b\n")

@@ -1,5 +1,6 @@
 // `brokerctl audit`: the last records of the audit log.
 
+import BrokerCore
 import BrokerWire
 import Foundation
 
@@ -11,8 +12,7 @@ extension Brokerctl {
             return n
         } ?? 20
         let path = try paths.auditLogPath
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n").suffix(tail)
+        let lines = AuditFiles.lastLines(of: path, count: tail)
         let records = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         if options.format == .json {
             emitJSON(records)

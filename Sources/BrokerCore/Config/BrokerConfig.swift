@@ -107,6 +107,7 @@ public struct BrokerConfig: Sendable {
     public var agent = AgentSettings()
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
+    public var audit = AuditSettings()
 
     public init() {}
 
@@ -134,7 +135,8 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static let sectionNames = ["agent", "aws", "git", "identity", "provider"]
+    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
+    static let auditKeys = ["max-size", "keep"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "hit-rate", "hit-burst"]
@@ -166,6 +168,14 @@ public struct BrokerConfig: Sendable {
                 case "upstream-burst": config.agent.upstreamBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 case "hit-rate": config.agent.hitRate = try rate(entry)
                 case "hit-burst": config.agent.hitBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                default: break
+                }
+            case ("audit", nil):
+                try checkKey(entry, allowed: auditKeys, in: "[audit]")
+                let number = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                switch entry.key {
+                case "max-size": config.audit.maxSize = number
+                case "keep": config.audit.keep = number
                 default: break
                 }
             case ("aws", nil):
@@ -204,8 +214,8 @@ public struct BrokerConfig: Sendable {
                 if sub == nil && (section == "identity" || section == "provider") {
                     throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
                 }
-                if sub != nil && section == "agent" {
-                    throw ConfigError("[agent] takes no name", at: entry.location)
+                if sub != nil && (section == "agent" || section == "audit") {
+                    throw ConfigError("[\(section)] takes no name", at: entry.location)
                 }
                 let guess = closestMatch(to: section, among: sectionNames)
                 throw ConfigError("unknown section [\(section)]", at: entry.location,
