@@ -251,10 +251,14 @@ public enum EnvWrapFrontend {
             throw BrokerFailure(.usage, "--format github appends to the file $GITHUB_ENV names, and GITHUB_ENV is not set",
                                 hint: "run it in a GitHub Actions step, or use --format dotenv")
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot open $GITHUB_ENV (\(path)): \(Errno.current)") }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600)
+        } catch {
+            throw BrokerFailure(.unavailable, "cannot open $GITHUB_ENV (\(path)): \(error)")
+        }
         try output.writeAll(changes.githubMasks)
-        try FileDescriptor(rawValue: fd).closeAfter { try FileDescriptor(rawValue: fd).writeAll(changes.rendered(.github)) }
+        try fd.closeAfter { try fd.writeAll(changes.rendered(.github)) }
     }
 
     /// Replaces this process with `command`, found on PATH like a shell finds it. Returns only on
