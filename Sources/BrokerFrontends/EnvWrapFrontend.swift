@@ -77,7 +77,7 @@ public struct EnvChanges: Equatable, Sendable {
 
     /// POSIX single quotes: everything literal; a quote is closed, escaped and reopened.
     static func shellQuoted(_ value: String) -> String {
-        "'" + value.replacingAll("'", with: "'\\''") + "'"
+        BrokerWire.shellQuoted(value)
     }
 
     /// fish single quotes: only `\\` and `\'` are escapes.

@@ -177,6 +177,6 @@ struct EnvPlanHandler {
 
     /// POSIX single quotes, for the paths written into helper command lines.
     static func shellQuoted(_ text: String) -> String {
-        text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }) ? text : "'\(text)'"
+        BrokerWire.shellQuoted(text, leavingPlainTextBare: true)
     }
 }
