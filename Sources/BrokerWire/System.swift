@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CBrokerSystem
 
 /// An errno value with the C library's sentence for it.
 public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
@@ -213,6 +214,23 @@ public enum ChildProcess {
         var status: CInt = 0
         let reaped = try valueOrErrno(retryOnInterrupt: retryOnInterrupt, { waitpid(pid, &status, options) }, failed: { $0 < 0 })
         return (reaped, status)
+    }
+}
+
+/// Replacing this process with another program.
+public enum ProcessImage {
+    /// Runs `arguments[0]` in place of this process, looked up on `environment`'s PATH the way a
+    /// shell looks it up (a name with a slash is used as it is; a file without `#!` runs under
+    /// `/bin/sh`). The corresponding C function is `execvp`. Returns only on failure, with why.
+    public static func replace(arguments: [String], environment: [String]) -> Errno {
+        guard let file = arguments.first else { return Errno.noEntry }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        return Errno(rawValue: cbroker_exec_searching_path(file, &argv, &envp))
     }
 }
 
