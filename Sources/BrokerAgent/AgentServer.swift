@@ -39,9 +39,8 @@ public final class AgentServer: @unchecked Sendable {
         for dir in [paths.runtimeDirectory, paths.cacheDirectory, paths.cacheEntriesDirectory, paths.stateDirectory] {
             try ensurePrivateDirectory(dir)
         }
-        var st = stat()
-        if lstat(paths.socketPath, &st) == 0 {
-            guard st.st_mode & S_IFMT == S_IFSOCK else {
+        if let st = try? FileStatus(path: paths.socketPath, followingSymlinks: false) {
+            guard st.mode & UInt32(S_IFMT) == UInt32(S_IFSOCK) else {
                 throw BrokerFailure(.config, "\(paths.socketPath) exists and is not a socket", hint: "remove it")
             }
             if let live = try? UnixSocket.connect(path: paths.socketPath) {
@@ -54,8 +53,7 @@ public final class AgentServer: @unchecked Sendable {
         }
         do {
             let listener = try UnixSocket.listen(path: paths.socketPath)
-            var made = stat()
-            if lstat(paths.socketPath, &made) == 0 { socketIdentity = (UInt64(made.st_dev), UInt64(made.st_ino)) }
+            if let made = try? FileStatus(path: paths.socketPath, followingSymlinks: false) { socketIdentity = (made.device, made.inode) }
             return listener
         } catch let error as Errno where error.rawValue == EADDRINUSE {
             return nil
@@ -79,7 +77,7 @@ public final class AgentServer: @unchecked Sendable {
         while terminationRequested == 0 && !service.stopRequested {
             var pollers = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
                 + waiting.map { pollfd(fd: $0.fd.rawValue, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&pollers, nfds_t(pollers.count), 250)
+            let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? -1
             if ready > 0 {
                 var stillWaiting: [WaitingConnection] = []
                 for (index, connection) in waiting.enumerated() {
@@ -202,9 +200,8 @@ public final class AgentServer: @unchecked Sendable {
 
     func shutdown(listener: FileDescriptor) {
         // Remove the socket only if it is still ours (a newer agent may have replaced it).
-        var onDisk = stat()
-        if let socketIdentity, lstat(paths.socketPath, &onDisk) == 0,
-           (UInt64(onDisk.st_dev), UInt64(onDisk.st_ino)) == socketIdentity {
+        if let socketIdentity, let onDisk = try? FileStatus(path: paths.socketPath, followingSymlinks: false),
+           (onDisk.device, onDisk.inode) == socketIdentity {
             unlink(paths.socketPath)
         }
         listener.close()
@@ -273,8 +270,9 @@ public enum AgentFrontend {
             cbroker_close_from(3)
             _ = cbroker_setsid()
             if (try? ensurePrivateDirectory(paths.stateDirectory)) != nil {
-                let logFD = open(paths.agentLogPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-                if logFD >= 0 { dup2(logFD, 2); close(logFD) }
+                if let logFD = try? FileDescriptor.open(paths.agentLogPath, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600) {
+                    dup2(logFD.rawValue, 2); logFD.close()
+                }
             }
         }
         let log: @Sendable (String) -> Void = { text in
@@ -295,7 +293,7 @@ public enum AgentFrontend {
         try? ready.writeAll("ok\n")
         if options.spawned {
             // The spawner waits for EOF-or-line on this pipe; hand it EOF now.
-            let devNull = open("/dev/null", O_WRONLY)
+            let devNull = (try? FileDescriptor.open("/dev/null", .writeOnly))?.rawValue ?? -1
             dup2(devNull, 1)
             close(devNull)
         }

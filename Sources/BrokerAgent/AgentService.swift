@@ -102,7 +102,7 @@ public final class AgentService: @unchecked Sendable {
         }
         // An error text comes from our own code and names sources, never values; still, keep
         // it to one clean line.
-        answer.fields = answer.fields.map { .init($0.key, $0.value.replacingOccurrences(of: "\n", with: " ")) }
+        answer.fields = answer.fields.map { .init($0.key, $0.value.onOneLine) }
         return answer
     }
 

@@ -15,30 +15,20 @@ public struct Caller: Sendable, Equatable {
     public static func describe(_ peer: UnixSocket.PeerCredentials) -> Caller {
         var caller = Caller(pid: peer.pid, uid: peer.uid)
         #if os(Linux)
-        caller.executable = ProcessInfoLite.readLink("/proc/\(peer.pid)/exe")
+        caller.executable = ProcFS.executable(of: peer.pid)
         // git and CI runners often start the adapter through `sh -c`: skip shells to name the
         // program that really asked.
         var pid = peer.pid
         for _ in 0..<4 {
-            guard let parent = parentPID(of: pid), parent > 1 else { break }
+            guard let parent = ProcFS.parentPID(of: pid), parent > 1 else { break }
             pid = parent
             caller.parentPID = parent
-            caller.parentExecutable = ProcessInfoLite.readLink("/proc/\(parent)/exe")
+            caller.parentExecutable = ProcFS.executable(of: parent)
             let name = caller.parentExecutable.map { String($0.split(separator: "/").last ?? "") } ?? ""
             if !["sh", "dash", "bash", "zsh", "ash", "busybox"].contains(name) { break }
         }
         #endif
         return caller
-    }
-
-    static func parentPID(of pid: Int32) -> Int32? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        let bytes = FileDescriptor(rawValue: fd).closeAfter { (try? FileDescriptor(rawValue: fd).readAll(limit: 4096)) ?? [] }
-        let stat = String(decoding: bytes, as: UTF8.self)
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 }
 
@@ -113,20 +103,23 @@ public final class AuditLog: @unchecked Sendable {
         let limits = settings()
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {
-            fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-            if fd < 0 { failure = "cannot open \(path): \(Errno.current)"; return }
+            do {
+                fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600).rawValue
+            } catch {
+                failure = "cannot open \(path): \(error)"; return
+            }
         }
-        var before = stat()
-        var size = fstat(fd, &before) == 0 ? before.st_size : -1
+        var size = Int64((try? FileDescriptor(rawValue: fd).status())?.size ?? -1)
         var rotationFailure: String?
-        if size > 0, size + off_t(data.count) > off_t(limits.maxSize) {
+        if size > 0, size + Int64(data.count) > Int64(limits.maxSize) {
             do {
                 try AuditFiles.rotate(path, keep: limits.keep)
                 close(fd)
-                fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-                if fd < 0 { failure = "cannot open \(path): \(Errno.current)"; return }
+                fd = -1
+                fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600).rawValue
                 size = 0
             } catch {
+                if fd < 0 { failure = "cannot open \(path): \(error)"; return }
                 // Audit before answer: the record still goes into the oversized file.
                 rotationFailure = "cannot rotate \(path): \(error)"
             }
@@ -137,7 +130,7 @@ public final class AuditLog: @unchecked Sendable {
         } catch {
             // A full disk may take part of a line: cut it off again, so the next record starts
             // on a line of its own and every line stays one whole JSON object.
-            if size >= 0 { _ = ftruncate(fd, size) }
+            if size >= 0 { try? FileDescriptor(rawValue: fd).truncate(to: size) }
             failure = "cannot write \(path): \(error)"
         }
     }

@@ -18,10 +18,9 @@ public final class ConfigStore: @unchecked Sendable {
     /// The config, re-read whenever the file's inode, size or mtime changed since last time. A
     /// stat per request is cheaper than making people restart the agent after an edit.
     public func config() -> Result<BrokerConfig, Error> {
-        var st = stat()
-        let newStamp: [Int64] = stat(paths.configFile, &st) == 0
-            ? [Int64(st.st_ino), Int64(st.st_size), Int64(st.st_mtim.tv_sec), Int64(st.st_mtim.tv_nsec)]
-            : [-1]
+        let newStamp: [Int64] = (try? FileStatus(path: paths.configFile)).map {
+            [Int64(bitPattern: $0.inode), $0.size, $0.modified.seconds, $0.modified.nanoseconds]
+        } ?? [-1]
         lock.lock(); defer { lock.unlock() }
         if newStamp != stamp {
             stamp = newStamp

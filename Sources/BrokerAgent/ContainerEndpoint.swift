@@ -105,8 +105,8 @@ final class ContainerEndpoint: @unchecked Sendable {
         while true {
             lock.lock(); let done = stopped; lock.unlock()
             if done { return }
-            var poller = pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 250) > 0, let connection = try? UnixSocket.accept(listener) else { continue }
+            var poller = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
+            guard (try? Poll.wait(&poller, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? 0 > 0, let connection = try? UnixSocket.accept(listener) else { continue }
             lock.lock()
             let admitted = connections < Self.maxConnections
             if admitted { connections += 1 }

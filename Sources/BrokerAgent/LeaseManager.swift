@@ -33,23 +33,9 @@ public struct ProcessTable: Sendable {
     /// /proc on Linux. Elsewhere no process is known, so pools refuse every request (DESIGN D13:
     /// the macOS seam is proc_pidinfo, for the start time, parent and path).
     public static let system = ProcessTable(
-        startTime: { pid in
-            guard let fields = statFields(pid), fields.count > 19, fields[0] != "Z", fields[0] != "X" else { return nil }
-            return UInt64(fields[19])
-        },
-        parent: { pid in statFields(pid).flatMap { $0.count > 1 ? Int32($0[1]) : nil } },
-        executable: { pid in ProcessInfoLite.readLink("/proc/\(pid)/exe") })
-
-    /// /proc/PID/stat after the command name (which may hold spaces and parentheses): field 3
-    /// (the state) is element 0, so field N is element N - 3.
-    static func statFields(_ pid: Int32) -> [Substring]? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        let bytes = FileDescriptor(rawValue: fd).closeAfter { (try? FileDescriptor(rawValue: fd).readAll(limit: 4096)) ?? [] }
-        let stat = String(decoding: bytes, as: UTF8.self)
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: close)...].split(separator: " ")
-    }
+        startTime: { pid in ProcFS.startTime(of: pid) },
+        parent: { pid in ProcFS.parentPID(of: pid) },
+        executable: { pid in ProcFS.executable(of: pid) })
 
     public func holder(_ pid: Int32) -> LeaseHolder? {
         startTime(pid).map { LeaseHolder(pid: pid, startTime: $0) }
@@ -447,11 +433,7 @@ public final class LeaseManager: @unchecked Sendable {
     }
 
     func read(_ path: String) throws -> (String, [PoolLease], [String: Int64]) {
-        var st = stat()
-        guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { throw CorruptFile(description: "not a regular file") }
-        guard st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else { throw CorruptFile(description: "not private (0600, ours)") }
-        guard st.st_size < 1 << 20, let data = FileManager.default.contents(atPath: path) else { throw CorruptFile(description: "too large or unreadable") }
-        let message = try WireCodec.decode(Array(data))
+        let message = try WireCodec.decode(try PrivateFile.read(path: path, limit: 1 << 20))
         guard message["v"] == "1", let name = message["pool"], self.path(for: name) == path else {
             throw CorruptFile(description: "unknown version or pool name")
         }

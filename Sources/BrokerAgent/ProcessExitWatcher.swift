@@ -74,8 +74,7 @@ final class ProcessExitWatcher: @unchecked Sendable {
     }
 
     private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        _ = try? FileDescriptor(rawValue: wakeWrite).write(UnsafeRawBufferPointer(start: [UInt8(1)], count: 1), retryOnInterrupt: false)
     }
 
     private func loop() {
@@ -89,13 +88,13 @@ final class ProcessExitWatcher: @unchecked Sendable {
                 var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
                 let order = Array(entries)
                 fds += order.map { pollfd(fd: $0.value, events: Int16(POLLIN), revents: 0) }
-                if poll(&fds, nfds_t(fds.count), 1000) > 0 {
+                if (try? Poll.wait(&fds, timeoutMilliseconds: 1000, retryOnInterrupt: false)) ?? 0 > 0 {
                     if fds[0].revents != 0 { drainWake() }
                     for (i, entry) in order.enumerated() where fds[i + 1].revents != 0 { exited.append(entry.key) }
                 }
             } else {
                 var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-                if poll(&fds, 1, 500) > 0 { drainWake() }
+                if (try? Poll.wait(&fds, timeoutMilliseconds: 500, retryOnInterrupt: false)) ?? 0 > 0 { drainWake() }
                 exited = entries.keys.filter { kill($0, 0) != 0 && errno == ESRCH }
             }
             for pid in exited {
@@ -109,6 +108,6 @@ final class ProcessExitWatcher: @unchecked Sendable {
 
     private func drainWake() {
         var buffer = [UInt8](repeating: 0, count: 64)
-        _ = read(wakeRead, &buffer, buffer.count)
+        _ = try? buffer.withUnsafeMutableBytes { try FileDescriptor(rawValue: wakeRead).read(into: $0, retryOnInterrupt: false) }
     }
 }

@@ -64,9 +64,12 @@ public enum Documentation {
         var written: [String] = []
         for file in files() {
             let path = (base.isEmpty ? "." : base) + "/" + file.path
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw BrokerFailure(.config, "cannot write \(path): \(Errno.current)") }
-            let descriptor = FileDescriptor(rawValue: fd)
+            let descriptor: FileDescriptor
+            do {
+                descriptor = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec], permissions: 0o644)
+            } catch {
+                throw BrokerFailure(.config, "cannot write \(path): \(error)")
+            }
             try descriptor.closeAfter { try descriptor.writeAll(file.contents) }
             written.append(path)
         }

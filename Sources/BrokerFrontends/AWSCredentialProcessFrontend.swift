@@ -87,5 +87,5 @@ public enum AWSCredentialProcessFrontend {
 
 extension String {
     /// One stderr line, whatever the message held.
-    var replacingNewlines: String { String(map { $0 == "\n" || $0 == "\r" ? " " : $0 }) }
+    var replacingNewlines: String { onOneLine }
 }

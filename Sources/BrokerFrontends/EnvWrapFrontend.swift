@@ -77,7 +77,7 @@ public struct EnvChanges: Equatable, Sendable {
 
     /// POSIX single quotes: everything literal; a quote is closed, escaped and reopened.
     static func shellQuoted(_ value: String) -> String {
-        "'" + value.replacingAll("'", with: "'\\''") + "'"
+        BrokerWire.shellQuoted(value)
     }
 
     /// fish single quotes: only `\\` and `\'` are escapes.
@@ -251,62 +251,26 @@ public enum EnvWrapFrontend {
             throw BrokerFailure(.usage, "--format github appends to the file $GITHUB_ENV names, and GITHUB_ENV is not set",
                                 hint: "run it in a GitHub Actions step, or use --format dotenv")
         }
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot open $GITHUB_ENV (\(path)): \(Errno.current)") }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600)
+        } catch {
+            throw BrokerFailure(.unavailable, "cannot open $GITHUB_ENV (\(path)): \(error)")
+        }
         try output.writeAll(changes.githubMasks)
-        try FileDescriptor(rawValue: fd).closeAfter { try FileDescriptor(rawValue: fd).writeAll(changes.rendered(.github)) }
+        try fd.closeAfter { try fd.writeAll(changes.rendered(.github)) }
     }
 
     /// Replaces this process with `command`, found on PATH like a shell finds it. Returns only on
     /// failure: 127 when nothing by that name exists, 126 when it cannot be executed.
     public static func execute(_ command: [String], environment: [String: String]) -> Int32 {
         let name = command[0]
-        let candidates = searchPath(for: name, path: environment["PATH"])
-        let envp = environment.map { "\($0.key)=\($0.value)" }
-        var denied: Errno?
-        var lastError: Errno?
-        for candidate in candidates {
-            let error = exec(candidate, arguments: command, environment: envp)
-            switch error.rawValue {
-            case ENOENT, ENOTDIR:
-                continue
-            case ENOEXEC:
-                // No #! line: run it as a shell script, as execvp and every shell do.
-                let shellError = exec("/bin/sh", arguments: ["/bin/sh", candidate] + command.dropFirst(), environment: envp)
-                lastError = shellError
-            case EACCES:
-                denied = error
-            default:
-                lastError = error
-            }
-            if name.contains("/") { break }
-        }
-        if let error = lastError ?? denied {
+        let error = ProcessImage.replace(arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
+        if error.rawValue != ENOENT && error.rawValue != ENOTDIR {
             printError("broker-env-wrap: \(WireCodec.printable(name)): \(error)")
             return 126
         }
         printError("broker-env-wrap: \(WireCodec.printable(name)): command not found")
         return 127
-    }
-
-    /// Where a shell would look for `name`: itself when it holds a slash, else each PATH entry
-    /// (an empty entry is the current directory).
-    public static func searchPath(for name: String, path: String?) -> [String] {
-        if name.contains("/") { return [name] }
-        guard !name.isEmpty else { return [] }
-        let entries = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false)
-        return entries.map { $0.isEmpty ? name : "\($0)/\(name)" }
-    }
-
-    /// The corresponding C function is `execve`. Returns the reason it did not replace us.
-    static func exec(_ path: String, arguments: [String], environment: [String]) -> Errno {
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        execve(path, &argv, &envp)
-        return Errno.current
     }
 }

@@ -153,10 +153,6 @@ public struct GitCredentialFrontend {
 
     /// `git-credential-broker: <text>` on exactly one line, whatever `text` holds.
     static func errorLine(_ text: String) -> String {
-        var line = "git-credential-broker: "
-        for scalar in text.unicodeScalars {
-            if scalar == "\n" || scalar == "\r" || scalar == "\0" { line += " " } else { line.unicodeScalars.append(scalar) }
-        }
-        return line
+        "git-credential-broker: " + text.onOneLine
     }
 }

@@ -66,12 +66,14 @@ public struct AgentClient: Sendable {
         try ensurePrivateDirectory(paths.runtimeDirectory)
         // One spawner at a time: whoever holds the lock re-checks, then starts the agent and
         // waits for its "ok". Everyone else finds it running once they get the lock.
-        let lock = open(paths.spawnLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else {
-            throw BrokerFailure(.unavailable, "cannot open \(paths.spawnLockPath): \(Errno.current)")
+        let lockFile: FileDescriptor
+        do {
+            lockFile = try FileDescriptor.open(paths.spawnLockPath, .readWrite, options: [.create, .closeOnExec], permissions: 0o600)
+        } catch {
+            throw BrokerFailure(.unavailable, "cannot open \(paths.spawnLockPath): \(error)")
         }
-        defer { close(lock) }
-        _ = try retryOnInterrupt({ flock(lock, LOCK_EX) }, failed: { $0 != 0 })
+        defer { lockFile.close() }
+        _ = try retryOnInterrupt({ flock(lockFile.rawValue, LOCK_EX) }, failed: { $0 != 0 })
         if let fd = try connectIfRunning() { return fd }
         try AgentSpawner(paths: paths, environment: environment).spawnAndWait()
         guard let fd = try connectIfRunning() else {
@@ -142,11 +144,10 @@ struct AgentSpawner {
         // The agent daemonizes itself (setsid) and stays running; reap nothing here. Its first
         // line is "ok" once it listens, or an error sentence if it could not start.
         var line: [UInt8] = []
-        var poller = pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)
+        var poller = [pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)]
         var buffer = [UInt8](repeating: 0, count: 512)
         while !line.contains(10) {
-            let ready = poll(&poller, 1, timeoutMilliseconds)
-            if ready < 0 && errno == EINTR { continue }
+            let ready = (try? Poll.wait(&poller, timeoutMilliseconds: timeoutMilliseconds)) ?? -1
             if ready <= 0 {
                 throw BrokerFailure(.unavailable, "broker-agent did not become ready within \(timeoutMilliseconds / 1000) s",
                                     hint: "see \(paths.agentLogPath)")
@@ -156,8 +157,7 @@ struct AgentSpawner {
             line += buffer[0..<n]
         }
         // Reap the child if it already exited (startup failure) so no zombie lingers.
-        var status: CInt = 0
-        _ = waitpid(pid, &status, WNOHANG)
+        _ = try? ChildProcess.wait(pid, options: WNOHANG)
         let text = String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)
         if text == "ok" || text == "running" { return }
         throw BrokerFailure(.unavailable, text.isEmpty ? "broker-agent exited before it was ready" : "broker-agent: \(text)",

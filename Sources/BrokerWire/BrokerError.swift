@@ -45,3 +45,15 @@ public enum ExitStatus {
     public static let failure: Int32 = 1
     public static let usage: Int32 = 64
 }
+
+extension String {
+    /// The text on one line: every LF, CR and NUL becomes a space. The one sanitizer for error
+    /// text bound for stderr, a wire value or a JSON message.
+    public var onOneLine: String {
+        var line = ""
+        for scalar in unicodeScalars {
+            if scalar == "\n" || scalar == "\r" || scalar == "\0" { line += " " } else { line.unicodeScalars.append(scalar) }
+        }
+        return line
+    }
+}

@@ -69,8 +69,7 @@ public func ensurePrivateDirectory(_ path: String) throws {
     // Walk up to the first existing ancestor, then create downwards with 0700.
     while !components.isEmpty {
         let candidate = "/" + components.joined(separator: "/")
-        var st = stat()
-        if lstat(candidate, &st) == 0 { break }
+        if (try? FileStatus(path: candidate, followingSymlinks: false)) != nil { break }
         missing.append(candidate)
         components.removeLast()
     }
@@ -83,24 +82,23 @@ public func ensurePrivateDirectory(_ path: String) throws {
 }
 
 public func checkPrivateDirectory(_ path: String) throws {
-    var st = stat()
-    guard lstat(path, &st) == 0 else {
-        throw BrokerFailure(.permission, "cannot inspect \(path): \(Errno.current)")
+    let st: FileStatus
+    do { st = try FileStatus(path: path, followingSymlinks: false) } catch {
+        throw BrokerFailure(.permission, "cannot inspect \(path): \(error)")
     }
-    let type = st.st_mode & S_IFMT
-    if type == S_IFLNK {
+    if st.isSymbolicLink {
         throw BrokerFailure(.permission, "\(path) is a symbolic link; refusing to keep credentials behind it",
                             hint: "remove the link and let credential-broker create the directory")
     }
-    if type != S_IFDIR {
+    if !st.isDirectory {
         throw BrokerFailure(.permission, "\(path) exists and is not a directory", hint: "move it away")
     }
-    if st.st_uid != geteuid() {
-        throw BrokerFailure(.permission, "\(path) is owned by uid \(st.st_uid), not by you (uid \(geteuid()))",
+    if st.ownerID != UInt32(geteuid()) {
+        throw BrokerFailure(.permission, "\(path) is owned by uid \(st.ownerID), not by you (uid \(geteuid()))",
                             hint: "remove it or point XDG_RUNTIME_DIR/XDG_CACHE_HOME elsewhere")
     }
-    if st.st_mode & 0o077 != 0 {
-        throw BrokerFailure(.permission, "\(path) is accessible by group or others (mode \(octal(st.st_mode & 0o777)))",
+    if st.mode & 0o077 != 0 {
+        throw BrokerFailure(.permission, "\(path) is accessible by group or others (mode \(octal(mode_t(st.mode & 0o777))))",
                             hint: "chmod 0700 \(path)")
     }
 }

@@ -102,3 +102,13 @@ public struct EnvPlan: Equatable, Sendable {
         return result
     }
 }
+
+/// POSIX single quotes, the one quoting rule for shell text we write: everything literal; a quote
+/// is closed, escaped and reopened (`'it'\''s'`). With `leavingPlainTextBare`, text of only
+/// letters, digits and `/._-+=:,@` is written as it is (helper command lines stay readable).
+public func shellQuoted(_ text: String, leavingPlainTextBare: Bool = false) -> String {
+    if leavingPlainTextBare && text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }) { return text }
+    var out = "'"
+    for c in text { if c == "'" { out += "'\\''" } else { out.append(c) } }
+    return out + "'"
+}

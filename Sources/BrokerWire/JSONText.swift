@@ -81,8 +81,10 @@ public func rfc3339UTC(_ seconds: Int64) -> String {
 public func currentUnixTime() -> Int64 { Int64(time(nil)) }
 
 /// Unix seconds for an RFC 3339 / ISO 8601 timestamp such as `2026-11-22T01:00:00Z`,
-/// `…00.123Z` or `…00+02:00`; nil for anything else. Fractions are dropped.
-public func parseRFC3339(_ text: String) -> Int64? {
+/// `…00.123Z` or `…00+02:00`; nil for anything else. Fractions are dropped. The one RFC 3339
+/// parser: `allowingSpaceSeparator` accepts the space RFC 3339 permits between date and time
+/// (STS's ISO 8601 answers never have one, and its parser refuses it).
+public func parseRFC3339(_ text: String, allowingSpaceSeparator: Bool = true) -> Int64? {
     let b = Array(text.utf8)
     func number(_ from: Int, _ count: Int) -> Int32? {
         guard from + count <= b.count else { return nil }
@@ -93,7 +95,7 @@ public func parseRFC3339(_ text: String) -> Int64? {
         }
         return n
     }
-    guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || b[10] == 32, b[13] == 58, b[16] == 58,
+    guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116 || (allowingSpaceSeparator && b[10] == 32), b[13] == 58, b[16] == 58,
           let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
           let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
           (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
@@ -108,7 +110,8 @@ public func parseRFC3339(_ text: String) -> Int64? {
     var offset: Int64 = 0
     if b[i] == 90 || b[i] == 122 {
         i += 1
-    } else if b[i] == 43 || b[i] == 45, let oh = number(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = number(i + 4, 2) {
+    } else if b[i] == 43 || b[i] == 45, let oh = number(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = number(i + 4, 2),
+              oh <= 23, om <= 59 {
         offset = Int64(oh) * 3600 + Int64(om) * 60
         if b[i] == 43 { offset = -offset }
         i += 6

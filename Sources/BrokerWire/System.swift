@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CBrokerSystem
 
 /// An errno value with the C library's sentence for it.
 public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
@@ -20,17 +21,24 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
 }
 
-/// Runs `body` until it stops failing with EINTR. The one place such loops live.
+/// Runs one syscall through `body`; a result that `failed` turns into the thrown `Errno`.
+/// With `retryOnInterrupt` (the default) an EINTR failure runs it again: the one place such loops live.
 @inline(__always)
-public func retryOnInterrupt<T>(_ body: () -> T, failed: (T) -> Bool) throws -> T {
+public func valueOrErrno<T>(retryOnInterrupt: Bool = true, _ body: () -> T, failed: (T) -> Bool) throws -> T {
     while true {
         let result = body()
         if failed(result) {
-            if errno == EINTR { continue }
+            if retryOnInterrupt && errno == EINTR { continue }
             throw Errno.current
         }
         return result
     }
+}
+
+/// Runs `body` until it stops failing with EINTR (`valueOrErrno` with its default).
+@inline(__always)
+public func retryOnInterrupt<T>(_ body: () -> T, failed: (T) -> Bool) throws -> T {
+    try valueOrErrno(retryOnInterrupt: true, body, failed: failed)
 }
 
 /// A raw file descriptor. The caller owns it; `close()` or `closeAfter` releases it.
@@ -42,9 +50,64 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
     public static let standardOutput = FileDescriptor(rawValue: 1)
     public static let standardError = FileDescriptor(rawValue: 2)
 
+    /// How a descriptor is opened: the access half of `open`'s flags.
+    public enum AccessMode: Sendable {
+        case readOnly, writeOnly, readWrite
+        var flags: CInt {
+            switch self {
+            case .readOnly: return O_RDONLY
+            case .writeOnly: return O_WRONLY
+            case .readWrite: return O_RDWR
+            }
+        }
+    }
+
+    /// The rest of `open`'s flags.
+    public struct OpenOptions: OptionSet, Sendable {
+        public let rawValue: CInt
+        public init(rawValue: CInt) { self.rawValue = rawValue }
+        public static let create = OpenOptions(rawValue: O_CREAT)
+        public static let exclusiveCreate = OpenOptions(rawValue: O_EXCL)
+        public static let append = OpenOptions(rawValue: O_APPEND)
+        public static let truncate = OpenOptions(rawValue: O_TRUNC)
+        public static let noFollow = OpenOptions(rawValue: O_NOFOLLOW)
+        public static let closeOnExec = OpenOptions(rawValue: O_CLOEXEC)
+    }
+
+    /// The corresponding C function is `open`. `permissions` applies only with `.create`.
+    public static func open(_ path: String, _ mode: AccessMode, options: OpenOptions = [], permissions: mode_t = 0o600,
+                            retryOnInterrupt: Bool = true) throws -> FileDescriptor {
+        let flags = mode.flags | options.rawValue
+        return FileDescriptor(rawValue: try valueOrErrno(retryOnInterrupt: retryOnInterrupt, {
+            systemOpen(path, flags, permissions)
+        }, failed: { $0 < 0 }))
+    }
+
     /// The corresponding C function is `read`. Returns 0 at end of file.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        try retryOnInterrupt({ systemRead(rawValue, buffer.baseAddress, buffer.count) }, failed: { $0 < 0 })
+    public func read(into buffer: UnsafeMutableRawBufferPointer, retryOnInterrupt: Bool = true) throws -> Int {
+        try valueOrErrno(retryOnInterrupt: retryOnInterrupt, { systemRead(rawValue, buffer.baseAddress, buffer.count) }, failed: { $0 < 0 })
+    }
+
+    /// One `write`, which may be short. The corresponding C function is `write`.
+    public func write(_ buffer: UnsafeRawBufferPointer, retryOnInterrupt: Bool = true) throws -> Int {
+        try valueOrErrno(retryOnInterrupt: retryOnInterrupt, { systemWrite(rawValue, buffer.baseAddress, buffer.count) }, failed: { $0 < 0 })
+    }
+
+    /// The corresponding C function is `fstat`.
+    public func status() throws -> FileStatus {
+        var st = stat()
+        _ = try valueOrErrno({ fstat(rawValue, &st) }, failed: { $0 != 0 })
+        return FileStatus(st)
+    }
+
+    /// The corresponding C function is `ftruncate`.
+    public func truncate(to size: Int64) throws {
+        _ = try valueOrErrno({ ftruncate(rawValue, off_t(size)) }, failed: { $0 != 0 })
+    }
+
+    /// The corresponding C function is `fsync`.
+    public func sync() throws {
+        _ = try valueOrErrno({ fsync(rawValue) }, failed: { $0 != 0 })
     }
 
     /// Writes every byte, looping over short writes. The corresponding C function is `write`.
@@ -81,9 +144,95 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
     }
 }
 
+@inline(__always) func systemOpen(_ path: String, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
 @inline(__always) func systemRead(_ fd: CInt, _ buf: UnsafeMutableRawPointer?, _ n: Int) -> Int { read(fd, buf, n) }
 @inline(__always) func systemWrite(_ fd: CInt, _ buf: UnsafeRawPointer?, _ n: Int) -> Int { write(fd, buf, n) }
 @inline(__always) func systemClose(_ fd: CInt) -> CInt { close(fd) }
+
+/// What `stat` says about a file, the same on every platform: the one place that knows where
+/// Linux and Darwin keep each field (`st_mtim` there, `st_mtimespec` here).
+public struct FileStatus: Sendable, Equatable {
+    public struct Timestamp: Sendable, Equatable {
+        public var seconds: Int64
+        public var nanoseconds: Int64
+    }
+
+    public var device: UInt64
+    public var inode: UInt64
+    /// File type and permission bits, as `st_mode`.
+    public var mode: UInt32
+    public var ownerID: UInt32
+    public var size: Int64
+    public var modified: Timestamp
+
+    init(_ st: stat) {
+        device = UInt64(st.st_dev)
+        inode = UInt64(st.st_ino)
+        mode = UInt32(st.st_mode)
+        ownerID = UInt32(st.st_uid)
+        size = Int64(st.st_size)
+        #if os(Linux)
+        modified = Timestamp(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int64(st.st_mtim.tv_nsec))
+        #else
+        modified = Timestamp(seconds: Int64(st.st_mtimespec.tv_sec), nanoseconds: Int64(st.st_mtimespec.tv_nsec))
+        #endif
+    }
+
+    /// The corresponding C functions are `stat`, and `lstat` when `followingSymlinks` is false.
+    public init(path: String, followingSymlinks: Bool = true) throws {
+        var st = stat()
+        _ = try valueOrErrno({ followingSymlinks ? stat(path, &st) : lstat(path, &st) }, failed: { $0 != 0 })
+        self.init(st)
+    }
+
+    public var isRegularFile: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFREG) }
+    public var isDirectory: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFDIR) }
+    public var isSymbolicLink: Bool { mode & UInt32(S_IFMT) == UInt32(S_IFLNK) }
+    /// The permission bits (`mode & 0o7777`).
+    public var permissions: UInt32 { mode & 0o7777 }
+}
+
+/// Waiting on descriptors.
+public enum Poll {
+    /// The corresponding C function is `poll`. Returns how many descriptors have events (0 on
+    /// timeout). A retried call starts its timeout again; loops with a deadline pass
+    /// `retryOnInterrupt: false` and recompute it.
+    public static func wait(_ fds: inout [pollfd], timeoutMilliseconds: Int32, retryOnInterrupt: Bool = true) throws -> Int {
+        let count = nfds_t(fds.count)
+        return Int(try fds.withUnsafeMutableBufferPointer { buffer in
+            try valueOrErrno(retryOnInterrupt: retryOnInterrupt, { poll(buffer.baseAddress, count, timeoutMilliseconds) }, failed: { $0 < 0 })
+        })
+    }
+}
+
+/// Child processes.
+public enum ChildProcess {
+    /// The corresponding C function is `waitpid`. Returns the pid reaped (0 under `WNOHANG` when
+    /// the child is still running) and its raw status.
+    @discardableResult
+    public static func wait(_ pid: pid_t, options: CInt = 0, retryOnInterrupt: Bool = true) throws -> (pid: pid_t, status: CInt) {
+        var status: CInt = 0
+        let reaped = try valueOrErrno(retryOnInterrupt: retryOnInterrupt, { waitpid(pid, &status, options) }, failed: { $0 < 0 })
+        return (reaped, status)
+    }
+}
+
+/// Replacing this process with another program.
+public enum ProcessImage {
+    /// Runs `arguments[0]` in place of this process, looked up on `environment`'s PATH the way a
+    /// shell looks it up (a name with a slash is used as it is; a file without `#!` runs under
+    /// `/bin/sh`). The corresponding C function is `execvp`. Returns only on failure, with why.
+    public static func replace(arguments: [String], environment: [String]) -> Errno {
+        guard let file = arguments.first else { return Errno.noEntry }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        return Errno(rawValue: cbroker_exec_searching_path(file, &argv, &envp))
+    }
+}
 
 /// Reads one wire message (to a blank line or EOF) from a descriptor, enforcing the limits while
 /// reading so an endless line is cut off early.
@@ -147,7 +296,7 @@ public enum ProcessInfoLite {
     /// The absolute path of the running executable.
     public static func executablePath() -> String? {
         #if os(Linux)
-        return readLink("/proc/self/exe")
+        return ProcFS.executable(of: nil)
         #else
         return CommandLine.arguments.first
         #endif

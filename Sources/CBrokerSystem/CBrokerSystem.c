@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -36,6 +37,17 @@ int cbroker_accept_cloexec(int listener) {
     if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
     return fd;
 #endif
+}
+
+extern char **environ;
+
+int cbroker_exec_searching_path(const char *file, char *const argv[], char *const envp[]) {
+    char **saved = environ;
+    environ = (char **)envp;
+    execvp(file, argv);
+    int error = errno;
+    environ = saved;
+    return error;
 }
 
 pid_t cbroker_setsid(void) { return setsid(); }

@@ -97,13 +97,6 @@ final class EnvWrapFrontendTests: XCTestCase {
         }
     }
 
-    func testCommandsAreLookedUpOnPathLikeAShellDoes() {
-        XCTAssertEqual(EnvWrapFrontend.searchPath(for: "tf", path: "/a:/b"), ["/a/tf", "/b/tf"])
-        XCTAssertEqual(EnvWrapFrontend.searchPath(for: "tf", path: "/a::/b"), ["/a/tf", "tf", "/b/tf"], "an empty entry is the current directory")
-        XCTAssertEqual(EnvWrapFrontend.searchPath(for: "./tf", path: "/a"), ["./tf"])
-        XCTAssertEqual(EnvWrapFrontend.searchPath(for: "/bin/tf", path: "/a"), ["/bin/tf"])
-    }
-
     // MARK: --print round trips: each format, read back by its own reader, gives the plan's environment
 
     var expected: [String: String] { (try? plan.applied(to: caller)) ?? [:] }

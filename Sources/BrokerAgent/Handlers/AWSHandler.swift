@@ -51,7 +51,7 @@ struct AWSHandler {
                 ("Expiration", .string(rfc3339UTC(expiry))),
             ]))
         } catch {
-            return .error(502, "CredentialsUnavailable", "\(error)".replacingOccurrences(of: "\n", with: " "))
+            return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
         }
     }
 }

@@ -28,7 +28,7 @@ struct EnvPlanHandler {
         guard let pid = request[WireKey.pid].flatMap(Int32.init), pid > 1 else { throw BrokerFailure(.input, "request carries no pid") }
         // The lease may be bound to the caller or to its parent (--print, for the shell that
         // evaluates the output), not to some unrelated long-lived process.
-        if caller.pid > 0, pid != caller.pid, pid != Caller.parentPID(of: caller.pid) {
+        if caller.pid > 0, pid != caller.pid, pid != ProcFS.parentPID(of: caller.pid) {
             throw BrokerFailure(.denied, "pid \(pid) is neither the caller nor its parent")
         }
         let requestedDelivery = try request[WireKey.delivery].map { text -> EnvDelivery in
@@ -165,14 +165,18 @@ struct EnvPlanHandler {
         text += "credential_process = \(Self.shellQuoted(binDirectory + "/aws-credential-process")) --identity \(Self.shellQuoted(name))"
         text += " --socket-dir \(Self.shellQuoted(paths.runtimeDirectory))\n"
         if let region { text += "region = \(region)\n" }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot write \(path): \(Errno.current)") }
-        try FileDescriptor(rawValue: fd).closeAfter { try FileDescriptor(rawValue: fd).writeAll(text) }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec], permissions: 0o600)
+        } catch {
+            throw BrokerFailure(.unavailable, "cannot write \(path): \(error)")
+        }
+        try fd.closeAfter { try fd.writeAll(text) }
         return path
     }
 
     /// POSIX single quotes, for the paths written into helper command lines.
     static func shellQuoted(_ text: String) -> String {
-        text.allSatisfy({ $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }) ? text : "'\(text)'"
+        BrokerWire.shellQuoted(text, leavingPlainTextBare: true)
     }
 }

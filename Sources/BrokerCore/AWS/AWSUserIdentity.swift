@@ -134,11 +134,10 @@ public struct AWSUserIdentity: AWSIdentityKind {
 /// `~/.aws/credentials`: INI sections of aws_access_key_id / aws_secret_access_key / aws_session_token.
 enum SharedCredentialsFile {
     static func read(path: String, profile: String) throws -> AWSCredentials {
-        var st = stat()
-        guard stat(path, &st) == 0, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let st = try? FileStatus(path: path), let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw BrokerFailure(.config, "cannot read the shared credentials file \(path)")
         }
-        if st.st_mode & 0o077 != 0 {
+        if st.mode & 0o077 != 0 {
             throw BrokerFailure(.permission, "shared credentials file \(path) is readable by group or others", hint: "chmod 600 \(path)")
         }
         var section: String?

@@ -87,30 +87,19 @@ public struct AWSWebIdentity: AWSIdentityKind {
             throw BrokerFailure(.config, "ACTIONS_ID_TOKEN_REQUEST_URL is not an https URL; refusing to send the request token over it")
         }
         components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "audience", value: audience)]
-        var request = URLRequest(url: components.url!, timeoutInterval: 10)
-        request.setValue("bearer \(bearer)", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        let box = ResponseBox()
-        let done = DispatchSemaphore(value: 0)
-        URLSession(configuration: .ephemeral).dataTask(with: request) { data, response, error in
-            box.data = data
-            box.status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            box.error = error
-            done.signal()
-        }.resume()
-        done.wait()
-        if let error = box.error { throw BrokerFailure(.unavailable, "cannot reach GitHub's OIDC endpoint: \(error.localizedDescription)") }
-        guard box.status == 200, let data = box.data,
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let value = object["value"] as? String, !value.isEmpty else {
-            throw BrokerFailure(.upstream, "GitHub's OIDC endpoint answered HTTP \(box.status) without a token")
+        // Through the hardened exchange: a bearer token must not follow a redirect elsewhere.
+        let outcome = HTTPExchange.send(method: "GET", url: components.url!,
+                                        headers: [("Authorization", "bearer \(bearer)"), ("Accept", "application/json")],
+                                        body: nil, timeout: 10)
+        switch outcome {
+        case .transport(let problem):
+            throw BrokerFailure(.unavailable, "cannot reach GitHub's OIDC endpoint: \(problem.reason)")
+        case .response(let status, let body):
+            guard status == 200, let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+                  let value = object["value"] as? String, !value.isEmpty else {
+                throw BrokerFailure(.upstream, "GitHub's OIDC endpoint answered HTTP \(status) without a token")
+            }
+            return Secret(value)
         }
-        return Secret(value)
     }
-}
-
-final class ResponseBox: @unchecked Sendable {
-    var data: Data?
-    var status = 0
-    var error: Error?
 }

@@ -335,48 +335,9 @@ public struct STSClient: Sendable {
                         httpStatus: status)
     }
 
-    /// `2026-11-22T01:00:00Z`, with optional fractional seconds and a `Z` or `±HH:MM` offset, as
-    /// Unix seconds (fractions dropped). Hand-parsed: Foundation's formatters would load ICU.
+    /// An `Expiration` as Unix seconds: the shared RFC 3339 parser, `T` between date and time.
     static func unixSeconds(iso8601 text: String) -> Int64? {
-        let b = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= b.count else { return nil }
-            var value = 0
-            for i in range {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) else { return nil }
-                value = value * 10 + Int(b[i] - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard b.count >= 20, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
-              b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"),
-              b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
-              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
-        var i = 19
-        if b[i] == UInt8(ascii: ".") {
-            i += 1
-            let digitsStart = i
-            while i < b.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b[i]) { i += 1 }
-            guard i > digitsStart else { return nil }
-        }
-        var offset = 0
-        guard i < b.count else { return nil }
-        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
-            i += 1
-        } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
-            guard i + 6 == b.count, b[i + 3] == UInt8(ascii: ":"),
-                  let hours = number((i + 1)..<(i + 3)), let minutes = number((i + 4)..<(i + 6)),
-                  hours <= 23, minutes <= 59 else { return nil }
-            offset = (hours * 3600 + minutes * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
-            i += 6
-        } else {
-            return nil
-        }
-        guard i == b.count else { return nil }
-        let days = SigV4Signer.daysSinceEpoch(year: year, month: month, day: day)
-        return Int64(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+        parseRFC3339(text, allowingSpaceSeparator: false)
     }
 }
 

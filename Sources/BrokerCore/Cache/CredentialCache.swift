@@ -148,16 +148,9 @@ public final class CredentialCache: @unchecked Sendable {
         guard name.hasSuffix(".cred"), let key = CacheKey(fileName: String(name.dropLast(5))) else {
             throw CorruptEntry(description: "not a cache entry name")
         }
-        var st = stat()
-        guard lstat(path, &st) == 0 else { throw CorruptEntry(description: "\(Errno.current)") }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw CorruptEntry(description: "not a regular file") }
-        guard st.st_uid == geteuid() else { throw CorruptEntry(description: "owned by uid \(st.st_uid)") }
-        guard st.st_mode & 0o077 == 0 else { throw CorruptEntry(description: "readable by group or others") }
-        guard st.st_size < 65536, let data = FileManager.default.contents(atPath: path) else {
-            throw CorruptEntry(description: "too large or unreadable")
-        }
+        let data = try PrivateFile.read(path: path, limit: 65536)
         let message: WireMessage
-        do { message = try WireCodec.decode(Array(data)) } catch { throw CorruptEntry(description: "\(error)") }
+        do { message = try WireCodec.decode(data) } catch { throw CorruptEntry(description: "\(error)") }
         guard message["v"] == "1" else { throw CorruptEntry(description: "unknown format version") }
         guard message["key"] == key.description else { throw CorruptEntry(description: "key does not match file name") }
         guard let obtained = message["obtained"].flatMap(Int64.init),
@@ -176,25 +169,5 @@ public final class CredentialCache: @unchecked Sendable {
             credential.expiresAtElapsed = anchored
         }
         return CachedCredential(key: key, credential: credential, obtainedAt: obtained, tier: .disk)
-    }
-}
-
-/// Writes 0600 to a temp name in the same directory, fsyncs, renames (DESIGN D5).
-public func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
-    let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-    let temp = "\(directory)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard fd >= 0 else {
-        throw BrokerFailure(.unavailable, "cannot write \(directory): \(Errno.current)", hint: "check free space and permissions")
-    }
-    do {
-        try FileDescriptor(rawValue: fd).writeAll(bytes)
-        guard fsync(fd) == 0 else { throw Errno.current }
-        close(fd)
-        guard rename(temp, path) == 0 else { throw Errno.current }
-    } catch {
-        close(fd)
-        unlink(temp)
-        throw BrokerFailure(.unavailable, "cannot write \(path): \(error)", hint: "check free space and permissions")
     }
 }

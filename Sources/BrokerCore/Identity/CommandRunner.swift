@@ -78,10 +78,10 @@ public struct CommandRunner: Sendable {
             let left = deadline - monotonicMilliseconds()
             if left <= 0 { timedOut = true; break }
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(min(left, 1000)))
-            if ready < 0 && errno == EINTR { continue }
+            // Not retried here: an interrupted wait comes round the loop and recomputes the deadline.
+            guard (try? Poll.wait(&fds, timeoutMilliseconds: Int32(min(left, 1000)), retryOnInterrupt: false)) != nil else { continue }
             for p in fds where p.revents != 0 {
-                let n = chunk.withUnsafeMutableBytes { read(p.fd, $0.baseAddress, $0.count) }
+                let n = (try? chunk.withUnsafeMutableBytes { try FileDescriptor(rawValue: p.fd).read(into: $0) }) ?? -1
                 if n <= 0 {
                     close(p.fd)
                     open.removeAll { $0 == p.fd }
@@ -96,8 +96,7 @@ public struct CommandRunner: Sendable {
             kill(-pid, SIGKILL)
             open.forEach { close($0) }
         }
-        var status: CInt = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let status = (try? ChildProcess.wait(pid))?.status ?? 0
         let exited = (status & 0x7f) == 0
         return CommandResult(
             status: exited ? (status >> 8) & 0xff : -1,

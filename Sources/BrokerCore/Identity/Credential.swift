@@ -157,20 +157,7 @@ public struct Clock: Sendable {
 
     /// Identifies this boot, so an elapsed-clock reading written to disk is trusted only by a
     /// process of the same boot (Linux; nil elsewhere, and the wall clock alone decides).
-    public static let bootID: String? = {
-        #if os(Linux)
-        let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 64)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        let text = String(decoding: buffer[..<n], as: UTF8.self).filter { $0.isHexDigit || $0 == "-" }
-        return text.isEmpty ? nil : text
-        #else
-        return nil
-        #endif
-    }()
+    public static let bootID: String? = ProcFS.bootID()
 }
 
 extension Int64 {

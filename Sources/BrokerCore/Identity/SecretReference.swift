@@ -56,11 +56,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             return Secret(value)
         case .file(let rawPath):
             let path = expandHome(rawPath, context.environment)
-            var st = stat()
-            guard stat(path, &st) == 0 else {
-                throw BrokerFailure(.config, "cannot read secret file \(path): \(Errno.current)")
+            let st: FileStatus
+            do { st = try FileStatus(path: path) } catch {
+                throw BrokerFailure(.config, "cannot read secret file \(path): \(error)")
             }
-            if st.st_mode & 0o077 != 0 {
+            if st.mode & 0o077 != 0 {
                 throw BrokerFailure(.permission, "secret file \(path) is readable by group or others",
                                     hint: "chmod 600 \(path)")
             }

@@ -7,6 +7,9 @@
 int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// accept with close-on-exec set atomically where the platform allows it.
 int cbroker_accept_cloexec(int listener);
+/// execvp with `envp` as the new program's environment and the PATH it is searched on (execvp
+/// reads PATH from `environ`, so it is swapped in for the call). Returns errno when it fails.
+int cbroker_exec_searching_path(const char *file, char *const argv[], char *const envp[]);
 /// setsid() for a daemon; returns the new session id or -1.
 pid_t cbroker_setsid(void);
 #include <spawn.h>
