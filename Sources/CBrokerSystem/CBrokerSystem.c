@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -46,6 +47,17 @@ int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
 #else
     (void)actions; (void)lowest;
     return 0;  // older libcs: the child closes what it must itself
+#endif
+}
+
+int cbroker_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#elif defined(__APPLE__)
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#else
+    (void)actions; (void)path;
+    return ENOSYS;
 #endif
 }
 
