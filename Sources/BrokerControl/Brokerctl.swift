@@ -9,15 +9,20 @@ public struct Brokerctl {
     public enum Format: String { case table, json }
 
     var environment: Environment
-    var out: (String) -> Void
-    var err: (String) -> Void
+    private var rawOut: (String) -> Void
+    private var rawErr: (String) -> Void
 
     public init(environment: Environment = .current, out: @escaping (String) -> Void = { print($0) },
                 err: @escaping (String) -> Void = { printError($0) }) {
         self.environment = environment
-        self.out = out
-        self.err = err
+        self.rawOut = out
+        self.rawErr = err
     }
+
+    /// Everything brokerctl prints for people passes here: audit targets are decoded paths
+    /// from remote URLs, and an escape sequence in one must reach the terminal as `\x1b`.
+    func out(_ text: String) { rawOut(WireCodec.printable(text, limit: nil, keepingLineBreaks: true)) }
+    func err(_ text: String) { rawErr(WireCodec.printable(text, limit: nil, keepingLineBreaks: true)) }
 
     public static var usage: String { CommandCatalog.usage(for: "brokerctl") }
 
@@ -47,7 +52,7 @@ public struct Brokerctl {
         }
         guard let command = args.popFirst() else { return usageError("no command given") }
         args = early[...] + args
-        let ctl = Brokerctl(environment: env, out: out, err: err)
+        let ctl = Brokerctl(environment: env, out: rawOut, err: rawErr)
         if args.contains("--help") || args.contains("-h"), CommandCatalog.brokerctl.subcommand(named: command) != nil {
             out(CommandCatalog.usage(for: "brokerctl \(command)"))
             return ExitStatus.success
@@ -125,7 +130,16 @@ public struct Brokerctl {
 
     func emitJSON(_ object: Any) {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        out(String(decoding: data, as: UTF8.self))
+        // JSON escapes C0 itself; DEL and C1 become \u escapes, which keep it valid JSON.
+        var text = String.UnicodeScalarView()
+        for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
+            if (0x7f...0x9f).contains(scalar.value) {
+                text.append(contentsOf: "\\u00\(String(scalar.value, radix: 16))".unicodeScalars)
+            } else {
+                text.append(scalar)
+            }
+        }
+        rawOut(String(text))
     }
 
     func loadConfig() throws -> BrokerConfig { try BrokerConfig.load(try paths) }

@@ -17,6 +17,7 @@ extension CommandCatalog {
             ManualSection("DESCRIPTION", [
                 .paragraph("The configuration says which identities exist, how each one obtains its credential, which git URLs use which identity, and how the agent behaves. broker-agent(1) reads it and rereads it whenever the file changes, so an edit needs no restart. `brokerctl validate` checks it and `brokerctl list` shows what it defines."),
                 .paragraph("A missing default file is a valid, empty configuration: git-credential-broker(1) then behaves exactly like `git credential-cache`. A file named by `BROKER_CONFIG` must exist."),
+                .paragraph("As ssh(1) does for its config, the file and every file it includes must be owned by you or root and not writable by group or others, and so must every directory above each of them up to your home directory (up to `/` for a file outside it); root-owned sticky directories such as /tmp are passed over. Otherwise every client, the agent and `brokerctl validate` refuse it with the fix, such as `config file FILE is writable by group or others (hint: chmod go-w FILE)`, at the include line for an included file."),
                 .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH` or `cmd:COMMAND`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
                 .code("""
                 # ~/.config/credential-broker/config
@@ -144,9 +145,10 @@ extension CommandCatalog {
                 .paragraph("`<url>` is `scheme://host[:port][/path]`, without a user name. A request from git matches when all of these hold:"),
                 .bullets([
                     "The scheme is the same (`https` matches only `https`).",
-                    "The host is the same, ignoring case; or the rule's host starts with `*.`, which stands for exactly one first label: `*.example.com` matches `git.example.com`, but not `example.com` or `a.b.example.com`.",
+                    "The host is the same, ignoring case; or the rule's host starts with `*.`, which stands for exactly one non-empty first label: `*.example.com` matches `git.example.com`, but not `example.com`, `.example.com` or `a.b.example.com`. A rule's host must be a DNS name or an IP address (IPv6 in brackets), with an optional port; anything else, such as quotes, spaces or `;`, is refused when the file is loaded.",
                     "The port is the same. A rule without a port means the scheme's default port (443 for https, 80 for http), so `https://git.example.com` does not match `https://git.example.com:8443`.",
                     "The rule's path, if it has one, is a prefix of the request's path on segment boundaries: `https://github.com/acme` matches `acme/tools.git` and `acme/tools/sub`, but not `acme-corp/tools`. A trailing `.git` is ignored when the rule names the repository itself.",
+                    "Paths are compared as the server resolves them: the request's path is split at `/`, each segment is percent-decoded, then `.` segments are dropped and `..` removes the segment before it. So `acme/../evil/repo.git` and `acme/%2e%2e/evil/repo.git` are evil's paths, not acme's, and `acme%2fevil` is one segment, not a path under `acme`. A path whose `..` climbs above the root matches no path-bound rule. A rule's own path may not hold `.` or `..` segments.",
                 ]),
                 .paragraph("When several rules match, the most specific wins: the one with more path segments, then an exact host over a `*.` wildcard, then an explicit port over a default one. A URL that no rule matches is handled like `git credential-cache` would."),
                 .subheading("Path-bound rules need git to send the path"),
@@ -171,10 +173,10 @@ extension CommandCatalog {
                         "The variable NAME in the agent's environment. The agent inherits its environment from whichever client started it (usually git-credential-broker, through git, from the shell that ran git), not from the program asking now. A variable missing there is a loud error telling you to export it and run `brokerctl stop`, so that the next request starts an agent that has it.",
                     ]),
                     Definition("file:PATH", [
-                        "The contents of PATH, without trailing newlines; `~/` is your home directory. A file that group or others can read is refused: run `chmod 600 PATH`.",
+                        "The contents of PATH, without trailing newlines; `~/` is your home directory, and a relative PATH is relative to the directory of the file the reference is written in (not to the directory of whichever program started the agent). A file that group or others can read is refused: run `chmod 600 PATH`.",
                     ]),
                     Definition("cmd:COMMAND", [
-                        "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout). When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
+                        "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout) with the directory of the file the reference is written in as its working directory, so relative paths in COMMAND mean the same whichever program started the agent. When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
                     ]),
                 ]),
             ]),

@@ -144,13 +144,23 @@ public enum WireCodec {
         return WireMessage.Field(key, value)
     }
 
-    /// A short, single-line rendering of untrusted text for error messages.
-    public static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars.prefix(64) {
-            if scalar.value < 0x20 || scalar.value == 0x7f { out += "?" } else { out.unicodeScalars.append(scalar) }
+    /// Untrusted text made safe for a terminal: C0 controls, DEL and C1 controls (which start
+    /// escape sequences) are shown as `\x1b`; at most `limit` characters are kept (nil: all).
+    /// `keepingLineBreaks` lets "\n" and "\t" through, for output that is made of lines.
+    public static func printable(_ text: String, limit: Int? = 64, keepingLineBreaks: Bool = false) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in limit.map({ Array(text.unicodeScalars.prefix($0)) }) ?? Array(text.unicodeScalars) {
+            let value = scalar.value
+            if keepingLineBreaks && (scalar == "\n" || scalar == "\t") {
+                out.append(scalar)
+            } else if value < 0x20 || (0x7f...0x9f).contains(value) {
+                let hex = String(value, radix: 16)
+                out.append(contentsOf: ("\\x" + (hex.count < 2 ? "0" : "") + hex).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
         }
-        return out
+        return String(out)
     }
 }
 

@@ -61,6 +61,17 @@ int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest) {
 #endif
 }
 
+int cbroker_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#elif defined(__APPLE__)
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#else
+    (void)actions; (void)path;
+    return ENOSYS;
+#endif
+}
+
 void cbroker_close_from(int lowest) {
 #if defined(__linux__) && defined(SYS_close_range)
     if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;

@@ -158,6 +158,24 @@ final class GitURLPatternTests: XCTestCase {
         XCTAssertNil(p.specificity(scheme: "https", host: "example.com", path: nil))
     }
 
+    func testWildcardDoesNotMatchAnEmptyFirstLabel() throws {
+        let p = try pattern("https://*.corp.example")
+        XCTAssertNil(p.specificity(scheme: "https", host: ".corp.example", path: nil))
+        XCTAssertNotNil(p.specificity(scheme: "https", host: "git.corp.example", path: nil))
+    }
+
+    func testPatternThatIsNotAURLIsRejected() throws {
+        for text in ["https://x';id>pwned;'.example.com/acme", "https://a b.example.com", "https://\"h\".example.com",
+                     "https://a;b.example.com", "https://*.*.example.com", "https://-bad.example.com", "https://a..b.example",
+                     "https://h:99999", "ht tp://h", "https://h/acme/../evil", "https://h/a'b", "https://h/a b"] {
+            XCTAssertThrowsError(try pattern(text), text)
+        }
+        for text in ["https://github.com/acme", "https://*.example.com:8443/a/b", "http://127.0.0.1:8080", "https://[::1]:8443/x",
+                     "ssh://git-server.internal/repo.git", "https://h/a%20b"] {
+            XCTAssertNoThrow(try pattern(text), text)
+        }
+    }
+
     func testPortMustMatchWithDefaultsApplied() throws {
         XCTAssertNotNil(try pattern("http://127.0.0.1:8080").specificity(scheme: "http", host: "127.0.0.1:8080", path: nil))
         XCTAssertNil(try pattern("http://127.0.0.1").specificity(scheme: "http", host: "127.0.0.1:8080", path: nil))
@@ -169,6 +187,23 @@ final class GitURLPatternTests: XCTestCase {
         XCTAssertNotNil(p.specificity(scheme: "https", host: "github.com", path: "acme/repo.git"))
         XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: "acmecorp/repo.git"))
         XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: nil))
+    }
+
+    func testDotSegmentsAreResolvedBeforeMatching() throws {
+        let p = try pattern("https://github.com/acme")
+        for path in ["acme/../evil/repo.git", "acme/%2e%2e/evil/repo.git", "acme/%2E%2E/evil/repo.git", "acme/./../evil/repo.git"] {
+            XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: path), path)
+        }
+        XCTAssertNotNil(p.specificity(scheme: "https", host: "github.com", path: "acme/./tools/../repo.git"))
+        XCTAssertNotNil(p.specificity(scheme: "https", host: "github.com", path: "evil/../acme/repo.git"))
+        XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: "../acme/repo.git"), "climbing above the root")
+    }
+
+    func testEncodedSlashIsNotASeparator() throws {
+        let p = try pattern("https://github.com/acme")
+        XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: "acme%2fevil/repo.git"))
+        XCTAssertNil(p.specificity(scheme: "https", host: "github.com", path: "acme%2Fevil"))
+        XCTAssertNotNil(p.specificity(scheme: "https", host: "github.com", path: "acme/evil"))
     }
 
     func testRepoPatternMatchesWithOrWithoutDotGit() throws {

@@ -365,6 +365,46 @@ final class ConfigSyntaxTests: XCTestCase {
         XCTAssertNil(error?.location)
     }
 
+    // MARK: Who may have written it (D14)
+
+    func testGroupWritableConfigFileIsRefusedWithTheChmod() throws {
+        let main = try write("main.conf", "[s]\nk = v\n")
+        chmod(main, 0o664)
+        let error = loadRejection(main)
+        XCTAssertNil(error?.location)
+        XCTAssertEqual(error?.description, "config file \(main) is writable by group or others (hint: chmod go-w \(main))")
+    }
+
+    func testConfigFileOwnedByAnotherUserIsRefusedWithTheChown() throws {
+        let main = try write("main.conf", "[s]\nk = v\n")
+        chown(main, 65534, 65534)
+        XCTAssertEqual(loadRejection(main)?.description,
+                       "config file \(main) is owned by uid 65534, not by you (uid \(geteuid())) or root (hint: chown \(geteuid()) \(main))")
+    }
+
+    func testIncludedFileOwnedByAnotherUserIsRefusedAtTheIncludeLine() throws {
+        let other = try write("other.conf", "[s]\nk = v\n")
+        chown(other, 65534, 65534)
+        let main = try write("main.conf", "[s]\nk = v\n[include]\n    path = other.conf\n")
+        let error = loadRejection(main)
+        XCTAssertEqual(error?.location, SourceLocation(file: main, line: 4))
+        XCTAssertEqual(error?.message, "included file \(other) is owned by uid 65534, not by you (uid \(geteuid())) or root")
+    }
+
+    func testConfigUnderAWorldWritableDirectoryIsRefused() throws {
+        let main = try write("open/main.conf", "[s]\nk = v\n")
+        let directory = scratch.appendingPathComponent("open").path
+        chmod(directory, 0o777)
+        XCTAssertEqual(loadRejection(main)?.description,
+                       "directory \(directory) above config file \(main) is writable by group or others (hint: chmod go-w \(directory))")
+    }
+
+    func testRootOwnedStickyDirectoryLikeTmpIsPassedOver() throws {
+        let main = try write("sticky/main.conf", "[s]\nk = v\n")
+        chmod(scratch.appendingPathComponent("sticky").path, 0o1777)
+        XCTAssertEqual(try ConfigSyntax.load(path: main).map(\.key), ["k"])
+    }
+
     // MARK: Booleans
 
     func testParseBoolAcceptsGitsSpellings() throws {

@@ -14,6 +14,7 @@ final class AWSCredentialProcessTests: MotoTestCase {
                 access-key-id = \(moto.accessKeyID)
                 secret-access-key = file:\(secretFile)
                 sts-endpoint = \(moto.endpoint)
+                long-lived-keys = true
             [identity "first"]
                 kind = aws/assume-role
                 via = identity:dev

@@ -34,6 +34,11 @@ final class BadInputMatrixTests: XCTestCase {
             kind = aws/user
             access-key-id = AKIAEXAMPLE
             secret-access-key = env:BOT_TOKEN
+            long-lived-keys = true
+        [identity "rawkeys"]
+            kind = aws/user
+            access-key-id = AKIAEXAMPLE
+            secret-access-key = env:BOT_TOKEN
         [git "https://example.com"]
             identity = bot
 
@@ -104,6 +109,7 @@ final class BadInputMatrixTests: XCTestCase {
             Row(name: "aws: unknown option", run: aws(["--identity", "keys", "--frob"])),
             Row(name: "aws: identity not defined", run: aws(["--identity", "nope"])),
             Row(name: "aws: identity of the wrong kind", run: aws(["--identity", "bot"])),
+            Row(name: "aws: long-lived user keys without the opt-in", run: aws(["--identity", "rawkeys"])),
 
             // broker-env-wrap
             Row(name: "env-wrap: no command", run: wrap(["--identity", "bot"])),
@@ -165,6 +171,26 @@ final class BadInputMatrixTests: XCTestCase {
                 sandbox.write("config/credential-broker/a", "[include]\n    path = b\n")
                 sandbox.write("config/credential-broker/b", "[include]\n    path = a\n")
             }, isolated: true, config: "[include]\n    path = a\n"),
+            Row(name: "config: group-writable config file", run: ctl(["validate"]), setup: { sandbox in
+                chmod(sandbox.configPath, 0o660)
+            }, isolated: true),
+            Row(name: "config: config file owned by uid 65534", run: helper(["get"], get), setup: { sandbox in
+                chown(sandbox.configPath, 65534, 65534)
+            }, mayChange: spawned, isolated: true),
+            Row(name: "config: include owned by uid 65534", run: ctl(["validate"]), setup: { sandbox in
+                chown(sandbox.write("config/credential-broker/other", "[agent]\n    idle-timeout = 1m\n"), 65534, 65534)
+            }, isolated: true, config: "[agent]\n    idle-timeout = 2m\n[include]\n    path = other\n"),
+            Row(name: "config: world-writable config directory", run: aws(["--identity", "keys"]), setup: { sandbox in
+                chmod(sandbox.root + "/config/credential-broker", 0o777)
+            }, mayChange: spawned, isolated: true),
+            Row(name: "config: shell text in a git URL", run: ctl(["git-setup", "--global"]), isolated: true,
+                config: "[identity \"bot\"]\n    kind = static\n    username = u\n    secret = env:T\n[git \"https://x';id>pwned;'.example.com/acme\"]\n    identity = bot\n"),
+            Row(name: "git: dot segments climb out of a path-bound rule", run: helper(["get"], "protocol=https\nhost=example.com\npath=acme/%2e%2e/evil/repo.git\n\n"),
+                mayChange: spawned, isolated: true,
+                config: "[identity \"acme\"]\n    kind = static\n    username = acme\n    secret = env:BOT_TOKEN\n[git \"https://example.com/acme\"]\n    identity = acme\n"),
+            Row(name: "brokerctl: audit target with escape sequences", run: ctl(["audit"]), setup: { sandbox in
+                sandbox.write("state/credential-broker/audit.log", #"{"time":"2026-12-05T10:00:00Z","event":"issued","outcome":"ok","identity":"bot","adapter":"git","caller":{"pid":7,"exe":"/usr/bin/git"},"target":"https://example.com/\u001b]0;owned\u0007\u001b[2J\n\u009b.git"}"# + "\n")
+            }, isolated: true),
             Row(name: "config: 10 000 identities", run: ctl(["validate"]), isolated: true,
                 config: (0..<10_000).map { "[identity \"id\($0)\"]\n    kind = static\n    username = u\n    secret = env:T\n" }.joined()),
             Row(name: "config: identity name with ..", run: ctl(["validate"]), isolated: true,
@@ -289,7 +315,7 @@ extension BadInputMatrixTests {
         "git: NUL in a value": (1, "",
               "git-credential-broker: value for \"host\" contains a NUL byte\n"),
         "git: NUL in a key": (1, "",
-              "git-credential-broker: key \"ho?st\" contains a control character\n"),
+              "git-credential-broker: key \"ho\\x00st\" contains a control character\n"),
         "git: CR in a value": (1, "",
               "git-credential-broker: value for \"host\" contains a carriage return\n"),
         "git: invalid UTF-8 in a value": (1, "",
@@ -392,6 +418,22 @@ extension BadInputMatrixTests {
               "git-credential-broker: $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 0700 $ROOT/run)\n"),
         "config: include loop": (1, "",
               "brokerctl: $ROOT/config/credential-broker/b:2: include cycle: $ROOT/config/credential-broker/a -> $ROOT/config/credential-broker/b -> $ROOT/config/credential-broker/a (hint: remove one of these includes)\n"),
+        "aws: long-lived user keys without the opt-in": (1, "",
+              "aws-credential-process: identity \"rawkeys\" would hand out long-lived IAM user keys (hint: set get-session-token = true under [identity \"rawkeys\"] to hand out a session instead, or long-lived-keys = true to accept the risk)\n"),
+        "config: group-writable config file": (1, "",
+              "brokerctl: config file $ROOT/config/credential-broker/config is writable by group or others (hint: chmod go-w $ROOT/config/credential-broker/config)\n"),
+        "config: config file owned by uid 65534": (1, "",
+              "git-credential-broker: config file $ROOT/config/credential-broker/config is owned by uid 65534, not by you (uid 0) or root (hint: chown 0 $ROOT/config/credential-broker/config)\n"),
+        "config: include owned by uid 65534": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/config:4: included file $ROOT/config/credential-broker/other is owned by uid 65534, not by you (uid 0) or root (hint: chown 0 $ROOT/config/credential-broker/other)\n"),
+        "config: world-writable config directory": (1, "",
+              "aws-credential-process: directory $ROOT/config/credential-broker above config file $ROOT/config/credential-broker/config is writable by group or others (hint: chmod go-w $ROOT/config/credential-broker)\n"),
+        "config: shell text in a git URL": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/config:6: git binding \"https://x';id>pwned;'.example.com/acme\" has a bad host (hint: a host is a DNS name or an IP address, optionally after a single *. label)\n"),
+        "git: dot segments climb out of a path-bound rule": (0, "",
+              ""),
+        "brokerctl: audit target with escape sequences": (0, "TIME                  EVENT   OUTCOME  IDENTITY  ADAPTER  CALLER  TARGET\n2026-12-05T10:00:00Z  issued  ok       bot       git      git[7]  https://example.com/\\x1b]0;owned\\x07\\x1b[2J\\x0a\\x9b.git\n",
+              ""),
         "config: 10 000 identities": (0, "$ROOT/config/credential-broker/config: ok (10000 identities, 0 git bindings)\n",
               ""),
         "config: identity name with ..": (1, "",

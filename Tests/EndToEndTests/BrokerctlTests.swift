@@ -29,6 +29,53 @@ final class BrokerctlTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("more:4: identity chain has a cycle: a → b → a"), result.stderr)
     }
 
+    func testValidateRefusesAGroupWritableConfigWithTheChmod() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"bot\"]\n    kind = static\n    username = x\n    secret = env:T\n")
+        chmod(sandbox.configPath, 0o664)
+        let result = sandbox.broker("brokerctl", ["validate"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr, "brokerctl: config file \(sandbox.configPath) is writable by group or others (hint: chmod go-w \(sandbox.configPath))\n")
+    }
+
+    func testAdaptersRefuseAConfigUnderAWritableDirectory() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("[identity \"bot\"]\n    kind = static\n    username = x\n    secret = env:T\n[git \"https://example.com\"]\n    identity = bot\n")
+        let directory = sandbox.root + "/config/credential-broker"
+        chmod(directory, 0o777)
+        let result = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n\n", extraEnvironment: ["T": "tok"])
+        XCTAssertNotEqual(result.stdout, "username=x\npassword=tok\n")
+        XCTAssertTrue(result.stderr.contains("directory \(directory) above config file \(sandbox.configPath) is writable by group or others (hint: chmod go-w \(directory))"), result.stderr)
+    }
+
+    func testValidateRejectsAGitURLThatIsNotAURLAtItsLine() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [identity "bot"]
+                kind = static
+                username = x
+                secret = env:T
+            [git "https://x';id>pwned;'.example.com/acme"]
+                identity = bot
+            """)
+        let result = sandbox.broker("brokerctl", ["validate"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.hasPrefix("brokerctl: \(sandbox.configPath):6: git binding \"https://x';id>pwned;'.example.com/acme\" has a bad host"), result.stderr)
+        _ = sandbox.broker("brokerctl", ["git-setup", "--global"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sandbox.root + "/pwned"), "git-setup ran a shell")
+    }
+
+    func testAuditEscapesControlCharactersInTargets() {
+        let sandbox = Sandbox()
+        let record = #"{"time":"2026-12-05T10:00:00Z","event":"issued","outcome":"ok","identity":"bot","adapter":"git","caller":{"pid":7,"exe":"/usr/bin/git"},"target":"https://example.com/acme/\u001b]0;owned\u0007\u001b[2Jrepo\u009b.git"}"#
+        sandbox.write(String(sandbox.paths.auditLogPath.dropFirst(sandbox.root.count + 1)), record + "\n")
+        let result = sandbox.broker("brokerctl", ["audit"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertFalse(result.stdout.unicodeScalars.contains { $0.value == 0x1b || $0.value == 0x07 || $0.value == 0x9b }, result.stdout)
+        XCTAssertTrue(result.stdout.contains(#"https://example.com/acme/\x1b]0;owned\x07\x1b[2Jrepo\xc2\x9b.git"#) ||
+                      result.stdout.contains(#"https://example.com/acme/\x1b]0;owned\x07\x1b[2Jrepo\x9b.git"#), result.stdout)
+    }
+
     func testMissingExplicitConfigIsAnError() {
         let sandbox = Sandbox()
         let result = sandbox.broker("brokerctl", ["--config", sandbox.root + "/nope", "validate"])

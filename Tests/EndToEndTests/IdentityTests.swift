@@ -18,6 +18,34 @@ final class IdentityTests: XCTestCase {
         sandbox.auditLines.filter { ($0["event"] as? String) == "issued" && ($0["identity"] as? String) == identity }
     }
 
+    func testRelativeFileAndCommandSecretsResolveAgainstTheConfigDirectory() {
+        let sandbox = Sandbox()
+        defer { Kit.stopAgents(sandbox) }
+        sandbox.write("config/credential-broker/token", "from-config-dir\n", mode: 0o600)
+        sandbox.write("config/credential-broker/bin/print", "#!/bin/sh\ncat token\n", mode: 0o755)
+        // Decoys where the client (and so the agent it spawns) runs.
+        sandbox.write("token", "from-client-cwd\n", mode: 0o600)
+        sandbox.write("bin/print", "#!/bin/sh\necho from-client-cwd\n", mode: 0o755)
+        sandbox.writeConfig("""
+            [identity "relfile"]
+                kind = static
+                username = u
+                secret = file:token
+            [identity "relcmd"]
+                kind = static
+                username = u
+                secret = cmd:bin/print
+            [git "https://file.example"]
+                identity = relfile
+            [git "https://cmd.example"]
+                identity = relcmd
+            """)
+        for host in ["file.example", "cmd.example"] {
+            let result = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=\(host)\n\n")
+            XCTAssertEqual(result.stdout, "username=u\npassword=from-config-dir\n", "\(host): \(result.stderr)")
+        }
+    }
+
     func testStaticIdentityReadsEnvFileAndCommandSecrets() {
         let sandbox = Sandbox()
         defer { Kit.stopAgents(sandbox) }

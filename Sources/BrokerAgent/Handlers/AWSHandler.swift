@@ -23,12 +23,14 @@ struct AWSHandler {
         return answer
     }
 
-    /// The keys of an AWS credential, or the sentence saying the identity gives none.
+    /// The keys of an AWS credential for a host, or the sentence saying the identity gives none
+    /// or may not hand these out.
     static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
         guard let keys = credential.aws else {
             throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kinds[name]?.kindName ?? "?")) does not give AWS credentials",
                                 hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
         }
+        if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(credential) }
         return keys
     }
 

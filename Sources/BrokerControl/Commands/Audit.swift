@@ -19,12 +19,13 @@ extension Brokerctl {
             return ExitStatus.success
         }
         if records.isEmpty { out("no audit records in \(path)"); return ExitStatus.success }
+        // Cells one line each: a newline in a target must not forge a row.
         out(renderTable([["TIME", "EVENT", "OUTCOME", "IDENTITY", "ADAPTER", "CALLER", "TARGET"]] + records.map { r in
             let caller = r["caller"] as? [String: Any]
             let exe = (caller?["parent_exe"] as? String ?? caller?["exe"] as? String).map { ($0 as NSString).lastPathComponent } ?? "-"
             return [r["time"] as? String ?? "", r["event"] as? String ?? "", r["outcome"] as? String ?? "",
                     r["identity"] as? String ?? "-", r["adapter"] as? String ?? "",
-                    "\(exe)[\(caller?["pid"] as? Int ?? 0)]", r["target"] as? String ?? ""]
+                    "\(exe)[\(caller?["pid"] as? Int ?? 0)]", r["target"] as? String ?? ""].map { WireCodec.printable($0, limit: nil) }
         }))
         return ExitStatus.success
     }

@@ -23,11 +23,12 @@ extension Brokerctl {
         ])
         env.values["BROKER_AGENT"] = bin + "/broker-agent"
         let runner = CommandRunner()
-        let git = "git -c credential.helper='\(helper)' credential"
+        // Argv, not a shell line: the helper's path is whatever directory brokerctl was installed in.
+        let git = ["git", "-c", "credential.helper=\(helper)", "credential"]
         let sample = "protocol=https\nhost=selftest.invalid\nusername=selftest\npassword=selftest-password\n"
-        func step(_ title: String, _ command: String, input: String) throws -> String {
-            let result = try runner.run(command, input: Array(input.utf8), timeout: 30, environment: env)
-            guard result.status == 0 else {
+        func step(_ title: String, _ arguments: [String], input: String, mayFail: Bool = false) throws -> String {
+            let result = try runner.run(arguments: arguments, input: Array(input.utf8), timeout: 30, environment: env)
+            guard result.status == 0 || (mayFail && !result.timedOut) else {
                 throw BrokerFailure(.internal, "selftest step \"\(title)\" \(result.statusDescription): \(result.stderr.split(separator: "\n").first ?? "")")
             }
             out("ok    \(title)")
@@ -37,13 +38,13 @@ extension Brokerctl {
             let ctl = Brokerctl(environment: env, out: { _ in }, err: { _ in })
             _ = ctl.run(["stop"])
         }
-        _ = try step("git credential approve (starts broker-agent)", "\(git) approve", input: sample)
-        let filled = try step("git credential fill (answered from the agent)", "\(git) fill", input: "protocol=https\nhost=selftest.invalid\n")
+        _ = try step("git credential approve (starts broker-agent)", git + ["approve"], input: sample)
+        let filled = try step("git credential fill (answered from the agent)", git + ["fill"], input: "protocol=https\nhost=selftest.invalid\n")
         guard filled == sample else {
             throw BrokerFailure(.internal, "selftest: git credential fill returned something other than what was approved")
         }
-        _ = try step("git credential reject", "\(git) reject", input: sample)
-        let after = try step("git credential fill after reject (nothing cached)", "\(git) fill 2>/dev/null || true", input: "protocol=https\nhost=selftest.invalid\nusername=selftest\n")
+        _ = try step("git credential reject", git + ["reject"], input: sample)
+        let after = try step("git credential fill after reject (nothing cached)", git + ["fill"], input: "protocol=https\nhost=selftest.invalid\nusername=selftest\n", mayFail: true)
         guard !after.contains("selftest-password") else {
             throw BrokerFailure(.internal, "selftest: the rejected credential was still served")
         }

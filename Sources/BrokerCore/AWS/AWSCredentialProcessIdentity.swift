@@ -62,7 +62,7 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
             throw BrokerFailure(.upstream, "\(program) printed output that is not a JSON object (\(stdout.utf8.count) bytes)")
         }
         guard let version = object["Version"] as? Int, version == 1 else {
-            let shown = object["Version"].map { "\($0)" }.map(WireCodec.printable) ?? "none"
+            let shown = object["Version"].map { "\($0)" }.map { WireCodec.printable($0) } ?? "none"
             throw BrokerFailure(.upstream, "\(program) printed Version \(shown); only Version 1 is understood")
         }
         guard let keyID = object["AccessKeyId"] as? String, !keyID.isEmpty,

@@ -25,6 +25,8 @@ public struct AWSUserIdentity: AWSIdentityKind {
                         details: "The shared credentials file for `profile`."),
             SettingSpec("get-session-token", "BOOL", .boolean, "true: trade the keys for a GetSessionToken session",
                         details: "Trade the keys for a session."),
+            SettingSpec("long-lived-keys", "BOOL", .boolean, "true: hand the long-lived keys themselves to hosts (less safe)",
+                        details: "Without a session (`get-session-token` or `mfa-serial`), the agent uses the keys only as the upstream of other identities, such as a role it assumes, and refuses to hand them to credential_process, the endpoint or the environment. `true` hands out the long-lived keys themselves, which never expire and so outlive any process that leaks them: less safe; prefer `get-session-token = true`."),
             SettingSpec("session-duration", "DURATION", .duration, "GetSessionToken duration, 15m to 36h (default 12h)"),
             SettingSpec("mfa-serial", "ARN", "the MFA device ARN; implies get-session-token",
                         details: "The MFA device; implies get-session-token."),
@@ -46,6 +48,8 @@ public struct AWSUserIdentity: AWSIdentityKind {
     public let mfaSerial: String?
     public let mfaCommand: String?
     public let aws: AWSSettings
+    /// Whether the long-lived keys themselves may be handed to hosts (aws-vault never does).
+    public let longLivedKeys: Bool
 
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
@@ -69,6 +73,13 @@ public struct AWSUserIdentity: AWSIdentityKind {
             || mfaSerial != nil
         sessionDuration = try AWSNames.duration(definition, key: "session-duration", default: 43200, range: 900...129600)
         aws = try AWSSettings(definition)
+        longLivedKeys = try definition.entry("long-lived-keys").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
+    }
+
+    public func deliverable(_ credential: Credential) throws {
+        guard case .aws(_, _, session: .user) = credential.value, !longLivedKeys else { return }
+        throw BrokerFailure(.config, "identity \"\(name)\" would hand out long-lived IAM user keys",
+                            hint: "set get-session-token = true under [identity \"\(name)\"] to hand out a session instead, or long-lived-keys = true to accept the risk")
     }
 
     public var loginFlow: LoginFlow? { mfaSerial.map { .oneTimeCode(prompt: "MFA code for \($0)") } }

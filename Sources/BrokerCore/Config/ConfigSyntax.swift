@@ -172,6 +172,7 @@ extension ConfigSyntax {
 
     private static func load(file: String, includedAt: SourceLocation?, chain: [OpenFile]) throws -> [ConfigEntry] {
         let text = try readText(of: file, includedAt: includedAt)
+        try checkTrusted(file, includedAt: includedAt)
         let current = OpenFile(shown: file, canonical: canonicalPath(file))
         if let start = chain.firstIndex(where: { $0.canonical == current.canonical }) {
             let loop = (chain[start...].map(\.shown) + [current.shown]).joined(separator: " -> ")
@@ -209,6 +210,42 @@ extension ConfigSyntax {
             throw ConfigError("\(what) \(file) is not valid utf-8", at: includedAt)
         }
         return text
+    }
+
+    /// D14, ssh's rule for its own config: a file another user could have written (not owned by
+    /// us or root, writable by group or others, or under such a directory up to HOME — or up to
+    /// `/` outside HOME) is refused with the command that fixes it. Root-owned sticky
+    /// directories such as /tmp are passed over: others may add files there, not replace ours.
+    static func checkTrusted(_ file: String, includedAt: SourceLocation?) throws {
+        let what = includedAt == nil ? "config file" : "included file"
+        let me = geteuid()
+        func check(_ path: String, _ shown: String) throws {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return }  // reading it reports what is wrong
+            let isDirectory = st.st_mode & S_IFMT == S_IFDIR
+            if isDirectory, st.st_uid == 0, st.st_mode & S_ISVTX != 0 { return }
+            if st.st_uid != me && st.st_uid != 0 {
+                throw ConfigError("\(shown) is owned by uid \(st.st_uid), not by you (uid \(me)) or root", at: includedAt,
+                                  hint: "chown \(me) \(path)")
+            }
+            if st.st_mode & 0o022 != 0 {
+                throw ConfigError("\(shown) is writable by group or others", at: includedAt, hint: "chmod go-w \(path)")
+            }
+        }
+        try check(file, "\(what) \(file)")
+        let home = getenv("HOME").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+        let homes = Set([home, home.map(canonicalPath)].compactMap { $0 })
+        // The path as written and the path it resolves to: a link's own directory matters too.
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        for path in Set([absolute, canonicalPath(absolute)]) {
+            var directory = path
+            while directory != "/" {
+                directory = (directory as NSString).deletingLastPathComponent
+                if directory.isEmpty { break }
+                try check(directory, "directory \(directory) above \(what) \(file)")
+                if homes.contains(directory) { break }
+            }
+        }
     }
 
     private static func includeTarget(_ raw: String?, from file: String, at location: SourceLocation) throws -> String {

@@ -20,6 +20,11 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
             throw ConfigError("git binding \"\(text)\" is not a URL", at: location, hint: "write it as https://host/path")
         }
         scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard let first = scheme.unicodeScalars.first, ("a"..."z").contains(first),
+              scheme.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0) })
+        else {
+            throw ConfigError("git binding \"\(WireCodec.printable(text))\" has a bad scheme", at: location, hint: "write it as https://host/path")
+        }
         var rest = text[schemeEnd.upperBound...]
         if let at = rest.firstIndex(of: "@"), rest[..<at].firstIndex(of: "/") == nil {
             throw ConfigError("git binding \"\(text)\" has a user part; bind identities by host and path", at: location)
@@ -37,16 +42,85 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
         if let colon = hostPart.lastIndex(of: ":"), !hostPart.hasSuffix("]") {
             port = String(hostPart[hostPart.index(after: colon)...])
             host = hostPart[..<colon]
-            if port!.isEmpty || !port!.allSatisfy(\.isNumber) {
-                throw ConfigError("git binding \"\(text)\" has a bad port", at: location)
+            if port!.isEmpty || port!.count > 5 || !port!.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) || Int(port!)! > 65535 {
+                throw ConfigError("git binding \"\(WireCodec.printable(text))\" has a bad port", at: location)
             }
         }
-        if host.isEmpty { throw ConfigError("git binding \"\(text)\" has no host", at: location) }
+        if host.isEmpty { throw ConfigError("git binding \"\(WireCodec.printable(text))\" has no host", at: location) }
         hostLabels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if hostLabels.dropFirst().contains(where: { $0.contains("*") }) || (hostLabels[0].contains("*") && hostLabels[0] != "*") {
-            throw ConfigError("git binding \"\(text)\": '*' may stand only for a whole first label (*.example.com)", at: location)
+            throw ConfigError("git binding \"\(WireCodec.printable(text))\": '*' may stand only for a whole first label (*.example.com)", at: location)
         }
-        path = rest.split(separator: "/").joined(separator: "/")
+        // The host reaches git's config and people's terminals: a DNS name or an IP, nothing else.
+        guard Self.isHost(Substring(host.lowercased())) else {
+            throw ConfigError("git binding \"\(WireCodec.printable(text))\" has a bad host", at: location,
+                              hint: "a host is a DNS name or an IP address, optionally after a single *. label")
+        }
+        let segments = rest.split(separator: "/").map(String.init)
+        guard segments.allSatisfy(Self.isPathSegment) else {
+            throw ConfigError("git binding \"\(WireCodec.printable(text))\" has a bad path", at: location,
+                              hint: "write the path as it appears in the URL, without . or .. segments, quotes or spaces")
+        }
+        path = segments.joined(separator: "/")
+    }
+
+    /// Letters, digits and '-' in labels of at most 63 (not starting or ending with '-'), an
+    /// optional leading `*` label; or an IPv6 address in brackets.
+    static func isHost(_ host: Substring) -> Bool {
+        if host.hasPrefix("[") {
+            let inner = host.dropFirst().dropLast()
+            return host.hasSuffix("]") && !inner.isEmpty
+                && inner.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
+        }
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard host.utf8.count <= 253 else { return false }
+        for (index, label) in labels.enumerated() {
+            if index == 0 && label == "*" && labels.count > 1 { continue }
+            guard !label.isEmpty, label.utf8.count <= 63, !label.hasPrefix("-"), !label.hasSuffix("-"),
+                  label.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" })
+            else { return false }
+        }
+        return true
+    }
+
+    /// A URL path segment as written in a URL: no dot segments, no characters a URL would
+    /// have percent-encoded (spaces, quotes, controls, backslash).
+    static func isPathSegment(_ segment: String) -> Bool {
+        guard let decoded = GitURLPattern.percentDecoded(segment), decoded != ".", decoded != ".." else { return false }
+        return segment.unicodeScalars.allSatisfy { c in
+            c.value > 0x20 && c.value != 0x7f && !(0x80...0x9f).contains(c.value) && !"\"'`\\<>^{}|;".unicodeScalars.contains(c)
+        }
+    }
+
+    /// A path's segments as the server will see them: split on '/', each percent-decoded (so
+    /// `%2f` inside a segment stays inside it), `.` dropped and `..` resolved against what came
+    /// before. nil when `..` climbs above the root or an escape is malformed.
+    static func normalizedSegments(_ path: String) -> [String]? {
+        var segments: [String] = []
+        for raw in path.split(separator: "/") {
+            guard let segment = percentDecoded(String(raw)) else { return nil }
+            switch segment {
+            case ".": continue
+            case "..":
+                guard !segments.isEmpty else { return nil }
+                segments.removeLast()
+            default: segments.append(segment)
+            }
+        }
+        return segments
+    }
+
+    static func percentDecoded(_ text: String) -> String? {
+        guard text.contains("%") else { return text }
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.popFirst() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard utf8.count >= 2, let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(value)
+            utf8 = utf8.dropFirst(2)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func defaultPort(_ scheme: String) -> String? {
@@ -74,15 +148,21 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
         guard labels.count == hostLabels.count else { return nil }
         var wildcard = false
         for (pattern, label) in zip(hostLabels, labels) {
-            if pattern == "*" { wildcard = true; continue }
+            // Exactly one label: `.corp.example` has an empty first one, which no host has.
+            if pattern == "*" { guard !label.isEmpty else { return nil }; wildcard = true; continue }
             if pattern != label { return nil }
         }
         var pathScore = 0
         if !path.isEmpty {
-            guard let requestPath else { return nil }
-            let request = requestPath.split(separator: "/").joined(separator: "/")
-            guard request == path || request.hasPrefix(path + "/") || stripGit(request) == path else { return nil }
-            pathScore = path.split(separator: "/").count
+            // Matched on the segments the server resolves, so `acme/../evil` is evil's path.
+            guard let requestPath, let request = Self.normalizedSegments(requestPath),
+                  let rule = Self.normalizedSegments(path), request.count >= rule.count
+            else { return nil }
+            let matches = request.prefix(rule.count).elementsEqual(rule)
+                || (request.count == rule.count && request.dropLast().elementsEqual(rule.dropLast())
+                    && stripGit(request[rule.count - 1]) == rule[rule.count - 1])
+            guard matches else { return nil }
+            pathScore = rule.count
         }
         return pathScore * 4 + (wildcard ? 0 : 2) + (port != nil ? 1 : 0)
     }

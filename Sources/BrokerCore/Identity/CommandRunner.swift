@@ -36,7 +36,23 @@ public struct CommandRunner: Sendable {
     public init(maxOutputBytes: Int = 1 << 20) { self.maxOutputBytes = maxOutputBytes }
 
     /// Runs `/bin/sh -c command` in its own process group; on timeout the whole group is killed.
-    public func run(_ command: String, input: [UInt8] = [], timeout: Int, environment: Environment) throws -> CommandResult {
+    /// Only for a command line the user wrote (`cmd:`, exec `command`, credential_process): text
+    /// from anywhere else goes through `run(arguments:)`, never through a shell (D14).
+    /// `directory` is where it starts: the config file's directory, so relative paths in it mean
+    /// the same whichever client started the agent.
+    public func run(_ command: String, input: [UInt8] = [], timeout: Int, environment: Environment,
+                    directory: String? = nil) throws -> CommandResult {
+        try run(arguments: ["/bin/sh", "-c", command], input: input, timeout: timeout, environment: environment,
+                directory: directory)
+    }
+
+    /// Runs a program with exactly these arguments, no shell; a name without '/' is looked up in
+    /// `environment`'s PATH.
+    public func run(arguments argv: [String], input: [UInt8] = [], timeout: Int, environment: Environment,
+                    directory: String? = nil) throws -> CommandResult {
+        guard let name = argv.first, let program = Self.locate(name, environment) else {
+            throw BrokerFailure(.unavailable, "cannot find \(argv.first.map { WireCodec.printable($0) } ?? "a program") on PATH")
+        }
         var inPipe: [CInt] = [0, 0], outPipe: [CInt] = [0, 0], errPipe: [CInt] = [0, 0]
         guard pipe(&inPipe) == 0, pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw Errno.current }
         var actions = posix_spawn_file_actions_t()
@@ -47,22 +63,28 @@ public struct CommandRunner: Sendable {
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         for fd in inPipe + outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
         _ = cbroker_spawn_close_from(&actions, 3)
+        if let directory {
+            let rc = cbroker_spawn_chdir(&actions, directory)
+            guard rc == 0 else {
+                (inPipe + outPipe + errPipe).forEach { close($0) }
+                throw BrokerFailure(.internal, "cannot start a command in \(directory): \(Errno(rawValue: rc))")
+            }
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
         posix_spawnattr_setpgroup(&attributes, 0)
 
-        let argv = ["/bin/sh", "-c", command]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         var cEnv: [UnsafeMutablePointer<CChar>?] = environment.values.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/bin/sh", &actions, &attributes, &cArgs, &cEnv)
+        let rc = posix_spawn(&pid, program, &actions, &attributes, &cArgs, &cEnv)
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
-            throw BrokerFailure(.internal, "cannot run /bin/sh: \(Errno(rawValue: rc))")
+            throw BrokerFailure(.internal, "cannot run \(program): \(Errno(rawValue: rc))")
         }
         // Write stdin, ignoring EPIPE from a command that does not read it.
         signal(SIGPIPE, SIG_IGN)
@@ -104,6 +126,17 @@ public struct CommandRunner: Sendable {
             timedOut: timedOut,
             stdout: String(decoding: out, as: UTF8.self),
             stderr: String(decoding: err, as: UTF8.self))
+    }
+}
+
+extension CommandRunner {
+    static func locate(_ name: String, _ environment: Environment) -> String? {
+        if name.contains("/") { return name }
+        for directory in (environment.values["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
     }
 }
 

@@ -186,10 +186,15 @@ public protocol ResolvedKind: IdentityKind {
     func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential
     /// What `brokerctl whoami` shows of a credential; the default names the user and expiry.
     func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)]
+    /// Throws when this credential must not be handed to a host (a tool outside the agent);
+    /// it may still be used inside the agent as the upstream of another identity.
+    func deliverable(_ credential: Credential) throws
 }
 
 extension ResolvedKind {
     public var acquisition: Acquisition { .resolved(self) }
+
+    public func deliverable(_ credential: Credential) throws {}
 
     public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
         switch credential.value {

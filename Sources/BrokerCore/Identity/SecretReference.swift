@@ -5,17 +5,25 @@ import Foundation
 
 public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     case environment(String)
+    /// Relative paths are made absolute against the config file's directory when parsed.
     case file(String)
-    case command(String)
+    /// The command line and the directory it runs in: the config file's, so a relative path
+    /// in it means the same whichever client started the agent.
+    case command(String, directory: String?)
 
     /// Parses a reference; an inline secret is refused so none is ever written into a config.
+    /// Relative `file:` paths and `cmd:` commands are anchored at the directory of the file
+    /// that `location` names.
     public init(_ text: String, at location: SourceLocation) throws {
+        let directory = Self.directory(of: location.file)
         if text.hasPrefix("env:"), text.count > 4 {
             self = .environment(String(text.dropFirst(4)))
         } else if text.hasPrefix("file:"), text.count > 5 {
-            self = .file(String(text.dropFirst(5)))
+            let path = String(text.dropFirst(5))
+            let anchored = path.hasPrefix("/") || path.hasPrefix("~/") || directory == nil
+            self = .file(anchored ? path : directory! + "/" + path)
         } else if text.hasPrefix("cmd:"), text.count > 4 {
-            self = .command(String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces))
+            self = .command(String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces), directory: directory)
         } else if text.hasPrefix("keyring:") {
             throw ConfigError("keyring: secrets are not supported by this build", at: location,
                               hint: "use cmd: with your keyring's command-line tool, e.g. cmd:secret-tool lookup …")
@@ -31,7 +39,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
-        case .command(let command): return "cmd:\(command.split(separator: " ").first ?? "")"
+        case .command(let command, _): return "cmd:\(command.split(separator: " ").first ?? "")"
         }
     }
 
@@ -40,8 +48,21 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
-        case .command(let command): return "cmd:\(command)"
+        case .command(let command, let directory): return "cmd:\(command)" + (directory.map { "\nin \($0)" } ?? "")
         }
+    }
+
+    /// The absolute directory of a config file; nil when it has none that exists (text parsed
+    /// without a file, as in tests).
+    static func directory(of file: String) -> String? {
+        // By hand: swift-corelibs' deletingLastPathComponent traps on some one-letter names.
+        let parent = file.lastIndex(of: "/").map { $0 == file.startIndex ? "/" : String(file[..<$0]) } ?? ""
+        let absolute = file.hasPrefix("/") ? parent
+            : FileManager.default.currentDirectoryPath + (parent.isEmpty ? "" : "/" + parent)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), isDirectory.boolValue,
+              FileManager.default.fileExists(atPath: file) else { return nil }
+        return absolute
     }
 
     /// Reads the secret. `env:` reads the agent's environment — the one it inherited from the
@@ -71,8 +92,9 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                 throw BrokerFailure(.config, "secret file \(path) is not UTF-8 text")
             }
             return Secret(trimTrailingNewlines(text))
-        case .command(let command):
-            let result = try context.commandRunner.run(command, timeout: timeout, environment: context.environment)
+        case .command(let command, let directory):
+            let result = try context.commandRunner.run(command, timeout: timeout, environment: context.environment,
+                                                       directory: directory)
             guard result.status == 0 else {
                 let firstLine = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
                 // stdout may hold a partial secret: report only the status and stderr's first line.

@@ -16,6 +16,9 @@ pid_t cbroker_setsid(void);
 /// Makes a spawned child close every descriptor from `lowest` up, so nothing of ours (sockets,
 /// the caller's pipes) leaks into it. Returns 0 or an errno value.
 int cbroker_spawn_close_from(posix_spawn_file_actions_t *actions, int lowest);
+/// Makes a spawned child start in `path` (posix_spawn_file_actions_addchdir_np), so a command's
+/// working directory is set without building any shell text. Returns 0 or an errno value.
+int cbroker_spawn_chdir(posix_spawn_file_actions_t *actions, const char *path);
 /// Closes every descriptor from `lowest` up in this process (daemon start-up hygiene).
 void cbroker_close_from(int lowest);
 /// Caps glibc's malloc arenas (no-op elsewhere): the agent's threads are short-lived.
