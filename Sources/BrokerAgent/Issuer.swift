@@ -46,15 +46,15 @@ final class Issuer: @unchecked Sendable {
         }
     }
 
-    /// Resolves within the caller's rate limits: a hit token before serving, and an upstream
-    /// token too when the resolver is about to go upstream (only the resolver knows a hit from a
-    /// miss). A fallback served through an outage is audited with the upstream's error.
+    /// Resolves for `caller`. Cache hits are never refused (DESIGN D19); a request about to go
+    /// upstream takes a token from the caller's upstream bucket, waiting for one up to
+    /// `[agent] upstream-wait` (only the resolver knows a hit from a miss). A fallback served
+    /// through an outage is audited with the upstream's error.
     func resolve(_ name: String, in config: BrokerConfig, validity: Validity, caller: Caller) throws -> Resolution {
         let settings = RateSettings(config.agent)
-        try limit(name, .hit, caller: caller, settings: settings)
         let resolution = try resolver.resolve(name, in: config, minimumValidity: validity.minimum, fallbackValidity: validity.fallback,
                                               refreshAhead: config.agent.refreshAhead) {
-            try self.limit(name, .upstream, caller: caller, settings: settings)
+            try self.waitForUpstream(name, caller: caller, settings: settings, bound: Double(config.agent.upstreamWait))
         }
         if let reason = resolution.fallbackReason {
             let left = resolution.credential.remaining(at: clock.now()).map { "\($0) s" } ?? "no expiry"
@@ -65,30 +65,25 @@ final class Issuer: @unchecked Sendable {
         return resolution
     }
 
+    /// Takes an upstream token, sleeping until one is due when that is within `bound` seconds
+    /// in all; a caller that would wait longer is refused with the time to its next token.
+    func waitForUpstream(_ identity: String, caller: Caller, settings: RateSettings, bound: Double) throws {
+        let key = RateKey.of(caller, identity: identity)
+        var waited = 0.0
+        while let denial = limiter.admit(key, .upstream, settings: settings) {
+            guard waited + denial.retryAfter <= bound else { throw RateLimited(failure: denial.failure(for: key)) }
+            let pause = max(denial.retryAfter, 0.001)
+            usleep(UInt32(min(pause, bound) * 1_000_000))
+            waited += pause
+        }
+    }
+
     /// Audits a refusal and returns the error with the identity named, for the handler to throw.
     func denied(_ name: String, _ error: Error, caller: Caller, adapter: String, target: String? = nil,
                 holder: Caller? = nil, reason: (Error) -> String = { "\($0)" }) -> Error {
         audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: adapter, caller: caller,
                                  target: target, reason: reason(error), holder: holder))
         return Self.naming(name, error)
-    }
-
-    /// A hit token for a request served without resolving (git-cache, store, erase); audits a denial.
-    func charge(_ key: String, caller: Caller, adapter: String, target: String?, config: BrokerConfig) throws {
-        do {
-            try limit(key, .hit, caller: caller, settings: RateSettings(config.agent))
-        } catch {
-            audit.record(AuditRecord(event: .denied, outcome: "error", identity: key.contains("://") ? nil : key,
-                                     adapter: adapter, caller: caller, target: target, reason: "\(error)"))
-            throw error
-        }
-    }
-
-    func limit(_ identity: String, _ cost: RateClass, caller: Caller, settings: RateSettings) throws {
-        let key = RateKey.of(caller, identity: identity)
-        if let denial = limiter.admit(key, cost, settings: settings) {
-            throw RateLimited(failure: denial.failure(for: key))
-        }
     }
 
     /// Prefixes a failure with the identity it concerns, so a one-line error says whose it is.

@@ -145,7 +145,7 @@ extension RateLimiter.Denial {
         let program = key.program.split(separator: "/").last.map(String.init) ?? key.program
         let whom = key.identity.contains("://") ? key.identity : "identity \"\(key.identity)\""
         return BrokerFailure(.denied, "rate limited: \(Self.perUnit(rate)) for \(whom) from \(program); try again in \(Self.format(max(seconds, 0.1))) s",
-                             hint: "wait, or raise [agent] upstream-rate and hit-rate (rate-limits = false turns them off)")
+                             hint: "wait, or raise [agent] upstream-rate (rate-limits = false turns it off)")
     }
 
     /// "5 requests/s"; a slow configured rate in the unit it was written in: "30 requests/m".

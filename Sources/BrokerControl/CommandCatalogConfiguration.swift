@@ -90,19 +90,22 @@ extension CommandCatalog {
                         "The longest a `cmd:` secret or an identity's command may run when its identity sets no timeout of its own. Default 30s.",
                     ]),
                     Definition("rate-limits = BOOLEAN", style: .synopsis, [
-                        "Limit how fast each caller may ask, with two token buckets per caller. Default true; `false` turns both off. A caller is one identity (or, for git's credential-cache requests, one `protocol://host`) asked for by one program — the executable that ran the adapter, past any `sh -c` — in one session (setsid(2)): a runaway loop in one CI job or terminal is refused while other jobs, terminals and programs carry on. Every request takes a token from the hit bucket; one the cache cannot answer takes a token from the upstream bucket too, just before the agent calls the upstream. A refused request is answered `rate limited: N requests/s for identity \"NAME\" from PROGRAM; try again in X s` and audited as `denied` with reason `rate limited`. Idle buckets are forgotten once full again; the agent holds at most 4096.",
+                        "Protect upstreams from a runaway caller. Default true; `false` turns the limit off. Requests the agent can answer without an upstream — cached credentials, git's credential-cache entries, pool leases — are never refused or slowed, whatever their number. A request that must go upstream (a cache miss, or a refresh the caller waits for) takes a token from its caller's upstream bucket; a caller with none left waits for the next token, up to upstream-wait, and only a caller that would wait longer is answered `rate limited: N requests/s for identity \"NAME\" from PROGRAM; try again in X s` (audited as `denied`, reason `rate limited`). A caller is one identity asked for by one program — the executable that ran the adapter, past any `sh -c` — in one session (setsid(2)), so a runaway loop in one CI job or terminal is held back while other jobs carry on. Idle buckets are forgotten once full again; the agent holds at most 4096.",
                     ]),
                     Definition("upstream-rate = RATE", style: .synopsis, [
-                        "Requests per caller that may go upstream (cache misses and refreshes a caller waits for), as `N/s`, `N/m` or `N/h`. Default 5/s.",
+                        "Requests per caller that may go upstream, as `N/s`, `N/m` or `N/h`. Default 5/s.",
                     ]),
                     Definition("upstream-burst = N", style: .synopsis, [
                         "How many upstream requests a caller may make at once before upstream-rate applies. Default 10.",
                     ]),
+                    Definition("upstream-wait = DURATION", style: .synopsis, [
+                        "The longest a caller over upstream-rate waits for its next token before it is refused. Default 5s (the adapters give up on the agent after 10s).",
+                    ]),
                     Definition("hit-rate = RATE", style: .synopsis, [
-                        "Requests per caller of any kind, cache hits included. Default 50/s.",
+                        "Accepted for older configurations and ignored: cache hits are never refused.",
                     ]),
                     Definition("hit-burst = N", style: .synopsis, [
-                        "How many requests a caller may make at once before hit-rate applies. Default 100.",
+                        "Accepted for older configurations and ignored.",
                     ]),
                 ]),
             ]),

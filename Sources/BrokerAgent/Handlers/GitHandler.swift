@@ -28,11 +28,9 @@ struct GitHandler {
             let identity = try config.identity(binding.identity)
             switch identity.kind.acquisition {
             case .leased(let pool):
-                try issuer.charge(binding.identity, caller: request.caller, adapter: "git", target: target, config: config)
                 return try PoolLeasing(service: service).git(action, pool: pool, credential: credential, config: config,
                                                              caller: request.caller, target: target)
             case .resolved:
-                if action != .get { try issuer.charge(binding.identity, caller: request.caller, adapter: "git", target: target, config: config) }
                 return try bound(action, identity: binding.identity, config: config, caller: request.caller, target: target)
             }
         }
@@ -64,7 +62,6 @@ struct GitHandler {
     func cached(_ action: Action, _ credential: GitCredential, request: AgentRequest, config: BrokerConfig,
                 scheme: String, host: String, target: String) throws -> WireMessage {
         let caller = request.caller
-        try issuer.charge("\(scheme)://\(host)", caller: caller, adapter: "git", target: target, config: config)
         switch action {
         case .get:
             var warning: [WireMessage.Field] = []

@@ -76,6 +76,8 @@ public struct AgentSettings: Sendable, Equatable {
     public var upstreamBurst = 10
     public var hitRate = 50.0
     public var hitBurst = 100
+    /// The longest a caller over upstream-rate waits for a token before it is refused (seconds).
+    public var upstreamWait = 5
     public init() {}
 }
 
@@ -139,7 +141,7 @@ public struct BrokerConfig: Sendable {
     static let auditKeys = ["max-size", "keep"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
-                            "rate-limits", "upstream-rate", "upstream-burst", "hit-rate", "hit-burst"]
+                            "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
     static let providerKeys = ["kind"]
@@ -167,6 +169,7 @@ public struct BrokerConfig: Sendable {
                 case "upstream-rate": config.agent.upstreamRate = try rate(entry)
                 case "upstream-burst": config.agent.upstreamBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 case "hit-rate": config.agent.hitRate = try rate(entry)
+                case "upstream-wait": config.agent.upstreamWait = try seconds()
                 case "hit-burst": config.agent.hitBurst = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 default: break
                 }
