@@ -129,7 +129,7 @@ public func checkSocketDirectory(_ path: String, environment: Environment) throw
     }
     if st.st_mode & 0o077 != 0 {
         throw BrokerFailure(.permission, "socket directory \(path) is accessible by group or others (mode \(octal(st.st_mode & 0o777)))",
-                            hint: "chmod 700 \(path)")
+                            hint: "chmod 0700 \(path)")
     }
     return true
 }

@@ -395,7 +395,7 @@ extension BadInputMatrixTests {
         "dirs: state dir is a symlink": (1, "",
               "aws-credential-process: broker-agent: $ROOT/state/credential-broker is a symbolic link; refusing to keep credentials behind it (hint: remove the link and let credential-broker create the directory) (hint: see $ROOT/state/credential-broker/agent.log)\n"),
         "dirs: socket dir group-writable": (1, "",
-              "git-credential-broker: socket directory $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 700 $ROOT/run)\n"),
+              "git-credential-broker: socket directory $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 0700 $ROOT/run)\n"),
         "dirs: socket dir owned by uid 65534": (1, "",
               "git-credential-broker: socket directory $ROOT/run is owned by uid 65534, not you (uid 0) (hint: use a private directory: unset BROKER_SOCKET_DIR, or rm -rf $ROOT/run)\n"),
         "config: env = LD_PRELOAD": (1, "",

@@ -130,7 +130,7 @@ final class HostileAgentTests: XCTestCase {
         let get = sandbox.broker("git-credential-broker", ["get"], stdin: Self.get)
         XCTAssertEqual(listener.received, "")
         XCTAssertEqual(get.status, 1)
-        XCTAssertEqual(get.stderr, "git-credential-broker: socket directory \(run) is accessible by group or others (mode 0755) (hint: chmod 700 \(run))\n")
+        XCTAssertEqual(get.stderr, "git-credential-broker: socket directory \(run) is accessible by group or others (mode 0755) (hint: chmod 0700 \(run))\n")
     }
 
     /// A hostile agent (or one that lost its mind) cannot make the wrap export a variable that
