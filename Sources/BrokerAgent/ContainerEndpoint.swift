@@ -132,7 +132,9 @@ final class ContainerEndpoint: @unchecked Sendable {
                     let n = chunk.withUnsafeMutableBytes { recv(head.fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     if n > 0 { head.bytes += chunk[0..<n] }
                     let finished = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)
-                    if finished || head.bytes.headEnd != nil || head.bytes.count > Self.maxHeadBytes {
+                    // A bare-LF blank line will never become a valid head: answer its 400 now.
+                    let bareBlankLine = n > 0 && head.bytes.indices.dropFirst().contains { head.bytes[$0] == 10 && head.bytes[$0 - 1] == 10 }
+                    if finished || bareBlankLine || head.bytes.headEnd != nil || head.bytes.count > Self.maxHeadBytes {
                         dispatch(head.fd, head.bytes)
                         continue
                     }
