@@ -223,6 +223,12 @@ func monotonicSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1_000_000_000
 }
 
+func currentDirectory() -> String? {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return nil }
+    return String(cString: buffer)
+}
+
 /// The whole broker-agent program, so its main file stays a page of argument handling.
 public enum AgentFrontend {
     public static var usage: String { CommandCatalog.usage(of: CommandCatalog.brokerAgent) }
@@ -262,8 +268,16 @@ public enum AgentFrontend {
             try? ready.writeAll(text + "\n")
             return ExitStatus.failure
         }
-        let paths: BrokerPaths
+        // It holds secrets in memory: no core file, no same-user debugger reading them out.
+        _ = cbroker_forbid_core_dumps()
+        var paths: BrokerPaths
         do { paths = try BrokerPaths.resolve(env) } catch { return fail("\(error)") }
+        // A relative BROKER_CONFIG means the spawner's directory; pin it before leaving it. The
+        // agent then holds no directory busy (an unmountable disk, a deleted checkout).
+        if !paths.configFile.hasPrefix("/"), let cwd = currentDirectory() {
+            paths.configFile = cwd + "/" + paths.configFile
+        }
+        _ = chdir("/")
         if options.spawned {
             // Whatever the spawner's ancestors left open (git's pipes, a test's sockets) must
             // not be held for the agent's lifetime: their readers would never see EOF.

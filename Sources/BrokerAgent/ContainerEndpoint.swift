@@ -6,7 +6,8 @@ import Foundation
 
 /// A small HTTP/1.1 server that speaks exactly one request: `GET /credentials` with the
 /// `Authorization` header the SDKs copy from `AWS_CONTAINER_AUTHORIZATION_TOKEN`. One request
-/// per connection, heads bounded to 8 KiB and 2 s, no bodies. Each wrapped command gets its own
+/// per connection, heads bounded to 8 KiB and 2 s from accept (read in the accept loop's poll, so
+/// slow clients hold no thread), Host must be loopback, no Origin (no web pages), no bodies. Each wrapped command gets its own
 /// random token, which dies with the command; the answer is
 /// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (boto3 reads `Token`).
 final class ContainerEndpoint: @unchecked Sendable {
@@ -56,7 +57,7 @@ final class ContainerEndpoint: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")  // loopback only, never 0.0.0.0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0, listen(fd, 64) == 0 else {
+        guard bound == 0, listen(fd, 512) == 0 else {
             let error = Errno.current
             close(fd)
             throw BrokerFailure(.unavailable, "cannot listen on 127.0.0.1 for the credentials endpoint: \(error)")
@@ -101,33 +102,76 @@ final class ContainerEndpoint: @unchecked Sendable {
         if !wasStopped { listener.close() }
     }
 
+    /// A connection whose request head is still arriving. It waits in the accept loop's poll,
+    /// holding no thread and no slot, until its head is complete, too large, or too late: slow
+    /// clients cannot occupy what real requests need.
+    private struct PendingHead {
+        let fd: FileDescriptor
+        let deadline: Double
+        var bytes: [UInt8] = []
+    }
+
+    /// The whole head must arrive within this many seconds of accept (not per read).
+    static let headDeadlineSeconds = 2.0
+    /// Heads arriving at once; past it the oldest is dropped.
+    static let maxPending = 1024
+
     private func acceptLoop() {
+        var pending: [PendingHead] = []
+        var chunk = [UInt8](repeating: 0, count: 2048)
         while true {
             lock.lock(); let done = stopped; lock.unlock()
-            if done { return }
-            var poller = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
-            guard (try? Poll.wait(&poller, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? 0 > 0, let connection = try? UnixSocket.accept(listener) else { continue }
-            lock.lock()
-            let admitted = connections < Self.maxConnections
-            if admitted { connections += 1 }
-            lock.unlock()
-            guard admitted else { connection.close(); continue }
-            let thread = Thread { [self] in
-                defer {
-                    connection.close()
-                    lock.lock(); connections -= 1; lock.unlock()
+            if done { pending.forEach { $0.fd.close() }; return }
+            var pollers = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
+                + pending.map { pollfd(fd: $0.fd.rawValue, events: Int16(POLLIN), revents: 0) }
+            let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 100, retryOnInterrupt: false)) ?? 0
+            let now = monotonicSeconds()
+            var still: [PendingHead] = []
+            for (index, var head) in pending.enumerated() {
+                if ready > 0 && pollers[index + 1].revents != 0 {
+                    let n = chunk.withUnsafeMutableBytes { recv(head.fd.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n > 0 { head.bytes += chunk[0..<n] }
+                    let finished = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)
+                    // A bare-LF blank line will never become a valid head: answer its 400 now.
+                    let bareBlankLine = n > 0 && head.bytes.indices.dropFirst().contains { head.bytes[$0] == 10 && head.bytes[$0 - 1] == 10 }
+                    if finished || bareBlankLine || head.bytes.headEnd != nil || head.bytes.count > Self.maxHeadBytes {
+                        dispatch(head.fd, head.bytes)
+                        continue
+                    }
                 }
-                serve(connection)
+                if now >= head.deadline { head.fd.close(); continue }  // too slow: no answer, no thread
+                still.append(head)
             }
-            thread.stackSize = 256 * 1024
-            thread.start()
+            pending = still
+            if ready > 0 && pollers[0].revents != 0, let connection = try? UnixSocket.accept(listener) {
+                if pending.count >= Self.maxPending { pending.removeFirst().fd.close() }
+                pending.append(PendingHead(fd: connection, deadline: now + Self.headDeadlineSeconds))
+            }
         }
     }
 
-    private func serve(_ connection: FileDescriptor) {
+    /// Answers a complete (or refused) head on a thread of its own, within max-connections.
+    private func dispatch(_ connection: FileDescriptor, _ bytes: [UInt8]) {
+        lock.lock()
+        let admitted = connections < Self.maxConnections
+        if admitted { connections += 1 }
+        lock.unlock()
+        guard admitted else { connection.close(); return }
+        let thread = Thread { [self] in
+            defer {
+                connection.close()
+                lock.lock(); connections -= 1; lock.unlock()
+            }
+            serve(connection, bytes)
+        }
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    private func serve(_ connection: FileDescriptor, _ bytes: [UInt8]) {
         UnixSocket.setTimeouts(connection, seconds: 2)
         let reply: Reply
-        switch readHead(connection) {
+        switch Self.head(of: bytes) {
         case .success(let head): reply = respond(to: head)
         case .failure(let problem): reply = problem
         }
@@ -137,20 +181,13 @@ final class ContainerEndpoint: @unchecked Sendable {
         _ = try? connection.writeAll(head + body)
     }
 
-    private func readHead(_ connection: FileDescriptor) -> Result<HTTPRequestHead, Reply> {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 2048)
-        while true {
-            let end = bytes.headEnd
-            if (end.map { $0 + 4 } ?? bytes.count) > Self.maxHeadBytes {
-                return .failure(.error(431, "BadRequest", "request head larger than \(Self.maxHeadBytes) bytes"))
-            }
-            if end != nil { return HTTPRequestHead.parse(bytes) }
-            guard let n = try? chunk.withUnsafeMutableBytes({ try connection.read(into: $0) }), n > 0 else {
-                return .failure(.error(400, "BadRequest", "incomplete request"))
-            }
-            bytes += chunk[0..<n]
+    static func head(of bytes: [UInt8]) -> Result<HTTPRequestHead, Reply> {
+        let end = bytes.headEnd
+        if (end.map { $0 + 4 } ?? bytes.count) > maxHeadBytes {
+            return .failure(.error(431, "BadRequest", "request head larger than \(maxHeadBytes) bytes"))
         }
+        guard end != nil else { return .failure(.error(400, "BadRequest", "incomplete request")) }
+        return HTTPRequestHead.parse(bytes)
     }
 
     /// Decides the answer for a parsed request. Wrong and dead tokens get the same reply, so a
@@ -158,6 +195,14 @@ final class ContainerEndpoint: @unchecked Sendable {
     func respond(to head: HTTPRequestHead) -> Reply {
         guard head.method == "GET" else { return .error(405, "MethodNotAllowed", "only GET is served") }
         guard head.target == Self.path else { return .error(404, "NotFound", "the credentials live at \(Self.path)") }
+        // A web page can reach loopback through a browser (a cross-origin fetch, DNS rebinding):
+        // browsers always send Origin on such requests and the page's own name as Host.
+        if head.value(of: "origin") != nil {
+            return .error(403, "AccessDenied", "requests from web pages (with an Origin header) are refused")
+        }
+        guard let host = head.value(of: "host")?.lowercased(), host == "127.0.0.1:\(port)" || host == "localhost:\(port)" else {
+            return .error(421, "MisdirectedRequest", "the Host header must be 127.0.0.1:\(port) or localhost:\(port)")
+        }
         guard let presented = head.value(of: "authorization"), !presented.isEmpty else {
             return .error(403, "AccessDenied", "no authorization token (set AWS_CONTAINER_AUTHORIZATION_TOKEN)")
         }
@@ -181,6 +226,7 @@ final class ContainerEndpoint: @unchecked Sendable {
         case 403: return "Forbidden"
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
+        case 421: return "Misdirected Request"
         case 431: return "Request Header Fields Too Large"
         case 502: return "Bad Gateway"
         default: return "Error"
@@ -242,6 +288,7 @@ struct HTTPRequestHead: Equatable {
         }
         let head = HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), headers: headers)
         if headers.filter({ $0.0.lowercased() == "authorization" }).count > 1 { return bad("more than one Authorization header") }
+        if headers.filter({ $0.0.lowercased() == "host" }).count > 1 { return bad("more than one Host header") }
         if head.value(of: "transfer-encoding") != nil { return bad("a request body is not accepted") }
         if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
         return .success(head)

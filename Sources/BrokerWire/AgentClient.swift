@@ -31,18 +31,28 @@ public struct AgentClient: Sendable {
             message.fields += request.fields
             var bytes = try message.encoded()
             bytes.append(10)  // blank line ends the request
+            // An agent may refuse and hang up before reading everything (a limit, a denial):
+            // the write then fails with EPIPE, never SIGPIPE, and its reason is still read.
+            var sendFailure: Errno?
             do {
-                try fd.writeAll(bytes)
+                try UnixSocket.sendAll(fd, bytes)
+            } catch let error as Errno where error.rawValue == EPIPE || error.rawValue == ECONNRESET {
+                sendFailure = error
+            } catch let error as Errno {
+                throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(error)", hint: "see \(paths.agentLogPath)")
+            }
+            do {
                 let answer = try readWireMessage(from: fd)
-                // End of file before a single line: the agent died (kill -9, crash) or dropped
-                // us. Say so, rather than blaming a malformed answer.
                 if answer.fields.isEmpty {
+                    if let sendFailure { throw sendFailure }
+                    // End of file before a single line: the agent died (kill -9, crash) or
+                    // dropped us. Say so, rather than blaming a malformed answer.
                     throw BrokerFailure(.unavailable, "broker-agent closed the connection without answering",
                                         hint: "it may have been stopped or crashed; see \(paths.agentLogPath)")
                 }
                 return try Self.checkStatus(answer)
             } catch let error as Errno {
-                throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(error)",
+                throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(sendFailure ?? error)",
                                     hint: "see \(paths.agentLogPath)")
             }
         }
@@ -83,15 +93,41 @@ public struct AgentClient: Sendable {
         return fd
     }
 
-    /// A connection, or nil when nobody is listening (no socket file, or a stale one left by a
-    /// killed agent: the agent replaces it when it starts).
+    /// A connection, or nil when nobody is listening (no socket directory or file, or a stale
+    /// socket left by a killed agent: the agent replaces it when it starts). Trust runs both ways
+    /// (DESIGN D14): the directory must be ours and private before we connect, and the listener
+    /// must run as us before a byte is sent.
     func connectIfRunning() throws -> FileDescriptor? {
+        guard try checkSocketDirectory(paths.runtimeDirectory, environment: environment) else { return nil }
+        let fd: FileDescriptor
         do {
-            return try UnixSocket.connect(path: paths.socketPath)
+            fd = try UnixSocket.connect(path: paths.socketPath)
         } catch let error as Errno where error == .noEntry || error == .connectionRefused {
             return nil
         } catch let error as Errno {
             throw BrokerFailure(.unavailable, "cannot connect to \(paths.socketPath): \(error)")
+        }
+        do {
+            try Self.checkListener(fd, socketPath: paths.socketPath)
+        } catch {
+            fd.close()
+            throw error
+        }
+        return fd
+    }
+
+    /// The listener must be our own user's process (SO_PEERCRED / getpeereid).
+    static func checkListener(_ fd: FileDescriptor, socketPath: String) throws {
+        let me = ProcessInfoLite.userID
+        let peer: UnixSocket.PeerCredentials
+        do {
+            peer = try UnixSocket.peerCredentials(fd)
+        } catch {
+            throw BrokerFailure(.permission, "cannot tell who listens on \(socketPath): \(error); refusing to talk to it")
+        }
+        guard peer.uid == me else {
+            throw BrokerFailure(.permission, "the process listening on \(socketPath) runs as uid \(peer.uid), not as you (uid \(me)); refusing to talk to it",
+                                hint: "stop that process, then rm \(socketPath)")
         }
     }
 }

@@ -103,6 +103,35 @@ public func checkPrivateDirectory(_ path: String) throws {
     }
 }
 
+/// The socket directory as a client sees it before connecting: false when it does not exist yet
+/// (no agent); an error, with the command that fixes it, when it is a symlink, someone else's, or
+/// open to group/other. Nothing is sent into a directory another user could have planted.
+public func checkSocketDirectory(_ path: String, environment: Environment) throws -> Bool {
+    var st = stat()
+    guard lstat(path, &st) == 0 else {
+        if errno == ENOENT { return false }
+        throw BrokerFailure(.permission, "cannot inspect socket directory \(path): \(Errno.current)")
+    }
+    let type = st.st_mode & S_IFMT
+    if type == S_IFLNK {
+        throw BrokerFailure(.permission, "socket directory \(path) is a symbolic link; refusing to use it",
+                            hint: "rm \(path) and let credential-broker create the directory")
+    }
+    if type != S_IFDIR {
+        throw BrokerFailure(.permission, "socket directory \(path) is not a directory", hint: "move it away")
+    }
+    let me = geteuid()
+    if st.st_uid != me {
+        let fix = environment["BROKER_SOCKET_DIR"] != nil ? "use a private directory: unset BROKER_SOCKET_DIR, or rm -rf \(path)" : "rm -rf \(path)"
+        throw BrokerFailure(.permission, "socket directory \(path) is owned by uid \(st.st_uid), not you (uid \(me))", hint: fix)
+    }
+    if st.st_mode & 0o077 != 0 {
+        throw BrokerFailure(.permission, "socket directory \(path) is accessible by group or others (mode \(octal(st.st_mode & 0o777)))",
+                            hint: "chmod 0700 \(path)")
+    }
+    return true
+}
+
 func octal(_ mode: mode_t) -> String {
     var digits = ""
     var m = UInt32(mode)

@@ -41,6 +41,9 @@ public struct EnvPlan: Equatable, Sendable {
                 guard let eq = field.value.firstIndex(of: "=") else { throw Self.malformed }
                 let name = String(field.value[..<eq])
                 try Self.checkName(name)
+                guard Self.isAllowedExport(name) else {
+                    throw BrokerFailure(.denied, "broker-agent asked to set \(name), which changes how shells, the dynamic loader or git run programs; refused")
+                }
                 steps.append(.set(name, String(field.value[field.value.index(after: eq)...]), secret: field.key == "secret"))
             case "unset":
                 try Self.checkName(field.value)
@@ -50,6 +53,9 @@ public struct EnvPlan: Equatable, Sendable {
                 pendingGitKey = field.value
             case "git_value":
                 guard let key = pendingGitKey else { throw Self.malformed }
+                guard Self.isBrokerGitConfig(key: key, value: field.value) else {
+                    throw BrokerFailure(.denied, "broker-agent asked to set git config \(WireCodec.printable(key)), which is not the broker's own credential helper; refused")
+                }
                 steps.append(.gitConfig(key: key, value: field.value))
                 pendingGitKey = nil
             default:
@@ -66,6 +72,39 @@ public struct EnvPlan: Equatable, Sendable {
     public static func isVariableName(_ name: String) -> Bool {
         guard let first = name.utf8.first, !(48...57).contains(first) else { return false }
         return name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
+    }
+
+    /// Names that change how a shell, the dynamic loader, an interpreter or git runs programs.
+    /// Neither a config's `env = NAME` nor an agent's plan may set them (DESIGN D14): a token's
+    /// value put there would be run, or would redirect what runs.
+    static let codeRunningNames: Set<String> = [
+        "PATH", "ENV", "BASH_ENV", "IFS", "PS4", "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "ZDOTDIR",
+        "PERL5OPT", "PERL5LIB", "PERLLIB", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "NODE_OPTIONS", "NODE_PATH",
+        "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "GCONV_PATH", "LOCPATH", "NLSPATH",
+        "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXEC_PATH", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
+        "GIT_PAGER", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_TEMPLATE_DIR", "GIT_DIR", "GIT_WORK_TREE", "EDITOR", "VISUAL", "PAGER",
+    ]
+    static let codeRunningPrefixes = ["LD_", "DYLD_", "BASH_FUNC_", "GIT_CONFIG", "GIT_TRACE"]
+
+    /// A plain variable name that does not change how programs run: what `env = NAME` may name
+    /// and what broker-env-wrap applies from a plan. The broker's own `GIT_CONFIG_*` entries
+    /// travel as `git_key`/`git_value` steps, checked by `isBrokerGitConfig`.
+    public static func isAllowedExport(_ name: String) -> Bool {
+        isVariableName(name) && !codeRunningNames.contains(name) && !codeRunningPrefixes.contains { name.hasPrefix($0) }
+    }
+
+    /// The only git configuration the broker writes: `credential.<url>.helper` (empty, or the
+    /// absolute path of git-credential-broker, shell-quoted) and `credential.<url>.useHttpPath`.
+    public static func isBrokerGitConfig(key: String, value: String) -> Bool {
+        let lower = key.lowercased()
+        guard lower.hasPrefix("credential.") else { return false }
+        if lower.hasSuffix(".usehttppath") { return value == "true" }
+        guard lower.hasSuffix(".helper") else { return false }
+        if value.isEmpty { return true }
+        let quoted = value.count > 2 && value.hasPrefix("'") && value.hasSuffix("'")
+        let path = quoted ? String(value.dropFirst().dropLast()) : value
+        let plain = path.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }
+        return path.hasPrefix("/") && path.hasSuffix("/git-credential-broker") && !path.contains("'") && (quoted || plain)
     }
 
     static func checkName(_ name: String) throws {

@@ -39,7 +39,29 @@ public enum UnixSocket {
         let fd = socket(AF_UNIX, SOCK_STREAM, 0)
         #endif
         guard fd >= 0 else { throw Errno.current }
+        #if canImport(Darwin)
+        // macOS has no MSG_NOSIGNAL: a write to a closed peer must be EPIPE, not SIGPIPE.
+        var on: CInt = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<CInt>.size))
+        #endif
         return FileDescriptor(rawValue: fd)
+    }
+
+    /// Writes every byte; a peer that hung up is an `Errno` (EPIPE), never a SIGPIPE that kills
+    /// the process without a word. The corresponding C function is `send` (MSG_NOSIGNAL on
+    /// Linux; SO_NOSIGPIPE, set when the socket is made, on macOS).
+    public static func sendAll(_ fd: FileDescriptor, _ bytes: [UInt8]) throws {
+        #if os(Linux)
+        let flags = Int32(MSG_NOSIGNAL)
+        #else
+        let flags: Int32 = 0
+        #endif
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                offset += try retryOnInterrupt({ send(fd.rawValue, raw.baseAddress! + offset, raw.count - offset, flags) }, failed: { $0 < 0 })
+            }
+        }
     }
 
     /// Connects to a listening socket. Throws `Errno` (ENOENT, ECONNREFUSED) so callers can tell

@@ -14,6 +14,11 @@
 #endif
 #ifdef __linux__
 #include <sys/syscall.h>
+#include <sys/prctl.h>
+#endif
+#ifdef __APPLE__
+#include <sys/types.h>
+#include <sys/ptrace.h>
 #endif
 
 int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
@@ -103,4 +108,16 @@ void cbroker_raise_open_file_limit(void) {
         limit.rlim_cur = want;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
+}
+
+int cbroker_forbid_core_dumps(void) {
+    int failed = 0;
+    struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0) failed = -1;
+#ifdef __linux__
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) failed = -1;
+#elif defined(__APPLE__)
+    if (ptrace(PT_DENY_ATTACH, 0, 0, 0) != 0) failed = -1;
+#endif
+    return failed;
 }

@@ -284,6 +284,8 @@ final class AgentFaultTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "uid=65534 bytes=0\n", result.stderr)
         XCTAssertTrue(Kit.waitUntil(2) { sandbox.read(sandbox.paths.agentLogPath).contains("refused a connection from another uid") })
+        // Private again: our own client refuses a directory open to others (D14).
+        chmod(sandbox.paths.runtimeDirectory, 0o700)
         XCTAssertEqual(sandbox.agentPID, pid, "the agent stays up")
     }
 

@@ -167,6 +167,12 @@ final class BadInputMatrixTests: XCTestCase {
             Row(name: "dirs: socket dir group-writable", run: helper(["get"], get), setup: { sandbox in
                 chmod(sandbox.root + "/run", 0o770)
             }, isolated: true),
+            Row(name: "dirs: socket dir owned by uid 65534", run: helper(["store"], "protocol=https\nhost=example.com\nusername=u\npassword=hunter2\n\n"),
+                setup: { sandbox in chown(sandbox.root + "/run", 65534, 65534) }, isolated: true),
+            Row(name: "config: env = LD_PRELOAD", run: ctl(["validate"]), isolated: true,
+                config: "[identity \"bot\"]\n    kind = static\n    username = u\n    secret = env:BOT_TOKEN\n    env = GITHUB_TOKEN\n    env = LD_PRELOAD\n"),
+            Row(name: "config: env = BASH_ENV", run: ctl(["validate"]), isolated: true,
+                config: "[identity \"bot\"]\n    kind = static\n    username = u\n    secret = env:BOT_TOKEN\n    env = BASH_ENV\n"),
             Row(name: "config: include loop", run: ctl(["validate"]), setup: { sandbox in
                 sandbox.write("config/credential-broker/a", "[include]\n    path = b\n")
                 sandbox.write("config/credential-broker/b", "[include]\n    path = a\n")
@@ -409,13 +415,19 @@ extension BadInputMatrixTests {
         "socket: relative bin_dir": (0, "status=error\nkind=input\nerror=bin_dir must be an absolute path without quotes\n\n",
               ""),
         "dirs: socket dir is a symlink": (1, "",
-              "git-credential-broker: $ROOT/run is a symbolic link; refusing to keep credentials behind it (hint: remove the link and let credential-broker create the directory)\n"),
+              "git-credential-broker: socket directory $ROOT/run is a symbolic link; refusing to use it (hint: rm $ROOT/run and let credential-broker create the directory)\n"),
         "dirs: cache dir owned by uid 65534": (1, "",
               "aws-credential-process: broker-agent: $ROOT/cache/credential-broker is owned by uid 65534, not by you (uid 0) (hint: remove it or point XDG_RUNTIME_DIR/XDG_CACHE_HOME elsewhere) (hint: see $ROOT/state/credential-broker/agent.log)\n"),
         "dirs: state dir is a symlink": (1, "",
               "aws-credential-process: broker-agent: $ROOT/state/credential-broker is a symbolic link; refusing to keep credentials behind it (hint: remove the link and let credential-broker create the directory) (hint: see $ROOT/state/credential-broker/agent.log)\n"),
         "dirs: socket dir group-writable": (1, "",
-              "git-credential-broker: $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 0700 $ROOT/run)\n"),
+              "git-credential-broker: socket directory $ROOT/run is accessible by group or others (mode 0770) (hint: chmod 0700 $ROOT/run)\n"),
+        "dirs: socket dir owned by uid 65534": (1, "",
+              "git-credential-broker: socket directory $ROOT/run is owned by uid 65534, not you (uid 0) (hint: use a private directory: unset BROKER_SOCKET_DIR, or rm -rf $ROOT/run)\n"),
+        "config: env = LD_PRELOAD": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/config:6: env = LD_PRELOAD would change how shells, the dynamic loader or git run programs; the broker refuses to set it (hint: pick a name the tool reads its token from, e.g. GITHUB_TOKEN)\n"),
+        "config: env = BASH_ENV": (1, "",
+              "brokerctl: $ROOT/config/credential-broker/config:5: env = BASH_ENV would change how shells, the dynamic loader or git run programs; the broker refuses to set it (hint: pick a name the tool reads its token from, e.g. GITHUB_TOKEN)\n"),
         "config: include loop": (1, "",
               "brokerctl: $ROOT/config/credential-broker/b:2: include cycle: $ROOT/config/credential-broker/a -> $ROOT/config/credential-broker/b -> $ROOT/config/credential-broker/a (hint: remove one of these includes)\n"),
         "aws: long-lived user keys without the opt-in": (1, "",

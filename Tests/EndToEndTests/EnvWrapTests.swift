@@ -500,7 +500,7 @@ final class EnvWrapAWSTests: XCTestCase {
                     reply += chunk
                 return reply.split(b" ")[1].decode()
             t = token.encode()
-            print(raw(b"GET /credentials HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: " + t + b"\\r\\n\\r\\n"))
+            print(raw(b"GET /credentials HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\nAuthorization: " % port + t + b"\\r\\n\\r\\n"))
             print(raw(b"POST /credentials HTTP/1.1\\r\\nAuthorization: " + t + b"\\r\\n\\r\\n"))
             print(raw(b"GET /other HTTP/1.1\\r\\nAuthorization: " + t + b"\\r\\n\\r\\n"))
             print(raw(b"GET /credentials HTTP/1.1\\nAuthorization: " + t + b"\\n\\n"))

@@ -50,7 +50,7 @@ public struct StaticIdentity: ResolvedKind {
 public struct EnvironmentExports: Sendable, Equatable {
     public static let spec = SettingSpec(
         "env", "NAME", repeatable: true, "a variable broker-env-wrap sets to the secret (e.g. GITHUB_TOKEN); repeat for more",
-        details: "broker-env-wrap(1) sets the variable NAME to this identity's secret in the command it wraps, for tools that read a token only from the environment (`env = GITHUB_TOKEN`). Repeat the key to set several names. NAME is a letter or `_` followed by letters, digits and `_`. The value is fetched when the wrap starts and does not refresh while the command runs.")
+        details: "broker-env-wrap(1) sets the variable NAME to this identity's secret in the command it wraps, for tools that read a token only from the environment (`env = GITHUB_TOKEN`). Repeat the key to set several names. NAME is a letter or `_` followed by letters, digits and `_`, and not a variable that changes how programs run (`PATH`, `LD_*`, `DYLD_*`, `BASH_ENV`, `ENV`, `BASH_FUNC_*`, `IFS`, `GIT_CONFIG*`, `GIT_SSH_COMMAND`, `NODE_OPTIONS` and the like). The value is fetched when the wrap starts and does not refresh while the command runs.")
 
     public let names: [String]
 
@@ -58,6 +58,10 @@ public struct EnvironmentExports: Sendable, Equatable {
         names = try (definition.settings["env"] ?? []).map { entry in
             guard let name = entry.value, EnvPlan.isVariableName(name) else {
                 throw ConfigError("env must name a variable: a letter or _, then letters, digits and _", at: entry.location)
+            }
+            guard EnvPlan.isAllowedExport(name) else {
+                throw ConfigError("env = \(name) would change how shells, the dynamic loader or git run programs; the broker refuses to set it",
+                                  at: entry.location, hint: "pick a name the tool reads its token from, e.g. GITHUB_TOKEN")
             }
             return name
         }

@@ -27,4 +27,8 @@ void cbroker_limit_malloc_arenas(int arenas);
 void cbroker_release_free_memory(void);
 /// Raises the soft RLIMIT_NOFILE to the hard limit (capped at 65536).
 void cbroker_raise_open_file_limit(void);
+/// Keeps the agent's memory (secrets) out of core files and away from same-user ptrace:
+/// RLIMIT_CORE 0 (soft and hard), PR_SET_DUMPABLE 0 on Linux, PT_DENY_ATTACH on macOS.
+/// Returns 0, or -1 when any step failed.
+int cbroker_forbid_core_dumps(void);
 #endif
