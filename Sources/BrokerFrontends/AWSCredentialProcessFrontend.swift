@@ -69,18 +69,14 @@ public enum AWSCredentialProcessFrontend {
             if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
             let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
             var request = WireMessage()
-            request.append("op", "aws.credentials")
+            request.append(WireKey.operation, AgentOperation.awsCredentials.rawValue)
             request.append("adapter", "aws")
             request.append("identity", options.identity)
             guard let answer = try client.send(request) else { throw BrokerFailure(.unavailable, "broker-agent is not running") }
             try output.writeAll(try document(from: answer))
             return ExitStatus.success
-        } catch let error as BrokerError {
-            printError("aws-credential-process: \(error.description)".replacingNewlines)
-            return ExitStatus.failure
         } catch {
-            printError("aws-credential-process: \(error)".replacingNewlines)
-            return ExitStatus.failure
+            return reportFailure("aws-credential-process", error)
         }
     }
 }
@@ -88,4 +84,12 @@ public enum AWSCredentialProcessFrontend {
 extension String {
     /// One stderr line, whatever the message held.
     var replacingNewlines: String { onOneLine }
+}
+
+/// One stderr line for a failed adapter run (DESIGN D12): `program: sentence (hint: …)`, and the
+/// failure exit status. Nothing is written to stdout.
+func reportFailure(_ program: String, _ error: Error) -> Int32 {
+    let text = (error as? BrokerError)?.description ?? "\(error)"
+    printError("\(program): \(text)".replacingNewlines)
+    return ExitStatus.failure
 }

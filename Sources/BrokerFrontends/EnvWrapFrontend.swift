@@ -178,7 +178,7 @@ public enum EnvWrapFrontend {
     /// wrap itself, which becomes the command when it execs.
     public static func request(_ options: Options, identities: [String], pid: Int32, binDirectory: String?) -> WireMessage {
         var request = WireMessage()
-        request.append("op", "env.plan")
+        request.append(WireKey.operation, AgentOperation.envPlan.rawValue)
         request.append("adapter", "env-wrap")
         for name in identities { request.append("identity[]", name) }
         request.append("delivery", ifPresent: options.delivery?.rawValue)
@@ -233,12 +233,8 @@ public enum EnvWrapFrontend {
                 }
                 return ExitStatus.success
             }
-        } catch let error as BrokerError {
-            printError("broker-env-wrap: \(error.description)".replacingNewlines)
-            return ExitStatus.failure
         } catch {
-            printError("broker-env-wrap: \(error)".replacingNewlines)
-            return ExitStatus.failure
+            return reportFailure("broker-env-wrap", error)
         }
         newEnvironment[marker] = String(getpid())
         return execute(options.command, environment: newEnvironment)

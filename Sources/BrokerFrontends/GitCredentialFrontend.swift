@@ -90,8 +90,10 @@ public struct GitCredentialFrontend {
     public static func agentRequest(for options: Options, input: WireMessage) throws -> WireMessage {
         guard input["protocol"] != nil else { throw BrokerFailure(.input, "input has no protocol= line") }
         guard input["host"] != nil else { throw BrokerFailure(.input, "input has no host= line") }
-        var request = WireMessage()
-        request.append("op", "git.\(options.operation)")
+        guard let operation = AgentOperation(rawValue: "git.\(options.operation)") else {
+            throw BrokerFailure(.input, "unknown operation \(options.operation)")
+        }
+        var request = WireMessage(operation)
         request.append("adapter", "git")
         request.append("timeout", ifPresent: options.timeoutSeconds.map(String.init))
         for (index, field) in input.fields.enumerated() where gitRelayedKeys.contains(field.key) {

@@ -19,7 +19,7 @@ extension Brokerctl {
         guard !code.isEmpty, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw BrokerFailure(.usage, "an MFA code is the digits your device shows")
         }
-        let request = WireMessage([.init("op", "identity.login"), .init("identity", name), .init("code", code)])
+        let request = WireMessage(.login, [.init(WireKey.identity, name), .init(WireKey.code, code)])
         guard let answer = try client().send(request) else { throw BrokerFailure(.unavailable, "broker-agent is not running") }
         let expires = answer["expiration"].flatMap(Int64.init).map { " until \(rfc3339UTC($0))" } ?? ""
         out("logged in: identity \"\(name)\" has a session\(expires)")

@@ -11,7 +11,7 @@ extension Brokerctl {
             throw BrokerFailure(.usage, "logout takes one identity or --all")
         }
         let identity = options.positional.first
-        if let answer = try client().send(WireMessage([.init("op", "identity.logout"), .init("identity", identity ?? "*")]), startAgent: false) {
+        if let answer = try client().send(WireMessage(.logout, [.init(WireKey.identity, identity ?? "*")]), startAgent: false) {
             out("dropped \(answer["removed"] ?? "0") cached credential(s)" + (identity.map { " of \"\($0)\"" } ?? ""))
         } else {
             // No agent: the disk cache is all there is.

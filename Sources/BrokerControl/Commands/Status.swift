@@ -7,7 +7,7 @@ extension Brokerctl {
     func status(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "status")
         let paths = try self.paths
-        guard let answer = try client().send(WireMessage(["op": "status"]), startAgent: false) else {
+        guard let answer = try client().send(WireMessage(.status), startAgent: false) else {
             if options.format == .json {
                 emitJSON(["running": false, "socket": paths.socketPath])
             } else {

@@ -9,7 +9,7 @@ extension Brokerctl {
         guard let name = options.positional.first ?? environment["BROKER_IDENTITY"] else {
             throw BrokerFailure(.usage, "whoami needs an identity (or BROKER_IDENTITY)")
         }
-        let request = WireMessage([.init("op", "aws.whoami"), .init("identity", name)])
+        let request = WireMessage(.whoami, [.init(WireKey.identity, name)])
         guard let answer = try client().send(request) else { throw BrokerFailure(.unavailable, "broker-agent is not running") }
         let now = Int64(Date().timeIntervalSince1970)
         let expires = answer["expiration"].flatMap(Int64.init)
