@@ -33,7 +33,7 @@ def write(path, data, mode=0o600):
 # One process poses as every client: per-caller rate limits would refuse most of it.
 write(root + "/config/credential-broker/config",
       "[agent]\n\trate-limits = false\n"
-      '[identity "keys"]\n\tkind = aws/user\n\taccess-key-id = AKIDRAWBENCH\n\tsecret-access-key = env:BENCH_AWS_SECRET\n'
+      '[identity "keys"]\n\tkind = aws/user\n\taccess-key-id = AKIDRAWBENCH\n\tsecret-access-key = env:BENCH_AWS_SECRET\n\tlong-lived-keys = true\n'
       f'[identity "tok"]\n\tkind = static\n\tusername = u\n\tsecret = file:{write(root + "/token", "static-token")}\n\tenv = BENCH_TOKEN\n')
 
 

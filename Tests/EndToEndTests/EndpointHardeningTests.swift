@@ -16,6 +16,7 @@ final class EndpointHardeningTests: XCTestCase {
                 access-key-id = AKIAIOSFODNN7EXAMPLE
                 secret-access-key = file:\(secret)
                 delivery = endpoint
+                long-lived-keys = true
 
             """)
         return sandbox
