@@ -180,13 +180,20 @@ public final class AgentServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// One request, one answer. A client that sends nothing hits the read timeout and is dropped
-    /// without holding anyone else up.
+    /// One request, one answer. The whole request must arrive within `timeout` of the
+    /// connection being served (not per read: a client dribbling a byte a second is cut off
+    /// too), and it is bounded in size by the codec's limits.
     func serveConnection(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials, timeout: Double) {
         UnixSocket.setTimeouts(connection, seconds: timeout)
+        let deadline = RequestDeadline()
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+            // Ends any read still waiting; the descriptor stays ours to close.
+            if deadline.expire() { UnixSocket.shutdownReading(connection) }
+        }
         let answer: WireMessage
         do {
             let request = try readWireMessage(from: connection, requireBlankLine: true)
+            guard deadline.finish() else { return }  // the deadline passed mid-request
             answer = service.handle(request, caller: Caller.describe(peer))
         } catch let error as Errno where error == .wouldBlock {
             return  // timed out waiting for the request
@@ -196,6 +203,16 @@ public final class AgentServer: @unchecked Sendable {
         var bytes = (try? answer.encoded()) ?? (try! AgentService.errorAnswer(BrokerFailure(.internal, "answer could not be encoded")).encoded())
         bytes.append(10)
         _ = try? connection.writeAll(bytes)
+    }
+
+    /// Whichever comes first of "the request arrived" and "its time ran out" wins, once.
+    final class RequestDeadline: @unchecked Sendable {
+        private let lock = NSLock()
+        private var settled = false
+        /// True when the request had not arrived yet.
+        func expire() -> Bool { lock.lock(); defer { lock.unlock() }; if settled { return false }; settled = true; return true }
+        /// True when the request arrived in time.
+        func finish() -> Bool { lock.lock(); defer { lock.unlock() }; if settled { return false }; settled = true; return true }
     }
 
     func shutdown(listener: FileDescriptor) {

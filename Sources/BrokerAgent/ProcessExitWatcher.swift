@@ -74,7 +74,8 @@ final class ProcessExitWatcher: @unchecked Sendable {
     }
 
     private func wake() {
-        _ = try? FileDescriptor(rawValue: wakeWrite).write(UnsafeRawBufferPointer(start: [UInt8(1)], count: 1), retryOnInterrupt: false)
+        var one: UInt8 = 1
+        _ = withUnsafeBytes(of: &one) { try? FileDescriptor(rawValue: wakeWrite).write($0, retryOnInterrupt: false) }
     }
 
     private func loop() {

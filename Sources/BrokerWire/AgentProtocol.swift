@@ -61,3 +61,22 @@ extension WireMessage {
         WireMessage([WireMessage.Field(WireKey.status, "ok")] + fields)
     }
 }
+
+extension WireMessage {
+    /// Appends one record of a table as parallel lists (`entry.identity[]=`, `entry.kind[]=`, …):
+    /// the wire grammar's lists, so no value is ever split by position or by a space.
+    public mutating func appendRecord(_ table: String, _ fields: [(String, String)]) {
+        for (name, value) in fields { append("\(table).\(name)[]", value) }
+    }
+
+    /// The records of `table`, each as its named fields; a record missing a column is dropped.
+    public func records(_ table: String, columns: [String]) -> [[String: String]] {
+        let lists = columns.map { values("\(table).\($0)[]") }
+        guard let count = lists.map(\.count).min() else { return [] }
+        return (0..<count).map { row in
+            var record: [String: String] = [:]
+            for (column, list) in zip(columns, lists) { record[column] = list[row] }
+            return record
+        }
+    }
+}

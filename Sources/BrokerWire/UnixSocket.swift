@@ -122,6 +122,12 @@ public enum UnixSocket {
         _ = setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         _ = setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
+
+    /// Ends reading: a read blocked on `fd` returns at once with end of file. The corresponding
+    /// C function is `shutdown(fd, SHUT_RD)`.
+    public static func shutdownReading(_ fd: FileDescriptor) {
+        _ = shutdown(fd.rawValue, Int32(SHUT_RD))
+    }
 }
 
 @inline(__always) private func Glibc_connect(_ fd: CInt, _ a: UnsafePointer<sockaddr>, _ l: socklen_t) -> CInt { connect(fd, a, l) }

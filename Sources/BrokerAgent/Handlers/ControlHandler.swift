@@ -31,20 +31,21 @@ struct ControlHandler {
         let now = service.clock.instant()
         for entry in service.resolver.cache.snapshot() {
             let expires = entry.credential.asSeen(at: now).expiresAt
-            answer.append("entry", "\(entry.key.identity) \(entry.key.kind) \(expires.map(String.init) ?? "-") \(entry.key)")
+            answer.appendRecord("entry", [("identity", entry.key.identity), ("kind", entry.key.kind),
+                                          ("expires", expires.map(String.init) ?? "-"), ("key", entry.key.description)])
         }
         if case .failure(let error) = service.configStore.config() {
             answer.append("config_error", "\(error)")
         }
-        // Pool leases by token fingerprint, never the token; the pool's name goes last on the
-        // line because an identity name may hold spaces.
+        // Pool leases by token fingerprint, never the token.
         let pools = service.leases.snapshot()
         for lease in pools.leases {
-            answer.append("lease", "\(lease.fingerprint ?? "-") \(lease.holder.pid) \(lease.expiresAt) \(lease.pool)")
+            answer.appendRecord("lease", [("token", lease.fingerprint ?? "-"), ("holder_pid", String(lease.holder.pid)),
+                                          ("expires", String(lease.expiresAt)), ("pool", lease.pool)])
         }
         for (pool, tokens) in pools.quarantined.sorted(by: { $0.key < $1.key }) {
             for (fingerprint, until) in tokens.sorted(by: { $0.key < $1.key }) {
-                answer.append("quarantined", "\(fingerprint) \(until) \(pool)")
+                answer.appendRecord("quarantined", [("token", fingerprint), ("until", String(until)), ("pool", pool)])
             }
         }
         if let failure = service.resolver.cache.lastWriteFailure {

@@ -17,21 +17,18 @@ extension Brokerctl {
         }
         let now = Int64(Date().timeIntervalSince1970)
         let started = answer["started"].flatMap(Int64.init) ?? now
-        let entries: [[String: Any]] = answer.values("entry").map { line in
-            let parts = line.split(separator: " ").map(String.init)
-            var entry: [String: Any] = ["identity": parts[0], "kind": parts[1], "key": parts.count > 3 ? parts[3] : ""]
-            if let expires = Int64(parts[2]) { entry["expires"] = expires; entry["expires_in"] = expires - now }
+        let entries: [[String: Any]] = answer.records("entry", columns: ["identity", "kind", "expires", "key"]).map { record in
+            var entry: [String: Any] = ["identity": record["identity"]!, "kind": record["kind"]!, "key": record["key"]!]
+            if let expires = Int64(record["expires"]!) { entry["expires"] = expires; entry["expires_in"] = expires - now }
             return entry
         }
-        let leases: [[String: Any]] = answer.values("lease").compactMap { line in
-            let parts = line.split(separator: " ", maxSplits: 3).map(String.init)
-            guard parts.count == 4, let pid = Int(parts[1]), let expires = Int64(parts[2]) else { return nil }
-            return ["pool": parts[3], "token": parts[0], "holder_pid": pid, "expires": expires, "expires_in": expires - now]
+        let leases: [[String: Any]] = answer.records("lease", columns: ["token", "holder_pid", "expires", "pool"]).compactMap { record in
+            guard let pid = Int(record["holder_pid"]!), let expires = Int64(record["expires"]!) else { return nil }
+            return ["pool": record["pool"]!, "token": record["token"]!, "holder_pid": pid, "expires": expires, "expires_in": expires - now]
         }
-        let quarantined: [[String: Any]] = answer.values("quarantined").compactMap { line in
-            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
-            guard parts.count == 3, let until = Int64(parts[1]) else { return nil }
-            return ["pool": parts[2], "token": parts[0], "until": until, "remaining": until - now]
+        let quarantined: [[String: Any]] = answer.records("quarantined", columns: ["token", "until", "pool"]).compactMap { record in
+            guard let until = Int64(record["until"]!) else { return nil }
+            return ["pool": record["pool"]!, "token": record["token"]!, "until": until, "remaining": until - now]
         }
         if options.format == .json {
             var object: [String: Any] = [
