@@ -186,9 +186,12 @@ public final class AgentServer: @unchecked Sendable {
     func serveConnection(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials, timeout: Double) {
         UnixSocket.setTimeouts(connection, seconds: timeout)
         let deadline = RequestDeadline()
+        // Settled before the caller closes the descriptor, so a late timer never touches a
+        // number the kernel has handed to another connection.
+        defer { _ = deadline.finish() }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
             // Ends any read still waiting; the descriptor stays ours to close.
-            if deadline.expire() { UnixSocket.shutdownReading(connection) }
+            deadline.expire { UnixSocket.shutdownReading(connection) }
         }
         let answer: WireMessage
         do {
@@ -209,8 +212,8 @@ public final class AgentServer: @unchecked Sendable {
     final class RequestDeadline: @unchecked Sendable {
         private let lock = NSLock()
         private var settled = false
-        /// True when the request had not arrived yet.
-        func expire() -> Bool { lock.lock(); defer { lock.unlock() }; if settled { return false }; settled = true; return true }
+        /// Runs `action` when the request has not arrived yet, under the lock `finish` takes.
+        func expire(_ action: () -> Void) { lock.lock(); defer { lock.unlock() }; if !settled { settled = true; action() } }
         /// True when the request arrived in time.
         func finish() -> Bool { lock.lock(); defer { lock.unlock() }; if settled { return false }; settled = true; return true }
     }
