@@ -77,10 +77,10 @@ struct EnvPlanHandler {
                         for variable in kind.delivery.exports { plan.steps.append(.set(variable, grant.token.reveal(), secret: true)) }
                         contributed = !kind.delivery.exports.isEmpty
                     }
-                case (.resolved, .password):
+                case (.resolved, .password), (.resolved, .token):
                     if !kind.delivery.exports.isEmpty {
                         let resolution = try issuer.resolve(name, in: config, validity: .git(config), caller: caller)
-                        guard let value = resolution.credential.password?.password else {
+                        guard let value = resolution.credential.password?.password ?? resolution.credential.token?.token else {
                             throw BrokerFailure(.config, "identity \"\(name)\" gave no secret to export")
                         }
                         for variable in kind.delivery.exports { plan.steps.append(.set(variable, value.reveal(), secret: true)) }

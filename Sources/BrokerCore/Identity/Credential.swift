@@ -6,6 +6,9 @@ import BrokerWire
 public enum CredentialValue: Sendable, Equatable {
     case password(username: String, password: Secret)
     case aws(AWSCredentials, arn: String?, session: AWSSessionKind)
+    /// A bearer token: an OAuth access token, an OIDC ID token, a registry or cluster token.
+    /// `scheme` says what it is (`Bearer`, `id-token`, `k8s-aws-v1`, …) for deliveries that care.
+    case token(Secret, scheme: String)
 }
 
 /// How long-lived a set of AWS keys is: AWS caps role chaining from a role session at one hour.
@@ -43,12 +46,19 @@ public struct Credential: Sendable, Equatable {
         switch value {
         case .password: return .password
         case .aws: return .aws
+        case .token: return .token
         }
     }
 
     /// The user name and password, for git and env exports; nil for other types.
     public var password: (username: String, password: Secret)? {
         if case .password(let username, let password) = value { return (username, password) }
+        return nil
+    }
+
+    /// The bearer token; nil for other types.
+    public var token: (token: Secret, scheme: String)? {
+        if case .token(let token, let scheme) = value { return (token, scheme) }
         return nil
     }
 
@@ -72,6 +82,8 @@ public struct Credential: Sendable, Equatable {
             fields.append(("secret_access_key", keys.secretAccessKey.reveal(), true))
             if let token = keys.sessionToken { fields.append(("session_token", token.reveal(), true)) }
             return fields
+        case .token(let token, let scheme):
+            return [("token_scheme", scheme, false), ("token", token.reveal(), true)]
         }
     }
 
@@ -80,6 +92,8 @@ public struct Credential: Sendable, Equatable {
         if let keyID = fields["access_key_id"], let secret = fields["secret_access_key"] {
             let keys = AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), sessionToken: fields["session_token"].map(Secret.init))
             self.init(.aws(keys, arn: fields["arn"], session: fields["session_kind"].flatMap(AWSSessionKind.init) ?? .user), expiresAt: expiresAt)
+        } else if let token = fields["token"] {
+            self.init(.token(Secret(token), scheme: fields["token_scheme"] ?? "Bearer"), expiresAt: expiresAt)
         } else if let password = fields["password"] {
             self.init(username: fields["username"] ?? "", password: Secret(password), expiresAt: expiresAt)
         } else {

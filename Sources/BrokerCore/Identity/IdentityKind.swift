@@ -54,6 +54,8 @@ public enum CredentialType: String, Sendable {
     case password
     /// AWS access keys, maybe with a session token.
     case aws
+    /// A bearer token (OAuth access token, OIDC ID token, registry or cluster token).
+    case token
 }
 
 /// Where a kind's section sits in credential-broker(5): families share an introduction.
@@ -200,6 +202,7 @@ extension ResolvedKind {
         switch credential.value {
         case .password(let username, _): return [("username", username)]
         case .aws(let keys, let arn, _): return [("access_key_id", Secret.masked(keys.accessKeyID))] + (arn.map { [("arn", $0)] } ?? [])
+        case .token(let token, let scheme): return [("token", "\(scheme) \(TokenFingerprint.of(token))")]
         }
     }
 }
