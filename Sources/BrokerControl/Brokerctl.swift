@@ -70,6 +70,9 @@ public struct Brokerctl {
             case "selftest": return try ctl.selfTest(Array(args))
             case "whoami": return try ctl.whoami(Array(args))
             case "login": return try ctl.login(Array(args))
+            case "doctor": return try ctl.doctor(Array(args))
+            case "explain", "which": return try ctl.explain(Array(args), as: command)
+            case "add": return try ctl.add(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success
@@ -100,6 +103,7 @@ public struct Brokerctl {
         var format = Format.table
         var flags: Set<String> = []
         var values: [String: String] = [:]
+        var lists: [String: [String]] = [:]
         var positional: [String] = []
     }
 
@@ -113,6 +117,7 @@ public struct Brokerctl {
         options.format = parsed.values["--format"].flatMap(Format.init(rawValue:)) ?? .table
         options.flags = parsed.flags
         options.values = parsed.values
+        options.lists = parsed.lists
         options.positional = parsed.positionals
         return options
     }

@@ -68,8 +68,8 @@ extension CommandCatalog {
                        options: [CommandOption("--all", "Drop every cached credential, including git credential-cache entries.")],
                        positionals: [CommandArgument("IDENTITY", completion: .identity, "The identity whose cached credentials to drop.")]),
             Subcommand("whoami", arguments: "[IDENTITY] [--format table|json]",
-                       summary: "Ask STS who an AWS identity is: its ARN, account, masked access key, expiry, and which tier answered.",
-                       details: ["The tier is `memory` (the agent had the credentials), `disk` (the agent loaded them from its cache) or `upstream` (they were obtained just now). IDENTITY defaults to `BROKER_IDENTITY`. The call is sts:GetCallerIdentity, which every principal may make."],
+                       summary: "Show who an identity is: for AWS kinds STS's ARN, account and masked access key; for others the user name or token fingerprint; with its expiry and which tier answered.",
+                       details: ["The tier is `memory` (the agent had the credentials), `disk` (the agent loaded them from its cache) or `upstream` (they were obtained just now). Without IDENTITY it is `BROKER_IDENTITY`, then the identity marked `default = true`; with neither, the error lists the choices. For AWS kinds the call is sts:GetCallerIdentity, which every principal may make. Pool identities lease tokens per process and have no one credential to describe."],
                        options: [CatalogText.formatOption],
                        positionals: [CommandArgument("IDENTITY", completion: .identity, "The AWS identity to ask about.")]),
             Subcommand("login", arguments: "IDENTITY",
@@ -97,7 +97,7 @@ extension CommandCatalog {
                        summary: "Write the man pages and shell completions under DIR (man/ and completions/).",
                        details: ["They are made from the same description as `brokerctl --help`. install.sh installs the copies committed to the source tree, which the tests keep identical to what this writes."],
                        positionals: [CommandArgument("DIR", completion: .directory, "The directory to write man/ and completions/ into.")]),
-        ],
+        ] + newcomerSubcommands,
         exitStatus: CatalogText.exitStatus,
         environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
         files: CatalogText.files("config", "socket", "entries", "audit"),
@@ -108,6 +108,8 @@ extension CommandCatalog {
             Example("See what the agent holds, as JSON for a script:", "brokerctl status --format json"),
             Example("Force a fresh token for one identity after rotating its upstream secret:", "brokerctl logout acme-bot"),
             Example("Who got credentials recently:", "brokerctl audit --tail 20"),
+            Example("Check the whole setup, with the fix for anything wrong:", "brokerctl doctor"),
+            Example("Which identity git would use for a repository, and what is cached:", "brokerctl explain https://github.com/acme/tools.git"),
         ],
         seeAlso: ["broker-agent(1)", "git-credential-broker(1)", "credential-broker(5)", "git-config(1)"])
 }

@@ -164,6 +164,9 @@ extension CommandCatalog {
                     Definition("via = identity:NAME", style: .synopsis, [
                         "Obtain NAME's credential first and hand it to this identity as its input. Only kinds that take an upstream credential accept it.",
                     ]),
+                    Definition("default = BOOL", style: .synopsis, [
+                        "`true` makes this the identity `brokerctl whoami` and `brokerctl explain` mean when none is named and `BROKER_IDENTITY` is unset. At most one identity may be the default; a second is an error at its line.",
+                    ]),
                 ]),
                 .subheading("Chains"),
                 .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. (`via = provider:NAME` is reserved for provider kinds of a later version.)"),

@@ -9,6 +9,8 @@ public struct ParsedOptions: Equatable, Sendable {
     public var flags: Set<String> = []
     /// The last value given to each option that takes one (`--tail` → `5`).
     public var values: [String: String] = [:]
+    /// Every value given to each option, in order, for options that may repeat (`--set`).
+    public var lists: [String: [String]] = [:]
     public var positionals: [String] = []
 
     public init() {}
@@ -42,6 +44,7 @@ extension Subcommand {
             }
             guard let value else { throw BrokerFailure(.usage, "\(option.long) needs a value") }
             parsed.values[option.long] = value
+            parsed.lists[option.long, default: []].append(value)
         }
         if parsed.positionals.count > positionals.count {
             throw BrokerFailure(.usage, "unexpected argument \(WireCodec.printable(parsed.positionals[positionals.count]))")

@@ -27,7 +27,9 @@ struct ControlHandler {
             .init(WireKey.pid, String(getpid())),
             .init("socket", service.paths.socketPath),
             .init("started", String(service.startedAt)),
+            .init("version", BrokerVersion.current),
         ])
+        answer.append("executable", ifPresent: ProcessInfoLite.executablePath())
         let now = service.clock.instant()
         for entry in service.resolver.cache.snapshot() {
             let expires = entry.credential.asSeen(at: now).expiresAt

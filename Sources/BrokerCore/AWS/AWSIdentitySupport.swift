@@ -11,6 +11,11 @@ public protocol AWSIdentityKind: ResolvedKind {
 extension AWSIdentityKind {
     public var delivery: DeliverySettings { DeliverySettings(region: aws.region, envDelivery: aws.delivery) }
 
+    /// STS, where every AWS kind's credentials are signed for (and whoami asks).
+    public func upstreams(in context: ResolveContext) -> [UpstreamService] {
+        (try? aws.endpoint(in: context)).map { [UpstreamService(name: "AWS STS", url: $0.url)] } ?? []
+    }
+
     /// Asks STS who the keys belong to.
     public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
         guard let keys = credential.aws else { return [] }

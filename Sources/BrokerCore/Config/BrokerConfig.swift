@@ -110,6 +110,9 @@ public struct BrokerConfig: Sendable {
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
     public var audit = AuditSettings()
+    /// The identity marked `default = true`, if any: what `brokerctl whoami` and the adapters'
+    /// callers mean when they name none and BROKER_IDENTITY is unset.
+    public var defaultIdentity: String?
 
     public init() {}
 
@@ -145,6 +148,8 @@ public struct BrokerConfig: Sendable {
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
     static let providerKeys = ["kind"]
+    /// Keys every identity section takes, whatever its kind.
+    public static let commonIdentityKeys = ["kind", "via", "default"]
 
     /// Validates parsed entries into the model. Every error cites file:line.
     public static func parse(_ entries: [ConfigEntry]) throws -> BrokerConfig {
@@ -242,6 +247,13 @@ public struct BrokerConfig: Sendable {
             let built = try identity(name, entries: entries, header: identityHeaders[name]!)
             config.identities[name] = built.definition
             config.kinds[name] = built.kind
+            if let entry = built.definition.entry("default"), try ConfigSyntax.parseBool(entry.value, at: entry.location) {
+                if let earlier = config.defaultIdentity {
+                    throw ConfigError("identities \"\(earlier)\" and \"\(name)\" are both marked default = true; at most one identity may be the default",
+                                      at: entry.location, hint: "remove `default = true` from one of them")
+                }
+                config.defaultIdentity = name
+            }
         }
 
         for (pattern, entries) in bindingEntries {
@@ -276,7 +288,7 @@ public struct BrokerConfig: Sendable {
                                 ?? "known kinds: \(names.joined(separator: ", "))")
         }
         let descriptor = kind.descriptor
-        let allowed = ["kind", "via"] + descriptor.settings.map(\.name)
+        let allowed = commonIdentityKeys + descriptor.settings.map(\.name)
         for entry in entries { try checkKey(entry, allowed: allowed, in: "[identity \"\(name)\"] (kind \(kindName))") }
 
         var via: ViaReference?

@@ -127,6 +127,7 @@ public struct GitHubAppIdentity: ResolvedKind {
 
     public var delivery: DeliverySettings { DeliverySettings(exports: exports.names) }
     public var secretReferences: [SecretReference] { [privateKey] }
+    public func upstreams(in context: ResolveContext) -> [UpstreamService] { [UpstreamService(name: "GitHub API", url: apiURL)] }
 
     public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
         let target: CacheParameter

@@ -130,7 +130,7 @@ public struct CommandRunner: Sendable {
 }
 
 extension CommandRunner {
-    static func locate(_ name: String, _ environment: Environment) -> String? {
+    public static func locate(_ name: String, _ environment: Environment) -> String? {
         if name.contains("/") { return name }
         for directory in (environment.values["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(directory)/\(name)"

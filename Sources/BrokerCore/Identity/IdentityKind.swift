@@ -170,12 +170,15 @@ public protocol IdentityKind: Sendable {
     var loginFlow: LoginFlow? { get }
     /// The secret references in the section, for `validate`'s checks (never read here).
     var secretReferences: [SecretReference] { get }
+    /// The services it calls to obtain a credential, for `brokerctl doctor` (reachability, clock).
+    func upstreams(in context: ResolveContext) -> [UpstreamService]
 }
 
 extension IdentityKind {
     public var delivery: DeliverySettings { DeliverySettings() }
     public var loginFlow: LoginFlow? { nil }
     public var secretReferences: [SecretReference] { [] }
+    public func upstreams(in context: ResolveContext) -> [UpstreamService] { [] }
     public var kindName: String { Self.descriptor.name }
 }
 

@@ -1,0 +1,42 @@
+// The catalog entries of the commands a newcomer reaches for first: doctor, explain (which) and add.
+
+import BrokerCore
+import BrokerFrontends
+
+extension CommandCatalog {
+    static let newcomerSubcommands: [Subcommand] = [
+        Subcommand("doctor", arguments: "[--format table|json] [--offline]",
+                   summary: "Check the real setup and print one line per check, ok, warn or fail, with the fix for each problem.",
+                   details: [
+                       "It checks: the installed programs on PATH; git's `credential.helper` list (order, and that the broker's entry can run) and `credential.<url>.useHttpPath` for every path-bound binding; `credential_process` lines in `~/.aws/config` (or `AWS_CONFIG_FILE`) that run aws-credential-process, and the identities they name; the agent (running, the same version as brokerctl, not replaced on disk since it started, its socket directory's owner and mode, and which configuration it serves); the configuration; every secret reference, without reading or running it (a file's existence, owner, mode and size; a variable's presence; a command's program on PATH); every configured upstream (the STS endpoint of AWS identities, the API of GitHub apps) with one unauthenticated GET and a 3 s timeout, and the clock against the `Date` header of its answer (signed requests fail beyond 5 minutes of skew); and the disk cache and audit log directories (private, writable, size).",
+                       "It never prints a secret, never sends one, and starts no agent. The exit status is 1 when any check fails, 0 otherwise (warnings included).",
+                   ],
+                   options: [
+                       CatalogText.formatOption,
+                       CommandOption("--offline", "Skip the checks that contact upstreams (reachability and clock)."),
+                   ]),
+        Subcommand("explain", arguments: "URL [--format table|json]",
+                   summary: "Say which git binding and identity git would use for URL, through which chain, what is cached and until when, or why nothing matches.",
+                   details: [
+                       "It looks at URL twice: as git sends it by default (scheme and host only) and with its path, which git sends only when `credential.<url>.useHttpPath` is true; it reads that setting from your git configuration and says which case applies. The chain is the identity and every `via` behind it, with their kinds. What is cached comes from the running agent (nothing is started): each identity of the chain with its expiry, never a secret. `which` is another name for it.",
+                       "Set `BROKER_TRACE=1` to see the same from the adapters' side: git-credential-broker, aws-credential-process and broker-env-wrap print each step on standard error (request sent, agent found or started, answer received with identity, expiry and tier), never a secret.",
+                   ],
+                   options: [CatalogText.formatOption],
+                   positionals: [CommandArgument("URL", "The remote URL, such as https://github.com/acme/tools.git.")]),
+        Subcommand("which", arguments: "URL [--format table|json]",
+                   summary: "Another name for explain.",
+                   options: [CatalogText.formatOption],
+                   positionals: [CommandArgument("URL", "The remote URL, such as https://github.com/acme/tools.git.")]),
+        Subcommand("add", arguments: "NAME --kind KIND [--set KEY=VALUE ...] [--secret KEY ...]",
+                   summary: "Add an identity section to the configuration, ask for its secrets and store each in a 0600 file, then validate.",
+                   details: [
+                       "Settings come from `--set KEY=VALUE` (repeatable), checked against the kind's own list; an unknown kind or setting is refused with the known ones. A secret setting the kind requires and `--set` did not give, and each one named with `--secret`, is asked for on the terminal without echo, or read as one line from standard input when there is no terminal; it is written to a 0600 file under the configuration's directory (`secrets/NAME.KEY`) and referenced as `file:`. A `--set` value for a secret setting must itself be a reference (`env:`, `file:`, `cmd:`). The new section is appended; the rest of the file, comments included, is kept byte for byte. When the result does not validate, the file is put back as it was and the error is printed.",
+                   ],
+                   options: [
+                       CommandOption("--kind", value: "KIND", completion: .choices(IdentityKinds.names), "The identity kind (see credential-broker(5))."),
+                       CommandOption("--set", value: "KEY=VALUE", "One setting of the kind; repeat for more."),
+                       CommandOption("--secret", value: "KEY", "Ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as aws/user's secret-access-key); repeatable."),
+                   ],
+                   positionals: [CommandArgument("NAME", "The new identity's name.")]),
+    ]
+}

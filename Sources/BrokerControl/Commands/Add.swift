@@ -1,0 +1,139 @@
+// `brokerctl add NAME --kind KIND [--set KEY=VALUE …] [--secret KEY …]`: a new identity section, its secrets in 0600 files, then validate.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+/// Where `brokerctl add` keeps a secret a person typed, and the reference the configuration
+/// then holds. Files now; a keyring store (Secret Service / Keychain) plugs in here when it exists.
+protocol SecretStore {
+    /// Stores `secret` and returns the reference to write (`file:…`, later `keyring:…`).
+    func store(_ secret: Secret, identity: String, setting: String) throws -> String
+    /// Removes what `store` wrote, when the configuration it was for is rolled back.
+    func remove(reference: String)
+}
+
+/// One 0600 file per secret under the configuration's directory (`secrets/NAME.KEY`, 0700),
+/// referenced relative to the configuration file so the pair can move together.
+struct FileSecretStore: SecretStore {
+    let configDirectory: String
+
+    func store(_ secret: Secret, identity: String, setting: String) throws -> String {
+        let relative = "secrets/\(identity.replacingOccurrences(of: "/", with: "_")).\(setting)"
+        let path = configDirectory + "/" + relative
+        try ensurePrivateDirectory(configDirectory + "/secrets")
+        if FileManager.default.fileExists(atPath: path) {
+            throw BrokerFailure(.input, "\(path) already exists; not overwriting a stored secret",
+                                hint: "remove it, or --set \(setting)=file:\(path) to use it")
+        }
+        try writeFileAtomically(path, bytes: Array(secret.reveal().utf8) + [10])
+        return "file:" + relative
+    }
+
+    func remove(reference: String) {
+        guard reference.hasPrefix("file:") else { return }
+        unlink(configDirectory + "/" + reference.dropFirst(5))
+    }
+}
+
+extension Brokerctl {
+    func add(_ args: [String]) throws -> Int32 {
+        let options = try parse(args, as: "add")
+        guard let name = options.positional.first else { throw BrokerFailure(.usage, "add needs the new identity's NAME") }
+        guard let kindName = options.values["--kind"] else { throw BrokerFailure(.usage, "add needs --kind KIND (one of: \(IdentityKinds.names.joined(separator: ", ")))") }
+        guard let kind = IdentityKinds.named(kindName) else { throw BrokerFailure(.usage, "unknown kind \"\(kindName)\"") }
+        let descriptor = kind.descriptor
+        let paths = try self.paths
+        let config = try loadConfig()
+        if let existing = config.identities[name] {
+            throw BrokerFailure(.input, "identity \"\(name)\" is already defined at \(existing.location)", hint: "edit it there, or choose another name")
+        }
+
+        // Settings from --set, each checked against the kind's own declarations.
+        let known = BrokerConfig.commonIdentityKeys.filter { $0 != "kind" } + descriptor.settings.map(\.name)
+        var settings: [(key: String, value: String)] = []
+        for item in options.lists["--set"] ?? [] {
+            guard let eq = item.firstIndex(of: "="), eq != item.startIndex else {
+                throw BrokerFailure(.usage, "--set takes KEY=VALUE, not \"\(WireCodec.printable(item))\"")
+            }
+            let key = item[..<eq].lowercased(), value = String(item[item.index(after: eq)...])
+            guard known.contains(key) else {
+                throw BrokerFailure(.usage, "kind \(kindName) has no setting \"\(WireCodec.printable(key))\"",
+                                    hint: closestMatch(to: key, among: known).map { "did you mean \"\($0)\"?" } ?? "its settings: \(known.joined(separator: ", "))")
+            }
+            if descriptor.settings.first(where: { $0.name == key })?.type == .secretReference, !Self.isReference(value) {
+                // Never write a typed secret into the configuration (D3).
+                throw BrokerFailure(.usage, "\(key) is a secret: --set it to a reference (env:NAME, file:PATH, cmd:COMMAND), not a value",
+                                    hint: "or pass --secret \(key) to be asked for it and have it stored in a 0600 file")
+            }
+            settings.append((key, value))
+        }
+        // Secrets to ask for: the kind's required secret settings not given, and every --secret KEY.
+        var asked: [String] = []
+        for key in options.lists["--secret"] ?? [] {
+            guard descriptor.settings.contains(where: { $0.name == key && $0.type == .secretReference }) else {
+                let secretKeys = descriptor.settings.filter { $0.type == .secretReference }.map(\.name)
+                throw BrokerFailure(.usage, "kind \(kindName) has no secret setting \"\(WireCodec.printable(key))\"",
+                                    hint: secretKeys.isEmpty ? "it takes no secrets" : "its secret settings: \(secretKeys.joined(separator: ", "))")
+            }
+            if !asked.contains(key) { asked.append(key) }
+        }
+        for spec in descriptor.settings where spec.required && spec.type == .secretReference
+            && !settings.contains(where: { $0.key == spec.name }) && !asked.contains(spec.name) {
+            asked.append(spec.name)
+        }
+        for key in asked where settings.contains(where: { $0.key == key }) {
+            throw BrokerFailure(.usage, "\(key) is given with --set and with --secret; give one")
+        }
+
+        let configDirectory = String(paths.configFile[..<(paths.configFile.lastIndex(of: "/") ?? paths.configFile.startIndex)])
+        let store: SecretStore = FileSecretStore(configDirectory: configDirectory)
+        var stored: [String] = []
+        let original = FileManager.default.contents(atPath: paths.configFile).map { [UInt8]($0) }
+        do {
+            for key in asked {
+                let interactive = TerminalPrompt.isInteractive
+                guard let typed = TerminalPrompt.readLine(interactive ? "\(key) for identity \"\(name)\" (not shown): " : "", echo: false),
+                      !typed.isEmpty else {
+                    throw BrokerFailure(.input, "no value given for \(key)", hint: "type it when asked, or pipe it on standard input (one line per secret)")
+                }
+                let reference = try store.store(Secret(typed), identity: name, setting: key)
+                stored.append(reference)
+                settings.append((key, reference))
+            }
+            var text = "[identity \(Self.configQuoted(name, always: true))]\n\tkind = \(kindName)\n"
+            for (key, value) in settings { text += "\t\(key) = \(Self.configQuoted(value))\n" }
+            var bytes = original ?? []
+            if !bytes.isEmpty { bytes += bytes.last == 10 ? [10] : [10, 10] }
+            bytes += Array(text.utf8)
+            try ensurePrivateDirectory(configDirectory)
+            let mode = (try? FileStatus(path: paths.configFile))?.permissions
+            try writeFileAtomically(paths.configFile, bytes: bytes)
+            if let mode { chmod(paths.configFile, mode_t(mode)) }
+            let checked = try loadConfig()
+            out("added identity \"\(name)\" (kind \(kindName)) to \(paths.configFile)" + (stored.isEmpty ? "" : "; secrets stored as \(stored.joined(separator: ", "))"))
+            out("\(paths.configFile): ok (\(checked.identities.count) identities, \(checked.gitBindings.count) git bindings)")
+            return ExitStatus.success
+        } catch {
+            // Lose nothing: the file as it was, and no secret file left behind for a section that is not there.
+            if let original { try? writeFileAtomically(paths.configFile, bytes: original) } else { unlink(paths.configFile) }
+            for reference in stored { store.remove(reference: reference) }
+            if let configError = error as? ConfigError {
+                throw BrokerFailure(.config, "the new section does not validate, so the file is unchanged: \(configError.description)")
+            }
+            throw error
+        }
+    }
+
+    static func isReference(_ value: String) -> Bool {
+        ["env:", "file:", "cmd:", "keyring:"].contains { value.hasPrefix($0) && value.count > $0.count }
+    }
+
+    /// A value as git-config syntax reads it back: quoted when it holds anything the parser would
+    /// treat specially (comment characters, quotes, backslashes, outer spaces).
+    static func configQuoted(_ value: String, always: Bool = false) -> String {
+        let special = value.contains { "#;\"\\".contains($0) } || value.hasPrefix(" ") || value.hasSuffix(" ") || value.isEmpty
+        guard always || special else { return value }
+        return "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+}
