@@ -89,6 +89,8 @@ public final class AgentService: @unchecked Sendable {
             answer.append(WireKey.errorKind, failure.kind.rawValue)
             answer.append(WireKey.error, failure.message)
             answer.append(WireKey.hint, ifPresent: failure.hint)
+            answer.append(WireKey.loginIdentity, ifPresent: failure.login?.identity)
+            answer.append(WireKey.loginPrompt, ifPresent: failure.login?.prompt)
         } else if let config = error as? ConfigError {
             answer.append(WireKey.errorKind, BrokerFailure.Kind.config.rawValue)
             answer.append(WireKey.error, config.location.map { "\($0): \(config.message)" } ?? config.message)

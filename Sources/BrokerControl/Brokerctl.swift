@@ -131,7 +131,10 @@ public struct Brokerctl {
 
     var paths: BrokerPaths { get throws { try BrokerPaths.resolve(environment) } }
 
-    func client() throws -> AgentClient { AgentClient(paths: try paths, environment: environment, timeoutSeconds: 10) }
+    func client() throws -> AgentClient {
+        AgentClient(paths: try paths, environment: environment, timeoutSeconds: 10,
+                    feedback: ClientFeedback(program: "brokerctl", environment: environment))
+    }
 
     func emitJSON(_ object: Any) {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()

@@ -67,7 +67,8 @@ public enum AWSCredentialProcessFrontend {
         do {
             var env = environment
             if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
-            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
+            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env,
+                                     feedback: ClientFeedback(program: "aws-credential-process", environment: env))
             var request = WireMessage()
             request.append(WireKey.operation, AgentOperation.awsCredentials.rawValue)
             request.append("adapter", "aws")

@@ -214,12 +214,14 @@ public enum EnvWrapFrontend {
         do {
             var env = environment
             if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
-            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
+            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env,
+                                     feedback: ClientFeedback(program: "broker-env-wrap", environment: env))
             // With --print the lease lasts as long as the shell that evaluates the output (bash
             // runs a lone command substitution in that shell's own child, so it is our parent).
             let pid = options.print ? getppid() : getpid()
             let binDirectory = ProcessInfoLite.executableDirectory()
-            guard let answer = try client.send(request(options, identities: identities, pid: pid, binDirectory: binDirectory)) else {
+            let planRequest = request(options, identities: identities, pid: pid, binDirectory: binDirectory)
+            guard let answer = try sendLoggingIn(planRequest, client: client) else {
                 throw BrokerFailure(.unavailable, "broker-agent is not running")
             }
             plan = try EnvPlan(answer: answer)
@@ -238,6 +240,27 @@ public enum EnvWrapFrontend {
         }
         newEnvironment[marker] = String(getpid())
         return execute(options.command, environment: newEnvironment)
+    }
+
+    /// Sends the plan request; when an identity needs a person's code (MFA) and a person is at
+    /// a terminal, asks for it, hands it to the agent as `brokerctl login` does, and asks again,
+    /// as aws-vault exec does. Without a terminal the error stands, with its `brokerctl login` hint.
+    static func sendLoggingIn(_ request: WireMessage, client: AgentClient, interactive: Bool = TerminalPrompt.isInteractive) throws -> WireMessage? {
+        var loggedIn: Set<String> = []
+        while true {
+            do {
+                return try client.send(request)
+            } catch let failure as BrokerFailure {
+                guard interactive, let login = failure.login, !loggedIn.contains(login.identity) else { throw failure }
+                loggedIn.insert(login.identity)
+                guard let code = TerminalPrompt.readLine("\(login.prompt) (identity \"\(login.identity)\"): ")?
+                    .filter({ $0 != " " && $0 != "\t" }), !code.isEmpty else { throw failure }
+                guard code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                    throw BrokerFailure(.usage, "an MFA code is the digits your device shows")
+                }
+                _ = try client.send(WireMessage(.login, [.init(WireKey.identity, login.identity), .init(WireKey.code, code)]))
+            }
+        }
     }
 
     /// GitHub Actions: masks on standard output (the runner reads workflow commands there), the

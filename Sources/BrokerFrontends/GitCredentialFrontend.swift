@@ -134,7 +134,8 @@ public struct GitCredentialFrontend {
             let request = try agentRequest(for: options, input: message)
             var env = environment
             if let dir = options.socketDirectory { env.values["BROKER_SOCKET_DIR"] = dir }
-            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env)
+            let client = AgentClient(paths: try BrokerPaths.resolve(env), environment: env,
+                                     feedback: ClientFeedback(program: "git-credential-broker", environment: env))
             guard let answer = try client.send(request) else { return ExitStatus.success }
             for warning in answer.values("broker.warning") { printError(errorLine(warning)) }
             if options.operation == "get" {

@@ -13,11 +13,15 @@ public struct AgentClient: Sendable {
     public var environment: Environment
     /// Bounds every read and write on the socket so a wedged agent cannot hang git.
     public var timeoutSeconds: Double
+    /// BROKER_TRACE steps and the slow-answer status line; silent unless a front end sets it.
+    public var feedback: ClientFeedback
 
-    public init(paths: BrokerPaths, environment: Environment = .current, timeoutSeconds: Double = 30) {
+    public init(paths: BrokerPaths, environment: Environment = .current, timeoutSeconds: Double = 30,
+                feedback: ClientFeedback = .silent) {
         self.paths = paths
         self.environment = environment
         self.timeoutSeconds = timeoutSeconds
+        self.feedback = feedback
     }
 
     /// Sends `request` (the `v=1` line is added here) and returns the agent's answer with its
@@ -36,13 +40,17 @@ public struct AgentClient: Sendable {
             var sendFailure: Errno?
             do {
                 try UnixSocket.sendAll(fd, bytes)
+                feedback.step("sent \(ClientFeedback.summary(request))")
             } catch let error as Errno where error.rawValue == EPIPE || error.rawValue == ECONNRESET {
                 sendFailure = error
             } catch let error as Errno {
                 throw BrokerFailure(.unavailable, "lost the connection to broker-agent: \(error)", hint: "see \(paths.agentLogPath)")
             }
             do {
+                let statusLine = sendFailure == nil ? waitShowingProgress(fd, for: request) : false
                 let answer = try readWireMessage(from: fd)
+                if statusLine { try? FileDescriptor.standardError.writeAll("\r\u{1b}[K") }  // erase it
+                feedback.step("received \(ClientFeedback.summary(answer))")
                 if answer.fields.isEmpty {
                     if let sendFailure { throw sendFailure }
                     // End of file before a single line: the agent died (kill -9, crash) or
@@ -58,21 +66,41 @@ public struct AgentClient: Sendable {
         }
     }
 
+    /// Waits for the answer to start; past the feedback's delay, on a terminal, shows one status
+    /// line saying what it waits for. Returns whether it showed one (the caller erases it).
+    func waitShowingProgress(_ fd: FileDescriptor, for request: WireMessage) -> Bool {
+        guard feedback.progress else { return false }
+        var poller = [pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)]
+        guard (try? Poll.wait(&poller, timeoutMilliseconds: feedback.progressDelayMilliseconds)) == 0 else { return false }
+        let line = "\(feedback.program): waiting for broker-agent to obtain \(ClientFeedback.waitingFor(request))…"
+        try? FileDescriptor.standardError.writeAll("\r" + WireCodec.printable(line, limit: nil))
+        return true
+    }
+
     static func checkStatus(_ answer: WireMessage) throws -> WireMessage {
         switch answer["status"] {
         case "ok":
             return answer
         case "error":
             let kind = answer["kind"].flatMap(BrokerFailure.Kind.init(rawValue:)) ?? .upstream
-            throw BrokerFailure(kind, answer["error"] ?? "broker-agent reported an error", hint: answer["hint"])
+            var failure = BrokerFailure(kind, answer["error"] ?? "broker-agent reported an error", hint: answer["hint"])
+            failure.login = answer[WireKey.loginIdentity].map { LoginNeeded(identity: $0, prompt: answer[WireKey.loginPrompt] ?? "code") }
+            throw failure
         default:
             throw BrokerFailure(.internal, "broker-agent sent an answer without a status line")
         }
     }
 
     func connect(startAgent: Bool) throws -> FileDescriptor? {
-        if let fd = try connectIfRunning() { return fd }
-        guard startAgent else { return nil }
+        if let fd = try connectIfRunning() {
+            feedback.step("found broker-agent at \(paths.socketPath)")
+            return fd
+        }
+        guard startAgent else {
+            feedback.step("no broker-agent at \(paths.socketPath); not starting one")
+            return nil
+        }
+        feedback.step("no broker-agent at \(paths.socketPath); starting one")
         try ensurePrivateDirectory(paths.runtimeDirectory)
         // One spawner at a time: whoever holds the lock re-checks, then starts the agent and
         // waits for its "ok". Everyone else finds it running once they get the lock.
@@ -86,6 +114,7 @@ public struct AgentClient: Sendable {
         _ = try retryOnInterrupt({ flock(lockFile.rawValue, LOCK_EX) }, failed: { $0 != 0 })
         if let fd = try connectIfRunning() { return fd }
         try AgentSpawner(paths: paths, environment: environment).spawnAndWait()
+        feedback.step("started broker-agent; it is ready")
         guard let fd = try connectIfRunning() else {
             throw BrokerFailure(.unavailable, "broker-agent said it was ready but its socket does not answer",
                                 hint: "see \(paths.agentLogPath)")

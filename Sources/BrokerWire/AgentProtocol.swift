@@ -45,6 +45,12 @@ public enum WireKey {
     public static let errorKind = "kind"
     public static let hint = "hint"
     public static let warning = "broker.warning"
+    /// In an error answer: the identity a login would unblock, and the kind's prompt.
+    public static let loginIdentity = "login.identity"
+    public static let loginPrompt = "login.prompt"
+    /// In a git answer, beside git's own fields (never relayed to git): who answered, and from where.
+    public static let answeringIdentity = "broker.identity"
+    public static let answeringTier = "broker.tier"
 }
 
 extension WireMessage {

@@ -31,11 +31,25 @@ public struct BrokerFailure: BrokerError, Equatable {
     public var kind: Kind
     public var message: String
     public var hint: String?
+    /// Set when a person can fix this by logging the identity in (an MFA code): broker-env-wrap
+    /// on a terminal asks for it, as aws-vault exec does; the other adapters never prompt.
+    public var login: LoginNeeded?
 
-    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+    public init(_ kind: Kind, _ message: String, hint: String? = nil, login: LoginNeeded? = nil) {
         self.kind = kind
         self.message = message
         self.hint = hint
+        self.login = login
+    }
+}
+
+/// The identity whose login would let a refused request succeed, and what to ask a person for.
+public struct LoginNeeded: Sendable, Equatable {
+    public var identity: String
+    public var prompt: String
+    public init(identity: String, prompt: String) {
+        self.identity = identity
+        self.prompt = prompt
     }
 }
 

@@ -47,7 +47,11 @@ struct GitHandler {
                 throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a password git can use",
                                                         hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
             }
-            return Self.answer(username: password.username, password: password.password, expiresAt: resolution.credential.expiresAt)
+            var answer = Self.answer(username: password.username, password: password.password, expiresAt: resolution.credential.expiresAt)
+            // For BROKER_TRACE; the helper relays only git's own keys to git.
+            answer.append(WireKey.answeringIdentity, name)
+            answer.append(WireKey.answeringTier, resolution.tier.rawValue)
+            return answer
         case .store:
             return .ok()
         case .erase:
@@ -70,7 +74,7 @@ struct GitHandler {
             }
             guard let found = service.gitStore.get(credential) else { return .ok(warning) }
             audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
-            return .ok(found.answer(for: credential).fields + warning)
+            return .ok(found.answer(for: credential).fields + warning + [.init(WireKey.answeringTier, "memory")])
         case .store:
             // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
             let timeout = min(request[WireKey.timeout].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))

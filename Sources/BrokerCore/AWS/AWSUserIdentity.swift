@@ -118,7 +118,8 @@ public struct AWSUserIdentity: AWSIdentityKind {
     func mfaCode(for serial: String, _ context: ResolveContext) throws -> Secret {
         if let given = context.oneTimeCodes.take(for: name, at: context.clock.now()) { return given }
         guard let mfaCommand else {
-            throw BrokerFailure(.denied, "identity \"\(name)\" needs an MFA code for \(serial)", hint: "run: brokerctl login \(name)")
+            throw BrokerFailure(.denied, "identity \"\(name)\" needs an MFA code for \(serial)", hint: "run: brokerctl login \(name)",
+                                login: LoginNeeded(identity: name, prompt: "MFA code for \(serial)"))
         }
         let result = try context.commandRunner.run(mfaCommand, timeout: 120, environment: context.environment)
         let code = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
