@@ -58,13 +58,15 @@ public enum UpstreamProbe {
         return .answered(status: response.statusCode, skewSeconds: skew, milliseconds: elapsed)
     }
 
-    /// RFC 9110's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`.
+    /// RFC 9110's IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`. A proxy that adds its own Date
+    /// beside the server's makes the header two dates joined by ", ": the first one counts.
     public static func parseHTTPDate(_ text: String) -> Date? {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return formatter.date(from: trimmed) ?? formatter.date(from: String(trimmed.prefix(29)))
     }
 
     private final class Box: @unchecked Sendable {

@@ -68,6 +68,8 @@ final class DefaultIdentityTests: XCTestCase {
     func testHTTPDateHeaderIsReadAsUTC() {
         XCTAssertEqual(UpstreamProbe.parseHTTPDate("Sun, 06 Nov 1994 08:49:37 GMT")?.timeIntervalSince1970, 784_111_777)
         XCTAssertNil(UpstreamProbe.parseHTTPDate("yesterday"))
+        // Two Date headers (a proxy's and the server's) arrive joined; the first is read.
+        XCTAssertEqual(UpstreamProbe.parseHTTPDate("Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:38 GMT")?.timeIntervalSince1970, 784_111_777)
     }
 
     func testAWSKindsNameTheirSTSEndpointAsUpstreamAndStaticNamesNone() throws {

@@ -58,13 +58,13 @@ extension Brokerctl {
             }
             let key = item[..<eq].lowercased(), value = String(item[item.index(after: eq)...])
             guard known.contains(key) else {
-                throw BrokerFailure(.usage, "kind \(kindName) has no setting \"\(WireCodec.printable(key))\"",
-                                    hint: closestMatch(to: key, among: known).map { "did you mean \"\($0)\"?" } ?? "its settings: \(known.joined(separator: ", "))")
+                // Usage errors print their message and the synopsis: the suggestion belongs in the message.
+                throw BrokerFailure(.usage, "kind \(kindName) has no setting \"\(WireCodec.printable(key))\"; "
+                                    + (closestMatch(to: key, among: known).map { "did you mean \"\($0)\"?" } ?? "its settings: \(known.joined(separator: ", "))"))
             }
             if descriptor.settings.first(where: { $0.name == key })?.type == .secretReference, !Self.isReference(value) {
                 // Never write a typed secret into the configuration (D3).
-                throw BrokerFailure(.usage, "\(key) is a secret: --set it to a reference (env:NAME, file:PATH, cmd:COMMAND), not a value",
-                                    hint: "or pass --secret \(key) to be asked for it and have it stored in a 0600 file")
+                throw BrokerFailure(.usage, "\(key) is a secret: --set it to a reference (env:NAME, file:PATH, cmd:COMMAND), not a value, or pass --secret \(key) to be asked for it and have it stored in a 0600 file")
             }
             settings.append((key, value))
         }
@@ -73,8 +73,8 @@ extension Brokerctl {
         for key in options.lists["--secret"] ?? [] {
             guard descriptor.settings.contains(where: { $0.name == key && $0.type == .secretReference }) else {
                 let secretKeys = descriptor.settings.filter { $0.type == .secretReference }.map(\.name)
-                throw BrokerFailure(.usage, "kind \(kindName) has no secret setting \"\(WireCodec.printable(key))\"",
-                                    hint: secretKeys.isEmpty ? "it takes no secrets" : "its secret settings: \(secretKeys.joined(separator: ", "))")
+                throw BrokerFailure(.usage, "kind \(kindName) has no secret setting \"\(WireCodec.printable(key))\"; "
+                                    + (secretKeys.isEmpty ? "it takes no secrets" : "its secret settings: \(secretKeys.joined(separator: ", "))"))
             }
             if !asked.contains(key) { asked.append(key) }
         }
@@ -106,7 +106,9 @@ extension Brokerctl {
             var bytes = original ?? []
             if !bytes.isEmpty { bytes += bytes.last == 10 ? [10] : [10, 10] }
             bytes += Array(text.utf8)
-            try ensurePrivateDirectory(configDirectory)
+            // A new configuration directory is made 0700; an existing one is left as it is (the
+            // secrets directory inside it is what must be private).
+            if !FileManager.default.fileExists(atPath: configDirectory) { try ensurePrivateDirectory(configDirectory) }
             let mode = (try? FileStatus(path: paths.configFile))?.permissions
             try writeFileAtomically(paths.configFile, bytes: bytes)
             if let mode { chmod(paths.configFile, mode_t(mode)) }
