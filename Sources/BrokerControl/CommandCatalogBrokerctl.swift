@@ -99,7 +99,7 @@ extension CommandCatalog {
                        positionals: [CommandArgument("DIR", completion: .directory, "The directory to write man/ and completions/ into.")]),
         ] + newcomerSubcommands,
         exitStatus: CatalogText.exitStatus,
-        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
+        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_TRACE", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
         files: CatalogText.files("config", "socket", "entries", "audit"),
         examples: [
             Example("Check that an installation works:", "brokerctl selftest"),

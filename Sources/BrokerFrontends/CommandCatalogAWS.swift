@@ -24,7 +24,7 @@ extension CommandCatalog {
             Definition("1", style: .plain, "Failure: one line on standard error naming the identity and the reason (an STS error code and its hint, a missing MFA code, an unknown identity), nothing on standard output."),
             Definition("64", style: .plain, "Wrong usage: no identity, or an unknown argument."),
         ],
-        environment: [Definition("BROKER_IDENTITY", ["The identity to hand out when `--identity` is not given."])]
+        environment: [Definition("BROKER_IDENTITY", ["The identity to hand out when `--identity` is not given."])] + CatalogText.environment("BROKER_TRACE")
             + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "entries", "agentlog"),
         examples: [

@@ -23,6 +23,9 @@ package enum CatalogText {
         "BROKER_AGENT": Definition("BROKER_AGENT", [
             "The broker-agent executable to start when no agent is running. By default it is looked for next to the running program, then on `PATH`.",
         ]),
+        "BROKER_TRACE": Definition("BROKER_TRACE", [
+            "`1` (or `true`, `yes`, `on`) prints each step on standard error, one `trace: PROGRAM: …` line each: whether an agent was found or started, the request sent and the answer received, with identity, expiry and tier. Values that could be secret (passwords, keys, tokens, environment values) are only named, never shown.",
+        ]),
         "XDG_CONFIG_HOME": Definition("XDG_CONFIG_HOME", [
             "Base of the configuration file, `credential-broker/config`; `~/.config` when unset.",
         ]),
@@ -84,6 +87,7 @@ extension CommandCatalog {
             .paragraph("For URLs bound to no identity the helper is a drop-in replacement for `git credential-cache`: `store` keeps the credential git approved in the agent's memory for `--timeout` seconds (default `[git] cache-timeout`, 900 seconds when unset), `get` returns it and `erase` forgets it. These credentials never touch the disk, and the agent stays alive as long as it holds any. Replace `credential.helper = cache` with `broker` rather than listing both, or you keep two caches."),
             .subheading("Never prompting, never half an answer"),
             .paragraph("The helper never prompts. When it has nothing to offer it prints nothing and exits 0, so git tries its next helper or asks you. When something is wrong (a configuration error, an upstream that refuses) it prints one line on standard error and exits 1, and it never prints part of an answer on standard output."),
+            .paragraph("When an answer takes longer than a second (a slow upstream or `exec` command) and standard error is a terminal, one status line says what it is waiting for, and is erased when the answer comes; aws-credential-process, broker-env-wrap and brokerctl do the same. When standard error is not a terminal nothing is written there. `BROKER_TRACE=1` prints every step instead (see ENVIRONMENT)."),
             .subheading("Path-bound rules"),
             .paragraph("git sends the repository path of an http or https URL only when `credential.<url>.useHttpPath` is true for it. Without a path a rule such as `[git \"https://github.com/acme\"]` cannot match: the request falls back to a host-wide rule or to the cache, and the helper prints a warning on standard error with the `git config` command that fixes it. `brokerctl git-setup --global` writes that setting for the host of every path-bound rule."),
         ],
@@ -108,7 +112,7 @@ extension CommandCatalog {
             Definition("1", style: .plain, "Failure: one line on standard error, nothing on standard output. git then tries its next helper or prompts."),
             Definition("64", style: .plain, "Wrong usage: an unknown option or no operation. The usage is printed on standard error."),
         ],
-        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
             + [Definition("Everything else", style: .plain, [
                 "An agent started by this helper inherits the helper's whole environment, and so, through git, that of the shell that ran git. `env:NAME` secrets are read from that environment; see broker-agent(1).",
             ])],

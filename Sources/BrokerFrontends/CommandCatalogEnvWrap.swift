@@ -11,6 +11,7 @@ extension CommandCatalog {
         description: [
             .paragraph("broker-env-wrap asks broker-agent(1) for an environment plan for the named identities, applies it to its own environment and then replaces itself with COMMAND (it calls `execve`, so the command keeps the wrap's pid, gets every signal sent to it and exits with its own status). Variables the plan does not name are passed through untouched. COMMAND is looked up on `PATH` the way a shell looks it up."),
             .paragraph("Every credential is obtained before the command starts: a failure (an unknown identity, an STS error, a missing MFA code) is one line on standard error and the command never runs."),
+            .paragraph("When an identity needs a code from a person (an `aws/user` with `mfa-serial` and no session cached) and standard input and standard error are a terminal, it asks for the code there, hands it to the agent as `brokerctl login` would and goes on, as `aws-vault exec` does. Without a terminal it fails with `run: brokerctl login NAME`. git-credential-broker and aws-credential-process never ask."),
             .subheading("AWS identities"),
             .paragraph("An `aws/...` identity is delivered one of three ways, chosen with `--delivery`. Each first clears the variables that would outrank it in the SDKs' credential chain: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_SECURITY_TOKEN`, `AWS_CREDENTIAL_EXPIRATION`, `AWS_PROFILE`, `AWS_DEFAULT_PROFILE`, the `AWS_CONTAINER_*` variables, `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ROLE_ARN` and `AWS_ROLE_SESSION_NAME`. When the identity sets `region`, `AWS_REGION` and `AWS_DEFAULT_REGION` are set to it. A command gets at most one AWS identity."),
             .definitions([
@@ -61,7 +62,7 @@ extension CommandCatalog {
             Definition("BROKER_ENV_WRAP", ["Set by the wrap to its pid; its presence makes a further wrap refuse to run without `--nested`."]),
             Definition("PATH", ["Where COMMAND is looked for."]),
             Definition("GITHUB_ENV", ["The file `--format github` appends to."]),
-        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
+        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "audit", "agentlog"),
         examples: [
             Example("terraform with credentials that refresh for as long as it runs:", "broker-env-wrap --identity prod-admin -- terraform apply"),

@@ -7,18 +7,22 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup selftest generate-docs
+set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup selftest generate-docs doctor explain which add
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration; on the first error print file:line and the reason and exit 1'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a stop -d 'ask the agent to exit; the next request starts a new one'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a logout -d 'drop the cached credentials of IDENTITY, or with --all every cached credential'
-complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'ask STS who an AWS identity is: its ARN, account, masked access key, expiry, and which tier answered'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'show who an identity is: for AWS kinds STS\'s ARN, account and masked access key; for others the user name or token fingerprint; with its expiry and which tier answered'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a git-setup -d 'print, or write to your global git configuration, the settings that enable the helper'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a selftest -d 'run real git through the helper and a fresh agent in a throwaway home directory'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a generate-docs -d 'write the man pages and shell completions under DIR (man/ and completions/)'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a doctor -d 'check the real setup and print one line per check, ok, warn or fail, with the fix for each problem'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a explain -d 'say which git binding and identity git would use for URL, through which chain, what is cached and until when, or why nothing matches'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a which -d 'another name for explain'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a add -d 'add an identity section to the configuration, ask for its secrets and store each in a 0600 file, then validate'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -l config -r -F -d 'read FILE instead of $XDG_CONFIG_HOME/credential-broker/config (also BROKER_CONFIG)'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -s h -l help -d 'print this help and exit'
 complete -c brokerctl -n '__fish_seen_subcommand_from status' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
@@ -35,3 +39,10 @@ complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'ta
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print each one set'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print them as git config --global commands to review or paste (the default)'
 complete -c brokerctl -n '__fish_seen_subcommand_from generate-docs' -a '(__fish_complete_directories)'
+complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l offline -d 'skip the checks that contact upstreams (reachability and clock)'
+complete -c brokerctl -n '__fish_seen_subcommand_from explain' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from which' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity github/app github/pat-pool' -d 'the identity kind (see credential-broker(5))'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l set -x -d 'one setting of the kind; repeat for more'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l secret -x -d 'ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as aws/user\'s secret-access-key); repeatable'
