@@ -35,7 +35,7 @@ extension CommandCatalog {
                    options: [
                        CommandOption("--kind", value: "KIND", completion: .choices(IdentityKinds.names), "The identity kind (see credential-broker(5))."),
                        CommandOption("--set", value: "KEY=VALUE", "One setting of the kind; repeat for more."),
-                       CommandOption("--secret", value: "KEY", "Ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as aws/user's secret-access-key); repeatable."),
+                       CommandOption("--secret", value: "KEY", "Ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as an AWS user's secret-access-key); repeatable."),
                    ],
                    positionals: [CommandArgument("NAME", "The new identity's name.")]),
     ]
