@@ -74,7 +74,7 @@ struct GitHandler {
             }
             guard let found = service.gitStore.get(credential) else { return .ok(warning) }
             audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
-            return .ok(found.answer(for: credential).fields + warning + [.init(WireKey.answeringTier, "memory")])
+            return .ok(found.answer(for: credential).fields + warning)
         case .store:
             // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
             let timeout = min(request[WireKey.timeout].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))
