@@ -70,6 +70,24 @@ final class NewcomerAWSTests: MotoTestCase {
                                           options: .regularExpression) != nil, result.stdout)
     }
 
+    func testTraceOfAWSAdaptersNamesKeysButNeverShowsThem() throws {
+        let sandbox = healthySandbox()
+        sandbox.environment["BROKER_TRACE"] = "1"
+        let aws = sandbox.broker("aws-credential-process", ["--identity", "dev"])
+        XCTAssertEqual(aws.status, 0, aws.stderr)
+        XCTAssertTrue(aws.stderr.contains("trace: aws-credential-process: sent op=aws.credentials adapter=aws identity=dev\n"), aws.stderr)
+        XCTAssertTrue(aws.stderr.contains("trace: aws-credential-process: received status=ok tier=upstream (withheld: access_key_id, secret_access_key)\n"), aws.stderr)
+        let wrap = sandbox.broker("broker-env-wrap", ["--identity", "dev", "--delivery", "env", "--print"])
+        XCTAssertEqual(wrap.status, 0, wrap.stderr)
+        XCTAssertTrue(wrap.stderr.contains("trace: broker-env-wrap: sent op=env.plan adapter=env-wrap identity[]=dev delivery=env pid="), wrap.stderr)
+        XCTAssertTrue(wrap.stderr.contains("trace: broker-env-wrap: received status=ok"), wrap.stderr)
+        for stderr in [aws.stderr, wrap.stderr] {
+            XCTAssertFalse(stderr.contains(moto.secretAccessKey), "the secret key leaked into the trace: \(stderr)")
+            XCTAssertFalse(stderr.contains(moto.accessKeyID), "the access key id is withheld too: \(stderr)")
+        }
+        XCTAssertTrue(wrap.stdout.contains(moto.secretAccessKey), "the plan itself is the delivery")
+    }
+
     func mfaSandbox() -> Sandbox {
         let sandbox = Sandbox()
         let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")

@@ -268,8 +268,8 @@ struct Doctor {
                 return [.fail("agent", "broker-agent is not running and cannot be started: no executable beside the adapters, on PATH or in BROKER_AGENT",
                               fix: "run ./install.sh")]
             }
-            return [.warn("agent", "broker-agent is not running (socket \(paths.socketPath)); the first request starts \(spawnable)",
-                          fix: "nothing to do; to start it now: brokerctl status after any git or AWS request")]
+            // Not a failure: the adapters start it on demand. Its own checks wait for a running one.
+            return [.warn("agent", "broker-agent is not running (socket \(paths.socketPath)); the first request starts \(spawnable), so its version and socket are not checked")]
         }
         var findings: [DoctorFinding] = []
         let pid = answer["pid"] ?? "?"
@@ -416,8 +416,12 @@ struct Doctor {
                 findings.append(.fail(area, "\(file) is not writable", fix: "chmod 600 \(file)"))
                 continue
             }
-            let size = Self.totalSize(area == "cache" ? file : directory)
-            findings.append(.ok(area, "\(area == "cache" ? file : file) writable, \(Self.humanBytes(size)) in \(area == "cache" ? file : directory)"))
+            if area == "cache" {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: file))?.count ?? 0
+                findings.append(.ok(area, "\(directory) is private and writable; \(entries) cached \(entries == 1 ? "entry" : "entries"), \(Self.humanBytes(Self.totalSize(file)))"))
+            } else {
+                findings.append(.ok(area, "\(directory) is private and writable; audit log and its rotations \(Self.humanBytes(Self.totalSize(directory)))"))
+            }
         }
         return findings
     }
