@@ -88,4 +88,23 @@ final class DefaultIdentityTests: XCTestCase {
         XCTAssertEqual(c.kinds["dev"]?.upstreams(in: context), [UpstreamService(name: "AWS STS", url: "http://127.0.0.1:5999")])
         XCTAssertEqual(c.kinds["bot"]?.upstreams(in: context), [])
     }
+
+    func testGitHubAppsNameTheirAPIAsUpstream() throws {
+        let c = try config("""
+            [identity "app"]
+                kind = github/app
+                app-id = 12345
+                installation-id = 6789
+                private-key = file:/nonexistent/key.pem
+                api-url = http://127.0.0.1:5998/api/v3/
+            [identity "public"]
+                kind = github/app
+                app-id = 12345
+                owner = acme
+                private-key = env:KEY
+            """)
+        let context = ResolveContext(environment: Environment([:]))
+        XCTAssertEqual(c.kinds["app"]?.upstreams(in: context), [UpstreamService(name: "GitHub API", url: "http://127.0.0.1:5998/api/v3")])
+        XCTAssertEqual(c.kinds["public"]?.upstreams(in: context), [UpstreamService(name: "GitHub API", url: "https://api.github.com")])
+    }
 }
