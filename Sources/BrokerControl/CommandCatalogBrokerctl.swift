@@ -35,7 +35,7 @@ extension CommandCatalog {
         summary: "inspect and control the credential-broker agent and configuration",
         synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
         description: [
-            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`) and whether it all works (`selftest`). It never prints a secret."),
+            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`), how to add an identity (`add`), which identity a URL gets (`explain`) and whether it all works (`selftest`, `doctor`). It never prints a secret."),
             .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) are answered from the configuration the agent was started with."),
         ],
         options: [
