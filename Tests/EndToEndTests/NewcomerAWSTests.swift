@@ -119,6 +119,17 @@ final class NewcomerAWSTests: MotoTestCase {
         XCTAssertEqual(moto.counts()["GetSessionToken"], 1)
     }
 
+    func testEnvWrapRefusesACodeThatIsNotDigitsAndRunsNothing() {
+        let sandbox = mfaSandbox()
+        moto.resetCounts()
+        let run = sandbox.onTerminal(Sandbox.executable("broker-env-wrap"), ["--identity", "mfa", "--", "/bin/echo", "ran"],
+                                     ttyStdin: true, replies: [("(identity \"mfa\"): ", "abc\n")])
+        XCTAssertEqual(run.status, 1, run.tty)
+        XCTAssertEqual(run.stdout, "")
+        XCTAssertTrue(run.tty.contains("broker-env-wrap: an MFA code is the digits your device shows"), run.tty)
+        XCTAssertNil(moto.counts()["GetSessionToken"])
+    }
+
     func testAdaptersNeverPromptEvenOnATerminal() {
         let sandbox = mfaSandbox()
         // broker-env-wrap without a terminal on stdin: the error with its brokerctl login hint.

@@ -84,6 +84,12 @@ public struct AWSUserIdentity: AWSIdentityKind {
 
     public var loginFlow: LoginFlow? { mfaSerial.map { .oneTimeCode(prompt: "MFA code for \($0)") } }
 
+    /// What a refusal carries so broker-env-wrap can run this kind's login flow on a terminal.
+    var loginNeeded: LoginNeeded? {
+        guard case .oneTimeCode(let prompt)? = loginFlow else { return nil }
+        return LoginNeeded(identity: name, prompt: prompt)
+    }
+
     public var secretReferences: [SecretReference] {
         switch keys {
         case .references(_, let idReference, let secret, let token): return [idReference, secret, token].compactMap { $0 }
@@ -119,7 +125,7 @@ public struct AWSUserIdentity: AWSIdentityKind {
         if let given = context.oneTimeCodes.take(for: name, at: context.clock.now()) { return given }
         guard let mfaCommand else {
             throw BrokerFailure(.denied, "identity \"\(name)\" needs an MFA code for \(serial)", hint: "run: brokerctl login \(name)",
-                                login: LoginNeeded(identity: name, prompt: "MFA code for \(serial)"))
+                                login: loginNeeded)
         }
         let result = try context.commandRunner.run(mfaCommand, timeout: 120, environment: context.environment)
         let code = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
