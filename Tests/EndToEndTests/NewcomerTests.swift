@@ -75,7 +75,8 @@ final class NewcomerTests: XCTestCase {
             [git "https://git.example.com/acme"]
                 identity = bot
             """)
-        // The helper by name, while git-credential-broker is not on PATH (the sandbox PATH lacks it).
+        // The helper by name, while git-credential-broker is not on PATH (nor any other install of it).
+        sandbox.environment["PATH"] = "/usr/bin:/bin"
         sandbox.gitConfigGlobal("credential.helper", "broker")
         sandbox.write("home/.aws/config", "[profile prod]\ncredential_process = \(Sandbox.executable("aws-credential-process")) --identity prod\n")
         sandbox.environment["BROKER_AGENT"] = sandbox.root + "/nonexistent/broker-agent"

@@ -259,7 +259,7 @@ struct Doctor {
         do {
             answer = try AgentClient(paths: paths, environment: environment, timeoutSeconds: 5).send(WireMessage(.status), startAgent: false)
         } catch {
-            return [.fail("agent", "\(error is BrokerError ? (error as! BrokerError).message : "\(error)")", fix: (error as? BrokerError)?.hint)]
+            return [.fail("agent", (error as? BrokerError)?.message ?? "\(error)", fix: (error as? BrokerError)?.hint)]
         }
         guard let answer else {
             let spawnable = environment["BROKER_AGENT"] ?? onPath("broker-agent")
