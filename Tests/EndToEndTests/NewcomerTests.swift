@@ -148,6 +148,18 @@ final class NewcomerTests: XCTestCase {
         XCTAssertTrue(mismatch.stdout.contains("warn  agent: the running agent serves configuration \(sandbox.configPath), but you are using \(other) (fix: brokerctl stop"), mismatch.stdout)
     }
 
+    func testDoctorFailsASocketDirectoryOthersCanEnter() {
+        let sandbox = Sandbox()
+        let store = sandbox.broker("git-credential-broker", ["store"], stdin: "protocol=https\nhost=h.example\nusername=u\npassword=p\n\n")
+        XCTAssertEqual(store.status, 0, store.stderr)
+        let directory = sandbox.paths.runtimeDirectory
+        chmod(directory, 0o755)
+        defer { chmod(directory, 0o700) }
+        let result = sandbox.broker("brokerctl", ["doctor", "--offline"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stdout.contains("fail  agent: socket directory \(directory) is accessible by group or others (mode 0755) (fix: chmod 0700 \(directory))"), result.stdout)
+    }
+
     // MARK: - explain
 
     func explainSandbox() -> Sandbox {
