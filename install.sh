@@ -73,7 +73,7 @@ prefix=${prefix%/}
 # Everything below is relative to the source tree, wherever the script is run from.
 cd "$(dirname "$0")"
 
-programs="git-credential-broker aws-credential-process broker-env-wrap broker-agent brokerctl"
+programs="git-credential-broker aws-credential-process broker-env-wrap docker-credential-broker kube-credential-broker broker-agent brokerctl"
 
 # Prerequisites are checked before building: a missing one is then one line naming its fix, not
 # a failed link thirty undefined references deep.

@@ -1,0 +1,103 @@
+// docker's credential helpers and client-go's exec plugin: registries bound to identities (or a memory store), cluster tokens.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+extension Validity {
+    /// A registry login is used at once, but a long push reuses it: 15 minutes, and a minute in an outage.
+    static let registry = Validity(minimum: 900, fallback: 60)
+    /// client-go caches the token until `expirationTimestamp`: hand out at least 5 minutes.
+    static let cluster = Validity(minimum: 300, fallback: 60)
+}
+
+struct DockerHandler {
+    let service: AgentService
+    var audit: AuditLog { service.audit }
+
+    func handle(_ request: AgentRequest) throws -> WireMessage {
+        if request.operation == .dockerList { return list() }
+        guard let serverURL = request[WireKey.serverURL], !serverURL.isEmpty else {
+            throw BrokerFailure(.input, "docker request without a server URL")
+        }
+        let registry = RegistryPattern.normalize(serverURL)
+        guard !registry.isEmpty else { throw BrokerFailure(.input, "the server URL \"\(WireCodec.printable(serverURL))\" names no registry") }
+        let config = try service.loadConfig()
+        if let binding = config.registryBinding(for: registry) {
+            return try bound(request, identity: binding.identity, registry: registry, config: config)
+        }
+        let caller = request.caller
+        switch request.operation {
+        case .dockerStore:
+            guard let username = request[WireKey.username], !username.isEmpty else { throw BrokerFailure(.input, "docker store without a username") }
+            service.registryStore.store(.init(serverURL: serverURL, username: username, secret: Secret(request[WireKey.secret] ?? "")))
+            audit.record(AuditRecord(event: .stored, identity: nil, adapter: "docker", caller: caller, target: registry))
+            return .ok()
+        case .dockerErase:
+            let removed = service.registryStore.erase(serverURL)
+            audit.record(AuditRecord(event: .erased, identity: nil, adapter: "docker", caller: caller, target: registry,
+                                     reason: removed ? "1 removed" : "0 removed"))
+            return .ok()
+        default:
+            // A miss is an ok answer without a username: the adapter prints docker's exact miss message.
+            guard let entry = service.registryStore.get(serverURL) else { return .ok() }
+            audit.record(AuditRecord(event: .issued, identity: nil, adapter: "docker", caller: caller, target: registry, tier: "memory"))
+            return .ok([.init(WireKey.username, entry.username), .init(WireKey.secret, entry.secret.reveal())])
+        }
+    }
+
+    /// A registry bound to an identity: the broker is the source of truth, so `store` changes
+    /// nothing and `erase` (the registry refused the login) drops the cached credential.
+    func bound(_ request: AgentRequest, identity name: String, registry: String, config: BrokerConfig) throws -> WireMessage {
+        switch request.operation {
+        case .dockerStore:
+            return .ok()
+        case .dockerErase:
+            let removed = service.resolver.cache.remove(identity: name)
+            audit.record(AuditRecord(event: .erased, identity: name, adapter: "docker", caller: request.caller, target: registry,
+                                     reason: "the registry client erased the login; \(removed) cached removed"))
+            return .ok()
+        default:
+            guard case .resolved = try config.identity(name).kind.acquisition else {
+                throw BrokerFailure(.config, "identity \"\(name)\" is a token pool, which docker-credential-broker cannot lease",
+                                    hint: "bind the registry to an identity that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))")
+            }
+            let resolution = try service.issuer.issue(name, in: config, validity: .registry, caller: request.caller, adapter: "docker", target: registry)
+            if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
+            guard let login = resolution.credential.password else {
+                throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a registry login",
+                                                        hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
+            }
+            var answer = WireMessage.ok([.init(WireKey.username, login.username), .init(WireKey.secret, login.password.reveal())])
+            answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
+            return answer
+        }
+    }
+
+    func list() -> WireMessage {
+        var answer = WireMessage.ok()
+        for entry in service.registryStore.list() {
+            answer.appendRecord("registry", [(WireKey.serverURL, entry.serverURL), (WireKey.username, entry.username)])
+        }
+        return answer
+    }
+}
+
+struct KubeHandler {
+    let service: AgentService
+
+    /// `op=kube.credential`: the identity's bearer token and its expiry, for an ExecCredential.
+    func credential(_ request: AgentRequest) throws -> WireMessage {
+        let name = try request.identity()
+        let config = try service.loadConfig()
+        let resolution = try service.issuer.issue(name, in: config, validity: .cluster, caller: request.caller, adapter: "kube")
+        if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
+        guard let token = resolution.credential.token else {
+            throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a bearer token a cluster accepts",
+                                                    hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))"))
+        }
+        var answer = WireMessage.ok([.init(WireKey.token, token.token.reveal()), .init(WireKey.tokenScheme, token.scheme)])
+        answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
+        return answer
+    }
+}

@@ -1,0 +1,19 @@
+// What the container registry and Kubernetes kinds share: their manual family and the AWS hop beneath them.
+
+import BrokerWire
+import Foundation
+
+extension KindFamily {
+    public static let containers = KindFamily(title: "CONTAINER REGISTRY AND KUBERNETES KINDS", introduction: [
+        "These kinds make the short-lived tokens docker-credential-broker(1) hands to docker, podman, buildah, skopeo and crane, and kube-credential-broker(1) hands to kubectl and every client-go program. No token is ever written into `~/.docker/config.json` or a kubeconfig: the hosts ask the agent each time, and the agent caches and refreshes. Both AWS kinds sign with the credentials of their `via` identity (any AWS kind, chained to any depth) and take `region` (default `AWS_REGION`, `AWS_DEFAULT_REGION`, then us-east-1, read from the agent's environment).",
+    ], commonSettings: ["region"])
+}
+
+enum ContainerKindSupport {
+    static let regionSpec = SettingSpec("region", "REGION", "the AWS region (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)")
+
+    /// The region setting, or the environment's, checked like every AWS region.
+    static func region(_ configured: String?, in context: ResolveContext) throws -> String {
+        try STSEndpoint.validRegion(configured ?? context.environment["AWS_REGION"] ?? context.environment["AWS_DEFAULT_REGION"] ?? "us-east-1")
+    }
+}
