@@ -23,10 +23,11 @@ aws-iam-authenticator does. Prints one JSON line, then runs until stdin closes (
   x-k8s-aws-id is among X-Amz-SignedHeaders; X-Amz-Expires is 0..60; X-Amz-Date is at most 15
   minutes old. It then replays the URL as STS would check it, with `x-k8s-aws-id: <cluster>`: the
   query signature is recomputed by botocore's SigV4QueryAuth with the key's secret from moto, and
-  the same credentials call moto's GetCallerIdentity (signature checks on). The ARN
+  the same credentials call moto's GetCallerIdentity directly, not through the counting proxy (signature checks on). The ARN
   (assumed-role → role) must be in the aws-auth mapping (`deployer` only). Then /version, /api,
   /apis, /api/v1 and the pod list of `default` are served; anything else is 401.
-  GET /__fixture/stats (no auth): {"accepted": n, "rejected": [reasons], "amz_dates": [...]}.
+  GET /__fixture/stats (no auth), also as GET aws_endpoint/__api_stats over plain HTTP:
+  {"accepted": n, "rejected": [reasons], "amz_dates": [X-Amz-Date of each accepted token]}.
 """
 
 import argparse, base64, datetime, http.client, http.server, json, os, signal, socket, ssl
@@ -124,6 +125,11 @@ class AWSProxyHandler(http.server.BaseHTTPRequestHandler):
         if self.path == "/__counts":
             with self.server.counts.lock:
                 return self.reply(200, json.dumps(self.server.counts.values).encode())
+        if self.path == "/__api_stats":
+            api = self.server.api
+            with api.lock:
+                return self.reply(200, json.dumps({"accepted": api.accepted, "rejected": api.rejected,
+                                                   "amz_dates": api.amz_dates}).encode())
         self.forward(b"")
 
     def do_POST(self):
@@ -335,7 +341,7 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
         if auth.signature(string_to_sign, request) != lowered.get("x-amz-signature"):
             raise ValueError("SignatureDoesNotMatch")
         import boto3
-        identity = boto3.client("sts", endpoint_url=self.server.sts_endpoint, region_name=region,
+        identity = boto3.client("sts", endpoint_url=self.server.moto_endpoint, region_name=region,
                                 aws_access_key_id=access_key_id, aws_secret_access_key=secret,
                                 aws_session_token=session_token).get_caller_identity()
         arn = identity["Arn"]
@@ -414,9 +420,10 @@ def main():
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         api.socket = context.wrap_socket(api.socket, server_side=True)
-        api.sts_endpoint, api.cluster, api.lock = aws_endpoint, CLUSTER, threading.Lock()
+        api.sts_endpoint, api.moto_endpoint, api.cluster, api.lock = aws_endpoint, moto_endpoint, CLUSTER, threading.Lock()
         api.mapping = {fields["deployer_role_arn"]: "deployer"}
         api.accepted, api.rejected, api.amz_dates = 0, [], []
+        proxy.api = api
         threading.Thread(target=api.serve_forever, daemon=True).start()
 
         fields.update({"aws_endpoint": aws_endpoint, "account": ACCOUNT, "registry": registry_host,

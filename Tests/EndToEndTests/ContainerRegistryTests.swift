@@ -1,0 +1,191 @@
+// docker-credential-broker under real skopeo against the CNCF registry (htpasswd), and the helper protocol's details.
+
+import Foundation
+import XCTest
+
+final class ContainerRegistryTests: ContainersTestCase {
+    /// skopeo reads `credHelpers` from the auth file it is given (containers-auth.json(5)).
+    func authFile(_ sandbox: Sandbox) -> String {
+        sandbox.write("auth.json", #"{"credHelpers": {"\#(bed["registry"])": "broker"}}"#)
+    }
+
+    /// skopeo finds `docker-credential-broker` on PATH, as docker does.
+    func skopeo(_ sandbox: Sandbox, _ arguments: [String]) -> ProcessResult {
+        sandbox.run("/usr/bin/skopeo", arguments, extraEnvironment: ["PATH": Sandbox.binDirectory + ":" + (sandbox.environment["PATH"] ?? "")],
+                    timeout: 60)
+    }
+
+    func ecrSandbox() -> Sandbox {
+        sandbox("""
+            [identity "ecr"]
+                kind = aws/ecr
+                via = identity:deployer
+                region = eu-west-1
+            [registry "\(bed["registry"])"]
+                identity = ecr
+            """)
+    }
+
+    func testSkopeoCopiesToAndFromTheRegistryThroughAnECRIdentityChainedFromUserToRole() throws {
+        let sandbox = ecrSandbox()
+        bed.resetCounts()
+        let auth = authFile(sandbox)
+        let image = "docker://\(bed["registry"])/ecr-app:v1"
+        let push = skopeo(sandbox, ["copy", "--authfile", auth, "--dest-tls-verify=false", "oci:\(bed["oci_layout"]):v1", image])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let inspect = skopeo(sandbox, ["inspect", "--authfile", auth, "--tls-verify=false", image])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("\"v1\""), inspect.stdout)
+        let pull = skopeo(sandbox, ["copy", "--authfile", auth, "--src-tls-verify=false", image, "oci:\(sandbox.root)/pulled:v1"])
+        XCTAssertEqual(pull.status, 0, pull.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.root + "/pulled/index.json"))
+        // One role and one ECR login for the whole session: cached in the agent, never in auth.json.
+        let counts = bed.counts()
+        XCTAssertEqual(counts["sts:AssumeRole"], 1, "\(counts)")
+        XCTAssertEqual(counts["ecr:GetAuthorizationToken"], 1, "\(counts)")
+        XCTAssertEqual(counts["ecr-region:eu-west-1"], 1, "\(counts)")
+        XCTAssertFalse(sandbox.read(auth).contains("auth-token"))
+        XCTAssertEqual(sandbox.auditLines.filter { $0["adapter"] as? String == "docker" && $0["identity"] as? String == "ecr" }.isEmpty, false)
+    }
+
+    func testWithoutTheHelperTheRegistryRefusesSoTheLoginIsWhatLetsSkopeoIn() {
+        let sandbox = ecrSandbox()
+        let result = skopeo(sandbox, ["inspect", "--authfile", sandbox.write("empty.json", "{}"), "--tls-verify=false",
+                                      "docker://\(bed["registry"])/nothing:v1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.lowercased().contains("unauthorized") || result.stderr.contains("401"), result.stderr)
+    }
+
+    func staticSandbox(password: String) -> Sandbox {
+        let sandbox = sandbox("""
+            [identity "reg"]
+                kind = static
+                username = \(bed["static_user"])
+                secret = env:REGISTRY_PASSWORD
+            [registry "\(bed["registry"])"]
+                identity = reg
+            """)
+        sandbox.environment["REGISTRY_PASSWORD"] = password
+        return sandbox
+    }
+
+    func testSkopeoLogsInWithAStaticIdentity() {
+        let sandbox = staticSandbox(password: bed["static_password"])
+        let auth = authFile(sandbox)
+        let image = "docker://\(bed["registry"])/static-app:v1"
+        let push = skopeo(sandbox, ["copy", "--authfile", auth, "--dest-tls-verify=false", "oci:\(bed["oci_layout"]):v1", image])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let inspect = skopeo(sandbox, ["inspect", "--authfile", auth, "--tls-verify=false", image])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+    }
+
+    func testAWrongSecretGetsTheRegistrys401() {
+        let sandbox = staticSandbox(password: "not-the-password")
+        let result = skopeo(sandbox, ["inspect", "--authfile", authFile(sandbox), "--tls-verify=false", "docker://\(bed["registry"])/static-app:v1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.lowercased().contains("unauthorized") || result.stderr.contains("401"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("not-the-password"), "the secret never reaches an error message")
+    }
+
+    func testEraseOfABoundRegistryDropsTheCachedLoginSoTheNextGetIsFresh() {
+        let sandbox = ecrSandbox()
+        bed.resetCounts()
+        let first = sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"])
+        XCTAssertEqual(first.status, 0, first.stdout)
+        XCTAssertEqual(sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"]).stdout, first.stdout)
+        XCTAssertEqual(bed.counts()["ecr:GetAuthorizationToken"], 1)
+        XCTAssertEqual(sandbox.broker("docker-credential-broker", ["erase"], stdin: "http://" + bed["registry"] + "/v2/").status, 0)
+        XCTAssertEqual(sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"]).status, 0)
+        XCTAssertEqual(bed.counts()["ecr:GetAuthorizationToken"], 2, "erase was honoured: the login was fetched again")
+        XCTAssertTrue(sandbox.auditLines.contains { $0["event"] as? String == "erased" && $0["identity"] as? String == "ecr" })
+    }
+
+    /// The docker CLI (no engine needed) with `credsStore`: `docker login` stores through the helper
+    /// into the agent's memory, skopeo then uses that login, `docker logout` erases it, and
+    /// config.json never holds the password.
+    func testDockerLoginAndLogoutGoThroughTheHelpersStoreAndErase() throws {
+        guard let docker = ["/usr/bin/docker", "/usr/local/bin/docker"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("docker CLI not installed")
+        }
+        let sandbox = sandbox("")
+        let dockerConfig = sandbox.root + "/home/.docker"
+        sandbox.write("home/.docker/config.json", #"{"credsStore": "broker"}"#)
+        let env = ["PATH": Sandbox.binDirectory + ":" + (sandbox.environment["PATH"] ?? ""), "DOCKER_CONFIG": dockerConfig]
+        let login = sandbox.run(docker, ["login", "-u", bed["static_user"], "--password-stdin", bed["registry"]],
+                                stdin: bed["static_password"] + "\n", extraEnvironment: env, timeout: 60)
+        XCTAssertEqual(login.status, 0, login.stderr)
+        XCTAssertEqual(sandbox.broker("docker-credential-broker", ["list"]).stdout, #"{"\#(bed["registry"])":"\#(bed["static_user"])"}"# + "\n")
+        XCTAssertFalse(sandbox.read(dockerConfig + "/config.json").contains(bed["static_password"]))
+        // skopeo honours credHelpers (not docker's credsStore): through it, the unbound registry's stored login.
+        let inspect = skopeo(sandbox, ["inspect", "--authfile", authFile(sandbox), "--tls-verify=false", "docker://\(bed["registry"])/nothing:v1"])
+        XCTAssertTrue(inspect.stderr.contains("manifest unknown"), "the stored login was used: \(inspect.stderr)")
+        let logout = sandbox.run(docker, ["logout", bed["registry"]], extraEnvironment: env, timeout: 30)
+        XCTAssertEqual(logout.status, 0, logout.stderr)
+        XCTAssertEqual(sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"]).stdout, "credentials not found in native keychain\n")
+    }
+
+    /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
+    func testConcurrentGetsForOneRegionMakeOneUpstreamCall() {
+        let sandbox = sandbox("""
+            [identity "ecr"]
+                kind = aws/ecr
+                via = identity:deployer
+                region = eu-west-1
+            [registry "*.dkr.ecr.eu-west-1.amazonaws.com"]
+                identity = ecr
+            """)
+        bed.resetCounts()
+        XCTAssertEqual(sandbox.broker("brokerctl", ["status"]).status, 0)  // the agent is up before the fan-out
+        let results = Locked<[ProcessResult]>([])
+        DispatchQueue.concurrentPerform(iterations: 12) { index in
+            let host = (index % 2 == 0 ? "111111111111" : "222222222222") + ".dkr.ecr.eu-west-1.amazonaws.com"
+            let result = sandbox.broker("docker-credential-broker", ["get"], stdin: "https://\(host)")
+            results.mutate { $0.append(result) }
+        }
+        XCTAssertEqual(results.value.filter { $0.status == 0 && $0.stdout.contains("\"Username\":\"AWS\"") }.count, 12,
+                       results.value.map(\.stdout).joined(separator: "\n"))
+        XCTAssertEqual(bed.counts()["ecr:GetAuthorizationToken"], 1, "\(bed.counts())")
+    }
+}
+
+/// The helper protocol, transcript-style, against the real binary: what docker and skopeo match on.
+final class DockerHelperProtocolTests: XCTestCase {
+    func testUnboundRegistriesAreAPlainStoreWithDockersMessagesAndNormalisation() throws {
+        let sandbox = Sandbox()
+        addTeardownBlock { sandbox.stopAgent() }
+        func helper(_ action: String, _ stdin: String) -> ProcessResult { sandbox.broker("docker-credential-broker", [action], stdin: stdin) }
+
+        let miss = helper("get", "r.example:5000")
+        XCTAssertEqual(miss.status, 1)
+        XCTAssertEqual(miss.stdout, "credentials not found in native keychain\n")
+        XCTAssertEqual(miss.stderr, "")
+
+        XCTAssertEqual(helper("store", #"{"ServerURL":"https://R.example:5000/v2/","Username":"me","Secret":"s3cret"}"#).status, 0)
+        XCTAssertEqual(helper("store", #"{"ServerURL":"other.example","Username":"you","Secret":"x"}"#).status, 0)
+        // Scheme, path and case do not matter; the port does. `get` echoes what it was given.
+        let hit = helper("get", "http://r.example:5000\n")
+        XCTAssertEqual(hit.status, 0, hit.stdout)
+        XCTAssertEqual(hit.stdout, #"{"ServerURL":"http://r.example:5000","Username":"me","Secret":"s3cret"}"# + "\n")
+        XCTAssertEqual(helper("get", "r.example").stdout, "credentials not found in native keychain\n")
+        XCTAssertEqual(helper("get", "r.example:5001").stdout, "credentials not found in native keychain\n")
+
+        XCTAssertEqual(helper("list", "unused").stdout, #"{"https://R.example:5000/v2/":"me","other.example":"you"}"# + "\n")
+
+        XCTAssertEqual(helper("erase", "r.example:5000").status, 0)
+        XCTAssertEqual(helper("get", "https://r.example:5000/v2/").stdout, "credentials not found in native keychain\n")
+        XCTAssertEqual(helper("list", "").stdout, #"{"other.example":"you"}"# + "\n")
+
+        XCTAssertEqual(helper("get", "").stdout, "no credentials server URL\n")
+        XCTAssertEqual(helper("store", #"{"ServerURL":"r.example"}"#).stdout, "no credentials username\n")
+        XCTAssertFalse(sandbox.read(sandbox.paths.auditLogPath).contains("s3cret"))
+    }
+}
+
+/// A value shared by concurrent closures.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
+    func mutate(_ body: (inout Value) -> Void) { lock.lock(); body(&stored); lock.unlock() }
+}
