@@ -178,3 +178,48 @@ final class EKSTokenTests: XCTestCase {
         }
     }
 }
+
+/// Through the resolver with a moving clock: a cluster token is served while it has the
+/// requested 5 minutes left and replaced after, so no token is ever handed out past 14 minutes.
+final class EKSTokenRefreshTests: XCTestCase {
+    func testATokenIsReplacedOnceFewerThanTheRequestedSecondsRemain() throws {
+        let directory = NSTemporaryDirectory() + "eks-refresh-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let now = Locked(Int64(1_790_000_000))
+        let clock = Clock(now: { now.value })
+        let context = ResolveContext(environment: Environment(["AWS_SECRET": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]), clock: clock)
+        let resolver = ChainResolver(cache: CredentialCache(directory: directory, log: { _ in }), context: context)
+        let config = try BrokerConfig.parse(ConfigSyntax.parse(text: """
+            [identity "keys"]
+                kind = aws/user
+                access-key-id = AKIDEXAMPLE
+                secret-access-key = env:AWS_SECRET
+            [identity "eks"]
+                kind = aws/eks
+                via = identity:keys
+                cluster = prod
+                region = eu-west-1
+            """, file: "cfg"))
+        func token() throws -> (String, Int64?) {
+            let resolution = try resolver.resolve("eks", in: config, minimumValidity: 300, refreshAhead: 0)
+            return (try XCTUnwrap(resolution.credential.token).token.reveal(), resolution.credential.expiresAt)
+        }
+        let (first, firstExpiry) = try token()
+        XCTAssertEqual(firstExpiry, now.value + 840)
+        now.set(now.value + 540)  // exactly 300 s left: still served
+        XCTAssertEqual(try token().0, first)
+        now.set(now.value + 1)  // 299 s left: a new token, signed now
+        let (second, secondExpiry) = try token()
+        XCTAssertNotEqual(second, first)
+        XCTAssertEqual(secondExpiry, now.value + 840)
+    }
+}
+
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return stored }
+    func set(_ value: Value) { lock.lock(); stored = value; lock.unlock() }
+}
