@@ -124,6 +124,49 @@ final class ContainerRegistryTests: ContainersTestCase {
         XCTAssertEqual(sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"]).stdout, "credentials not found in native keychain\n")
     }
 
+    func testRegistryIDsAndRegionShapeTheRequestAndTheCacheKey() {
+        let sandbox = sandbox("""
+            [identity "ecr-west"]
+                kind = aws/ecr
+                via = identity:deployer
+                region = us-west-2
+                registry-ids = \(bed["account"])
+            [registry "\(bed["registry"])"]
+                identity = ecr-west
+            """)
+        bed.resetCounts()
+        let result = sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"])
+        XCTAssertEqual(result.status, 0, result.stdout)
+        XCTAssertTrue(result.stdout.contains(#""Username":"AWS","Secret":"\#(bed["account"])-auth-token""#), result.stdout)
+        XCTAssertEqual(bed.counts()["ecr-region:us-west-2"], 1, "\(bed.counts())")
+    }
+
+    /// A refused upstream is one line on stdout (where docker and skopeo read it), naming the
+    /// identity and ECR's error, never the secret.
+    func testAnUpstreamRefusalIsOneLineNamingTheIdentity() {
+        let sandbox = sandbox("""
+            [identity "wrong"]
+                kind = aws/user
+                access-key-id = \(bed["access_key_id"])
+                secret-access-key = env:WRONG_SECRET
+            [identity "ecr-bad"]
+                kind = aws/ecr
+                via = identity:wrong
+            [registry "\(bed["registry"])"]
+                identity = ecr-bad
+            """)
+        sandbox.environment["WRONG_SECRET"] = "wrong-secret-value"
+        let result = sandbox.broker("docker-credential-broker", ["get"], stdin: bed["registry"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout.filter { $0 == "\n" }.count, 1, result.stdout)
+        XCTAssertTrue(result.stdout.hasPrefix("docker-credential-broker: identity \"ecr-bad\""), result.stdout)
+        XCTAssertTrue(result.stdout.contains("SignatureDoesNotMatch"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("wrong-secret-value"))
+        let skopeoResult = skopeo(sandbox, ["inspect", "--authfile", authFile(sandbox), "--tls-verify=false", "docker://\(bed["registry"])/x:v1"])
+        XCTAssertNotEqual(skopeoResult.status, 0)
+        XCTAssertTrue(skopeoResult.stderr.contains("SignatureDoesNotMatch"), "skopeo shows the helper's line: \(skopeoResult.stderr)")
+    }
+
     /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
     func testConcurrentGetsForOneRegionMakeOneUpstreamCall() {
         let sandbox = sandbox("""
