@@ -167,6 +167,27 @@ final class ContainerRegistryTests: ContainersTestCase {
         XCTAssertTrue(skopeoResult.stderr.contains("SignatureDoesNotMatch"), "skopeo shows the helper's line: \(skopeoResult.stderr)")
     }
 
+    /// `brokerctl docker-setup` adds credHelpers for the bound registries and keeps everything
+    /// else; skopeo then pulls through it.
+    func testDockerSetupAddsCredHelpersKeepingTheRestAndSkopeoUsesThem() throws {
+        let sandbox = ecrSandbox()
+        let file = sandbox.write("home/.docker/config.json", #"{"auths": {"other.example": {}}, "credsStore": "desktop", "credHelpers": {"gcr.io": "gcloud"}}"#)
+        let dry = sandbox.broker("brokerctl", ["docker-setup", "--print"])
+        XCTAssertEqual(dry.status, 0, dry.stderr)
+        XCTAssertEqual(dry.stdout, "+ \"credHelpers\": {\"\(bed["registry"])\": \"broker\"}\n")
+        XCTAssertTrue(sandbox.read(file).contains("\"credsStore\": \"desktop\""), "--print writes nothing")
+        let setup = sandbox.broker("brokerctl", ["docker-setup", "--registry", "ghcr.io"])
+        XCTAssertEqual(setup.status, 0, setup.stderr)
+        let written = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(sandbox.read(file).utf8)) as? [String: Any])
+        XCTAssertEqual(written["credHelpers"] as? [String: String], ["gcr.io": "gcloud", bed["registry"]: "broker", "ghcr.io": "broker"])
+        XCTAssertEqual(written["credsStore"] as? String, "desktop")
+        XCTAssertNotNil((written["auths"] as? [String: Any])?["other.example"])
+        XCTAssertEqual(sandbox.broker("brokerctl", ["docker-setup"]).stdout, "\(file): nothing to add\n", "idempotent")
+        let push = skopeo(sandbox, ["copy", "--authfile", file, "--dest-tls-verify=false", "oci:\(bed["oci_layout"]):v1",
+                                    "docker://\(bed["registry"])/setup-app:v1"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+    }
+
     /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
     func testConcurrentGetsForOneRegionMakeOneUpstreamCall() {
         let sandbox = sandbox("""

@@ -127,6 +127,40 @@ final class KubeExecPluginTests: ContainersTestCase {
         XCTAssertEqual(Set(dates).count, 1, "one presigned token for the window: \(Set(dates))")
     }
 
+    /// `brokerctl kube-setup` has kubectl write the user (keeping the cluster and context), and
+    /// kubectl then authenticates through the plugin.
+    func testKubeSetupWritesAnExecUserThatKubectlUses() {
+        let sandbox = sandbox(Self.identities)
+        let kubeconfig = sandbox.write("kubeconfig-setup", """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake-eks
+              cluster:
+                server: \(bed["api_server"])
+                certificate-authority-data: \(bed["ca_data"])
+            contexts:
+            - name: fake-eks
+              context: {cluster: fake-eks, user: eks}
+            current-context: fake-eks
+
+            """)
+        let printed = sandbox.broker("brokerctl", ["kube-setup", "--identity", "eks", "--kubeconfig", kubeconfig, "--print"])
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        XCTAssertTrue(printed.stdout.hasPrefix("kubectl --kubeconfig=\(kubeconfig) config set-credentials eks "), printed.stdout)
+        let setup = sandbox.broker("brokerctl", ["kube-setup", "--identity", "eks", "--kubeconfig", kubeconfig])
+        XCTAssertEqual(setup.status, 0, setup.stderr)
+        let text = sandbox.read(kubeconfig)
+        XCTAssertTrue(text.contains("kube-credential-broker") && text.contains("interactiveMode: Never") && text.contains("fake-eks"), text)
+        XCTAssertFalse(text.contains("k8s-aws-v1"), "no token in the kubeconfig")
+        let pods = sandbox.run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "get", "pods"], timeout: 60)
+        XCTAssertEqual(pods.status, 0, pods.stderr)
+        XCTAssertTrue(pods.stdout.contains("hello-deployer"), pods.stdout)
+        let wrongKind = sandbox.broker("brokerctl", ["kube-setup", "--identity", "deployer", "--kubeconfig", kubeconfig])
+        XCTAssertEqual(wrongKind.status, 1)
+        XCTAssertTrue(wrongKind.stderr.contains("gives no bearer token"), wrongKind.stderr)
+    }
+
     func testThePluginNeverPromptsAndFailsWithOneLineOnStderr() {
         let sandbox = sandbox(Self.identities)
         let result = sandbox.broker("kube-credential-broker", ["--identity", "nope"],
