@@ -100,7 +100,7 @@ extension CommandCatalog {
                        ]),
             Subcommand("kube-setup", arguments: "--identity NAME [--user NAME] [--kubeconfig PATH] [--command PATH] [--print]",
                        summary: "Add a kubeconfig user whose token comes from kube-credential-broker, with kubectl config set-credentials.",
-                       details: ["kubectl writes the user itself (`exec` with `client.authentication.k8s.io/v1`, `--identity NAME` and `interactiveMode: Never`), so the rest of the kubeconfig is kept. The identity must give a bearer token (kind aws/eks). Point a context at the user with `kubectl config set-context`."],
+                       details: ["kubectl writes the user itself (an exec stanza with `client.authentication.k8s.io/v1`, `--identity NAME` and `interactiveMode: Never`), so the rest of the kubeconfig is kept. The identity must give a bearer token (kind aws/eks). Point a context at the user with `kubectl config set-context`."],
                        options: [
                            CommandOption("--identity", value: "NAME", completion: .identity, "The identity whose token the user presents."),
                            CommandOption("--user", value: "NAME", "The kubeconfig user to write (default: the identity's name)."),
