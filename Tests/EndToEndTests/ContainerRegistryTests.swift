@@ -2,6 +2,9 @@
 
 import Foundation
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class ContainerRegistryTests: ContainersTestCase {
     /// skopeo reads `credHelpers` from the auth file it is given (containers-auth.json(5)).
@@ -186,6 +189,63 @@ final class ContainerRegistryTests: ContainersTestCase {
         let push = skopeo(sandbox, ["copy", "--authfile", file, "--dest-tls-verify=false", "oci:\(bed["oci_layout"]):v1",
                                     "docker://\(bed["registry"])/setup-app:v1"])
         XCTAssertEqual(push.status, 0, push.stderr)
+    }
+
+    /// ghcr.io's scheme: user `x-access-token`, a GitHub App installation token as the password.
+    /// The registry here is the CNCF one behind a gate that accepts exactly the tokens the fake
+    /// GitHub API has issued (Fixtures/registry_token_gate.py); skopeo pulls through the helper.
+    func testSkopeoPullsWithAGitHubAppInstallationTokenFromARegistryThatAcceptsThem() throws {
+        let sandbox = sandbox("")
+        let key = try GitHubAppKey.generate(in: sandbox)
+        let fake = try GitHubAPIFake(sandbox: sandbox, key: key)
+        defer { fake.stop() }
+        let seed = skopeo(sandbox, ["copy", "--dest-creds", "\(bed["static_user"]):\(bed["static_password"])", "--dest-tls-verify=false",
+                                    "oci:\(bed["oci_layout"]):v1", "docker://\(bed["registry"])/acme/app:v1"])
+        XCTAssertEqual(seed.status, 0, seed.stderr)
+
+        let gate = Process()
+        gate.executableURL = URL(fileURLWithPath: MotoServer.python)
+        gate.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/registry_token_gate.py").path,
+                          "--tokens-file", fake.tokensPath, "--upstream", bed["registry"],
+                          "--upstream-user", bed["static_user"], "--upstream-password", bed["static_password"], "--lifetime", "120"]
+        let gateIn = Pipe(), gateOut = Pipe()
+        gate.standardInput = gateIn
+        gate.standardOutput = gateOut
+        gate.standardError = FileHandle.nullDevice
+        try gate.run()
+        defer { try? gateIn.fileHandleForWriting.close(); gate.waitUntilExit() }
+        var line: [UInt8] = []
+        let deadline = Date().addingTimeInterval(15)
+        while !line.contains(10) && Date() < deadline && gate.isRunning {
+            var p = pollfd(fd: gateOut.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 64)
+            let n = read(gateOut.fileHandleForReading.fileDescriptor, &chunk, chunk.count)
+            if n <= 0 { break }
+            line += chunk[0..<n]
+        }
+        let port = try XCTUnwrap(Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)), "the gate did not start")
+        let ghcr = "127.0.0.1:\(port)"
+        sandbox.writeConfig("""
+            [identity "app"]
+                kind = github/app
+                app-id = 123456
+                private-key = file:\(key.privateKeyPath)
+                api-url = \(fake.apiURL)
+                installation-id = 77
+            [registry "\(ghcr)"]
+                identity = app
+            """)
+        let anonymous = skopeo(sandbox, ["inspect", "--authfile", sandbox.write("empty.json", "{}"), "--tls-verify=false", "docker://\(ghcr)/acme/app:v1"])
+        XCTAssertNotEqual(anonymous.status, 0, "the gate refuses requests without a token")
+        let auth = sandbox.write("ghcr-auth.json", #"{"credHelpers": {"\#(ghcr)": "broker"}}"#)
+        let inspect = skopeo(sandbox, ["inspect", "--authfile", auth, "--tls-verify=false", "docker://\(ghcr)/acme/app:v1"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let pull = skopeo(sandbox, ["copy", "--authfile", auth, "--src-tls-verify=false", "docker://\(ghcr)/acme/app:v1", "oci:\(sandbox.root)/ghcr-pulled:v1"])
+        XCTAssertEqual(pull.status, 0, pull.stderr)
+        let get = sandbox.broker("docker-credential-broker", ["get"], stdin: ghcr)
+        XCTAssertTrue(get.stdout.contains(#""Username":"x-access-token""#), get.stdout)
+        XCTAssertEqual(fake.counts()["mint"], 1, "one installation token for all of it")
     }
 
     /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
