@@ -74,6 +74,16 @@ final class RegistryBindingTests: XCTestCase {
         }
     }
 
+    func testAnECRHostNamesItsRegion() {
+        XCTAssertEqual(AWSECRIdentity.region(ofRegistry: "123456789012.dkr.ecr.eu-west-1.amazonaws.com"), "eu-west-1")
+        XCTAssertEqual(AWSECRIdentity.region(ofRegistry: "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com"), "us-gov-west-1")
+        XCTAssertEqual(AWSECRIdentity.region(ofRegistry: "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn:443"), "cn-north-1")
+        for other in ["ghcr.io", "127.0.0.1:5000", "12345.dkr.ecr.eu-west-1.amazonaws.com", "123456789012.dkr.ecr.eu-west-1.evil.com",
+                      "123456789012.dkr.ecr.EU_WEST.amazonaws.com"] {
+            XCTAssertNil(AWSECRIdentity.region(ofRegistry: other), other)
+        }
+    }
+
     func testECRRegistryIDsMustBeAccountNumbers() throws {
         let ok = try config("[identity \"u\"]\n kind = static\n username = u\n secret = env:X\n[identity \"e\"]\n kind = aws/ecr\n via = identity:u\n registry-ids = 123456789012, 210987654321\n registry-ids = 123456789012\n")
         XCTAssertEqual((ok.kinds["e"] as? AWSECRIdentity)?.registryIDs, ["123456789012", "210987654321"])

@@ -248,6 +248,29 @@ final class ContainerRegistryTests: ContainersTestCase {
         XCTAssertEqual(fake.counts()["mint"], 1, "one installation token for all of it")
     }
 
+    /// One binding for every ECR registry: each region gets its own login (signed for that
+    /// region), and registries of one region share it.
+    func testAnECRWildcardBindingTakesTheRegionFromTheRegistryHost() {
+        let sandbox = sandbox("""
+            [identity "ecr"]
+                kind = aws/ecr
+                via = identity:deployer
+            [registry "*.dkr.ecr.*.amazonaws.com"]
+                identity = ecr
+            """)
+        bed.resetCounts()
+        for host in ["111111111111.dkr.ecr.us-west-2.amazonaws.com", "222222222222.dkr.ecr.eu-central-1.amazonaws.com",
+                     "333333333333.dkr.ecr.us-west-2.amazonaws.com"] {
+            let result = sandbox.broker("docker-credential-broker", ["get"], stdin: "https://\(host)/v2/")
+            XCTAssertEqual(result.status, 0, result.stdout)
+            XCTAssertTrue(result.stdout.contains(#""Username":"AWS""#), result.stdout)
+        }
+        let counts = bed.counts()
+        XCTAssertEqual(counts["ecr:GetAuthorizationToken"], 2, "\(counts)")
+        XCTAssertEqual(counts["ecr-region:us-west-2"], 1, "\(counts)")
+        XCTAssertEqual(counts["ecr-region:eu-central-1"], 1, "\(counts)")
+    }
+
     /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
     func testConcurrentGetsForOneRegionMakeOneUpstreamCall() {
         let sandbox = sandbox("""

@@ -58,6 +58,10 @@ struct DockerHandler {
                                      reason: "the registry client erased the login; \(removed) cached removed"))
             return .ok()
         default:
+            var config = config
+            if case .resolved(let kind)? = config.kinds[name]?.acquisition, let scoped = (kind as? any RegistryScopedKind)?.scoped(to: registry) {
+                config.kinds[name] = scoped
+            }
             guard case .resolved = try config.identity(name).kind.acquisition else {
                 throw BrokerFailure(.config, "identity \"\(name)\" is a token pool, which docker-credential-broker cannot lease",
                                     hint: "bind the registry to an identity that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))")

@@ -15,11 +15,11 @@ public struct AWSECRIdentity: ResolvedKind {
             SettingSpec("ecr-endpoint", "URL", "ECR API endpoint (default AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL, then the region's)"),
         ],
         upstream: .required, produces: .password,
-        description: ["A login for an Amazon ECR registry: ecr:GetAuthorizationToken, signed (SigV4) with the `via` identity's credentials, gives user `AWS` and a token that lives 12 hours. The agent caches it until shortly before then, and concurrent requests for one region and set of registry ids make one upstream call. Bind registries to it with `[registry \"ACCOUNT.dkr.ecr.REGION.amazonaws.com\"] identity = NAME` (wildcards such as `*.dkr.ecr.eu-west-1.amazonaws.com` match too); the token is valid for every registry of the listed accounts in its region."])
+        description: ["A login for an Amazon ECR registry: ecr:GetAuthorizationToken, signed (SigV4) with the `via` identity's credentials, gives user `AWS` and a token that lives 12 hours. The agent caches it until shortly before then, and concurrent requests for one region and set of registry ids make one upstream call. Bind registries to it with `[registry \"ACCOUNT.dkr.ecr.REGION.amazonaws.com\"] identity = NAME` (wildcards such as `*.dkr.ecr.eu-west-1.amazonaws.com` match too); the token is valid for every registry of the listed accounts in its region. When the registry asking is an ECR host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`), its REGION is used instead of `region`, so one wildcard binding serves every region, with one token and one upstream call per region."])
 
     public let name: String
     public let registryIDs: [String]
-    public let region: String?
+    public private(set) var region: String?
     public let endpointOverride: String?
 
     public init(_ definition: IdentityDefinition) throws {
@@ -112,10 +112,30 @@ public struct AWSECRIdentity: ResolvedKind {
         }
     }
 
+    /// `ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com[.cn]` → REGION.
+    static func region(ofRegistry registry: String) -> String? {
+        let host = registry.split(separator: ":").first.map(String.init) ?? registry
+        let labels = host.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard labels.count >= 6, labels[0].count == 12, labels[0].allSatisfy({ $0.isASCII && $0.isNumber }), labels[1] == "dkr",
+              labels[2] == "ecr" || labels[2] == "ecr-fips",
+              labels[4...].joined(separator: ".") == "amazonaws.com" || labels[4...].joined(separator: ".") == "amazonaws.com.cn",
+              (try? STSEndpoint.validRegion(labels[3])) != nil else { return nil }
+        return labels[3]
+    }
+
     private final class Counter: @unchecked Sendable {
         private let lock = NSLock()
         private var count = 0
         var value: Int { lock.lock(); defer { lock.unlock() }; return count }
         func increment() { lock.lock(); count += 1; lock.unlock() }
+    }
+}
+
+extension AWSECRIdentity: RegistryScopedKind {
+    public func scoped(to registry: String) -> (any ResolvedKind)? {
+        guard let hostRegion = Self.region(ofRegistry: registry), hostRegion != region else { return nil }
+        var copy = self
+        copy.region = hostRegion
+        return copy
     }
 }

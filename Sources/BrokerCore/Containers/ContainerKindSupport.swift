@@ -17,3 +17,12 @@ enum ContainerKindSupport {
         try STSEndpoint.validRegion(configured ?? context.environment["AWS_REGION"] ?? context.environment["AWS_DEFAULT_REGION"] ?? "us-east-1")
     }
 }
+
+/// A kind whose credential depends on the registry that asks: docker-credential-broker narrows it
+/// to the registry before resolving (the ECR kind takes the region from an ECR host name, so one
+/// `*.dkr.ecr.*.amazonaws.com` binding serves every region). The narrowed kind's cache parameters
+/// say what changed, so each narrowing has its own cache entry.
+public protocol RegistryScopedKind: ResolvedKind {
+    /// This kind for `registry` (normalised `host[:port]`), or nil to use it as configured.
+    func scoped(to registry: String) -> (any ResolvedKind)?
+}
