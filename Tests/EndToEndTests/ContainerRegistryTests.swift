@@ -328,6 +328,45 @@ final class DockerHelperProtocolTests: XCTestCase {
     }
 }
 
+extension DockerHelperProtocolTests {
+    /// What cannot become a registry login is one line naming the identity and the fix.
+    func testIdentitiesThatGiveNoRegistryLoginAreRefusedWithTheFix() {
+        let sandbox = Sandbox()
+        addTeardownBlock { sandbox.stopAgent() }
+        sandbox.environment["POOL_TOKEN"] = "pool-token-value"
+        let source = sandbox.write("bin/keys", """
+            #!/bin/sh
+            echo '{"Version": 1, "AccessKeyId": "AKIDTYPE", "SecretAccessKey": "type-secret", "SessionToken": "t", "Expiration": "2099-01-01T00:00:00Z"}'
+
+            """, mode: 0o755)
+        sandbox.writeConfig("""
+            [identity "pool"]
+                kind = github/pat-pool
+                token = env:POOL_TOKEN
+            [identity "keys"]
+                kind = aws/credentials
+                command = \(source)
+            [identity "eks"]
+                kind = aws/eks
+                via = identity:keys
+                cluster = c
+            [registry "pool.example"]
+                identity = pool
+            [registry "eks.example"]
+                identity = eks
+            """)
+        let pool = sandbox.broker("docker-credential-broker", ["get"], stdin: "pool.example")
+        XCTAssertEqual(pool.status, 1)
+        XCTAssertTrue(pool.stdout.hasPrefix("docker-credential-broker: identity \"pool\" is a token pool"), pool.stdout)
+        XCTAssertFalse(pool.stdout.contains("pool-token-value"))
+        let eks = sandbox.broker("docker-credential-broker", ["get"], stdin: "eks.example")
+        XCTAssertEqual(eks.status, 1)
+        XCTAssertEqual(eks.stdout.filter { $0 == "\n" }.count, 1, eks.stdout)
+        XCTAssertTrue(eks.stdout.hasPrefix("docker-credential-broker: identity \"eks\""), eks.stdout)
+        XCTAssertTrue(eks.stdout.contains("gives token credentials, not a registry login"), eks.stdout)
+    }
+}
+
 /// A value shared by concurrent closures.
 final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()

@@ -62,20 +62,26 @@ struct DockerHandler {
             if case .resolved(let kind)? = config.kinds[name]?.acquisition, let scoped = (kind as? any RegistryScopedKind)?.scoped(to: registry) {
                 config.kinds[name] = scoped
             }
-            guard case .resolved = try config.identity(name).kind.acquisition else {
+            let kind = try config.identity(name).kind
+            guard case .resolved = kind.acquisition else {
                 throw BrokerFailure(.config, "identity \"\(name)\" is a token pool, which docker-credential-broker cannot lease",
                                     hint: "bind the registry to an identity that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))")
             }
+            // Refused before anything is obtained: a wrong binding costs no upstream call.
+            let produces = type(of: kind).descriptor.produces
+            guard produces == .password else { throw Self.notALogin(name, produces) }
             let resolution = try service.issuer.issue(name, in: config, validity: .registry, caller: request.caller, adapter: "docker", target: registry)
             if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
-            guard let login = resolution.credential.password else {
-                throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a registry login",
-                                                        hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
-            }
+            guard let login = resolution.credential.password else { throw Self.notALogin(name, resolution.credential.type) }
             var answer = WireMessage.ok([.init(WireKey.username, login.username), .init(WireKey.secret, login.password.reveal())])
             answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
             return answer
         }
+    }
+
+    static func notALogin(_ name: String, _ type: CredentialType) -> Error {
+        Issuer.naming(name, BrokerFailure(.config, "its kind gives \(type.rawValue) credentials, not a registry login",
+                                          hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
     }
 
     func list() -> WireMessage {
@@ -94,14 +100,18 @@ struct KubeHandler {
     func credential(_ request: AgentRequest) throws -> WireMessage {
         let name = try request.identity()
         let config = try service.loadConfig()
+        let produces = type(of: try config.identity(name).kind).descriptor.produces
+        guard produces == .token else { throw Self.notAToken(name, produces) }
         let resolution = try service.issuer.issue(name, in: config, validity: .cluster, caller: request.caller, adapter: "kube")
         if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
-        guard let token = resolution.credential.token else {
-            throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a bearer token a cluster accepts",
-                                                    hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))"))
-        }
+        guard let token = resolution.credential.token else { throw Self.notAToken(name, resolution.credential.type) }
         var answer = WireMessage.ok([.init(WireKey.token, token.token.reveal()), .init(WireKey.tokenScheme, token.scheme)])
         answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
         return answer
+    }
+
+    static func notAToken(_ name: String, _ type: CredentialType) -> Error {
+        Issuer.naming(name, BrokerFailure(.config, "its kind gives \(type.rawValue) credentials, not a bearer token a cluster accepts",
+                                          hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))"))
     }
 }
