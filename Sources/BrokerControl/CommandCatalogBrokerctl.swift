@@ -98,11 +98,12 @@ extension CommandCatalog {
                            CommandOption("--file", value: "PATH", completion: .file, "The docker config file to edit (default `$DOCKER_CONFIG/config.json`, then `~/.docker/config.json`)."),
                            CommandOption("--registry", value: "HOST", "Also add these registries, comma-separated (for registries matched by a wildcard binding)."),
                        ]),
-            Subcommand("kube-setup", arguments: "--identity NAME [--user NAME] [--kubeconfig PATH] [--command PATH] [--print]",
+            Subcommand("kube-setup", arguments: "--identity NAME [--cluster] [--user NAME] [--kubeconfig PATH] [--command PATH] [--print]",
                        summary: "Add a kubeconfig user whose token comes from kube-credential-broker, with kubectl config set-credentials.",
                        details: ["kubectl writes the user itself (an exec stanza with `client.authentication.k8s.io/v1`, `--identity NAME` and `interactiveMode: Never`), so the rest of the kubeconfig is kept. The identity must give a bearer token (kind aws/eks). Point a context at the user with `kubectl config set-context`."],
                        options: [
                            CommandOption("--identity", value: "NAME", completion: .identity, "The identity whose token the user presents."),
+                           CommandOption("--cluster", "Also write the cluster (its endpoint and CA, from eks:DescribeCluster signed with the identity's via credentials) and a context of the cluster's name."),
                            CommandOption("--user", value: "NAME", "The kubeconfig user to write (default: the identity's name)."),
                            CommandOption("--kubeconfig", value: "PATH", completion: .file, "The kubeconfig to edit (default: kubectl's, `KUBECONFIG` or `~/.kube/config`)."),
                            CommandOption("--command", value: "PATH", completion: .file, "The plugin to run (default: kube-credential-broker next to brokerctl, else on PATH)."),

@@ -71,6 +71,9 @@ final class ContainersFixture {
 
     func resetCounts() { Self.request("POST", self["aws_endpoint"] + "/__counts/reset") }
 
+    /// moto's signature checks; its EKS GETs need them off (botocore's own fail verification too).
+    func setAuthentication(_ on: Bool) { Self.request("POST", self["aws_endpoint"] + "/__auth", body: on ? "on" : "off") }
+
     /// What the fake API server accepted and refused: `accepted`, `rejected` (reasons), `amz_dates`.
     func apiStats() -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(Self.request("GET", self["aws_endpoint"] + "/__api_stats")))) as? [String: Any] ?? [:]
@@ -88,9 +91,13 @@ final class ContainersFixture {
     deinit { stop() }
 
     @discardableResult
-    static func request(_ method: String, _ url: String) -> [UInt8] {
+    static func request(_ method: String, _ url: String, body: String? = nil) -> [UInt8] {
         var request = URLRequest(url: URL(string: url)!, timeoutInterval: 10)
         request.httpMethod = method
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("text/plain", forHTTPHeaderField: "Content-Type")
+        }
         let done = DispatchSemaphore(value: 0)
         let box = Box()
         URLSession.shared.dataTask(with: request) { data, _, _ in box.set(data.map { Array($0) } ?? []); done.signal() }.resume()

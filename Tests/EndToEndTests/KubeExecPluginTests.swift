@@ -161,6 +161,29 @@ final class KubeExecPluginTests: ContainersTestCase {
         XCTAssertTrue(wrongKind.stderr.contains("gives no bearer token"), wrongKind.stderr)
     }
 
+    /// `--cluster` looks the cluster up in EKS (moto, signed with the role the identity chains
+    /// through; moto cannot verify EKS GET signatures, see the fixture) and has kubectl write
+    /// cluster, user and context into an empty kubeconfig.
+    func testKubeSetupWithClusterWritesEndpointCAUserAndContextFromDescribeCluster() {
+        let sandbox = sandbox(Self.identities)
+        let kubeconfig = sandbox.write("kubeconfig-from-eks", "")
+        // The role comes from STS with checks on; only moto's EKS GET needs them off.
+        XCTAssertEqual(sandbox.broker("aws-credential-process", ["--identity", "deployer"]).status, 0)
+        bed.setAuthentication(false)
+        defer { bed.setAuthentication(true) }
+        bed.resetCounts()
+        let setup = sandbox.broker("brokerctl", ["kube-setup", "--identity", "eks", "--cluster", "--kubeconfig", kubeconfig])
+        XCTAssertEqual(setup.status, 0, setup.stderr)
+        XCTAssertEqual(bed.counts()["eks:GET /clusters/test-cluster"], 1, "\(bed.counts())")
+        let view = sandbox.run("/usr/bin/kubectl", ["--kubeconfig", kubeconfig, "config", "view", "--raw", "--context", "test-cluster", "--minify",
+                                                    "-o", "jsonpath={.clusters[0].cluster.server} {.clusters[0].cluster.certificate-authority-data} {.users[0].user.exec.args}"])
+        XCTAssertEqual(view.status, 0, view.stderr)
+        XCTAssertEqual(view.stdout, "\(bed["eks_endpoint"]) \(bed["eks_ca"]) [\"--identity\",\"eks\"]")
+        let outsider = sandbox.broker("brokerctl", ["kube-setup", "--identity", "eks-other-cluster", "--cluster", "--kubeconfig", kubeconfig])
+        XCTAssertEqual(outsider.status, 1)
+        XCTAssertTrue(outsider.stderr.contains("eks DescribeCluster another-cluster") && outsider.stderr.contains("404"), outsider.stderr)
+    }
+
     func testThePluginNeverPromptsAndFailsWithOneLineOnStderr() {
         let sandbox = sandbox(Self.identities)
         let result = sandbox.broker("kube-credential-broker", ["--identity", "nope"],

@@ -40,6 +40,7 @@ complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l print -d 
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l file -r -F -d 'the docker config file to edit (default $DOCKER_CONFIG/config.json, then ~/.docker/config.json)'
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l registry -x -d 'also add these registries, comma-separated (for registries matched by a wildcard binding)'
 complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l identity -x -a '(__fish_brokerctl_identities)' -d 'the identity whose token the user presents'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l cluster -d 'also write the cluster (its endpoint and CA, from eks:DescribeCluster signed with the identity\'s via credentials) and a context of the cluster\'s name'
 complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l user -x -d 'the kubeconfig user to write (default: the identity\'s name)'
 complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l kubeconfig -r -F -d 'the kubeconfig to edit (default: kubectl\'s, KUBECONFIG or ~/.kube/config)'
 complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l command -r -F -d 'the plugin to run (default: kube-credential-broker next to brokerctl, else on PATH)'

@@ -67,19 +67,55 @@ extension Brokerctl {
                          "--exec-api-version=client.authentication.k8s.io/v1", "--exec-command=\(plugin)",
                          "--exec-arg=--identity", "--exec-arg=\(identity)", "--exec-interactive-mode=Never"]
         if let kubeconfig = options.values["--kubeconfig"] { arguments.insert("--kubeconfig=\(kubeconfig)", at: 1) }
+        var commands = [arguments]
+        if options.flags.contains("--cluster") {
+            let cluster = try describeCluster(identity: identity, config: config)
+            let kubectl = Array(arguments.prefix(arguments[1].hasPrefix("--kubeconfig=") ? 2 : 1))
+            commands = [
+                kubectl + ["config", "set-cluster", cluster.name, "--server=\(cluster.server)"],
+                kubectl + ["config", "set", "clusters.\(cluster.name).certificate-authority-data", cluster.certificateAuthorityData],
+                arguments,
+                kubectl + ["config", "set-context", cluster.name, "--cluster=\(cluster.name)", "--user=\(user)"],
+            ]
+        }
         guard !options.flags.contains("--print") else {
-            out(arguments.map(Self.shellQuoted).joined(separator: " "))
+            for command in commands { out(command.map(Self.shellQuoted).joined(separator: " ")) }
             return ExitStatus.success
         }
-        // An argv, never a shell line (D14).
-        let result = try CommandRunner().run(arguments: arguments, timeout: 30, environment: environment)
-        guard result.status == 0 else {
-            throw BrokerFailure(.unavailable, "kubectl config set-credentials failed: \(result.stderr.split(separator: "\n").first ?? "")",
-                                hint: "is kubectl installed and on PATH?")
+        for command in commands {
+            // An argv, never a shell line (D14).
+            let result = try CommandRunner().run(arguments: command, timeout: 30, environment: environment)
+            guard result.status == 0 else {
+                throw BrokerFailure(.unavailable, "kubectl \(command.dropFirst().first { !$0.hasPrefix("--") } ?? "") \(command.count > 2 ? command[2] : "") failed: \(result.stderr.split(separator: "\n").first ?? "")",
+                                    hint: "is kubectl installed and on PATH?")
+            }
         }
         out("user \(user): exec \(plugin) --identity \(identity) (client.authentication.k8s.io/v1, interactiveMode Never)")
-        out("use it: kubectl config set-context --current --user=\(user)")
+        if options.flags.contains("--cluster") {
+            out("cluster and context \(commands[0][commands[0].count - 2]): use it with kubectl config use-context \(commands[0][commands[0].count - 2])")
+        } else {
+            out("use it: kubectl config set-context --current --user=\(user)")
+        }
         return ExitStatus.success
+    }
+
+    /// The cluster's endpoint and CA, looked up with the identity's `via` credential, which the
+    /// agent hands out (so the lookup is signed like everything else, and cached).
+    func describeCluster(identity: String, config: BrokerConfig) throws -> ClusterDescription {
+        let configured = try config.identity(identity)
+        guard let describing = configured.kind as? any ClusterDescribing else {
+            throw BrokerFailure(.config, "identity \"\(identity)\" (kind \(configured.kind.kindName)) cannot look its cluster up", hint: "drop --cluster")
+        }
+        guard case .identity(let via)? = configured.definition.via else {
+            throw BrokerFailure(.config, "identity \"\(identity)\" has no via identity to look its cluster up with")
+        }
+        guard let answer = try client().send(WireMessage(.awsCredentials, [.init(WireKey.identity, via), .init(WireKey.adapter, "brokerctl")])),
+              let keyID = answer[WireKey.accessKeyID], let secret = answer[WireKey.secretAccessKey] else {
+            throw BrokerFailure(.unavailable, "broker-agent gave no AWS credentials for identity \"\(via)\"")
+        }
+        let keys = AWSCredentials(accessKeyID: keyID, secretAccessKey: Secret(secret), sessionToken: answer[WireKey.sessionToken].map(Secret.init))
+        return try describing.describeCluster(upstream: Credential(aws: keys, expiresAt: nil, session: .session),
+                                              context: ResolveContext(environment: environment))
     }
 
     /// A program installed next to brokerctl, else its bare name (found on PATH).

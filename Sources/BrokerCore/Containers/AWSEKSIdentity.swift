@@ -79,3 +79,40 @@ public struct AWSEKSIdentity: ResolvedKind {
         [("cluster", cluster), ("token", "k8s-aws-v1 \(credential.token.map { TokenFingerprint.of($0.token) } ?? "?")")]
     }
 }
+
+extension AWSEKSIdentity: ClusterDescribing {
+    /// eks:DescribeCluster (REST JSON, SigV4 for `eks`) at `AWS_ENDPOINT_URL_EKS`,
+    /// `AWS_ENDPOINT_URL` or the region's endpoint: the API server URL and its CA.
+    public func describeCluster(upstream: Credential, context: ResolveContext) throws -> ClusterDescription {
+        let keys = try upstream.awsCredentials(for: name)
+        let region = try ContainerKindSupport.region(region, in: context)
+        var base = "https://eks.\(region).\(STSEndpoint.partition(of: region) == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com")"
+        for (source, value) in [("AWS_ENDPOINT_URL_EKS", context.environment["AWS_ENDPOINT_URL_EKS"]), ("AWS_ENDPOINT_URL", context.environment["AWS_ENDPOINT_URL"])] {
+            if let value, !value.isEmpty { base = try STSEndpoint.validURL(value, source: source); break }
+        }
+        let path = "/clusters/" + AWSURIEncoding.encode(cluster, keepSlash: false)
+        guard let url = URL(string: base + path), let unsigned = SigV4Request(method: "GET", url: url) else {
+            throw BrokerFailure(.config, "the EKS endpoint \"\(STSEndpoint.printable(base))\" is not a URL")
+        }
+        let signed = SigV4Signer(service: "eks", region: region).sign(unsigned, credentials: keys, date: Date(timeIntervalSince1970: TimeInterval(context.clock.now())))
+        let subject = "eks DescribeCluster \(cluster) at \(STSEndpoint.printable(base)) with access key \(Secret.masked(keys.accessKeyID))"
+        switch HTTPExchange.send(method: "GET", url: url, headers: signed.headersForSending(), body: nil, timeout: 10) {
+        case .transport(let problem):
+            throw BrokerFailure(.unavailable, "cannot reach EKS: \(subject): \(problem.reason)")
+        case .response(let status, let body):
+            let document = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+            guard (200..<300).contains(status) else {
+                let text = String(decoding: body.prefix(4096), as: UTF8.self)
+                let xmlCode = text.range(of: "<Code>").flatMap { start in text.range(of: "</Code>").map { String(text[start.upperBound..<$0.lowerBound]) } }
+                let code = scrubbedForMessage((document?["__type"] as? String) ?? xmlCode ?? (document?["message"] as? String) ?? "error",
+                                              removing: [keys.secretAccessKey.reveal()], minimumSecretLength: 4, limit: 120)
+                throw BrokerFailure(.upstream, "\(subject) failed: \(code) (HTTP \(status))")
+            }
+            guard let found = document?["cluster"] as? [String: Any], let server = found["endpoint"] as? String,
+                  let data = (found["certificateAuthority"] as? [String: Any])?["data"] as? String else {
+                throw BrokerFailure(.upstream, "\(subject) answered without an endpoint and certificate authority")
+            }
+            return ClusterDescription(name: cluster, server: server, certificateAuthorityData: data)
+        }
+    }
+}

@@ -26,3 +26,16 @@ public protocol RegistryScopedKind: ResolvedKind {
     /// This kind for `registry` (normalised `host[:port]`), or nil to use it as configured.
     func scoped(to registry: String) -> (any ResolvedKind)?
 }
+
+/// Where a cluster token is accepted, as `brokerctl kube-setup --cluster` writes it into a kubeconfig.
+public struct ClusterDescription: Sendable, Equatable {
+    public var name: String
+    public var server: String
+    /// Base64 PEM, as kubeconfig's `certificate-authority-data` holds it.
+    public var certificateAuthorityData: String
+}
+
+/// A token kind that can look its cluster up with its `via` credential (EKS DescribeCluster).
+public protocol ClusterDescribing: ResolvedKind {
+    func describeCluster(upstream: Credential, context: ResolveContext) throws -> ClusterDescription
+}
