@@ -89,16 +89,12 @@ public struct AWSECRIdentity: ResolvedKind {
             throw BrokerFailure(.unavailable, "cannot reach ECR: \(where_): \(problem.reason)",
                                 hint: "check the network and the ECR endpoint (ecr-endpoint, AWS_ENDPOINT_URL_ECR or AWS_ENDPOINT_URL)")
         case .response(let status, let answer):
-            let document = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
             guard (200..<300).contains(status) else {
-                // JSON errors name the code in `__type` (`…#AccessDeniedException`); moto answers some in XML.
-                let type = (document?["__type"] as? String).map { String($0.split(separator: "#").last ?? "") }
-                let text = String(decoding: answer.prefix(4096), as: UTF8.self)
-                let xmlCode = text.range(of: "<Code>").flatMap { start in text.range(of: "</Code>").map { String(text[start.upperBound..<$0.lowerBound]) } }
-                let code = type ?? xmlCode ?? "HTTP \(status)"
-                throw BrokerFailure(.upstream, "\(where_) failed: \(scrubbedForMessage(code, removing: [keys.secretAccessKey.reveal()], minimumSecretLength: 4, limit: 100)) (HTTP \(status))",
+                let code = ContainerKindSupport.errorCode(answer, removing: [keys.secretAccessKey.reveal()])
+                throw BrokerFailure(.upstream, "\(where_) failed: \(code) (HTTP \(status))",
                                     hint: code.contains("AccessDenied") ? "allow ecr:GetAuthorizationToken in the via identity's IAM policy" : nil)
             }
+            let document = (try? JSONSerialization.jsonObject(with: Data(answer))) as? [String: Any]
             guard let data = (document?["authorizationData"] as? [[String: Any]])?.first,
                   let encoded = data["authorizationToken"] as? String,
                   let decoded = Data(base64Encoded: encoded), let pair = String(data: decoded, encoding: .utf8),

@@ -100,14 +100,11 @@ extension AWSEKSIdentity: ClusterDescribing {
         case .transport(let problem):
             throw BrokerFailure(.unavailable, "cannot reach EKS: \(subject): \(problem.reason)")
         case .response(let status, let body):
-            let document = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
             guard (200..<300).contains(status) else {
-                let text = String(decoding: body.prefix(4096), as: UTF8.self)
-                let xmlCode = text.range(of: "<Code>").flatMap { start in text.range(of: "</Code>").map { String(text[start.upperBound..<$0.lowerBound]) } }
-                let code = scrubbedForMessage((document?["__type"] as? String) ?? xmlCode ?? (document?["message"] as? String) ?? "error",
-                                              removing: [keys.secretAccessKey.reveal()], minimumSecretLength: 4, limit: 120)
+                let code = ContainerKindSupport.errorCode(body, removing: [keys.secretAccessKey.reveal()])
                 throw BrokerFailure(.upstream, "\(subject) failed: \(code) (HTTP \(status))")
             }
+            let document = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
             guard let found = document?["cluster"] as? [String: Any], let server = found["endpoint"] as? String,
                   let data = (found["certificateAuthority"] as? [String: Any])?["data"] as? String else {
                 throw BrokerFailure(.upstream, "\(subject) answered without an endpoint and certificate authority")

@@ -12,6 +12,17 @@ extension KindFamily {
 enum ContainerKindSupport {
     static let regionSpec = SettingSpec("region", "REGION", "the AWS region (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)")
 
+    /// The error code of an AWS JSON answer (`__type`, `…#AccessDeniedException`), or of the XML
+    /// moto sends for signature failures (`<Code>`), scrubbed of `secrets` and bounded.
+    static func errorCode(_ body: [UInt8], removing secrets: [String]) -> String {
+        let document = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        let text = String(decoding: body.prefix(4096), as: UTF8.self)
+        let xmlCode = text.range(of: "<Code>").flatMap { start in text.range(of: "</Code>").map { String(text[start.upperBound..<$0.lowerBound]) } }
+        let code = (document?["__type"] as? String).map { String($0.split(separator: "#").last ?? "") } ?? xmlCode
+            ?? (document?["message"] as? String) ?? "error"
+        return scrubbedForMessage(code, removing: secrets, minimumSecretLength: 4, limit: 120)
+    }
+
     /// The region setting, or the environment's, checked like every AWS region.
     static func region(_ configured: String?, in context: ResolveContext) throws -> String {
         try STSEndpoint.validRegion(configured ?? context.environment["AWS_REGION"] ?? context.environment["AWS_DEFAULT_REGION"] ?? "us-east-1")
