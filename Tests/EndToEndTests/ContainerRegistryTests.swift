@@ -193,8 +193,8 @@ final class ContainerRegistryTests: ContainersTestCase {
 
     /// ghcr.io's scheme: user `x-access-token`, a GitHub App installation token as the password.
     /// The registry here is the CNCF one behind a gate that accepts exactly the tokens the fake
-    /// GitHub API has issued (Fixtures/registry_token_gate.py); skopeo pulls through the helper.
-    func testSkopeoPullsWithAGitHubAppInstallationTokenFromARegistryThatAcceptsThem() throws {
+    /// GitHub API has issued (Fixtures/registry_token_gate.py); skopeo pulls and pushes through the helper.
+    func testSkopeoPullsAndPushesWithAGitHubAppInstallationTokenFromARegistryThatAcceptsThem() throws {
         let sandbox = sandbox("")
         let key = try GitHubAppKey.generate(in: sandbox)
         let fake = try GitHubAPIFake(sandbox: sandbox, key: key)
@@ -243,6 +243,11 @@ final class ContainerRegistryTests: ContainersTestCase {
         XCTAssertEqual(inspect.status, 0, inspect.stderr)
         let pull = skopeo(sandbox, ["copy", "--authfile", auth, "--src-tls-verify=false", "docker://\(ghcr)/acme/app:v1", "oci:\(sandbox.root)/ghcr-pulled:v1"])
         XCTAssertEqual(pull.status, 0, pull.stderr)
+        let push = skopeo(sandbox, ["copy", "--authfile", auth, "--dest-tls-verify=false", "oci:\(bed["oci_layout"]):v1", "docker://\(ghcr)/acme/pushed:v2"])
+        XCTAssertEqual(push.status, 0, push.stderr)
+        let pushed = skopeo(sandbox, ["inspect", "--creds", "\(bed["static_user"]):\(bed["static_password"])", "--tls-verify=false",
+                                      "docker://\(bed["registry"])/acme/pushed:v2"])
+        XCTAssertEqual(pushed.status, 0, "the push reached the registry behind the gate: \(pushed.stderr)")
         let get = sandbox.broker("docker-credential-broker", ["get"], stdin: ghcr)
         XCTAssertTrue(get.stdout.contains(#""Username":"x-access-token""#), get.stdout)
         XCTAssertEqual(fake.counts()["mint"], 1, "one installation token for all of it")

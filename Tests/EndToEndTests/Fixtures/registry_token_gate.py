@@ -3,7 +3,8 @@
 any user name and a password among the live tokens in --tokens-file (`TOKEN EXPIRY_UNIX` lines,
 written by github_api_fake.py; re-read on every request, so a revoked token stops working at
 once). Valid requests go on to the CNCF registry at --upstream with its own Basic credentials;
-anything else gets 401 with `WWW-Authenticate: Basic`. Pulls only (GET and HEAD). Prints its port
+anything else gets 401 with `WWW-Authenticate: Basic`. Pulls and pushes (request bodies by
+Content-Length or chunked). Prints its port
 as the first stdout line; exits when stdin closes or after --lifetime seconds.
 
   GET /__counts   {"accepted": n, "refused": n}
@@ -48,6 +49,20 @@ class Gate(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
     def forward(self):
         if self.path == "/__counts":
             body = json.dumps(counts).encode()
@@ -55,6 +70,7 @@ class Gate(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             return self.wfile.write(body)
+        body = self.read_body() if self.command in ("POST", "PUT", "PATCH") else b""
         header = self.headers.get("Authorization", "")
         try:
             _, password = base64.b64decode(header[len("Basic "):]).decode().split(":", 1) if header.startswith("Basic ") else ("", None)
@@ -69,11 +85,13 @@ class Gate(http.server.BaseHTTPRequestHandler):
         try:
             connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
-                if name.lower() not in ("authorization", "connection", "keep-alive"):
+                if name.lower() not in ("authorization", "connection", "keep-alive", "transfer-encoding", "content-length"):
                     connection.putheader(name, value)
+            if self.command in ("POST", "PUT", "PATCH"):
+                connection.putheader("Content-Length", str(len(body)))
             upstream = base64.b64encode(("%s:%s" % (args.upstream_user, args.upstream_password)).encode()).decode()
             connection.putheader("Authorization", "Basic " + upstream)
-            connection.endheaders()
+            connection.endheaders(body if body else None)
             response = connection.getresponse()
             data = response.read()
             self.send_response(response.status)
@@ -87,8 +105,7 @@ class Gate(http.server.BaseHTTPRequestHandler):
         finally:
             connection.close()
 
-    do_GET = forward
-    do_HEAD = forward
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = forward
 
 
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gate)
