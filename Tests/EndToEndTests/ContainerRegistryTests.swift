@@ -322,6 +322,7 @@ final class DockerHelperProtocolTests: XCTestCase {
         XCTAssertEqual(helper("get", "r.example:5001").stdout, "credentials not found in native keychain\n")
 
         XCTAssertEqual(helper("list", "unused").stdout, #"{"https://R.example:5000/v2/":"me","other.example":"you"}"# + "\n")
+        XCTAssertTrue(sandbox.broker("brokerctl", ["status"]).stdout.contains("docker logins  2 in memory"))
 
         XCTAssertEqual(helper("erase", "r.example:5000").status, 0)
         XCTAssertEqual(helper("get", "https://r.example:5000/v2/").stdout, "credentials not found in native keychain\n")
