@@ -263,6 +263,8 @@ final class ContainerRegistryTests: ContainersTestCase {
             [registry "*.dkr.ecr.*.amazonaws.com"]
                 identity = ecr
             """)
+        XCTAssertTrue(sandbox.broker("brokerctl", ["list"]).stdout.hasSuffix("\nREGISTRY                   IDENTITY\n*.dkr.ecr.*.amazonaws.com  ecr\n"),
+                      sandbox.broker("brokerctl", ["list"]).stdout)
         bed.resetCounts()
         for host in ["111111111111.dkr.ecr.us-west-2.amazonaws.com", "222222222222.dkr.ecr.eu-central-1.amazonaws.com",
                      "333333333333.dkr.ecr.us-west-2.amazonaws.com"] {
