@@ -203,29 +203,9 @@ final class ContainerRegistryTests: ContainersTestCase {
                                     "oci:\(bed["oci_layout"]):v1", "docker://\(bed["registry"])/acme/app:v1"])
         XCTAssertEqual(seed.status, 0, seed.stderr)
 
-        let gate = Process()
-        gate.executableURL = URL(fileURLWithPath: MotoServer.python)
-        gate.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/registry_token_gate.py").path,
-                          "--tokens-file", fake.tokensPath, "--upstream", bed["registry"],
-                          "--upstream-user", bed["static_user"], "--upstream-password", bed["static_password"], "--lifetime", "120"]
-        let gateIn = Pipe(), gateOut = Pipe()
-        gate.standardInput = gateIn
-        gate.standardOutput = gateOut
-        gate.standardError = FileHandle.nullDevice
-        try gate.run()
-        defer { try? gateIn.fileHandleForWriting.close(); gate.waitUntilExit() }
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(15)
-        while !line.contains(10) && Date() < deadline && gate.isRunning {
-            var p = pollfd(fd: gateOut.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 64)
-            let n = read(gateOut.fileHandleForReading.fileDescriptor, &chunk, chunk.count)
-            if n <= 0 { break }
-            line += chunk[0..<n]
-        }
-        let port = try XCTUnwrap(Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)), "the gate did not start")
-        let ghcr = "127.0.0.1:\(port)"
+        let gate = try RegistryGate(tokensFile: fake.tokensPath, bed: bed)
+        defer { gate.stop() }
+        let ghcr = gate.host
         sandbox.writeConfig("""
             [identity "app"]
                 kind = github/app
@@ -276,6 +256,37 @@ final class ContainerRegistryTests: ContainersTestCase {
         XCTAssertEqual(counts["ecr:GetAuthorizationToken"], 2, "\(counts)")
         XCTAssertEqual(counts["ecr-region:us-west-2"], 1, "\(counts)")
         XCTAssertEqual(counts["ecr-region:eu-central-1"], 1, "\(counts)")
+    }
+
+    /// A pool of personal access tokens for a ghcr-like registry: each registry client process
+    /// leases one token for its life, and the registry accepts it.
+    func testAPATPoolLeasesATokenToEachRegistryClient() throws {
+        let sandbox = sandbox("")
+        let expiry = Int(Date().timeIntervalSince1970) + 3600
+        let tokens = sandbox.write("gate-tokens", "ghp_poolTokenOne\(expiry) \(expiry)\nghp_poolTokenTwo\(expiry) \(expiry)\n")
+        let seed = skopeo(sandbox, ["copy", "--dest-creds", "\(bed["static_user"]):\(bed["static_password"])", "--dest-tls-verify=false",
+                                    "oci:\(bed["oci_layout"]):v1", "docker://\(bed["registry"])/acme/pool:v1"])
+        XCTAssertEqual(seed.status, 0, seed.stderr)
+        let gate = try RegistryGate(tokensFile: tokens, bed: bed)
+        defer { gate.stop() }
+        sandbox.environment["PAT_ONE"] = "ghp_poolTokenOne\(expiry)"
+        sandbox.environment["PAT_TWO"] = "ghp_poolTokenTwo\(expiry)"
+        sandbox.writeConfig("""
+            [identity "pats"]
+                kind = github/pat-pool
+                token = env:PAT_ONE
+                token = env:PAT_TWO
+                username = robot
+            [registry "\(gate.host)"]
+                identity = pats
+            """)
+        let auth = sandbox.write("pool-auth.json", #"{"credHelpers": {"\#(gate.host)": "broker"}}"#)
+        let inspect = skopeo(sandbox, ["inspect", "--authfile", auth, "--tls-verify=false", "docker://\(gate.host)/acme/pool:v1"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let leased = sandbox.auditLines.filter { $0["identity"] as? String == "pats" && $0["event"] as? String == "issued" && $0["adapter"] as? String == "docker" }
+        XCTAssertFalse(leased.isEmpty, "skopeo's get was answered with a lease")
+        let get = sandbox.broker("docker-credential-broker", ["get"], stdin: gate.host)
+        XCTAssertTrue(get.stdout.contains(#""Username":"robot""#) && get.stdout.contains("ghp_poolToken"), get.stdout)
     }
 
     /// Registries matched by one wildcard binding, in one region: concurrent gets make one call.
@@ -341,16 +352,12 @@ extension DockerHelperProtocolTests {
     func testIdentitiesThatGiveNoRegistryLoginAreRefusedWithTheFix() {
         let sandbox = Sandbox()
         addTeardownBlock { sandbox.stopAgent() }
-        sandbox.environment["POOL_TOKEN"] = "pool-token-value"
         let source = sandbox.write("bin/keys", """
             #!/bin/sh
             echo '{"Version": 1, "AccessKeyId": "AKIDTYPE", "SecretAccessKey": "type-secret", "SessionToken": "t", "Expiration": "2099-01-01T00:00:00Z"}'
 
             """, mode: 0o755)
         sandbox.writeConfig("""
-            [identity "pool"]
-                kind = github/pat-pool
-                token = env:POOL_TOKEN
             [identity "keys"]
                 kind = aws/credentials
                 command = \(source)
@@ -358,15 +365,9 @@ extension DockerHelperProtocolTests {
                 kind = aws/eks
                 via = identity:keys
                 cluster = c
-            [registry "pool.example"]
-                identity = pool
             [registry "eks.example"]
                 identity = eks
             """)
-        let pool = sandbox.broker("docker-credential-broker", ["get"], stdin: "pool.example")
-        XCTAssertEqual(pool.status, 1)
-        XCTAssertTrue(pool.stdout.hasPrefix("docker-credential-broker: identity \"pool\" is a token pool"), pool.stdout)
-        XCTAssertFalse(pool.stdout.contains("pool-token-value"))
         let eks = sandbox.broker("docker-credential-broker", ["get"], stdin: "eks.example")
         XCTAssertEqual(eks.status, 1)
         XCTAssertEqual(eks.stdout.filter { $0 == "\n" }.count, 1, eks.stdout)

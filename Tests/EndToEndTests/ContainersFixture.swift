@@ -113,6 +113,49 @@ final class ContainersFixture {
     }
 }
 
+/// Fixtures/registry_token_gate.py in front of the test bed's registry: Basic auth with any
+/// user and a live token from `tokensFile` (`TOKEN EXPIRY` lines), as ghcr.io takes GitHub tokens.
+final class RegistryGate {
+    let host: String
+    private let process = Process()
+    private let stdin = Pipe()
+
+    init(tokensFile: String, bed: ContainersFixture) throws {
+        let stdout = Pipe()
+        process.executableURL = URL(fileURLWithPath: MotoServer.python)
+        process.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/registry_token_gate.py").path,
+                             "--tokens-file", tokensFile, "--upstream", bed["registry"],
+                             "--upstream-user", bed["static_user"], "--upstream-password", bed["static_password"], "--lifetime", "120"]
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line: [UInt8] = []
+        let deadline = Date().addingTimeInterval(15)
+        let fd = stdout.fileHandleForReading.fileDescriptor
+        while !line.contains(10) && Date() < deadline && process.isRunning {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 200) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 64)
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            line += chunk[0..<n]
+        }
+        guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
+            try? stdin.fileHandleForWriting.close()
+            throw ContainersFixture.StartError(description: "registry_token_gate.py did not start")
+        }
+        host = "127.0.0.1:\(port)"
+    }
+
+    func stop() {
+        try? stdin.fileHandleForWriting.close()
+        if process.isRunning { process.waitUntilExit() }
+    }
+
+    deinit { stop() }
+}
+
 /// A test class whose tests share one container test bed.
 class ContainersTestCase: XCTestCase {
     private static var fixtures: [ObjectIdentifier: ContainersFixture] = [:]

@@ -63,9 +63,9 @@ struct DockerHandler {
                 config.kinds[name] = scoped
             }
             let kind = try config.identity(name).kind
-            guard case .resolved = kind.acquisition else {
-                throw BrokerFailure(.config, "identity \"\(name)\" is a token pool, which docker-credential-broker cannot lease",
-                                    hint: "bind the registry to an identity that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))")
+            if case .leased(let pool) = kind.acquisition {
+                let grant = try PoolLeasing(service: service).docker(pool: pool, config: config, caller: request.caller, target: registry)
+                return .ok([.init(WireKey.username, pool.username), .init(WireKey.secret, grant.token.reveal())])
             }
             // Refused before anything is obtained: a wrong binding costs no upstream call.
             let produces = type(of: kind).descriptor.produces
@@ -113,5 +113,30 @@ struct KubeHandler {
     static func notAToken(_ name: String, _ type: CredentialType) -> Error {
         Issuer.naming(name, BrokerFailure(.config, "its kind gives \(type.rawValue) credentials, not a bearer token a cluster accepts",
                                           hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))"))
+    }
+}
+
+extension PoolLeasing {
+    /// docker's `get` for a registry bound to a token pool (ghcr.io with a pool of PATs): the token
+    /// leased to the registry client that ran the helper (its parent: docker, skopeo, podman), for
+    /// that process's life or the pool's lease-ttl, so parallel pulls spread over the pool.
+    func docker(pool: any TokenPool, config: BrokerConfig, caller: Caller, target: String) throws -> PoolGrant {
+        let table = leases.processes
+        let holderPID = table.ancestors(of: caller.pid).first ?? caller.pid
+        let report = reporter(adapter: "docker", caller: caller, target: target)
+        do {
+            guard let holder = table.holder(holderPID) else {
+                throw BrokerFailure(.input, "process \(holderPID), which would hold the lease, is not running")
+            }
+            let ancestors = table.ancestors(of: holderPID).compactMap(table.holder)
+            let grant = try leases.lease(try poolRequest(pool, config: config), holder: holder, origin: .docker,
+                                         ancestors: ancestors, report: report)
+            audit.record(AuditRecord(event: .issued, identity: pool.name, adapter: "docker", caller: caller, target: target, tier: "lease",
+                                     token: grant.fingerprint, holder: Self.describe(grant.holder, table)))
+            return grant
+        } catch {
+            throw service.issuer.denied(pool.name, error, caller: caller, adapter: "docker", target: target,
+                                        holder: Caller(pid: holderPID, uid: ProcessInfoLite.userID, executable: table.executable(holderPID)))
+        }
     }
 }
