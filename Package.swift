@@ -18,6 +18,8 @@ let package = Package(
         .executable(name: "brokerctl", targets: ["brokerctl"]),
         .executable(name: "aws-credential-process", targets: ["aws-credential-process"]),
         .executable(name: "broker-env-wrap", targets: ["broker-env-wrap"]),
+        .executable(name: "docker-credential-broker", targets: ["docker-credential-broker"]),
+        .executable(name: "kube-credential-broker", targets: ["kube-credential-broker"]),
     ],
     targets: [
         /** Foundation-free: key=value codec, secrets, paths, agent client and spawn, exit codes, env plans. */
@@ -41,6 +43,12 @@ let package = Package(
                           linkerSettings: adapterLinking),
         /** Runs a command with credentials in its environment or behind a loopback endpoint; links BrokerFrontends and BrokerWire only. */
         .executableTarget(name: "broker-env-wrap", dependencies: ["BrokerFrontends"],
+                          linkerSettings: adapterLinking),
+        /** docker's credential helper (docker, podman, skopeo, crane); links BrokerFrontends and BrokerWire only. */
+        .executableTarget(name: "docker-credential-broker", dependencies: ["BrokerFrontends"],
+                          linkerSettings: adapterLinking),
+        /** client-go's exec credential plugin (kubectl); links BrokerFrontends and BrokerWire only. */
+        .executableTarget(name: "kube-credential-broker", dependencies: ["BrokerFrontends"],
                           linkerSettings: adapterLinking),
         /** The per-user agent. */
         .executableTarget(name: "broker-agent", dependencies: ["BrokerAgent"]),

@@ -9,7 +9,8 @@ usage: ./install.sh [--prefix DIR] [--no-build] [--no-install-deps]
 Checks the prerequisites (swift, a linker, libcurl's development library, git), builds
 credential-broker with `swift build -c release --static-swift-stdlib` and installs
   DIR/bin/                                 git-credential-broker, aws-credential-process,
-                                           broker-env-wrap, broker-agent, brokerctl
+                                           broker-env-wrap, docker-credential-broker,
+                                           kube-credential-broker, broker-agent, brokerctl
   DIR/share/man/man1/, DIR/share/man/man5/ the manual pages
   DIR/share/bash-completion/completions/   bash completions
   DIR/share/zsh/site-functions/            zsh completions
@@ -73,7 +74,7 @@ prefix=${prefix%/}
 # Everything below is relative to the source tree, wherever the script is run from.
 cd "$(dirname "$0")"
 
-programs="git-credential-broker aws-credential-process broker-env-wrap broker-agent brokerctl"
+programs="git-credential-broker aws-credential-process broker-env-wrap docker-credential-broker kube-credential-broker broker-agent brokerctl"
 
 # Prerequisites are checked before building: a missing one is then one line naming its fix, not
 # a failed link thirty undefined references deep.

@@ -145,7 +145,7 @@ public final class AgentServer: @unchecked Sendable {
         lock.unlock()
         // Like credential-cache's daemon: stay while approved git credentials are held in memory,
         // and while wrapped commands may still fetch from the credentials endpoint.
-        return idle && service.gitStore.count == 0 && service.envWrap.activeLeases == 0
+        return idle && service.gitStore.count == 0 && service.registryStore.count == 0 && service.envWrap.activeLeases == 0
     }
 
     /// Hands a connection that has started talking to a thread of its own, within max-connections.

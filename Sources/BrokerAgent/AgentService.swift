@@ -23,6 +23,8 @@ public final class AgentService: @unchecked Sendable {
     public let paths: BrokerPaths
     public let configStore: ConfigStore
     public let gitStore: GitCredentialStore
+    /// docker logins for registries bound to no identity (RegistryCredentialStore.swift).
+    public let registryStore = RegistryCredentialStore()
     public let resolver: ChainResolver
     public let audit: AuditLog
     public let clock: Clock
@@ -75,6 +77,8 @@ public final class AgentService: @unchecked Sendable {
             case .awsCredentials: return try AWSHandler(service: self).credentials(request)
             case .whoami, .login, .logout: return try IdentityHandler(service: self).handle(request)
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
+            case .dockerGet, .dockerStore, .dockerErase, .dockerList: return try DockerHandler(service: self).handle(request)
+            case .kubeCredential: return try KubeHandler(service: self).credential(request)
             }
         } catch {
             return Self.errorAnswer(error)

@@ -81,8 +81,9 @@ public struct ProcessTable: Sendable {
 
 /// One lease: which token (by fingerprint) of which pool a holder has, until when.
 public struct PoolLease: Sendable, Equatable {
-    /// broker-env-wrap leases for the wrapped process's whole life; git for one git command.
-    public enum Origin: String, Sendable { case wrap, git }
+    /// broker-env-wrap leases for the wrapped process's whole life; git for one git command;
+    /// docker for one registry client (docker, skopeo, podman) process.
+    public enum Origin: String, Sendable { case wrap, git, docker }
 
     public var pool: String
     /// nil once git reported the token rejected: the wrapped holder stays a holder and is given

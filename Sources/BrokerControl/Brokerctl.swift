@@ -66,6 +66,8 @@ public struct Brokerctl {
             case "logout": return try ctl.logout(Array(args))
             case "audit": return try ctl.audit(Array(args))
             case "git-setup": return try ctl.gitSetup(Array(args))
+            case "docker-setup": return try ctl.dockerSetup(Array(args))
+            case "kube-setup": return try ctl.kubeSetup(Array(args))
             case "generate-docs": return try ctl.generateDocs(Array(args))
             case "selftest": return try ctl.selfTest(Array(args))
             case "whoami": return try ctl.whoami(Array(args))

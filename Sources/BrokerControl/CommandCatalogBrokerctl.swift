@@ -35,7 +35,7 @@ extension CommandCatalog {
         summary: "inspect and control the credential-broker agent and configuration",
         synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
         description: [
-            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`), how to add an identity (`add`), which identity a URL gets (`explain`) and whether it all works (`selftest`, `doctor`). It never prints a secret."),
+            .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git, docker and kubectl up (`git-setup`, `docker-setup`, `kube-setup`), how to add an identity (`add`), which identity a URL gets (`explain`) and whether it all works (`selftest`, `doctor`). It never prints a secret."),
             .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) are answered from the configuration the agent was started with."),
         ],
         options: [
@@ -89,6 +89,25 @@ extension CommandCatalog {
                        options: [
                            CommandOption("--global", "Write the settings with `git config --global` and print each one set."),
                            CommandOption("--print", "Print them as `git config --global` commands to review or paste (the default)."),
+                       ]),
+            Subcommand("docker-setup", arguments: "[--print] [--file PATH] [--registry HOST[,HOST…]]",
+                       summary: "Add credHelpers entries for docker-credential-broker to docker's config.json, keeping everything else.",
+                       details: ["Every `[registry \"HOST[:PORT]\"]` binding without a wildcard, and each `--registry`, gets `\"credHelpers\": {\"HOST\": \"broker\"}` in `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`; skopeo, podman and buildah read it too). Other keys, and helpers for other registries, are kept. It prints each entry it adds; no token is ever written."],
+                       options: [
+                           CommandOption("--print", "Print the entries that would be added, and write nothing."),
+                           CommandOption("--file", value: "PATH", completion: .file, "The docker config file to edit (default `$DOCKER_CONFIG/config.json`, then `~/.docker/config.json`)."),
+                           CommandOption("--registry", value: "HOST", "Also add these registries, comma-separated (for registries matched by a wildcard binding)."),
+                       ]),
+            Subcommand("kube-setup", arguments: "--identity NAME [--cluster] [--user NAME] [--kubeconfig PATH] [--command PATH] [--print]",
+                       summary: "Add a kubeconfig user whose token comes from kube-credential-broker, with kubectl config set-credentials.",
+                       details: ["kubectl writes the user itself (an exec stanza with `client.authentication.k8s.io/v1`, `--identity NAME` and `interactiveMode: Never`), so the rest of the kubeconfig is kept. The identity must give a bearer token (kind aws/eks). Point a context at the user with `kubectl config set-context`."],
+                       options: [
+                           CommandOption("--identity", value: "NAME", completion: .identity, "The identity whose token the user presents."),
+                           CommandOption("--cluster", "Also write the cluster (its endpoint and CA, from eks:DescribeCluster signed with the identity's via credentials) and a context of the cluster's name."),
+                           CommandOption("--user", value: "NAME", "The kubeconfig user to write (default: the identity's name)."),
+                           CommandOption("--kubeconfig", value: "PATH", completion: .file, "The kubeconfig to edit (default: kubectl's, `KUBECONFIG` or `~/.kube/config`)."),
+                           CommandOption("--command", value: "PATH", completion: .file, "The plugin to run (default: kube-credential-broker next to brokerctl, else on PATH)."),
+                           CommandOption("--print", "Print the kubectl command instead of running it."),
                        ]),
             Subcommand("selftest",
                        summary: "Run real git through the helper and a fresh agent in a throwaway home directory.",

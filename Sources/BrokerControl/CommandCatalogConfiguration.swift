@@ -157,6 +157,13 @@ extension CommandCatalog {
                 .subheading("Path-bound rules need git to send the path"),
                 .paragraph("git sends the path of an http or https URL only when `credential.<url>.useHttpPath` is true for it. Without a path, a rule with a path cannot match: the request falls back to a host-wide rule or to the cache, and the helper prints a warning on standard error with the `git config` command to run. `brokerctl git-setup --global` writes `credential.<scheme>://<host>.useHttpPath true` for the host of every path-bound rule, and `brokerctl git-setup --print` shows it. With useHttpPath on, git also keeps other helpers' credentials for that host per repository."),
             ]),
+            ManualSection("[registry \"HOST[:PORT]\"]", [
+                .paragraph("Binds a container registry to an identity: docker-credential-broker(1) answers it with that identity's credential (a user name and password, such as an ECR login or a GitHub App token) instead of from its memory store."),
+                .definitions([
+                    Definition("identity = NAME", style: .synopsis, ["The identity to use. It must be defined in the configuration."]),
+                ]),
+                .paragraph("HOST[:PORT] is a registry as docker names it, without a scheme or path, compared without regard to case with the server URL the client sends after docker's normalisation (scheme and path dropped, port kept). `*` stands for any run of characters within one DNS label: `*.dkr.ecr.*.amazonaws.com` matches every ECR registry, `*.example.com` matches `r.example.com` but not `a.r.example.com`. A pattern with a port matches that port only. When several patterns match, an exact one wins, then the one with more literal characters."),
+            ]),
             ManualSection("[identity \"NAME\"]", [
                 .paragraph("Defines an identity: a way to obtain a credential. NAME may hold letters, digits, `-`, `_`, `.` and `/`."),
                 .definitions([

@@ -226,7 +226,7 @@ public struct CommandDescription: Sendable {
 public enum CommandCatalog {
     /// The executables that link this module, whose --help is printed from here; brokerctl's
     /// description and the whole list live in BrokerControl.
-    public static let frontendCommands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerEnvWrap, brokerAgent]
+    public static let frontendCommands: [CommandDescription] = [gitCredentialBroker, awsCredentialProcess, brokerEnvWrap, dockerCredentialBroker, kubeCredentialBroker, brokerAgent]
 
     /// The `--help` text of `command`, or of its subcommand; an unknown subcommand gets the
     /// command's text.

@@ -20,6 +20,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case logout = "identity.logout"
     /// `identity[]=`, `pid=`, `delivery=`, `bin_dir=`: the steps that give a wrapped command its identities.
     case envPlan = "env.plan"
+    /// docker's credential helpers: `server_url=` (and `username=`, `secret=` to store); `list`
+    /// answers the `registry` table.
+    case dockerGet = "docker.get"
+    case dockerStore = "docker.store"
+    case dockerErase = "docker.erase"
+    case dockerList = "docker.list"
+    /// `identity=NAME`: a bearer token for client-go's exec plugin (`token=`, `expiration=`).
+    case kubeCredential = "kube.credential"
 }
 
 /// Field names of requests and answers, written once.
@@ -41,6 +49,11 @@ public enum WireKey {
     public static let secretAccessKey = "secret_access_key"
     public static let sessionToken = "session_token"
     public static let removed = "removed"
+    public static let serverURL = "server_url"
+    public static let username = "username"
+    public static let secret = "secret"
+    public static let token = "token"
+    public static let tokenScheme = "token_scheme"
     public static let error = "error"
     public static let errorKind = "kind"
     public static let hint = "hint"

@@ -54,6 +54,11 @@ final class BadInputMatrixTests: XCTestCase {
     static func aws(_ args: [String]) -> (Sandbox) -> RawResult { adapter("aws-credential-process", args) }
     static func wrap(_ args: [String]) -> (Sandbox) -> RawResult { adapter("broker-env-wrap", args) }
     static func ctl(_ args: [String]) -> (Sandbox) -> RawResult { adapter("brokerctl", args) }
+    static func docker(_ args: [String], _ stdin: String = "") -> (Sandbox) -> RawResult { adapter("docker-credential-broker", args, Array(stdin.utf8)) }
+    static func kube(_ args: [String], execInfo: String) -> (Sandbox) -> RawResult {
+        { $0.runRaw(Sandbox.executable("kube-credential-broker"), args, stdin: [],
+                    extraEnvironment: ["BOT_TOKEN": "hunter2", "KUBERNETES_EXEC_INFO": execInfo], timeout: 20) }
+    }
 
     /// Sends raw bytes to the agent socket (starting the agent first) and returns its answer as
     /// stdout; status 0 when it answered, 1 when it hung up without a word.
@@ -116,6 +121,21 @@ final class BadInputMatrixTests: XCTestCase {
             Row(name: "env-wrap: identity ../x", run: wrap(["--identity", "../x", "--", "true"])),
             Row(name: "env-wrap: unknown delivery", run: wrap(["--identity", "keys", "--delivery", "carrier-pigeon", "--", "true"])),
             Row(name: "env-wrap: unknown option", run: wrap(["--frob", "--", "true"])),
+
+            // docker-credential-broker: what docker, podman and skopeo write
+            Row(name: "docker: no action", run: docker([])),
+            Row(name: "docker: unknown action", run: docker(["fetch"])),
+            Row(name: "docker: empty server URL", run: docker(["get"], " \n")),
+            Row(name: "docker: LF inside the server URL", run: docker(["get"], "r.example\nhost=evil")),
+            Row(name: "docker: 70 KB server URL", run: docker(["get"], huge)),
+            Row(name: "docker: store that is not JSON", run: docker(["store"], "{\"ServerURL\": ")),
+            Row(name: "docker: store without a username", run: docker(["store"], #"{"ServerURL":"r.example","Secret":"hunter2"}"#)),
+            Row(name: "docker: store with a non-string secret", run: docker(["store"], #"{"ServerURL":"r.example","Username":"u","Secret":42}"#)),
+
+            // kube-credential-broker: KUBERNETES_EXEC_INFO from client-go
+            Row(name: "kube: exec info that is not JSON", run: kube(["--identity", "bot"], execInfo: "{")),
+            Row(name: "kube: exec info of an old version", run: kube(["--identity", "bot"], execInfo: #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1alpha1"}"#)),
+            Row(name: "kube: identity of the wrong kind", run: kube(["--identity", "bot"], execInfo: #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":true}}"#)),
 
             // brokerctl
             Row(name: "brokerctl: unknown command", run: ctl(["frobnicate"])),
@@ -370,6 +390,28 @@ extension BadInputMatrixTests {
               "broker-env-wrap: --delivery must be endpoint, env or profile, not carrier-pigeon; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
         "env-wrap: unknown option": (64, "",
               "broker-env-wrap: unknown option --frob; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
+        "docker: no action": (64, "",
+              "docker-credential-broker: no action given; usage: docker-credential-broker [--socket-dir DIR] (get|store|erase|list|version)\n"),
+        "docker: unknown action": (64, "",
+              "docker-credential-broker: unknown action: fetch; usage: docker-credential-broker [--socket-dir DIR] (get|store|erase|list|version)\n"),
+        "docker: empty server URL": (1, "no credentials server URL\n",
+              ""),
+        "docker: LF inside the server URL": (1, "docker-credential-broker: the server URL holds control characters\n",
+              ""),
+        "docker: 70 KB server URL": (1, "docker-credential-broker: input larger than 65536 bytes\n",
+              ""),
+        "docker: store that is not JSON": (1, "docker-credential-broker: store input is not JSON: unexpected end at byte 14\n",
+              ""),
+        "docker: store without a username": (1, "no credentials username\n",
+              ""),
+        "docker: store with a non-string secret": (1, "docker-credential-broker: store input's Secret is not a string\n",
+              ""),
+        "kube: exec info that is not JSON": (1, "",
+              "kube-credential-broker: KUBERNETES_EXEC_INFO is not JSON: expected a member name at byte 1\n"),
+        "kube: exec info of an old version": (1, "",
+              "kube-credential-broker: KUBERNETES_EXEC_INFO asks for apiVersion client.authentication.k8s.io/v1alpha1, which this plugin does not speak (hint: set the kubeconfig exec stanza's apiVersion to client.authentication.k8s.io/v1 or v1beta1)\n"),
+        "kube: identity of the wrong kind": (1, "",
+              "kube-credential-broker: identity \"bot\": its kind gives password credentials, not a bearer token a cluster accepts (hint: use an identity of kind aws/eks)\n"),
         "brokerctl: unknown command": (64, "",
               "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]\n"),
         "brokerctl: logout a/../../b": (1, "",

@@ -231,6 +231,15 @@ final class AdapterLinkageTests: XCTestCase {
         XCTAssertFalse(result.stdout.contains("Foundation"), result.stdout)
     }
 
+    func testContainerAdaptersLinkNoFoundation() throws {
+        for adapter in ["docker-credential-broker", "kube-credential-broker"] {
+            let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable(adapter)])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertFalse(result.stdout.isEmpty)
+            XCTAssertFalse(result.stdout.contains("Foundation"), "\(adapter):\n\(result.stdout)")
+        }
+    }
+
     func testAgentDoesLinkFoundationSoTheCheckAboveCanFail() {
         let result = Sandbox().run("/usr/bin/ldd", [Sandbox.executable("broker-agent")])
         XCTAssertTrue(result.stdout.contains("Foundation") || !result.stdout.contains("libswiftCore"),

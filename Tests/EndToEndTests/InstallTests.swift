@@ -7,7 +7,7 @@ import XCTest
 final class InstallTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let installScript = repository + "/install.sh"
-    static let programs = ["git-credential-broker", "aws-credential-process", "broker-env-wrap", "broker-agent", "brokerctl"]
+    static let programs = ["git-credential-broker", "aws-credential-process", "broker-env-wrap", "docker-credential-broker", "kube-credential-broker", "broker-agent", "brokerctl"]
 
     func testInstallBuildsReleaseAndTheInstalledToolsWork() throws {
         let sandbox = Sandbox()

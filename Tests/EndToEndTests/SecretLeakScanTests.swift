@@ -24,7 +24,9 @@ final class SecretLeakScanTests: MotoTestCase {
         var awsToken: String { make("AWSTOKEN") }
         var awsUser: String { make("AWSUSER") }       // aws/user secret moto rejects
         var stored: String { make("STORE") }          // git approve into the agent's memory
-        var all: [String] { [staticEnv, file, command, failingCommand, exec, awsSecret, awsToken, awsUser, stored] }
+        var registry: String { make("REGISTRY") }     // file: secret of an identity bound to a registry
+        var dockerStore: String { make("DOCKERSTORE") } // docker store into the agent's memory
+        var all: [String] { [staticEnv, file, command, failingCommand, exec, awsSecret, awsToken, awsUser, stored, registry, dockerStore] }
         /// Identities whose own cache entry may hold a canary: the short-lived credential itself.
         var ownEntries: [String: [String]] { ["minted": [exec], "src": [awsSecret, awsToken]] }
     }
@@ -62,6 +64,7 @@ final class SecretLeakScanTests: MotoTestCase {
         defer { server.stop() }
         let patFile = sandbox.write("secrets/pat", canary.file + "\n")
         let awsUserFile = sandbox.write("secrets/aws-user", canary.awsUser + "\n")
+        let registryFile = sandbox.write("secrets/registry", canary.registry + "\n")
         let cmd = sandbox.write("bin/cmd-secret", "#!/bin/sh\n\(recordSelf)\necho \(canary.command)\n", mode: 0o755)
         let broken = sandbox.write("bin/broken-secret", """
             #!/bin/sh
@@ -122,6 +125,17 @@ final class SecretLeakScanTests: MotoTestCase {
                 role-arn = \(moto.firstRoleARN)
                 session-name = \(moto.chainSessionName)
                 sts-endpoint = \(moto.endpoint)
+            [identity "reg"]
+                kind = static
+                username = reg-user
+                secret = file:\(registryFile)
+            [registry "registry.example:5000"]
+                identity = reg
+            [identity "eks"]
+                kind = aws/eks
+                via = identity:src
+                cluster = leak-scan
+                region = us-east-1
             [git "https://env.example"]
                 identity = envtok
             [git "https://cmd.example"]
@@ -179,8 +193,27 @@ final class SecretLeakScanTests: MotoTestCase {
                                                          ["--identity", "src", "--delivery", "env", "--print", "--format", "json"]),
                    stdoutMayHoldSecret: true)
 
+        // docker-credential-broker: a bound registry, the memory store, list and a miss.
+        let registryGet = out.record("docker-credential-broker get bound", sandbox.broker("docker-credential-broker", ["get"], stdin: "https://registry.example:5000/v2/"),
+                                     stdoutMayHoldSecret: true)
+        XCTAssertTrue(registryGet.stdout.contains(canary.registry), registryGet.stdout + registryGet.stderr)
+        out.record("docker-credential-broker store", sandbox.broker("docker-credential-broker", ["store"],
+                                                                    stdin: #"{"ServerURL":"mem.example","Username":"m","Secret":"\#(canary.dockerStore)"}"#))
+        let memoryGet = out.record("docker-credential-broker get memory", sandbox.broker("docker-credential-broker", ["get"], stdin: "mem.example"),
+                                   stdoutMayHoldSecret: true)
+        XCTAssertTrue(memoryGet.stdout.contains(canary.dockerStore), memoryGet.stdout)
+        out.record("docker-credential-broker list", sandbox.broker("docker-credential-broker", ["list"]))
+        out.record("docker-credential-broker get miss", sandbox.broker("docker-credential-broker", ["get"], stdin: "nothing.example"))
+        out.record("docker-credential-broker erase bound", sandbox.broker("docker-credential-broker", ["erase"], stdin: "registry.example:5000"))
+        // kube-credential-broker: the EKS token (presigned with src's keys) is a secret too.
+        let kube = out.record("kube-credential-broker eks", sandbox.broker("kube-credential-broker", ["--identity", "eks"]), stdoutMayHoldSecret: true)
+        XCTAssertEqual(kube.status, 0, kube.stderr)
+        let eksToken = ((try? JSONSerialization.jsonObject(with: Data(kube.stdout.utf8)) as? [String: Any])?["status"] as? [String: Any])?["token"] as? String ?? ""
+        XCTAssertTrue(eksToken.hasPrefix("k8s-aws-v1."), kube.stdout)
+        out.record("kube-credential-broker reg (wrong type)", sandbox.broker("kube-credential-broker", ["--identity", "reg"]))
+
         // brokerctl: a person's window shows names and fingerprints, never values.
-        for args in [["status"], ["status", "--format", "json"], ["list"], ["whoami", "minted"], ["whoami", "src"],
+        for args in [["status"], ["status", "--format", "json"], ["list"], ["whoami", "minted"], ["whoami", "src"], ["whoami", "eks"],
                      ["audit", "--format", "json"], ["validate"]] {
             out.record("brokerctl \(args.joined(separator: " "))", sandbox.broker("brokerctl", args))
         }
@@ -188,7 +221,7 @@ final class SecretLeakScanTests: MotoTestCase {
         // Gather. The agent's /proc entries first, while it runs.
         let agentPID = try XCTUnwrap(sandbox.agentPID)
         var hits: [String] = []
-        let canaries = canary.all + (bearer.isEmpty || bearer == "mismatch" ? [] : [bearer])
+        let canaries = canary.all + (bearer.isEmpty || bearer == "mismatch" ? [] : [bearer]) + (eksToken.isEmpty ? [] : [eksToken])
         func scan(_ label: String, _ bytes: [UInt8], except allowed: Set<String> = []) {
             let text = String(decoding: bytes.map { $0 == 0 ? 10 : $0 }, as: UTF8.self)
             for secret in canaries where !allowed.contains(secret) && text.contains(secret) {
@@ -205,7 +238,7 @@ final class SecretLeakScanTests: MotoTestCase {
 
         // Every file the pass left in the sandbox, apart from the secrets' own sources, the test's
         // scripts and fixtures, and a short-lived credential's own cache entry.
-        let sources: Set<String> = [patFile, awsUserFile, serverTokens]
+        let sources: Set<String> = [patFile, awsUserFile, serverTokens, registryFile]
         let entries = sandbox.paths.cacheEntriesDirectory + "/"
         var coreFiles: [String] = []
         var ownEntriesSeen: [String: Bool] = [:]
@@ -219,6 +252,7 @@ final class SecretLeakScanTests: MotoTestCase {
             if sources.contains(path) || relative.hasPrefix("bin/") || relative.hasPrefix("clone/.git/objects/") { continue }
             var allowed: Set<String> = []
             if relative.hasPrefix("spawned/") && relative.hasSuffix(".environ") { allowed.insert(canary.staticEnv) }  // inherited from the agent
+            if path.hasPrefix(entries) && name.hasPrefix("eks.") { allowed.insert(eksToken) }  // the short-lived token's own entry
             if path.hasPrefix(entries) {
                 for (identity, secrets) in canary.ownEntries where name.hasPrefix(identity + ".") {
                     allowed.formUnion(secrets)

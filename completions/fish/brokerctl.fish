@@ -7,7 +7,7 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup selftest generate-docs doctor explain which add
+set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration; on the first error print file:line and the reason and exit 1'
@@ -17,6 +17,8 @@ complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcomman
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a git-setup -d 'print, or write to your global git configuration, the settings that enable the helper'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a docker-setup -d 'add credHelpers entries for docker-credential-broker to docker\'s config.json, keeping everything else'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a kube-setup -d 'add a kubeconfig user whose token comes from kube-credential-broker, with kubectl config set-credentials'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a selftest -d 'run real git through the helper and a fresh agent in a throwaway home directory'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a generate-docs -d 'write the man pages and shell completions under DIR (man/ and completions/)'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a doctor -d 'check the real setup and print one line per check, ok, warn or fail, with the fix for each problem'
@@ -38,11 +40,20 @@ complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l tail -x -d 'show
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print each one set'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print them as git config --global commands to review or paste (the default)'
+complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l print -d 'print the entries that would be added, and write nothing'
+complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l file -r -F -d 'the docker config file to edit (default $DOCKER_CONFIG/config.json, then ~/.docker/config.json)'
+complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l registry -x -d 'also add these registries, comma-separated (for registries matched by a wildcard binding)'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l identity -x -a '(__fish_brokerctl_identities)' -d 'the identity whose token the user presents'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l cluster -d 'also write the cluster (its endpoint and CA, from eks:DescribeCluster signed with the identity\'s via credentials) and a context of the cluster\'s name'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l user -x -d 'the kubeconfig user to write (default: the identity\'s name)'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l kubeconfig -r -F -d 'the kubeconfig to edit (default: kubectl\'s, KUBECONFIG or ~/.kube/config)'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l command -r -F -d 'the plugin to run (default: kube-credential-broker next to brokerctl, else on PATH)'
+complete -c brokerctl -n '__fish_seen_subcommand_from kube-setup' -l print -d 'print the kubectl command instead of running it'
 complete -c brokerctl -n '__fish_seen_subcommand_from generate-docs' -a '(__fish_complete_directories)'
 complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l offline -d 'skip the checks that contact upstreams (reachability and clock)'
 complete -c brokerctl -n '__fish_seen_subcommand_from explain' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from which' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
-complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity github/app github/pat-pool' -d 'the identity kind (see credential-broker(5))'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity github/app github/pat-pool aws/ecr aws/eks' -d 'the identity kind (see credential-broker(5))'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l set -x -d 'one setting of the kind; repeat for more'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l secret -x -d 'ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as an AWS user\'s secret-access-key); repeatable'

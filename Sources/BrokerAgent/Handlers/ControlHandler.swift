@@ -24,6 +24,7 @@ struct ControlHandler {
         var answer = WireMessage.ok([
             .init("config", configFile),
             .init("git_cache_entries", String(service.gitStore.count)),
+            .init("docker_store_entries", String(service.registryStore.count)),
             .init(WireKey.pid, String(getpid())),
             .init("socket", service.paths.socketPath),
             .init("started", String(service.startedAt)),

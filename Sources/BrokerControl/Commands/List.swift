@@ -31,6 +31,7 @@ extension Brokerctl {
                             "via": definition.via.map { "\($0)" } ?? NSNull(), "defined_at": "\(definition.location)"]
                 },
                 "git": config.gitBindings.map { ["url": $0.pattern.text, "identity": $0.identity, "defined_at": "\($0.location)"] },
+                "registries": config.registryBindings.map { ["registry": $0.pattern.text, "identity": $0.identity, "defined_at": "\($0.location)"] },
             ] as [String: Any])
             return ExitStatus.success
         }
@@ -44,6 +45,10 @@ extension Brokerctl {
         if !config.gitBindings.isEmpty {
             out("")
             out(renderTable([["GIT URL", "IDENTITY"]] + config.gitBindings.map { [$0.pattern.text, $0.identity] }))
+        }
+        if !config.registryBindings.isEmpty {
+            out("")
+            out(renderTable([["REGISTRY", "IDENTITY"]] + config.registryBindings.map { [$0.pattern.text, $0.identity] }))
         }
         return ExitStatus.success
     }

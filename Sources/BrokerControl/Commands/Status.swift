@@ -35,6 +35,7 @@ extension Brokerctl {
                 "running": true, "pid": Int(answer["pid"] ?? "") ?? 0, "uptime_seconds": now - started,
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
+                "docker_store_entries": Int(answer["docker_store_entries"] ?? "") ?? 0,
                 "leases": leases, "quarantined": quarantined,
             ]
             object["config_error"] = answer["config_error"]
@@ -48,6 +49,7 @@ extension Brokerctl {
             ["socket", answer["socket"] ?? ""],
             ["config", answer["config"] ?? ""],
             ["git cache", "\(answer["git_cache_entries"] ?? "0") entries in memory"],
+            ["docker logins", "\(answer["docker_store_entries"] ?? "0") in memory"],
         ]))
         if let configError = answer["config_error"] { out("config error: \(configError)") }
         // A full or read-only disk: credentials are still served from memory, but say so.

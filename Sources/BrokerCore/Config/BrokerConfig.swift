@@ -52,6 +52,13 @@ public struct ProviderDefinition: Sendable {
     public var settings: [String: [ConfigEntry]]
 }
 
+/// `[registry "HOST[:PORT]"] identity = name`: docker-credential-broker's bindings.
+public struct RegistryBinding: Sendable {
+    public var pattern: RegistryPattern
+    public var identity: String
+    public var location: SourceLocation
+}
+
 /// `[git "https://host/path"] identity = name`.
 public struct GitBinding: Sendable {
     public var pattern: GitURLPattern
@@ -106,6 +113,7 @@ public struct BrokerConfig: Sendable {
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
     public var gitBindings: [GitBinding] = []
+    public var registryBindings: [RegistryBinding] = []
     public var agent = AgentSettings()
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
@@ -140,7 +148,7 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
+    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider", "registry"]
     static let auditKeys = ["max-size", "keep"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
@@ -158,6 +166,7 @@ public struct BrokerConfig: Sendable {
         var identityHeaders: [String: SourceLocation] = [:]
         var providerEntries: [String: [ConfigEntry]] = [:]
         var bindingEntries: [(String, [ConfigEntry])] = []
+        var registryEntries: [(String, [ConfigEntry])] = []
 
         for entry in entries {
             switch (entry.section, entry.subsection) {
@@ -207,6 +216,13 @@ public struct BrokerConfig: Sendable {
                 } else {
                     bindingEntries.append((pattern, [entry]))
                 }
+            case ("registry", let pattern?):
+                try checkKey(entry, allowed: gitBindingKeys, in: "[registry \"\(pattern)\"]")
+                if let index = registryEntries.firstIndex(where: { $0.0 == pattern }) {
+                    registryEntries[index].1.append(entry)
+                } else {
+                    registryEntries.append((pattern, [entry]))
+                }
             case ("identity", let name?):
                 try checkName(name, entry)
                 if identityHeaders[name] == nil {
@@ -219,7 +235,7 @@ public struct BrokerConfig: Sendable {
                 try checkKey(entry, allowed: providerKeys, in: "[provider \"\(name)\"]")
                 providerEntries[name, default: []].append(entry)
             case (let section, let sub):
-                if sub == nil && (section == "identity" || section == "provider") {
+                if sub == nil && (section == "identity" || section == "provider" || section == "registry") {
                     throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
                 }
                 if sub != nil && (section == "agent" || section == "audit") {
@@ -268,6 +284,20 @@ public struct BrokerConfig: Sendable {
                                   hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
             }
             config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+        }
+
+        for (pattern, entries) in registryEntries {
+            let location = entries[0].location
+            let parsed = try RegistryPattern(pattern, at: location)
+            guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
+                throw ConfigError("[registry \"\(pattern)\"] needs identity = NAME", at: location)
+            }
+            guard config.identities[identity] != nil else {
+                let guess = closestMatch(to: identity, among: config.identityOrder)
+                throw ConfigError("[registry \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
+                                  hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
+            }
+            config.registryBindings.append(RegistryBinding(pattern: parsed, identity: identity, location: identityEntry.location))
         }
 
         try checkChains(config)
@@ -391,6 +421,14 @@ public struct BrokerConfig: Sendable {
     public func gitBinding(protocol scheme: String, host: String, path: String?) -> GitBinding? {
         gitBindings
             .compactMap { binding in binding.pattern.specificity(scheme: scheme, host: host, path: path).map { (binding, $0) } }
+            .max { $0.1 < $1.1 }?.0
+    }
+
+    /// The identity bound to a registry (`host[:port]`, normalised), if any: an exact pattern
+    /// beats a wildcard, and of two wildcards the one with more literal characters wins.
+    public func registryBinding(for registry: String) -> RegistryBinding? {
+        registryBindings
+            .compactMap { binding in binding.pattern.specificity(registry).map { (binding, $0) } }
             .max { $0.1 < $1.1 }?.0
     }
 

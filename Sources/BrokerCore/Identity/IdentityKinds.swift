@@ -12,6 +12,8 @@ public enum IdentityKinds {
         AWSWebIdentity.self,
         GitHubAppIdentity.self,
         GitHubPATPoolIdentity.self,
+        AWSECRIdentity.self,
+        AWSEKSIdentity.self,
     ]
 
     private static let byName: [String: any IdentityKind.Type] =
