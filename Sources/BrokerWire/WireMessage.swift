@@ -151,7 +151,6 @@ public enum WireCodec {
     public static func printable(_ text: String, limit: Int? = 64, keepingLineBreaks: Bool = false) -> String {
         var out = String.UnicodeScalarView()
         let cut = limit.map { text.unicodeScalars.count > $0 } ?? false
-        defer { if cut { out.append("…") } }
         for scalar in limit.map({ Array(text.unicodeScalars.prefix($0)) }) ?? Array(text.unicodeScalars) {
             let value = scalar.value
             if keepingLineBreaks && (scalar == "\n" || scalar == "\t") {
@@ -163,6 +162,7 @@ public enum WireCodec {
                 out.append(scalar)
             }
         }
+        if cut { out.append("…") }
         return String(out)
     }
 

@@ -77,8 +77,18 @@ extension Brokerctl {
 
     /// Our helper in any spelling: `broker`, `git-credential-broker`, or a path ending in it, with arguments.
     static func isOurs(_ value: String) -> Bool {
-        let program = value.split(separator: " ").first.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "'\"")) } ?? ""
+        let program = splitProgram(value).program
         return program == "broker" || program == "git-credential-broker" || program.hasSuffix("/git-credential-broker")
+    }
+
+    /// A helper value's program (unquoted) and the rest as written, from its first space on.
+    static func splitProgram(_ value: String) -> (program: String, rest: String) {
+        if let quote = value.first, quote == "'" || quote == "\"",
+           let end = value.dropFirst().firstIndex(of: quote) {
+            return (String(value[value.index(after: value.startIndex)..<end]), String(value[value.index(after: end)...]))
+        }
+        guard let space = value.firstIndex(of: " ") else { return (value, "") }
+        return (String(value[..<space]), String(value[space...]))
     }
 
     /// Ours first (keeping the arguments of an earlier entry of ours, such as `--timeout=`), then
@@ -86,7 +96,7 @@ extension Brokerctl {
     /// ours goes right after the last empty value rather than before it, where it would be reset.
     static func helperPlan(existing: [String], ours: String) -> HelperPlan {
         let previous = existing.first(where: isOurs)
-        let arguments = previous.flatMap { value in value.firstIndex(of: " ").map { String(value[$0...]) } } ?? ""
+        let arguments = previous.map { splitProgram($0).rest } ?? ""
         let others = existing.filter { !isOurs($0) }
         let resets = (others.lastIndex(of: "").map { $0 + 1 }) ?? 0
         return HelperPlan(before: existing, after: Array(others[..<resets]) + [ours + arguments] + others[resets...])
