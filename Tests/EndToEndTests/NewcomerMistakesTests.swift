@@ -127,11 +127,11 @@ final class NewcomerMistakesTests: XCTestCase {
         let result = sandbox.broker("brokerctl", ["validate"])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderr.split(separator: "\n").map(String.init), [
-            "brokerctl: warning: \(path):17: environment variable NEWCOMER_UNSET_TOKEN (env:NEWCOMER_UNSET_TOKEN) is not set in this environment, which broker-agent inherits when a request from here starts it (used by identity \"fromenv\") (hint: export NEWCOMER_UNSET_TOKEN in the environment git and the AWS tools run in)",
             "brokerctl: \(path):9: unknown section [identiy \"x\"] (hint: did you mean [identity]?)",
             "brokerctl: \(path):4: identity \"missing\": secret file \(sandbox.root)/no-such-token does not exist or cannot be reached: No such file or directory (hint: create it with the secret in it and chmod 600 \(sandbox.root)/no-such-token)",
             "brokerctl: \(path):8: identity \"loose\": secret file \(loose) is readable by group or others (mode 644) (hint: chmod 600 \(loose))",
             "brokerctl: \(path):13: identity \"empty\": secret file \(sandbox.root)/empty-token is empty (hint: write the secret into it)",
+            "brokerctl: warning: \(path):17: environment variable NEWCOMER_UNSET_TOKEN (env:NEWCOMER_UNSET_TOKEN) is not set in this environment, which broker-agent inherits when a request from here starts it (used by identity \"fromenv\") (hint: export NEWCOMER_UNSET_TOKEN in the environment git and the AWS tools run in)",
             "brokerctl: 4 errors in \(path)",
         ])
         XCTAssertEqual(result.stdout, "")

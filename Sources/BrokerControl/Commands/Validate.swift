@@ -54,8 +54,8 @@ extension Brokerctl {
             emitJSON(object)
             return errors.isEmpty ? ExitStatus.success : ExitStatus.failure
         }
-        for warning in warnings { err("brokerctl: warning: \(warning.line)") }
         for error in errors { err("brokerctl: \(error.line)") }
+        for warning in warnings { err("brokerctl: warning: \(warning.line)") }
         if errors.count > 1 { err("brokerctl: \(plural(errors.count, "error")) in \(paths.configFile)") }
         guard errors.isEmpty else { return ExitStatus.failure }
         guard let file = config.file else {

@@ -248,7 +248,11 @@ public struct BrokerConfig: Sendable {
                         identityHeaders[name] = header.location
                         config.identityOrder.append(name)
                         identityEntries[name] = identityEntries[name] ?? []
-                    } catch { record(error) }
+                    } catch {
+                        // Reported once, at the header; its keys add nothing.
+                        reportedSections.insert(Self.sectionKey(header.section, header.subsection))
+                        record(error)
+                    }
                 }
             }
         }
