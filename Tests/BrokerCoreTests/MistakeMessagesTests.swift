@@ -66,11 +66,14 @@ final class MistakeMessagesTests: XCTestCase {
                 identity = ghost
             [identiy "c"]
             """)
-        XCTAssertEqual(lines(check), [3, 5, 6, 8, 10, 11], check.errors.map(\.description).joined(separator: "\n"))
-        XCTAssertTrue(check.errors[0].description.contains("unknown key \"usernmae\""))
-        XCTAssertTrue(check.errors[1].description.contains("invalid duration \"soon\""))
+        // The syntax error first (what follows it is uncertain), then the rest in file order.
+        XCTAssertEqual(lines(check), [6, 3, 5, 8, 10, 11], check.errors.map(\.description).joined(separator: "\n"))
+        XCTAssertTrue(check.errors[0].description.contains("expected '=' after key \"bad\""), check.errors[0].description)
+        XCTAssertTrue(check.errors[1].description.contains("unknown key \"usernmae\""))
+        XCTAssertTrue(check.errors[2].description.contains("invalid duration \"soon\""))
         XCTAssertTrue(check.errors[3].description.contains("unknown identity kind \"nosuch\""))
         XCTAssertTrue(check.errors[4].description.contains("names identity \"ghost\", which is not defined"))
+        XCTAssertFalse(check.bindingsComplete, "a syntax error may hide a binding")
         // parse() still throws the first, as callers that want one error expect (without the
         // headers, an unknown section is found at its first key).
         XCTAssertThrowsError(try BrokerConfig.parse(ConfigSyntax.parse(text: "[a]\nx = 1\n[identity \"b\"]\nkind = nosuch\n", file: "cfg"))) { error in
@@ -96,6 +99,11 @@ final class MistakeMessagesTests: XCTestCase {
         // Its binding is kept, so the agent knows the URL is bound and answers it with the error.
         XCTAssertEqual(check.config.gitBinding(protocol: "https", host: "example.com", path: nil)?.identity, "base")
         XCTAssertNil(check.config.gitBinding(protocol: "https", host: "other.example", path: nil))
+        XCTAssertTrue(check.bindingsComplete)
+        XCTAssertTrue(checked("[git \"https://x\"]\n    identity = nobody\n").bindingsComplete,
+                       "a binding to an undefined identity is still a known binding")
+        XCTAssertFalse(checked("[git \"https://bad host\"]\n    identity = a\n").bindingsComplete, "an unreadable URL may be any host")
+        XCTAssertFalse(checked("[git \"https://x\"]\n    identiy = a\n").bindingsComplete)
     }
 
     func testASyntaxErrorDoesNotHideTheLinesAfterIt() {

@@ -48,7 +48,7 @@ struct GitHandler {
     func unboundDespite(_ error: Error, _ action: Action, _ credential: GitCredential, request: AgentRequest,
                         scheme: String, host: String, target: String) throws -> WireMessage {
         let checked = BrokerConfig.check(service.paths)
-        guard checked.readable, !checked.errors.isEmpty,
+        guard checked.bindingsComplete, !checked.errors.isEmpty,
               checked.config.gitBinding(protocol: scheme, host: host, path: credential.path) == nil else { throw error }
         let answer = try cached(action, credential, request: request, config: checked.config, scheme: scheme, host: host, target: target)
         guard action == .get else { return answer }

@@ -102,6 +102,9 @@ public struct ConfigCheck: Sendable {
     public var errors: [ConfigError]
     /// False when the file could not be read at all; then `config` says nothing about it.
     public var readable: Bool
+    /// True when every `[git "URL"]` section was read and its URL understood, so a URL that
+    /// `config` binds to nothing is truly unbound (a syntax error could hide a binding).
+    public var bindingsComplete = true
 }
 
 public struct BrokerConfig: Sendable {
@@ -172,14 +175,16 @@ public struct BrokerConfig: Sendable {
         var builder = Builder()
         builder.checkHeaders(document.headers)
         builder.read(document.entries)
-        let syntaxErrors = document.errors
-        var errors = builder.errors
-        // File order: a syntax error on line 3 comes before a bad value on line 9.
-        errors = (syntaxErrors + errors).enumerated().sorted { a, b in
+        // Syntax errors first (what follows them is uncertain), then the rest in file order.
+        let byLine = builder.errors.enumerated().sorted { a, b in
             guard let la = a.element.location, let lb = b.element.location, la.file == lb.file else { return a.offset < b.offset }
             return la.line == lb.line ? a.offset < b.offset : la.line < lb.line
         }.map(\.element)
-        return ConfigCheck(config: builder.config, errors: errors, readable: document.readable)
+        let errors = document.errors + byLine
+        var check = ConfigCheck(config: builder.config, errors: errors, readable: document.readable)
+        // A URL can be called unbound only when every [git "…"] section was read and understood.
+        check.bindingsComplete = document.readable && document.errors.isEmpty && !builder.brokenBinding
+        return check
     }
 
     static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
@@ -211,6 +216,8 @@ public struct BrokerConfig: Sendable {
         var reportedSections: Set<String> = []
         /// Identities whose section has an error: what names them adds no second error.
         var brokenIdentities: Set<String> = []
+        /// A `[git "URL"]` section with an error: some URL may be bound that `config` does not show.
+        var brokenBinding = false
 
         mutating func record(_ error: Error) {
             errors.append(error as? ConfigError ?? ConfigError("\(error)", at: nil))
@@ -299,7 +306,10 @@ public struct BrokerConfig: Sendable {
                         throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
                                           hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
                     }
-                } catch { record(error) }
+                } catch {
+                    if config.gitBindings.last?.pattern.text != pattern { brokenBinding = true }
+                    record(error)
+                }
             }
             let known = Set(config.identityOrder)
             errors += checkChains(config, known: known)
@@ -347,7 +357,10 @@ public struct BrokerConfig: Sendable {
                 default: break
                 }
             case ("git", let pattern?):
-                try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]")
+                do { try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]") } catch {
+                    brokenBinding = true
+                    throw error
+                }
                 if let index = bindingEntries.firstIndex(where: { $0.0 == pattern }) {
                     bindingEntries[index].1.append(entry)
                 } else {
