@@ -36,7 +36,7 @@ extension CommandCatalog {
         synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
         description: [
             .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git up (`git-setup`) and whether it all works (`selftest`). It never prints a secret."),
-            .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) are answered from the configuration the agent was started with."),
+            .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) ask that configuration's own agent: each configuration file has one (see broker-agent(1)), so nothing is ever answered from another file. Options of a subcommand may come before it (`brokerctl --format json status`); a misspelt subcommand gets a suggestion."),
         ],
         options: [
             CommandOption("--config", value: "FILE", completion: .file,
