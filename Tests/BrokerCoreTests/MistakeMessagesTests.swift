@@ -143,6 +143,18 @@ final class MistakeMessagesTests: XCTestCase {
         }
     }
 
+    func testACommandSecretIsNotRunButItsProgramMustBeThere() {
+        let script = write("show-secret", "#!/bin/sh\necho s\n", mode: 0o600)
+        XCTAssertEqual(SecretReference.command(script + " --all", directory: nil).check(environment: context.environment)?.hint, "chmod +x \(script)")
+        chmod(script, 0o700)
+        XCTAssertNil(SecretReference.command(script + " --all", directory: nil).check(environment: context.environment))
+        XCTAssertNil(SecretReference.command("./show-secret", directory: directory).check(environment: context.environment))
+        XCTAssertEqual(SecretReference.command("~/absent x", directory: nil).check(environment: context.environment)?.message,
+                       "secret command `cmd:~/absent` names \(directory)/absent, which does not exist")
+        XCTAssertNil(SecretReference.command("pass show x", directory: nil).check(environment: context.environment),
+                     "a program found on PATH is the agent's business: nothing is guessed")
+    }
+
     func testEnvSecretCheckNamesTheVariable() {
         XCTAssertEqual(SecretReference.environment("NOPE_TOKEN").check(environment: Environment([:]))?.message,
                        "environment variable NOPE_TOKEN (env:NOPE_TOKEN) is not set")

@@ -95,7 +95,18 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             if access(path, R_OK) != 0 { return BrokerFailure(.permission, "secret file \(path) cannot be read: \(Errno.current)") }
             if st.size == 0 { return BrokerFailure(.config, "secret file \(path) is empty", hint: "write the secret into it") }
             return nil
-        case .command:
+        case .command(let command, let directory):
+            // Not run; only a program named by its path is looked at: it must exist and be executable.
+            guard let word = command.split(separator: " ").first.map(String.init),
+                  word.hasPrefix("/") || word.hasPrefix("~/") || word.hasPrefix("./") else { return nil }
+            let program = word.hasPrefix("./") ? (directory ?? "") + word.dropFirst(1) : expandHome(word, environment)
+            guard (try? FileStatus(path: program)) != nil else {
+                return BrokerFailure(.config, "secret command `\(description)` names \(program), which does not exist")
+            }
+            if access(program, X_OK) != 0 {
+                return BrokerFailure(.config, "secret command `\(description)` names \(program), which is not executable",
+                                     hint: "chmod +x \(program)")
+            }
             return nil
         }
     }
