@@ -264,6 +264,10 @@ public enum AgentFrontend {
             case "--socket-dir":
                 guard let dir = args.popFirst() else { printError(usage); return ExitStatus.usage }
                 env.values["BROKER_SOCKET_DIR"] = dir
+            case "--config":
+                // One agent per configuration: this agent serves FILE on its own socket.
+                guard let file = args.popFirst() else { printError(usage); return ExitStatus.usage }
+                env.values["BROKER_CONFIG"] = file
             case "--idle-timeout":
                 guard let text = args.popFirst(), let seconds = try? ConfigSyntax.parseDuration(text, at: SourceLocation(file: "--idle-timeout", line: 0)) else {
                     printError(usage); return ExitStatus.usage

@@ -9,6 +9,8 @@ public struct Brokerctl {
     public enum Format: String { case table, json }
 
     var environment: Environment
+    /// The config file came from `--config`, not BROKER_CONFIG: messages must say which.
+    var configFromOption = false
     private var rawOut: (String) -> Void
     private var rawErr: (String) -> Void
 
@@ -29,6 +31,7 @@ public struct Brokerctl {
     /// Runs one command line; returns the exit status. Errors print one line and a hint.
     public func run(_ arguments: [String]) -> Int32 {
         var env = environment
+        var fromOption = configFromOption
         var args = arguments[...]
         var early: [String] = []
         while let first = args.first {
@@ -36,8 +39,10 @@ public struct Brokerctl {
                 args.removeFirst()
                 if first == "--config", let file = args.popFirst() {
                     env.values["BROKER_CONFIG"] = file
+                    fromOption = true
                 } else if first.hasPrefix("--config=") {
                     env.values["BROKER_CONFIG"] = String(first.dropFirst("--config=".count))
+                    fromOption = true
                 } else {
                     return usageError("--config needs a file")
                 }
@@ -52,7 +57,8 @@ public struct Brokerctl {
         }
         guard let command = args.popFirst() else { return usageError("no command given") }
         args = early[...] + args
-        let ctl = Brokerctl(environment: env, out: rawOut, err: rawErr)
+        var ctl = Brokerctl(environment: env, out: rawOut, err: rawErr)
+        ctl.configFromOption = fromOption
         if args.contains("--help") || args.contains("-h"), CommandCatalog.brokerctl.subcommand(named: command) != nil {
             out(CommandCatalog.usage(for: "brokerctl \(command)"))
             return ExitStatus.success
@@ -79,10 +85,14 @@ public struct Brokerctl {
                 out(Self.usage)
                 return ExitStatus.success
             default:
-                return usageError("unknown command \"\(WireCodec.printable(command))\"")
+                let names = CommandCatalog.brokerctl.subcommands.map(\.name)
+                let guess = closestMatch(to: command, among: names).map { " (did you mean \"\($0)\"?)" } ?? ""
+                return usageError("unknown command \"\(WireCodec.printable(command))\"\(guess)")
             }
         } catch let failure as BrokerFailure where failure.kind == .usage {
-            return usageError(failure.message)
+            // The subcommand's own synopsis, not the generic one.
+            let known = CommandCatalog.brokerctl.subcommand(named: command) != nil
+            return usageError(failure.message, command: known ? command : nil)
         } catch let error as ConfigError {
             err("brokerctl: \(error.description)")
             return ExitStatus.failure
@@ -114,6 +124,11 @@ public struct Brokerctl {
         guard let subcommand = CommandCatalog.brokerctl.subcommand(named: name) else {
             throw BrokerFailure(.internal, "brokerctl \(name) is missing from the command catalog")
         }
+        if !subcommand.options.contains(where: { $0.long == "--format" }),
+           let given = args.first(where: { $0 == "--format" || $0.hasPrefix("--format=") }) {
+            let json = CommandCatalog.brokerctl.subcommands.filter { $0.options.contains { $0.long == "--format" } }.map(\.name)
+            throw BrokerFailure(.usage, "brokerctl \(name) does not take \(WireCodec.printable(given)); its output is for people. These print JSON: \(json.joined(separator: ", "))")
+        }
         let parsed = try subcommand.parse(args)
         var options = Options()
         options.format = parsed.values["--format"].flatMap(Format.init(rawValue:)) ?? .table
@@ -131,7 +146,13 @@ public struct Brokerctl {
         return CommandCatalog.brokerctl.subcommands.lazy.flatMap(\.options).first { $0.long == name }
     }
 
-    var paths: BrokerPaths { get throws { try BrokerPaths.resolve(environment) } }
+    var paths: BrokerPaths {
+        get throws {
+            var paths = try BrokerPaths.resolve(environment)
+            if configFromOption && paths.configFileIsExplicit { paths.configOrigin = .option }
+            return paths
+        }
+    }
 
     func client() throws -> AgentClient {
         AgentClient(paths: try paths, environment: environment, timeoutSeconds: 10,

@@ -16,7 +16,13 @@ public enum CompletionRenderer {
     static func usesIdentities(_ command: CommandDescription) -> Bool {
         let completions = command.allOptions.map(\.completion)
             + (command.arguments + command.subcommands.flatMap(\.positionals)).map(\.completion)
-        return completions.contains(.identity)
+        return completions.contains { if case .identityFor = $0 { return true }; return $0 == .identity }
+    }
+
+    /// The arguments after `list --names` for one completion: `--for USE` when restricted.
+    static func identityFilter(_ completion: ValueCompletion) -> String {
+        if case .identityFor(let use) = completion { return " --for \(use.rawValue)" }
+        return ""
     }
 
     /// The command's name as a shell identifier: `git-credential-broker` → `git_credential_broker`.
@@ -55,7 +61,21 @@ public enum CompletionRenderer {
         var out = header("bash", command) + [""]
         let identities = "__\(identifier(command))_identities"
         if usesIdentities(command) {
-            out += ["\(identities)() {", "    \(identityNamesCommand) 2>/dev/null", "}", ""]
+            // The names come from the configuration this command line names (`--config FILE`).
+            out += [
+                "\(identities)() {",
+                "    local i config=()",
+                "    for ((i = 1; i < ${#COMP_WORDS[@]} - 1; i++)); do",
+                "        case ${COMP_WORDS[i]} in",
+                // bash splits `--config=FILE` at `=` (COMP_WORDBREAKS) into three words.
+                "            --config) [[ ${COMP_WORDS[i+1]} == = ]] && ((i++)); config=(--config \"${COMP_WORDS[i+1]}\") ;;",
+                "            --config=*) config=(--config \"${COMP_WORDS[i]#--config=}\") ;;",
+                "        esac",
+                "    done",
+                "    brokerctl \"${config[@]}\" list --names \"$@\" 2>/dev/null",
+                "}",
+                "",
+            ]
         }
         func reply(_ generator: String) -> String {
             "mapfile -t COMPREPLY < <(\(generator))"
@@ -69,7 +89,7 @@ public enum CompletionRenderer {
             case .choices(let list): return words(list)
             case .file: return "compopt -o filenames 2>/dev/null; " + reply("compgen -f -- \"$cur\"")
             case .directory: return "compopt -o filenames 2>/dev/null; " + reply("compgen -d -- \"$cur\"")
-            case .identity: return reply("compgen -W \"$(\(identities))\" -- \"$cur\"")
+            case .identity, .identityFor: return reply("compgen -W \"$(\(identities)\(identityFilter(completion)))\" -- \"$cur\"")
             }
         }
         /// The body that completes within one scope: option values, options, then positionals.
@@ -155,10 +175,19 @@ public enum CompletionRenderer {
         let identities = function + "_identities"
         var out = ["#compdef \(command.name)"] + header("zsh", command) + [""]
         if usesIdentities(command) {
+            // The whole command line as typed, saved before _arguments shifts `words`, so a
+            // `--config FILE` before the subcommand still chooses the configuration.
             out += [
                 "\(identities)() {",
-                "  local -a names",
-                "  names=(${(f)\"$(_call_program identities \(identityNamesCommand) 2>/dev/null)\"})",
+                "  local -a names config",
+                "  local i",
+                "  for (( i = 1; i < ${#\(function)_line}; i++ )); do",
+                "    case ${\(function)_line[i]} in",
+                "      (--config) config=(--config \"${\(function)_line[i+1]}\") ;;",
+                "      (--config=*) config=(--config \"${\(function)_line[i]#--config=}\") ;;",
+                "    esac",
+                "  done",
+                "  names=(${(f)\"$(_call_program identities brokerctl $config list --names $@ 2>/dev/null)\"})",
                 "  _wanted identities expl identity compadd -a names",
                 "}",
                 "",
@@ -173,7 +202,7 @@ public enum CompletionRenderer {
             case .choices(let list): return "(\(list.joined(separator: " ")))"
             case .file: return "_files"
             case .directory: return "_files -/"
-            case .identity: return identities
+            case .identity, .identityFor: return identities + identityFilter(completion)
             }
         }
         func spec(_ option: CommandOption) -> String {
@@ -206,6 +235,7 @@ public enum CompletionRenderer {
         }
 
         out += ["\(function)() {", "  local curcontext=$curcontext state line ret=1", "  typeset -A opt_args"]
+        if usesIdentities(command) { out.append("  local -a \(function)_line; \(function)_line=(\"${words[@]}\")") }
         if command.subcommands.isEmpty {
             let specs = command.options.map(spec) + command.arguments.enumerated().map { positionalSpec($0.offset + 1, $0.element) }
             out += arguments(specs, indent: "  ")
@@ -250,7 +280,21 @@ public enum CompletionRenderer {
         let identities = "__fish_\(identifier(command))_identities"
         var out = header("fish", command) + [""]
         if usesIdentities(command) {
-            out += ["function \(identities)", "    \(identityNamesCommand) 2>/dev/null", "end", ""]
+            out += [
+                "function \(identities)",
+                "    set -l config",
+                "    set -l words (commandline -opc)",
+                "    for i in (seq (count $words))",
+                "        if test $words[$i] = --config; and test $i -lt (count $words)",
+                "            set config --config $words[(math $i + 1)]",
+                "        else if string match -q -- '--config=*' $words[$i]",
+                "            set config --config (string replace -- --config= '' $words[$i])",
+                "        end",
+                "    end",
+                "    brokerctl $config list --names $argv 2>/dev/null",
+                "end",
+                "",
+            ]
         }
         /// fish single quotes: only \ and ' need a backslash.
         func quoted(_ text: String) -> String {
@@ -267,7 +311,7 @@ public enum CompletionRenderer {
             case .choices(let list): return "-x -a " + quoted(list.joined(separator: " "))
             case .file: return "-r -F"
             case .directory: return "-x -a '(__fish_complete_directories)'"
-            case .identity: return "-x -a '(\(identities))'"
+            case .identity, .identityFor: return "-x -a '(\(identities)\(identityFilter(completion)))'"
             }
         }
         func line(_ condition: String?, _ rest: String) -> String {
@@ -289,7 +333,7 @@ public enum CompletionRenderer {
             case .choices(let list): return [line(condition, "-a " + quoted(list.joined(separator: " ")) + help)]
             case .file: return [line(condition, "-F")]
             case .directory: return [line(condition, "-a '(__fish_complete_directories)'")]
-            case .identity: return [line(condition, "-a '(\(identities))'" + help)]
+            case .identity, .identityFor: return [line(condition, "-a '(\(identities)\(identityFilter(argument.completion)))'" + help)]
             }
         }
 

@@ -13,6 +13,18 @@ public enum ValueCompletion: Sendable, Equatable {
     case directory
     /// Identity names, from `brokerctl list --names`.
     case identity
+    /// Names of the identities that can serve one use, from `brokerctl list --names --for USE`.
+    case identityFor(IdentityUse)
+}
+
+/// What an identity is completed for: only kinds that can answer it are offered.
+public enum IdentityUse: String, Sendable, CaseIterable {
+    /// Kinds that give AWS credentials (aws-credential-process --identity).
+    case aws
+    /// Kinds with a login step (brokerctl login).
+    case login
+    /// Kinds with one credential to describe, not leased pools (brokerctl whoami).
+    case whoami
 }
 
 /// A term and its explanation: an option, an exit status, a variable, a file.

@@ -14,7 +14,7 @@ extension CommandCatalog {
             .paragraph("It never reads the terminal. When an identity needs an MFA code and no `mfa-command` is configured, it fails with one line telling you to run `brokerctl login NAME`, which prompts and hands the code to the agent. On any failure it prints one line on standard error, nothing on standard output, and exits 1; botocore shows that line inside its own error message."),
         ],
         options: [
-            CommandOption("--identity", value: "NAME", completion: .identity,
+            CommandOption("--identity", value: "NAME", completion: .identityFor(.aws),
                           "The identity to hand out, as named by an `[identity \"NAME\"]` section (default `BROKER_IDENTITY`)."),
             CatalogText.socketDirOption,
             .help,

@@ -15,7 +15,7 @@ package enum CatalogText {
 
     static let environmentVariables: [String: Definition] = [
         "BROKER_CONFIG": Definition("BROKER_CONFIG", [
-            "The configuration file to read instead of `$XDG_CONFIG_HOME/credential-broker/config`. Unlike the default file, a file named here must exist.",
+            "The configuration file to read instead of `$XDG_CONFIG_HOME/credential-broker/config`. Unlike the default file, a file named here must exist. Another file than the default one is served by its own agent (see broker-agent(1)), so a request is never answered from another configuration.",
         ]),
         "BROKER_SOCKET_DIR": Definition("BROKER_SOCKET_DIR", [
             "The directory of the agent's socket and spawn lock, instead of `$XDG_RUNTIME_DIR/credential-broker`.",
@@ -130,13 +130,15 @@ extension CommandCatalog {
     public static let brokerAgent = CommandDescription(
         name: "broker-agent",
         summary: "per-user agent that obtains, caches and hands out credentials",
-        synopsis: ["broker-agent [--foreground] [--socket-dir DIR] [--idle-timeout DURATION]"],
+        synopsis: ["broker-agent [--foreground] [--socket-dir DIR] [--config FILE] [--idle-timeout DURATION]"],
         description: [
             .paragraph("broker-agent owns everything stateful in credential-broker: it reads the configuration, resolves identity chains, runs identities' commands and `cmd:` secrets, caches short-lived credentials, keeps git credential-cache entries in memory and writes the audit log. git-credential-broker(1) and brokerctl(1) are thin clients that send it one request per connection."),
             .subheading("Started on demand"),
             .paragraph("You rarely start it yourself. A client that finds no agent takes a spawn lock, so that concurrent git processes start only one agent, starts `broker-agent --spawned` and waits for its one-line answer: `ok` once it listens, or the reason it could not start. A spawned agent detaches from the terminal, closes every descriptor it inherited and writes its log to `agent.log`. Run it with `--foreground` to watch the log on standard error."),
             .subheading("Socket and permissions"),
             .paragraph("It listens on `$XDG_RUNTIME_DIR/credential-broker/agent.sock`, or `$XDG_CACHE_HOME/credential-broker/run/agent.sock` when XDG_RUNTIME_DIR is unset; `BROKER_SOCKET_DIR` or `--socket-dir` names another directory. Its directories are created with mode 0700; an existing one that group or others can enter is refused with the `chmod 0700` command that fixes it. On every connection the agent checks the peer's user id (SO_PEERCRED on Linux, getpeereid on macOS) and closes connections from any other user without answering."),
+            .subheading("One agent per configuration"),
+            .paragraph("A request is never answered from a configuration other than the one it was made under. The default configuration's agent listens on `agent.sock`; a configuration named by `BROKER_CONFIG` or `brokerctl --config` that is another file gets its own agent, on `agent-KEY.sock` in the same directory, where KEY is 16 hex digits of a hash (FNV-1a) of the file's canonical path. Clients compute the same name, so `BROKER_CONFIG=other.conf git fetch` starts or finds the agent of `other.conf`, and `brokerctl status` under the same variable shows that agent and its file. Each agent keeps its own git credential-cache entries; the disk cache and the audit log are shared, and cache entries are keyed by the whole identity chain and its settings, so two files that define a name differently never share a credential."),
             .subheading("Cache"),
             .paragraph("Credentials with an expiry are cached in memory and in `$XDG_CACHE_HOME/credential-broker/entries/` (files of mode 0600), so a restarted agent need not mint them again. Long-lived secrets read through `env:`, `file:` and `cmd:` references are held in memory only. Concurrent requests for the same credential cause one upstream call, and a cached credential is refreshed in the background `[agent] refresh-ahead` before it would fall below its minimum validity, so callers seldom wait."),
             .subheading("Whose environment"),
@@ -148,6 +150,9 @@ extension CommandCatalog {
             CommandOption("--foreground", "Stay attached to the terminal and log to standard error (the default when you run it).",
                           details: ["It undoes an earlier `--spawned` on the same command line."]),
             CatalogText.socketDirOption,
+            CommandOption("--config", value: "FILE", completion: .file,
+                          "Serve the configuration in FILE (as `BROKER_CONFIG` does), on that configuration's own socket.",
+                          details: ["Clients pass it when they start an agent for a configuration other than the default one."]),
             CommandOption("--idle-timeout", value: "DURATION",
                           "Exit after DURATION without requests, such as 90s, 15m or 1h30m, instead of `[agent] idle-timeout`."),
             CommandOption("--spawned", "Run as started by a client: detach, log to `agent.log` and report readiness on standard output.",

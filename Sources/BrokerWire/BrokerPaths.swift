@@ -14,11 +14,18 @@ public struct BrokerPaths: Equatable, Sendable {
     /// Holds the audit log, the agent log and lease metadata.
     public var stateDirectory: String
     public var configFile: String
-    /// True when the config path came from BROKER_CONFIG (a missing file is then an error).
+    /// True when the config path came from BROKER_CONFIG or --config (a missing file is then an error).
     public var configFileIsExplicit: Bool
+    /// Where the config path came from, so a message names the right one.
+    public var configOrigin: ConfigOrigin
+    /// Empty for the default configuration; otherwise a hash of the other file's canonical path,
+    /// which names that configuration's own agent socket (D15: one agent per configuration).
+    public var agentKey: String
 
-    public var socketPath: String { runtimeDirectory + "/agent.sock" }
-    public var spawnLockPath: String { runtimeDirectory + "/spawn.lock" }
+    public enum ConfigOrigin: Equatable, Sendable { case standard, environment, option }
+
+    public var socketPath: String { runtimeDirectory + (agentKey.isEmpty ? "/agent.sock" : "/agent-\(agentKey).sock") }
+    public var spawnLockPath: String { runtimeDirectory + (agentKey.isEmpty ? "/spawn.lock" : "/spawn-\(agentKey).lock") }
     public var auditLogPath: String { stateDirectory + "/audit.log" }
     public var agentLogPath: String { stateDirectory + "/agent.log" }
     public var cacheEntriesDirectory: String { cacheDirectory + "/entries" }
@@ -29,6 +36,8 @@ public struct BrokerPaths: Equatable, Sendable {
         self.stateDirectory = stateDirectory
         self.configFile = configFile
         self.configFileIsExplicit = configFileIsExplicit
+        self.configOrigin = configFileIsExplicit ? .environment : .standard
+        self.agentKey = ""
     }
 
     /// XDG base directories, with the usual fallbacks under HOME. `BROKER_SOCKET_DIR` overrides
@@ -47,11 +56,37 @@ public struct BrokerPaths: Equatable, Sendable {
             ?? absolute("XDG_RUNTIME_DIR").map { $0 + "/credential-broker" }
             ?? cache + "/run"
         let state = (absolute("XDG_STATE_HOME") ?? home + "/.local/state") + "/credential-broker"
-        if let explicit = env["BROKER_CONFIG"] {
-            return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: explicit, configFileIsExplicit: true)
+        let standard = (absolute("XDG_CONFIG_HOME") ?? home + "/.config") + "/credential-broker/config"
+        if let explicit = env["BROKER_CONFIG"], !explicit.isEmpty {
+            // Absolute and with links resolved, so every client names the same file the same way.
+            let file = canonicalPath(explicit)
+            var paths = BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: file, configFileIsExplicit: true)
+            if file != canonicalPath(standard) { paths.agentKey = agentKey(for: file) }
+            return paths
         }
-        let config = (absolute("XDG_CONFIG_HOME") ?? home + "/.config") + "/credential-broker/config"
-        return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: config)
+        return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: standard)
+    }
+
+    /// The socket name's key for a configuration file: 16 hex digits of FNV-1a over its canonical
+    /// path. Not a secret and not a defence (the directory is private): a name, stable across runs.
+    public static func agentKey(for canonicalFile: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in canonicalFile.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
+    /// `realpath` when the file exists; otherwise the path made absolute against the working directory.
+    static func canonicalPath(_ path: String) -> String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(cString: buffer)
+        return (cwd == "/" ? "" : cwd) + "/" + path
     }
 
     private static func homeFromPasswd() -> String? {

@@ -147,8 +147,10 @@ public enum WireCodec {
     /// Untrusted text made safe for a terminal: C0 controls, DEL and C1 controls (which start
     /// escape sequences) are shown as `\x1b`; at most `limit` characters are kept (nil: all).
     /// `keepingLineBreaks` lets "\n" and "\t" through, for output that is made of lines.
+    /// A text cut at `limit` ends in "…", so a reader knows it was cut.
     public static func printable(_ text: String, limit: Int? = 64, keepingLineBreaks: Bool = false) -> String {
         var out = String.UnicodeScalarView()
+        let cut = limit.map { text.unicodeScalars.count > $0 } ?? false
         for scalar in limit.map({ Array(text.unicodeScalars.prefix($0)) }) ?? Array(text.unicodeScalars) {
             let value = scalar.value
             if keepingLineBreaks && (scalar == "\n" || scalar == "\t") {
@@ -160,7 +162,27 @@ public enum WireCodec {
                 out.append(scalar)
             }
         }
+        if cut { out.append("…") }
         return String(out)
+    }
+
+    /// The first non-blank line of a command's or upstream's error text, for a one-line message:
+    /// whole up to `limit` characters; longer, cut at the last word boundary before it and ended
+    /// with "…" — never mid-word without saying so. Control characters are escaped. nil when blank.
+    public static func excerpt(_ text: String, limit: Int = 300) -> String? {
+        guard let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .first(where: { !$0.allSatisfy { $0 == " " || $0 == "\t" } }) else { return nil }
+        var scalars = Array(line.unicodeScalars)
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        guard scalars.count > limit else { return printable(String(String.UnicodeScalarView(scalars)), limit: nil) }
+        var kept = Array(scalars.prefix(limit))
+        // Back up to a word boundary unless that would throw away most of the line.
+        if scalars[limit] != " ", let space = kept.lastIndex(of: " "), space > limit / 2 {
+            kept = Array(kept[..<space])
+        }
+        while let last = kept.last, last == " " || last == "," || last == ";" || last == ":" { kept.removeLast() }
+        return printable(String(String.UnicodeScalarView(kept)), limit: nil) + "…"
     }
 }
 

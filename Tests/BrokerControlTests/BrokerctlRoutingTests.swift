@@ -1,7 +1,8 @@
 // brokerctl's router without a process: which words reach which subcommand.
 
-import BrokerControl
+@testable import BrokerControl
 import BrokerWire
+import Foundation
 import XCTest
 
 final class BrokerctlRoutingTests: XCTestCase {
@@ -26,10 +27,56 @@ final class BrokerctlRoutingTests: XCTestCase {
         XCTAssertTrue(before.out.contains("\"running\" : false"), before.out)
     }
 
-    func testAnOptionTheSubcommandDoesNotDeclareIsAUsageError() {
-        let result = run(["stop", "--format", "json"])
+    func testFormatOnASubcommandWithoutJSONIsRefusedByNameNotIgnored() {
+        for subcommand in ["selftest", "login"] {
+            let result = run([subcommand, "--format", "json"])
+            XCTAssertEqual(result.status, ExitStatus.usage, subcommand)
+            XCTAssertTrue(result.err.hasPrefix("brokerctl: brokerctl \(subcommand) does not take --format; its output is for people. These print JSON: status, list, validate, stop, logout, whoami, audit"), result.err)
+            let listed = result.err.split(separator: "\n")[0].components(separatedBy: "These print JSON: ").last ?? ""
+            XCTAssertFalse(listed.split(separator: ",").contains { ["selftest", "login"].contains($0.trimmingCharacters(in: .whitespaces)) }, listed)
+            XCTAssertTrue(result.err.contains("usage: brokerctl [--config FILE] \(subcommand)"), "the subcommand's own usage: \(result.err)")
+        }
+    }
+
+    func testStopAndLogoutAnswerInJSONWhenAsked() throws {
+        let stop = run(["--format", "json", "stop"])
+        XCTAssertEqual(stop.status, ExitStatus.success, stop.err)
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(stop.out.utf8)) as? [String: Bool], ["running": false])
+        let logout = run(["logout", "--all", "--format=json"])
+        XCTAssertEqual(logout.status, ExitStatus.success, logout.err)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(logout.out.utf8)) as? [String: Any])
+        XCTAssertEqual(object["removed"] as? Int, 0)
+        XCTAssertEqual(object["agent_running"] as? Bool, false)
+    }
+
+    func testAMisspeltSubcommandGetsADidYouMean() {
+        let result = run(["statsu"])
         XCTAssertEqual(result.status, ExitStatus.usage)
-        XCTAssertTrue(result.err.hasPrefix("brokerctl: unknown option --format\n"), result.err)
+        XCTAssertTrue(result.err.hasPrefix("brokerctl: unknown command \"statsu\" (did you mean \"status\"?)\n"), result.err)
+    }
+
+    func testAnUnknownOptionPrintsTheSubcommandsUsage() {
+        let result = run(["audit", "--tial", "5"])
+        XCTAssertEqual(result.status, ExitStatus.usage)
+        XCTAssertEqual(result.err, "brokerctl: unknown option --tial\nusage: brokerctl [--config FILE] audit [--tail N] [--format table|json]\n")
+    }
+
+    func testCountsAreSingularForOne() {
+        XCTAssertEqual(plural(1, "identity", "identities"), "1 identity")
+        XCTAssertEqual(plural(2, "identity", "identities"), "2 identities")
+        XCTAssertEqual(plural(1, "cached credential"), "1 cached credential")
+        XCTAssertEqual(plural(0, "git binding"), "0 git bindings")
+        XCTAssertEqual(plural(1, "entry", "entries"), "1 entry")
+    }
+
+    func testMissingConfigFromTheOptionNamesTheOptionNotTheVariable() {
+        let result = run(["--config", root + "/nope", "list"])
+        XCTAssertEqual(result.status, ExitStatus.failure)
+        XCTAssertTrue(result.err.contains("config file \(root)/nope (from --config) does not exist (hint: create it or fix the --config path)"), result.err)
+        XCTAssertFalse(result.err.contains("BROKER_CONFIG"), result.err)
+        let validate = run(["validate", "--config", root + "/nope"])
+        XCTAssertFalse(validate.err.contains("BROKER_CONFIG"), validate.err)
+        XCTAssertTrue(validate.err.contains("(from --config)"), validate.err)
     }
 
     func testAnUnknownWordBeforeTheSubcommandIsStillAnUnknownCommand() {

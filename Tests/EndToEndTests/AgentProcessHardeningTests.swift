@@ -46,6 +46,9 @@ final class AgentProcessHardeningTests: XCTestCase {
         sandbox.environment["BROKER_CONFIG"] = "relative.conf"
         let get = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n\n", extraEnvironment: ["BOT_TOKEN": "t0ken"])
         XCTAssertEqual(get.stdout, "username=u\npassword=t0ken\n", get.stderr)
+        // The same file by its absolute path names the same agent (one agent per configuration);
+        // the relative name meant the client's directory, not this test's.
+        sandbox.environment["BROKER_CONFIG"] = sandbox.root + "/relative.conf"
         guard let pid = sandbox.agentPID else { return XCTFail("no agent") }
         XCTAssertEqual(try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/cwd"), "/")
     }

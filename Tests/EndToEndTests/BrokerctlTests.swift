@@ -17,7 +17,7 @@ final class BrokerctlTests: XCTestCase {
         sandbox.writeConfig("[identity \"bot\"]\n    kind = static\n    username = x\n    secret = env:T\n")
         let result = sandbox.broker("brokerctl", ["validate"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stdout, "\(sandbox.configPath): ok (1 identities, 0 git bindings)\n")
+        XCTAssertEqual(result.stdout, "\(sandbox.configPath): ok (1 identity, 0 git bindings)\n")
     }
 
     func testValidateReportsErrorsInIncludedFilesAtTheirOwnLine() {
@@ -123,7 +123,7 @@ final class BrokerctlTests: XCTestCase {
             [git "https://example.com"]
                 identity = minted
             """)
-        XCTAssertEqual(sandbox.broker("brokerctl", ["status"]).stdout, "broker-agent is not running (socket \(sandbox.paths.socketPath))\n")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["status"]).stdout, "broker-agent is not running for config \(sandbox.configPath) (socket \(sandbox.paths.socketPath))\n")
         let get = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
         XCTAssertTrue(get.stdout.contains("password=CANARY-SECRET"))
         let table = sandbox.broker("brokerctl", ["status"])
@@ -150,11 +150,11 @@ final class BrokerctlTests: XCTestCase {
         sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
         let entries = sandbox.paths.cacheEntriesDirectory
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 1)
-        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "minted"]).stdout, "dropped 1 cached credential(s) of \"minted\"\n")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "minted"]).stdout, "dropped 1 cached credential of \"minted\"\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 0)
         sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=example.com\n")
         sandbox.stopAgent()
-        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "--all"]).stdout, "dropped 1 cached credential(s) from disk\n")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "--all"]).stdout, "dropped 1 cached credential from disk\n")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: entries).count, 0)
     }
 
@@ -198,7 +198,7 @@ final class BrokerctlTests: XCTestCase {
         let sandbox = Sandbox()
         sandbox.writeConfig("[identity \"b\"]\nkind = exec\ncommand = true\n[git \"https://github.com/acme\"]\nidentity = b\n[git \"https://example.com\"]\nidentity = b\n")
         XCTAssertEqual(sandbox.broker("brokerctl", ["git-setup"]).stdout,
-                       "git config --global credential.helper broker\ngit config --global credential.https://github.com.useHttpPath true\n")
+                       "git config --global credential.helper \(Sandbox.executable("git-credential-broker"))\ngit config --global credential.https://github.com.useHttpPath true\n")
     }
 
     func testUnknownCommandIsAUsageError() {

@@ -2,11 +2,20 @@
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 function __fish_aws_credential_process_identities
-    brokerctl list --names 2>/dev/null
+    set -l config
+    set -l words (commandline -opc)
+    for i in (seq (count $words))
+        if test $words[$i] = --config; and test $i -lt (count $words)
+            set config --config $words[(math $i + 1)]
+        else if string match -q -- '--config=*' $words[$i]
+            set config --config (string replace -- --config= '' $words[$i])
+        end
+    end
+    brokerctl $config list --names $argv 2>/dev/null
 end
 
 # Files only where an option or argument takes one.
 complete -c aws-credential-process -f
-complete -c aws-credential-process -l identity -x -a '(__fish_aws_credential_process_identities)' -d 'the identity to hand out, as named by an [identity "NAME"] section (default BROKER_IDENTITY)'
+complete -c aws-credential-process -l identity -x -a '(__fish_aws_credential_process_identities --for aws)' -d 'the identity to hand out, as named by an [identity "NAME"] section (default BROKER_IDENTITY)'
 complete -c aws-credential-process -l socket-dir -x -a '(__fish_complete_directories)' -d 'use the agent socket in DIR instead of the default; an agent started on demand listens there'
 complete -c aws-credential-process -s h -l help -d 'print this help and exit'

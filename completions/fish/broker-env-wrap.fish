@@ -2,7 +2,16 @@
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 function __fish_broker_env_wrap_identities
-    brokerctl list --names 2>/dev/null
+    set -l config
+    set -l words (commandline -opc)
+    for i in (seq (count $words))
+        if test $words[$i] = --config; and test $i -lt (count $words)
+            set config --config $words[(math $i + 1)]
+        else if string match -q -- '--config=*' $words[$i]
+            set config --config (string replace -- --config= '' $words[$i])
+        end
+    end
+    brokerctl $config list --names $argv 2>/dev/null
 end
 
 # Files only where an option or argument takes one.

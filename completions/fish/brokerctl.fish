@@ -2,7 +2,16 @@
 # by `brokerctl generate-docs`; edit the catalog, not this file.
 
 function __fish_brokerctl_identities
-    brokerctl list --names 2>/dev/null
+    set -l config
+    set -l words (commandline -opc)
+    for i in (seq (count $words))
+        if test $words[$i] = --config; and test $i -lt (count $words)
+            set config --config $words[(math $i + 1)]
+        else if string match -q -- '--config=*' $words[$i]
+            set config --config (string replace -- --config= '' $words[$i])
+        end
+    end
+    brokerctl $config list --names $argv 2>/dev/null
 end
 
 # Files only where an option or argument takes one.
@@ -10,8 +19,8 @@ complete -c brokerctl -f
 set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
-complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration; on the first error print file:line and the reason and exit 1'
-complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a stop -d 'ask the agent to exit; the next request starts a new one'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration and its secret references; print every error with its file:line and exit 1 if there is one'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a stop -d 'ask the agent of this configuration to exit; the next request starts a new one'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a logout -d 'drop the cached credentials of IDENTITY, or with --all every cached credential'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'show who an identity is: for AWS kinds STS\'s ARN, account and masked access key; for others the user name or token fingerprint; with its expiry and which tier answered'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
@@ -30,16 +39,20 @@ complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcomman
 complete -c brokerctl -n '__fish_seen_subcommand_from status' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from list' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from list' -l names -d 'print only the identity names, one per line (the shell completions use this)'
+complete -c brokerctl -n '__fish_seen_subcommand_from list' -l for -x -a 'aws login whoami' -d 'with --names, only identities whose kind can serve that use: AWS credentials, a login step, or whoami'
 complete -c brokerctl -n '__fish_seen_subcommand_from validate' -l config -r -F -d 'check FILE instead of the configuration in use'
+complete -c brokerctl -n '__fish_seen_subcommand_from validate' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from stop' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from logout' -l all -d 'drop every cached credential, including git credential-cache entries'
+complete -c brokerctl -n '__fish_seen_subcommand_from logout' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from logout' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
-complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -a '(__fish_brokerctl_identities)' -d 'identity'
-complete -c brokerctl -n '__fish_seen_subcommand_from login' -a '(__fish_brokerctl_identities)' -d 'identity'
+complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -a '(__fish_brokerctl_identities --for whoami)' -d 'identity'
+complete -c brokerctl -n '__fish_seen_subcommand_from login' -a '(__fish_brokerctl_identities --for login)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l tail -x -d 'show the last N records (default 20)'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
-complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print each one set'
-complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print them as git config --global commands to review or paste (the default)'
+complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print what changed'
+complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print the change and the git config --global commands to review or paste (the default)'
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l print -d 'print the entries that would be added, and write nothing'
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l file -r -F -d 'the docker config file to edit (default $DOCKER_CONFIG/config.json, then ~/.docker/config.json)'
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l registry -x -d 'also add these registries, comma-separated (for registries matched by a wildcard binding)'

@@ -6,6 +6,9 @@ import BrokerWire
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    // The collecting path (validate, the broken-config fallback) reads past every error.
+    let checked = BrokerConfig.build(ConfigSyntax.parseDocument(text: text, file: "fuzz"))
+    _ = checked.config.gitBinding(protocol: "https", host: "example.com", path: nil)
     guard let entries = try? ConfigSyntax.parse(text: text, file: "fuzz") else { return 0 }
     for entry in entries {
         _ = try? ConfigSyntax.parseBool(entry.value, at: entry.location)

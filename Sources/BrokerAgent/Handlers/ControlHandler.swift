@@ -20,7 +20,9 @@ struct ControlHandler {
     }
 
     func status() -> WireMessage {
-        let configFile = (try? service.loadConfig().file ?? "(none)") ?? "(invalid)"
+        // The file this agent serves, even when it is broken or missing: one agent per configuration.
+        let configFile = service.paths.configFile
+            + (FileManager.default.fileExists(atPath: service.paths.configFile) ? "" : " (no such file: an empty configuration)")
         var answer = WireMessage.ok([
             .init("config", configFile),
             .init("git_cache_entries", String(service.gitStore.count)),
@@ -37,8 +39,19 @@ struct ControlHandler {
             answer.appendRecord("entry", [("identity", entry.key.identity), ("kind", entry.key.kind),
                                           ("expires", expires.map(String.init) ?? "-"), ("key", entry.key.description)])
         }
-        if case .failure(let error) = service.configStore.config() {
+        switch service.configStore.config() {
+        case .failure(let error):
             answer.append("config_error", "\(error)")
+        case .success(let config):
+            // `env:` secrets this agent cannot read, for `brokerctl validate`: its environment is
+            // the one it was started with, not the asking shell's.
+            var missing = Set<String>()
+            for name in config.identityOrder {
+                for case .environment(let variable) in config.kinds[name]?.secretReferences ?? []
+                where service.resolver.context.environment.values[variable] == nil && missing.insert(variable).inserted {
+                    answer.appendRecord("env_missing", [("name", variable)])
+                }
+            }
         }
         // Pool leases by token fingerprint, never the token.
         let pools = service.leases.snapshot()

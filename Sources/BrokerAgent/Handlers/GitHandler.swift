@@ -23,7 +23,12 @@ struct GitHandler {
             throw BrokerFailure(.input, "git request without protocol and host")
         }
         let target = "\(scheme)://\(host)" + (credential.path.map { "/\($0)" } ?? "")
-        let config = try service.loadConfig()
+        let config: BrokerConfig
+        do {
+            config = try service.loadConfig()
+        } catch {
+            return try unboundDespite(error, action, credential, request: request, scheme: scheme, host: host, target: target)
+        }
         if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
             let identity = try config.identity(binding.identity)
             switch identity.kind.acquisition {
@@ -35,6 +40,21 @@ struct GitHandler {
             }
         }
         return try cached(action, credential, request: request, config: config, scheme: scheme, host: host, target: target)
+    }
+
+    /// A broken configuration must not break the credential-cache drop-in: a URL that no binding
+    /// in the file names (as far as it could be read) is served from memory as usual, with the
+    /// error as a warning; a bound URL, or a file that could not be read at all, gets the error.
+    func unboundDespite(_ error: Error, _ action: Action, _ credential: GitCredential, request: AgentRequest,
+                        scheme: String, host: String, target: String) throws -> WireMessage {
+        let checked = BrokerConfig.check(service.paths)
+        guard checked.bindingsComplete, !checked.errors.isEmpty,
+              checked.config.gitBinding(protocol: scheme, host: host, path: credential.path) == nil else { throw error }
+        let answer = try cached(action, credential, request: request, config: checked.config, scheme: scheme, host: host, target: target)
+        guard action == .get else { return answer }
+        let first = checked.errors[0]
+        let more = checked.errors.count > 1 ? " (and \(checked.errors.count - 1) more)" : ""
+        return WireMessage(answer.fields + [.init(WireKey.warning, "the configuration has errors\(more); this URL is bound to no identity, so it is served like git credential-cache: \(first.description.onOneLine); run: brokerctl validate")])
     }
 
     /// A URL bound to a resolved identity: the broker is the source of truth, so `store` changes

@@ -125,7 +125,4 @@ extension Brokerctl {
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : name
     }
 
-    static func shellQuoted(_ word: String) -> String {
-        word.allSatisfy({ $0.isLetter || $0.isNumber || "-_=./:,@".contains($0) }) ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
 }

@@ -1,15 +1,31 @@
 // `brokerctl list`: the identities, their chains and the git bindings the config defines.
 
 import BrokerCore
+import BrokerFrontends
 import BrokerWire
 import Foundation
 
 extension Brokerctl {
+    /// Whether an identity of this kind can answer `use`: completions offer only those.
+    static func canServe(_ kind: any IdentityKind, _ use: IdentityUse) -> Bool {
+        switch use {
+        case .aws: return type(of: kind).descriptor.produces == .aws
+        case .login: return kind.loginFlow != nil
+        case .whoami:
+            if case .resolved = kind.acquisition { return true }
+            return false
+        }
+    }
+
     func list(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "list")
         let config = try loadConfig()
         if options.flags.contains("--names") {
-            config.identityOrder.forEach { out($0) }
+            let use = options.values["--for"].flatMap(IdentityUse.init(rawValue:))
+            config.identityOrder.filter { name in
+                guard let use, let kind = config.kinds[name] else { return true }
+                return Self.canServe(kind, use)
+            }.forEach { out($0) }
             return ExitStatus.success
         }
         func chain(_ name: String) -> [String] {

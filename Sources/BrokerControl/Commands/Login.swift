@@ -1,5 +1,6 @@
 // `brokerctl login`: read an MFA code from the terminal and hand it to the agent.
 
+import BrokerCore
 import BrokerWire
 import Foundation
 
@@ -9,6 +10,15 @@ extension Brokerctl {
     func login(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "login")
         guard let name = options.positional.first else { throw BrokerFailure(.usage, "login needs an identity") }
+        // Refused before any prompt: an undefined name, or a kind with nothing for a person to do.
+        let config = try loadConfig()
+        let identity = try config.identity(name)
+        guard identity.kind.loginFlow != nil else {
+            let able = config.identityOrder.filter { config.kinds[$0]?.loginFlow != nil }
+            throw BrokerFailure(.input, "identity \"\(name)\" (kind \(identity.kind.kindName)) has no login step; there is nothing to log in to",
+                                hint: "its credential needs nothing from a person, so just use it"
+                                    + (able.isEmpty ? "" : "; identities that take a login here: \(able.prefix(5).joined(separator: ", "))"))
+        }
         let tty = FileHandle(forUpdatingAtPath: "/dev/tty")
         let prompt = Data("MFA code for identity \"\(name)\": ".utf8)
         if let tty { tty.write(prompt) } else { FileHandle.standardError.write(prompt) }

@@ -11,13 +11,23 @@ extension Brokerctl {
             throw BrokerFailure(.usage, "logout takes one identity or --all")
         }
         let identity = options.positional.first
+        let removed: Int
+        let fromDisk: Bool
         if let answer = try client().send(WireMessage(.logout, [.init(WireKey.identity, identity ?? "*")]), startAgent: false) {
-            out("dropped \(answer["removed"] ?? "0") cached credential(s)" + (identity.map { " of \"\($0)\"" } ?? ""))
+            removed = Int(answer["removed"] ?? "0") ?? 0
+            fromDisk = false
         } else {
             // No agent: the disk cache is all there is.
             let cache = CredentialCache(directory: try paths.cacheEntriesDirectory, log: { _ in })
-            let removed = cache.remove(identity: identity)
-            out("dropped \(removed) cached credential(s) from disk" + (identity.map { " of \"\($0)\"" } ?? ""))
+            removed = cache.remove(identity: identity)
+            fromDisk = true
+        }
+        if options.format == .json {
+            var object: [String: Any] = ["removed": removed, "agent_running": !fromDisk]
+            object["identity"] = identity
+            emitJSON(object)
+        } else {
+            out("dropped \(plural(removed, "cached credential"))" + (fromDisk ? " from disk" : "") + (identity.map { " of \"\($0)\"" } ?? ""))
         }
         return ExitStatus.success
     }

@@ -9,9 +9,9 @@ extension Brokerctl {
         let paths = try self.paths
         guard let answer = try client().send(WireMessage(.status), startAgent: false) else {
             if options.format == .json {
-                emitJSON(["running": false, "socket": paths.socketPath])
+                emitJSON(["running": false, "socket": paths.socketPath, "config": paths.configFile])
             } else {
-                out("broker-agent is not running (socket \(paths.socketPath))")
+                out("broker-agent is not running for config \(paths.configFile) (socket \(paths.socketPath))")
             }
             return ExitStatus.success
         }
@@ -48,7 +48,7 @@ extension Brokerctl {
             ["agent", "pid \(answer["pid"] ?? "?"), up \(humanDuration(now - started))"],
             ["socket", answer["socket"] ?? ""],
             ["config", answer["config"] ?? ""],
-            ["git cache", "\(answer["git_cache_entries"] ?? "0") entries in memory"],
+            ["git cache", "\(plural(Int(answer["git_cache_entries"] ?? "0") ?? 0, "entry", "entries")) in memory"],
             ["docker logins", "\(answer["docker_store_entries"] ?? "0") in memory"],
         ]))
         if let configError = answer["config_error"] { out("config error: \(configError)") }

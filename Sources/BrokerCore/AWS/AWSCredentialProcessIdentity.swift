@@ -41,7 +41,7 @@ public struct AWSCredentialProcessIdentity: AWSIdentityKind {
         let program = "credential_process `\(command.split(separator: " ").first ?? "")`"
         let limit = timeout ?? 30
         let result = try context.commandRunner.run(command, timeout: limit, environment: context.environment)
-        let firstErrorLine = result.stderr.split(separator: "\n").first.map { ": " + WireCodec.printable(String($0)) } ?? ""
+        let firstErrorLine = result.stderrExcerpt.map { ": " + $0 } ?? ""
         if result.timedOut {
             throw BrokerFailure(.upstream, "\(program) timed out after \(limit) s", hint: "raise `timeout` for identity \"\(name)\"")
         }

@@ -130,7 +130,7 @@ public struct AWSUserIdentity: AWSIdentityKind {
         let result = try context.commandRunner.run(mfaCommand, timeout: 120, environment: context.environment)
         let code = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         guard result.status == 0, !result.timedOut, !code.isEmpty else {
-            let first = result.stderr.split(separator: "\n").first.map { ": " + WireCodec.printable(String($0)) } ?? ""
+            let first = result.stderrExcerpt.map { ": " + $0 } ?? ""
             throw BrokerFailure(.upstream, "mfa-command of identity \"\(name)\" \(result.statusDescription)\(first)")
         }
         return Secret(code)

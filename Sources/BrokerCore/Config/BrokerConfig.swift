@@ -103,6 +103,17 @@ public struct AWSAdapterSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// A configuration with every error found in it, and what could be built from the rest.
+public struct ConfigCheck: Sendable {
+    public var config: BrokerConfig
+    public var errors: [ConfigError]
+    /// False when the file could not be read at all; then `config` says nothing about it.
+    public var readable: Bool
+    /// True when every `[git "URL"]` section was read and its URL understood, so a URL that
+    /// `config` binds to nothing is truly unbound (a syntax error could hide a binding).
+    public var bindingsComplete = true
+}
+
 public struct BrokerConfig: Sendable {
     /// The file it came from; nil when there was none (a valid, empty configuration).
     public var file: String?
@@ -135,17 +146,56 @@ public struct BrokerConfig: Sendable {
         return ConfiguredIdentity(definition: definition, kind: kind)
     }
 
+    /// Loads and validates `paths.configFile`; throws the first error (every one is in `check`).
     public static func load(_ paths: BrokerPaths) throws -> BrokerConfig {
+        let checked = check(paths)
+        if let first = checked.errors.first { throw first }
+        return checked.config
+    }
+
+    /// Where a config path came from, for messages: "(from BROKER_CONFIG)" only when it did.
+    static func origin(_ paths: BrokerPaths) -> (said: String, hint: String) {
+        switch paths.configOrigin {
+        case .option: return (" (from --config)", "create it or fix the --config path")
+        case .environment: return (" (from BROKER_CONFIG)", "create it or unset BROKER_CONFIG")
+        case .standard: return ("", "create it")
+        }
+    }
+
+    /// Reads and validates `paths.configFile` and reports every error, not only the first, with
+    /// the configuration built from everything that was valid. A missing default file is an
+    /// empty config; a missing explicit file is an error.
+    public static func check(_ paths: BrokerPaths) -> ConfigCheck {
         if !FileManager.default.fileExists(atPath: paths.configFile) {
             if paths.configFileIsExplicit {
-                throw ConfigError("config file \(paths.configFile) (from BROKER_CONFIG) does not exist", at: nil,
-                                  hint: "create it or unset BROKER_CONFIG")
+                let origin = origin(paths)
+                return ConfigCheck(config: BrokerConfig(), errors: [
+                    ConfigError("config file \(paths.configFile)\(origin.said) does not exist", at: nil, hint: origin.hint),
+                ], readable: false)
             }
-            return BrokerConfig()
+            return ConfigCheck(config: BrokerConfig(), errors: [], readable: true)
         }
-        var config = try parse(ConfigSyntax.load(path: paths.configFile))
-        config.file = paths.configFile
-        return config
+        let document = ConfigSyntax.loadDocument(path: paths.configFile)
+        var checked = build(document)
+        checked.config.file = paths.configFile
+        return checked
+    }
+
+    /// Validates a parsed document into the model, collecting every error.
+    public static func build(_ document: ConfigDocument) -> ConfigCheck {
+        var builder = Builder()
+        builder.checkHeaders(document.headers)
+        builder.read(document.entries)
+        // Syntax errors first (what follows them is uncertain), then the rest in file order.
+        let byLine = builder.errors.enumerated().sorted { a, b in
+            guard let la = a.element.location, let lb = b.element.location, la.file == lb.file else { return a.offset < b.offset }
+            return la.line == lb.line ? a.offset < b.offset : la.line < lb.line
+        }.map(\.element)
+        let errors = document.errors + byLine
+        var check = ConfigCheck(config: builder.config, errors: errors, readable: document.readable)
+        // A URL can be called unbound only when every [git "…"] section was read and understood.
+        check.bindingsComplete = document.readable && document.errors.isEmpty && !builder.brokenBinding
+        return check
     }
 
     static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider", "registry"]
@@ -159,16 +209,151 @@ public struct BrokerConfig: Sendable {
     /// Keys every identity section takes, whatever its kind.
     public static let commonIdentityKeys = ["kind", "via", "default"]
 
-    /// Validates parsed entries into the model. Every error cites file:line.
-    public static func parse(_ entries: [ConfigEntry]) throws -> BrokerConfig {
+    /// Validates parsed entries into the model. Every error cites file:line; throws the first.
+    public static func parse(_ entries: [ConfigEntry], headers: [ConfigSectionHeader] = []) throws -> BrokerConfig {
+        let checked = build(ConfigDocument(entries: entries, headers: headers))
+        if let first = checked.errors.first { throw first }
+        return checked.config
+    }
+
+    /// Builds the model entry by entry, recording each error and going on, so `validate` can
+    /// report them all and a broken file still says which git URLs it binds.
+    struct Builder {
         var config = BrokerConfig()
+        var errors: [ConfigError] = []
         var identityEntries: [String: [ConfigEntry]] = [:]
         var identityHeaders: [String: SourceLocation] = [:]
         var providerEntries: [String: [ConfigEntry]] = [:]
         var bindingEntries: [(String, [ConfigEntry])] = []
         var registryEntries: [(String, [ConfigEntry])] = []
+        /// Sections already reported as unknown or misnamed: their keys add no more errors.
+        var reportedSections: Set<String> = []
+        /// Identities whose section has an error: what names them adds no second error.
+        var brokenIdentities: Set<String> = []
+        /// A `[git "URL"]` section with an error: some URL may be bound that `config` does not show.
+        var brokenBinding = false
 
-        for entry in entries {
+        mutating func record(_ error: Error) {
+            errors.append(error as? ConfigError ?? ConfigError("\(error)", at: nil))
+        }
+
+        static func sectionKey(_ section: String, _ subsection: String?) -> String { section + "\u{0}" + (subsection ?? "") }
+
+        /// A section the model does not know is an error at its header, even with no keys under it.
+        static func sectionProblem(_ section: String, _ sub: String?, at location: SourceLocation) -> ConfigError? {
+            switch (section, sub) {
+            case ("agent", nil), ("audit", nil), ("aws", nil), ("git", _), ("identity", _?), ("provider", _?), ("registry", _?): return nil
+            case ("identity", nil), ("provider", nil), ("registry", nil):
+                return ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: location)
+            case ("agent", _?), ("audit", _?), ("aws", _?):
+                return ConfigError("[\(section)] takes no name", at: location)
+            default:
+                let guess = closestMatch(to: section, among: sectionNames)
+                let shown = sub.map { "[\(section) \"\(WireCodec.printable($0))\"]" } ?? "[\(section)]"
+                return ConfigError("unknown section \(shown)", at: location,
+                                   hint: guess.map { "did you mean [\($0)]?" }
+                                       ?? "known sections: \(sectionNames.map { "[\($0)]" }.joined(separator: ", "))")
+            }
+        }
+
+        mutating func checkHeaders(_ headers: [ConfigSectionHeader]) {
+            for header in headers {
+                if let problem = Self.sectionProblem(header.section, header.subsection, at: header.location) {
+                    if reportedSections.insert(Self.sectionKey(header.section, header.subsection)).inserted { errors.append(problem) }
+                    continue
+                }
+                if header.section == "identity", let name = header.subsection, identityHeaders[name] == nil {
+                    // A header with no keys still defines the identity (and so is told it lacks a kind).
+                    do {
+                        try checkName(name, ConfigEntry(section: "identity", subsection: name, key: "", value: nil, location: header.location))
+                        identityHeaders[name] = header.location
+                        config.identityOrder.append(name)
+                        identityEntries[name] = identityEntries[name] ?? []
+                    } catch {
+                        // Reported once, at the header; its keys add nothing.
+                        reportedSections.insert(Self.sectionKey(header.section, header.subsection))
+                        record(error)
+                    }
+                }
+            }
+        }
+
+        mutating func read(_ entries: [ConfigEntry]) {
+            for entry in entries {
+                guard !reportedSections.contains(Self.sectionKey(entry.section, entry.subsection)) else { continue }
+                do { try readEntry(entry) } catch { record(error) }
+            }
+            for (name, entries) in providerEntries {
+                let location = entries[0].location
+                guard let kind = entries.last(where: { $0.key == "kind" })?.value else {
+                    errors.append(ConfigError("provider \"\(name)\" has no kind", at: location, hint: "add `kind = …`"))
+                    continue
+                }
+                // No provider kind ships yet; identity kinds carry their upstream settings. The
+                // section is parsed so `via = provider:NAME` has something to name once one does.
+                errors.append(ConfigError("unknown provider kind \"\(kind)\" for provider \"\(name)\"", at: location,
+                                          hint: "this version has no provider kinds; use an identity instead"))
+            }
+            for name in config.identityOrder {
+                let entries = identityEntries[name] ?? []
+                do {
+                    let built = try identity(name, entries: entries, header: identityHeaders[name]!)
+                    config.identities[name] = built.definition
+                    config.kinds[name] = built.kind
+                    if let entry = built.definition.entry("default"), try ConfigSyntax.parseBool(entry.value, at: entry.location) {
+                        if let earlier = config.defaultIdentity {
+                            throw ConfigError("identities \"\(earlier)\" and \"\(name)\" are both marked default = true; at most one identity may be the default",
+                                              at: entry.location, hint: "remove `default = true` from one of them")
+                        }
+                        config.defaultIdentity = name
+                    }
+                } catch {
+                    brokenIdentities.insert(name)
+                    record(error)
+                }
+            }
+            for (pattern, entries) in bindingEntries {
+                let location = entries[0].location
+                do {
+                    let parsed = try GitURLPattern(pattern, at: location)
+                    guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
+                        throw ConfigError("[git \"\(pattern)\"] needs identity = NAME", at: location)
+                    }
+                    // Kept even when the identity is broken: the URL is still bound, and a request
+                    // for it must get the identity's error rather than a credential-cache answer.
+                    config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+                    guard config.identities[identity] != nil || brokenIdentities.contains(identity) else {
+                        let guess = closestMatch(to: identity, among: config.identityOrder)
+                        throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
+                                          hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
+                    }
+                } catch {
+                    if config.gitBindings.last?.pattern.text != pattern { brokenBinding = true }
+                    record(error)
+                }
+            }
+            for (pattern, entries) in registryEntries {
+                let location = entries[0].location
+                do {
+                    let parsed = try RegistryPattern(pattern, at: location)
+                    guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
+                        throw ConfigError("[registry \"\(pattern)\"] needs identity = NAME", at: location)
+                    }
+                    guard config.identities[identity] != nil || brokenIdentities.contains(identity) else {
+                        let guess = closestMatch(to: identity, among: config.identityOrder)
+                        throw ConfigError("[registry \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
+                                          hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
+                    }
+                    config.registryBindings.append(RegistryBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+                } catch {
+                    record(error)
+                }
+            }
+            let known = Set(config.identityOrder)
+            errors += checkChains(config, known: known)
+        }
+
+        mutating func readEntry(_ entry: ConfigEntry) throws {
             switch (entry.section, entry.subsection) {
             case ("agent", nil):
                 try checkKey(entry, allowed: agentKeys, in: "[agent]")
@@ -210,7 +395,10 @@ public struct BrokerConfig: Sendable {
                 default: break
                 }
             case ("git", let pattern?):
-                try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]")
+                do { try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]") } catch {
+                    brokenBinding = true
+                    throw error
+                }
                 if let index = bindingEntries.firstIndex(where: { $0.0 == pattern }) {
                     bindingEntries[index].1.append(entry)
                 } else {
@@ -235,73 +423,10 @@ public struct BrokerConfig: Sendable {
                 try checkKey(entry, allowed: providerKeys, in: "[provider \"\(name)\"]")
                 providerEntries[name, default: []].append(entry)
             case (let section, let sub):
-                if sub == nil && (section == "identity" || section == "provider" || section == "registry") {
-                    throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
-                }
-                if sub != nil && (section == "agent" || section == "audit") {
-                    throw ConfigError("[\(section)] takes no name", at: entry.location)
-                }
-                let guess = closestMatch(to: section, among: sectionNames)
-                throw ConfigError("unknown section [\(section)]", at: entry.location,
-                                  hint: guess.map { "did you mean [\($0)]?" })
+                reportedSections.insert(Self.sectionKey(section, sub))
+                if let problem = Self.sectionProblem(section, sub, at: entry.location) { throw problem }
             }
         }
-
-        for (name, entries) in providerEntries {
-            let location = entries[0].location
-            guard let kind = entries.last(where: { $0.key == "kind" })?.value else {
-                throw ConfigError("provider \"\(name)\" has no kind", at: location, hint: "add `kind = …`")
-            }
-            // No provider kind ships yet; identity kinds carry their upstream settings. The
-            // section is parsed so `via = provider:NAME` has something to name once one does.
-            throw ConfigError("unknown provider kind \"\(kind)\" for provider \"\(name)\"", at: location,
-                              hint: "this version has no provider kinds; use an identity instead")
-        }
-
-        for name in config.identityOrder {
-            let entries = identityEntries[name]!
-            let built = try identity(name, entries: entries, header: identityHeaders[name]!)
-            config.identities[name] = built.definition
-            config.kinds[name] = built.kind
-            if let entry = built.definition.entry("default"), try ConfigSyntax.parseBool(entry.value, at: entry.location) {
-                if let earlier = config.defaultIdentity {
-                    throw ConfigError("identities \"\(earlier)\" and \"\(name)\" are both marked default = true; at most one identity may be the default",
-                                      at: entry.location, hint: "remove `default = true` from one of them")
-                }
-                config.defaultIdentity = name
-            }
-        }
-
-        for (pattern, entries) in bindingEntries {
-            let location = entries[0].location
-            let parsed = try GitURLPattern(pattern, at: location)
-            guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
-                throw ConfigError("[git \"\(pattern)\"] needs identity = NAME", at: location)
-            }
-            guard config.identities[identity] != nil else {
-                let guess = closestMatch(to: identity, among: config.identityOrder)
-                throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
-                                  hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
-            }
-            config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
-        }
-
-        for (pattern, entries) in registryEntries {
-            let location = entries[0].location
-            let parsed = try RegistryPattern(pattern, at: location)
-            guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
-                throw ConfigError("[registry \"\(pattern)\"] needs identity = NAME", at: location)
-            }
-            guard config.identities[identity] != nil else {
-                let guess = closestMatch(to: identity, among: config.identityOrder)
-                throw ConfigError("[registry \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
-                                  hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
-            }
-            config.registryBindings.append(RegistryBinding(pattern: parsed, identity: identity, location: identityEntry.location))
-        }
-
-        try checkChains(config)
-        return config
     }
 
     static func identity(_ name: String, entries: [ConfigEntry], header: SourceLocation) throws -> ConfiguredIdentity {
@@ -352,30 +477,34 @@ public struct BrokerConfig: Sendable {
     }
 
     /// Dangling `via` and cycles, with the cycle spelled out (a → b → a).
-    static func checkChains(_ config: BrokerConfig) throws {
+    /// `known`: every identity with a section, built or not, so a broken one is not also "not defined".
+    static func checkChains(_ config: BrokerConfig, known: Set<String>) -> [ConfigError] {
+        var errors: [ConfigError] = []
         var graph: [String: [String]] = [:]
         for name in config.identityOrder {
-            let definition = config.identities[name]!
+            guard let definition = config.identities[name] else { continue }
             guard let via = definition.via else { continue }
             let viaLocation = definition.entry("via")!.location
             switch via {
             case .identity(let target):
-                guard config.identities[target] != nil else {
-                    throw ConfigError("identity \"\(name)\" has via = identity:\(target), which is not defined", at: viaLocation,
-                                      hint: closestMatch(to: target, among: config.identityOrder).map { "did you mean identity:\($0)?" })
+                guard known.contains(target) else {
+                    errors.append(ConfigError("identity \"\(name)\" has via = identity:\(target), which is not defined", at: viaLocation,
+                                              hint: closestMatch(to: target, among: config.identityOrder).map { "did you mean identity:\($0)?" }))
+                    continue
                 }
                 graph[name] = [target]
             case .provider(let target):
                 if config.providers[target] == nil {
-                    throw ConfigError("identity \"\(name)\" has via = provider:\(target), which is not defined", at: viaLocation)
+                    errors.append(ConfigError("identity \"\(name)\" has via = provider:\(target), which is not defined", at: viaLocation))
                 }
             }
         }
         if let cycle = findCycle(in: graph) {
             let location = config.identities[cycle[0]]!.entry("via")!.location
-            throw ConfigError("identity chain has a cycle: \(cycle.joined(separator: " → "))", at: location,
-                              hint: "break the cycle by changing one `via`")
+            errors.append(ConfigError("identity chain has a cycle: \(cycle.joined(separator: " → "))", at: location,
+                                      hint: "break the cycle by changing one `via`"))
         }
+        return errors
     }
 
     static func checkKey(_ entry: ConfigEntry, allowed: [String], in section: String) throws {

@@ -62,14 +62,42 @@ public struct ConfigError: BrokerError, Equatable {
     }
 }
 
+/// One `[section "subsection"]` header where it was written: a header with no keys under it
+/// still names a section, and a misspelt one must be reported at its own line.
+public struct ConfigSectionHeader: Equatable, Sendable {
+    public let section: String
+    public let subsection: String?
+    public let location: SourceLocation
+}
+
+/// A whole file as read: its entries and headers (includes spliced in place), and every syntax
+/// error found on the way, each with its line. A bad line is skipped and reading goes on, so one
+/// run reports every mistake rather than only the first.
+public struct ConfigDocument: Sendable {
+    public var entries: [ConfigEntry] = []
+    public var headers: [ConfigSectionHeader] = []
+    public var errors: [ConfigError] = []
+    /// False when the file itself could not be used (missing, unreadable, untrusted): then
+    /// nothing is known about what it would have configured.
+    public var readable = true
+}
+
 public enum ConfigSyntax {
     /// git's own limit (MAX_INCLUDE_DEPTH); deeper nesting is almost certainly a mistake.
     public static let maxIncludeDepth = 10
 
-    /// Parses one file's text; does not follow includes.
+    /// Parses one file's text; does not follow includes. Throws the first syntax error.
     public static func parse(text: String, file: String) throws -> [ConfigEntry] {
+        let document = parseDocument(text: text, file: file)
+        if let first = document.errors.first { throw first }
+        return document.entries
+    }
+
+    /// Parses one file's text into entries, headers and every syntax error; does not follow includes.
+    public static func parseDocument(text: String, file: String) -> ConfigDocument {
         var parser = Parser(text: text, file: file)
-        return try parser.run()
+        parser.run()
+        return ConfigDocument(entries: parser.entries, headers: parser.headers, errors: parser.errors)
     }
 
     /// Reads a file and follows `[include] path = …` (relative to the including file's directory,
@@ -77,7 +105,24 @@ public enum ConfigSyntax {
     /// a missing included file is an error citing the include line. Include entries themselves
     /// are not returned; entries come back in file order with includes spliced in place.
     public static func load(path: String) throws -> [ConfigEntry] {
-        try load(file: path, includedAt: nil, chain: [])
+        let document = loadDocument(path: path)
+        if let first = document.errors.first { throw first }
+        return document.entries
+    }
+
+    /// Like `load`, but collects every error (syntax, includes, trust) instead of stopping at the first.
+    public static func loadDocument(path: String) -> ConfigDocument {
+        var document = ConfigDocument()
+        do {
+            try load(file: path, includedAt: nil, chain: [], into: &document)
+        } catch let error as ConfigError {
+            document.errors.append(error)
+            document.readable = false
+        } catch {
+            document.errors.append(ConfigError("cannot read config file \(path): \(error)", at: nil))
+            document.readable = false
+        }
+        return document
     }
 
     /// nil → true; true/yes/on/1; false/no/off/0/"" (case-insensitive).
@@ -170,7 +215,9 @@ extension ConfigSyntax {
         let canonical: String
     }
 
-    private static func load(file: String, includedAt: SourceLocation?, chain: [OpenFile]) throws -> [ConfigEntry] {
+    /// Appends one file's entries to `document`, following includes. Throws only when the file
+    /// itself cannot be used; an include that cannot is recorded at its line and skipped.
+    private static func load(file: String, includedAt: SourceLocation?, chain: [OpenFile], into document: inout ConfigDocument) throws {
         let text = try readText(of: file, includedAt: includedAt)
         try checkTrusted(file, includedAt: includedAt)
         let current = OpenFile(shown: file, canonical: canonicalPath(file))
@@ -184,16 +231,21 @@ extension ConfigSyntax {
                               hint: "flatten the include chain")
         }
 
-        var entries: [ConfigEntry] = []
-        for entry in try parse(text: text, file: file) {
+        let parsed = parseDocument(text: text, file: file)
+        document.errors += parsed.errors
+        document.headers += parsed.headers.filter { !($0.section == "include" && $0.subsection == nil) }
+        for entry in parsed.entries {
             guard entry.section == "include", entry.subsection == nil, entry.key == "path" else {
-                entries.append(entry)
+                document.entries.append(entry)
                 continue
             }
-            let target = try includeTarget(entry.value, from: file, at: entry.location)
-            entries += try load(file: target, includedAt: entry.location, chain: chain)
+            do {
+                let target = try includeTarget(entry.value, from: file, at: entry.location)
+                try load(file: target, includedAt: entry.location, chain: chain, into: &document)
+            } catch let error as ConfigError {
+                document.errors.append(error)
+            }
         }
-        return entries
     }
 
     private static func readText(of file: String, includedAt: SourceLocation?) throws -> String {
@@ -296,7 +348,11 @@ private struct Parser {
     private var position = 0
     private var line = 1
     private var section: (name: String, subsection: String?)?
-    private var entries: [ConfigEntry] = []
+    /// Set after a bad header: its keys belong to no section we know and are passed over quietly.
+    private var inBadSection = false
+    private(set) var entries: [ConfigEntry] = []
+    private(set) var headers: [ConfigSectionHeader] = []
+    private(set) var errors: [ConfigError] = []
 
     init(text: String, file: String) {
         self.file = file
@@ -326,7 +382,8 @@ private struct Parser {
         while let c = current, c != "\n" { advance() }
     }
 
-    mutating func run() throws -> [ConfigEntry] {
+    /// Reads to the end; a line with an error is recorded and skipped, and reading goes on.
+    mutating func run() {
         while let c = current {
             if c == "\n" || c.isBlank {
                 advance()
@@ -334,12 +391,27 @@ private struct Parser {
                 skipRestOfLine()
             } else if c == "[" {
                 // Like git, a header may share its line with a key: `[core] bare`.
-                section = try parseHeader()
+                let start = here
+                do {
+                    let header = try parseHeader()
+                    section = header
+                    inBadSection = false
+                    headers.append(ConfigSectionHeader(section: header.name, subsection: header.subsection, location: start))
+                } catch let error as ConfigError {
+                    errors.append(error)
+                    section = nil
+                    inBadSection = true
+                    skipRestOfLine()
+                } catch {}
+            } else if inBadSection {
+                skipRestOfLine()
             } else {
-                try parseEntry()
+                do { try parseEntry() } catch let error as ConfigError {
+                    errors.append(error)
+                    skipRestOfLine()
+                } catch {}
             }
         }
-        return entries
     }
 
     // MARK: Section headers

@@ -14,6 +14,8 @@ public struct CommandResult: Sendable {
     public var timedOut: Bool
     public var stdout: String
     public var stderr: String
+    /// The deadline it ran under, in seconds, for "timed out after N s".
+    public var timeoutSeconds: Int = 0
 
     /// The signal that ended the command, whether it hit our `/bin/sh` or the program the shell
     /// ran (the shell then exits 128+N, the convention every shell follows).
@@ -22,9 +24,12 @@ public struct CommandResult: Sendable {
         return status > 128 && status <= 128 + 64 ? status - 128 : nil
     }
 
+    /// The first line of standard error for a message (whole up to 300 characters), or nil.
+    public var stderrExcerpt: String? { WireCodec.excerpt(stderr) }
+
     /// "exited with status 3", "was killed by signal 9", "timed out".
     public var statusDescription: String {
-        if timedOut { return "timed out" }
+        if timedOut { return "timed out after \(timeoutSeconds) s" }
         if let crashSignal { return "was killed by signal \(crashSignal)" }
         return "exited with status \(status)"
     }
@@ -125,7 +130,8 @@ public struct CommandRunner: Sendable {
             signal: exited || timedOut ? nil : status & 0x7f,
             timedOut: timedOut,
             stdout: String(decoding: out, as: UTF8.self),
-            stderr: String(decoding: err, as: UTF8.self))
+            stderr: String(decoding: err, as: UTF8.self),
+            timeoutSeconds: timeout)
     }
 }
 

@@ -60,27 +60,29 @@ public struct ExecIdentity: ResolvedKind {
                                                    environment: context.environment)
         let name = "exec command `\(command.split(separator: " ").first ?? "")`"
         guard result.status == 0, !result.timedOut else {
-            let firstLine = result.stderr.split(separator: "\n").first.map { WireCodec.printable(String($0)) } ?? ""
-            throw BrokerFailure(.upstream, "\(name) \(result.statusDescription)" + (firstLine.isEmpty ? "" : ": \(firstLine)"))
+            throw BrokerFailure(.upstream, "\(name) \(result.statusDescription)" + (result.stderrExcerpt.map { ": \($0)" } ?? ""),
+                                hint: result.timedOut ? "let it run longer with `timeout = DURATION` in the identity's section (it has \(result.timeoutSeconds) s)" : nil)
         }
+        let expected = "it must print key=value lines: username=NAME (or set username in the identity), password=TOKEN and optionally password_expiry_utc=UNIX-SECONDS"
         let output: WireMessage
         do {
             output = try WireCodec.decode(Array(result.stdout.utf8))
         } catch let error as WireError {
-            throw BrokerFailure(.upstream, "\(name) printed malformed output: \(error.message)")
+            throw BrokerFailure(.upstream, "\(name) printed malformed output: \(error.message)", hint: expected)
         }
         guard let password = output["password"], !password.isEmpty else {
-            throw BrokerFailure(.upstream, "\(name) printed no password= line")
+            // Not what it printed instead: a base64 token's trailing '=' would make it a "key".
+            throw BrokerFailure(.upstream, "\(name) printed no password= line", hint: expected)
         }
         var expiresAt: Int64?
         if let text = output["password_expiry_utc"] {
             guard let value = Int64(text) else {
-                throw BrokerFailure(.upstream, "\(name) printed a password_expiry_utc that is not unix seconds")
+                throw BrokerFailure(.upstream, "\(name) printed a password_expiry_utc that is not unix seconds", hint: expected)
             }
             expiresAt = value
         }
         guard let user = output["username"] ?? username else {
-            throw BrokerFailure(.upstream, "\(name) printed no username= line and the identity sets no username")
+            throw BrokerFailure(.upstream, "\(name) printed no username= line and the identity sets no username", hint: expected)
         }
         return Credential(username: user, password: Secret(password), expiresAt: expiresAt)
     }

@@ -65,6 +65,52 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         return absolute
     }
 
+    /// What can be told about the reference without reading the secret or running anything: a
+    /// missing, foreign, empty or group/other-readable file, or a variable missing from
+    /// `environment` (the one the agent has or will have). `cmd:` is never run here.
+    public func check(environment: Environment) -> BrokerFailure? {
+        switch self {
+        case .environment(let name):
+            guard let value = environment.values[name] else {
+                return BrokerFailure(.config, "environment variable \(name) (\(description)) is not set")
+            }
+            if value.isEmpty { return BrokerFailure(.config, "environment variable \(name) (\(description)) is empty") }
+            return nil
+        case .file(let rawPath):
+            let path = expandHome(rawPath, environment)
+            let st: FileStatus
+            do { st = try FileStatus(path: path) } catch {
+                return BrokerFailure(.config, "secret file \(path) does not exist or cannot be reached: \(error)",
+                                     hint: "create it with the secret in it and chmod 600 \(path)")
+            }
+            if !st.isRegularFile { return BrokerFailure(.config, "secret file \(path) is not a regular file") }
+            if st.ownerID != UInt32(geteuid()) {
+                return BrokerFailure(.permission, "secret file \(path) is owned by uid \(st.ownerID), not by you (uid \(geteuid()))",
+                                     hint: "chown \(geteuid()) \(path)")
+            }
+            if st.mode & 0o077 != 0 {
+                return BrokerFailure(.permission, "secret file \(path) is readable by group or others (mode \(String(st.permissions, radix: 8)))",
+                                     hint: "chmod 600 \(path)")
+            }
+            if access(path, R_OK) != 0 { return BrokerFailure(.permission, "secret file \(path) cannot be read: \(Errno.current)") }
+            if st.size == 0 { return BrokerFailure(.config, "secret file \(path) is empty", hint: "write the secret into it") }
+            return nil
+        case .command(let command, let directory):
+            // Not run; only a program named by its path is looked at: it must exist and be executable.
+            guard let word = command.split(separator: " ").first.map(String.init),
+                  word.hasPrefix("/") || word.hasPrefix("~/") || word.hasPrefix("./") else { return nil }
+            let program = word.hasPrefix("./") ? (directory ?? "") + word.dropFirst(1) : expandHome(word, environment)
+            guard (try? FileStatus(path: program)) != nil else {
+                return BrokerFailure(.config, "secret command `\(description)` names \(program), which does not exist")
+            }
+            if access(program, X_OK) != 0 {
+                return BrokerFailure(.config, "secret command `\(description)` names \(program), which is not executable",
+                                     hint: "chmod +x \(program)")
+            }
+            return nil
+        }
+    }
+
     /// Reads the secret. `env:` reads the agent's environment — the one it inherited from the
     /// adapter that started it — and says so when the variable is missing (DESIGN §4).
     public func resolve(_ context: ResolveContext, timeout: Int) throws -> Secret {
@@ -74,7 +120,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                 throw BrokerFailure(.config, "environment variable \(name) is not set in broker-agent's environment",
                                     hint: "env: secrets are read from the agent, which inherits the environment of the program that started it; export \(name) and run `brokerctl stop` so the next request starts a new agent")
             }
-            return Secret(value)
+            return try nonEmpty(value)
         case .file(let rawPath):
             let path = expandHome(rawPath, context.environment)
             let st: FileStatus
@@ -91,18 +137,33 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             guard let text = String(data: data, encoding: .utf8) else {
                 throw BrokerFailure(.config, "secret file \(path) is not UTF-8 text")
             }
-            return Secret(trimTrailingNewlines(text))
+            return try nonEmpty(trimTrailingNewlines(text))
         case .command(let command, let directory):
             let result = try context.commandRunner.run(command, timeout: timeout, environment: context.environment,
                                                        directory: directory)
-            guard result.status == 0 else {
-                let firstLine = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+            guard result.status == 0, !result.timedOut else {
                 // stdout may hold a partial secret: report only the status and stderr's first line.
                 throw BrokerFailure(.upstream, "secret command `\(description)` \(result.statusDescription)"
-                                    + (firstLine.isEmpty ? "" : ": \(WireCodec.printable(firstLine))"))
+                                    + (result.stderrExcerpt.map { ": \($0)" } ?? ""),
+                                    hint: result.timedOut ? "it must finish within \(timeout) s; for a static identity, raise `secret-timeout = DURATION` in its section" : nil)
             }
-            return Secret(trimTrailingNewlines(result.stdout))
+            return try nonEmpty(trimTrailingNewlines(result.stdout))
         }
+    }
+
+    /// An empty secret is never what was meant (`cmd:true`, an empty file): refuse it by name
+    /// rather than hand out `password=`.
+    func nonEmpty(_ value: String) throws -> Secret {
+        guard !value.isEmpty else {
+            let what: String
+            switch self {
+            case .environment(let name): what = "environment variable \(name) (\(description)) is empty"
+            case .file(let path): what = "secret file \(path) (\(description)) is empty"
+            case .command: what = "secret command `\(description)` printed nothing"
+            }
+            throw BrokerFailure(.config, what, hint: "a secret reference must yield the secret itself; an empty one is never served")
+        }
+        return Secret(value)
     }
 }
 
