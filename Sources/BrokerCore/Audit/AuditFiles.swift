@@ -56,6 +56,18 @@ public enum AuditFiles {
         return lines
     }
 
+    /// Every line of the live log and its rotated files, oldest first: what a filter reads.
+    public static func allLines(of live: String) -> [Substring] {
+        var age = 1
+        while access(path(live, age: age + 1), F_OK) == 0 { age += 1 }
+        var lines: [Substring] = []
+        for age in stride(from: age, through: 0, by: -1) {
+            guard let text = try? String(contentsOfFile: path(live, age: age), encoding: .utf8) else { continue }
+            lines += text.split(separator: "\n")
+        }
+        return lines
+    }
+
     private static func removeIfPresent(_ path: String) throws {
         guard unlink(path) == 0 || errno == ENOENT else {
             throw BrokerFailure(.unavailable, "cannot remove \(path): \(Errno.current)")
