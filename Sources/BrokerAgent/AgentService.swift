@@ -48,7 +48,7 @@ public final class AgentService: @unchecked Sendable {
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
         resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
-        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() })
+        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
         startedAt = clock.now()

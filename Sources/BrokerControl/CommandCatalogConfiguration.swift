@@ -137,6 +137,12 @@ extension CommandCatalog {
                     Definition("keep = N", style: .synopsis, [
                         "How many rotated files to keep, `audit.log.1` (newest) to `audit.log.N`. Default 5.",
                     ]),
+                    Definition("syslog = BOOL", style: .synopsis, [
+                        "Also send every record to the local syslog socket, so a fleet's log pipeline (rsyslog, journald, a forwarding agent) collects it. Default false. Each record is one RFC 5424 message, facility `authpriv`, severity `info` (`notice` for an `error` outcome), app name `credential-broker`, message id `audit`, whose text is the same JSON object the file holds: names, pids, reasons, never a secret. The file is written first and stays the record of truth; a missing or full syslog socket is reported once in the agent's log and by `brokerctl status`, and never fails a request.",
+                    ]),
+                    Definition("syslog-socket = PATH", style: .synopsis, [
+                        "The syslog datagram socket. Default `/dev/log`.",
+                    ]),
                 ]),
             ]),
             ManualSection("[git \"<url>\"]", [

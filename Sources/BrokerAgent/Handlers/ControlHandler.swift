@@ -54,6 +54,9 @@ struct ControlHandler {
         if let failure = service.audit.lastWriteFailure {
             answer.append("audit_error", failure)
         }
+        if let failure = service.audit.lastSyslogFailure {
+            answer.append("syslog_error", failure)
+        }
         return answer
     }
 }

@@ -40,6 +40,7 @@ extension Brokerctl {
             object["config_error"] = answer["config_error"]
             object["cache_error"] = answer["cache_error"]
             object["audit_error"] = answer["audit_error"]
+            object["syslog_error"] = answer["syslog_error"]
             emitJSON(object)
             return ExitStatus.success
         }
@@ -53,6 +54,7 @@ extension Brokerctl {
         // A full or read-only disk: credentials are still served from memory, but say so.
         if let cacheError = answer["cache_error"] { out("cache error: \(cacheError) (credentials are kept in memory only)") }
         if let auditError = answer["audit_error"] { out("audit error: \(auditError) (records are being lost)") }
+        if let syslogError = answer["syslog_error"] { out("syslog error: \(syslogError) (the audit file still has every record)") }
         if entries.isEmpty {
             out("no cached identity credentials")
         } else {

@@ -9,6 +9,10 @@ public struct AuditSettings: Sendable, Equatable {
     public var maxSize: Int = 10 << 20
     /// Rotated files kept: audit.log.1 (newest) to audit.log.N; the oldest is dropped.
     public var keep: Int = 5
+    /// `[audit] syslog = true`: every record also goes to the local syslog socket.
+    public var syslog = false
+    /// `[audit] syslog-socket`: where that socket is (a test or a container may move it).
+    public var syslogSocket = "/dev/log"
     public init() {}
 }
 

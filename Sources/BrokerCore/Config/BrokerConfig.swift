@@ -138,7 +138,7 @@ public struct BrokerConfig: Sendable {
     }
 
     static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
-    static let auditKeys = ["max-size", "keep"]
+    static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
@@ -175,10 +175,15 @@ public struct BrokerConfig: Sendable {
                 }
             case ("audit", nil):
                 try checkKey(entry, allowed: auditKeys, in: "[audit]")
-                let number = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 switch entry.key {
-                case "max-size": config.audit.maxSize = number
-                case "keep": config.audit.keep = number
+                case "syslog": config.audit.syslog = try ConfigSyntax.parseBool(entry.value, at: entry.location)
+                case "syslog-socket":
+                    guard let path = entry.value, path.hasPrefix("/") else {
+                        throw ConfigError("[audit] syslog-socket must be an absolute path", at: entry.location, hint: "the usual one is /dev/log")
+                    }
+                    config.audit.syslogSocket = path
+                case "max-size": config.audit.maxSize = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                case "keep": config.audit.keep = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 default: break
                 }
             case ("aws", nil):
