@@ -47,7 +47,13 @@ public final class AgentService: @unchecked Sendable {
         self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
-        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
+        // Remote secrets are read with AWS credentials the resolver itself provides (and caches).
+        let resolverBox = RemoteSecretsResolverBox()
+        let remoteSecrets = AWSRemoteSecrets(environment: environment, clock: clock,
+                                             settings: { (try? configStore.config().get())?.secrets ?? SecretsSettings() },
+                                             credentials: { try resolverBox.awsCredentials($0, config: configStore) })
+        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock, remoteSecrets: remoteSecrets))
+        resolverBox.resolver = resolver
         audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
@@ -107,4 +113,21 @@ public final class AgentService: @unchecked Sendable {
     }
 
     func loadConfig() throws -> BrokerConfig { try configStore.config().get() }
+}
+
+/// Lets the remote-secrets reader resolve the AWS identity it reads with through the resolver
+/// that, in turn, calls the reader: set once, right after both exist.
+final class RemoteSecretsResolverBox: @unchecked Sendable {
+    var resolver: ChainResolver?
+
+    func awsCredentials(_ identity: String, config store: ConfigStore) throws -> AWSCredentials {
+        guard let resolver else { throw BrokerFailure(.internal, "the remote-secrets reader ran before the agent was built") }
+        let config = try store.config().get()
+        // 15 minutes, botocore's own margin: enough for one read with any retry.
+        let credential = try resolver.resolve(identity, in: config, minimumValidity: 900).credential
+        guard let keys = credential.aws else {
+            throw BrokerFailure(.config, "identity \"\(identity)\" gave no AWS credentials to read remote secrets with")
+        }
+        return keys
+    }
 }

@@ -18,7 +18,7 @@ extension CommandCatalog {
                 .paragraph("The configuration says which identities exist, how each one obtains its credential, which git URLs use which identity, and how the agent behaves. broker-agent(1) reads it and rereads it whenever the file changes, so an edit needs no restart. `brokerctl validate` checks it and `brokerctl list` shows what it defines."),
                 .paragraph("A missing default file is a valid, empty configuration: git-credential-broker(1) then behaves exactly like `git credential-cache`. A file named by `BROKER_CONFIG` must exist."),
                 .paragraph("As ssh(1) does for its config, the file and every file it includes must be owned by you or root and not writable by group or others, and so must every directory above each of them up to your home directory (up to `/` for a file outside it); root-owned sticky directories such as /tmp are passed over. Otherwise every client, the agent and `brokerctl validate` refuse it with the fix, such as `config file FILE is writable by group or others (hint: chmod go-w FILE)`, at the include line for an included file."),
-                .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH` or `cmd:COMMAND`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
+                .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH`, `cmd:COMMAND`, `aws-secretsmanager:NAME` or `aws-ssm:NAME`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
                 .code("""
                 # ~/.config/credential-broker/config
                 [agent]
@@ -187,6 +187,22 @@ extension CommandCatalog {
                     Definition("cmd:COMMAND", [
                         "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout) with the directory of the file the reference is written in as its working directory, so relative paths in COMMAND mean the same whichever program started the agent. When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
                     ]),
+                    Definition("aws-secretsmanager:NAME-OR-ARN[#KEY][?OPTIONS]", [
+                        "The string value of a secret in AWS Secrets Manager (GetSecretValue), read by the agent with the credentials of an AWS identity: `[secrets] aws-identity`, or the one named by the option `identity=NAME`. With `#KEY` the value must be a JSON object and its string member KEY is used. Options, joined by `&`: `version-stage=STAGE` (default AWSCURRENT), `region=REGION` (an ARN's own region wins), `identity=NAME`. Write the whole reference in double quotes when it holds `#` or `;`, which otherwise start a comment. The endpoint is `AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`, then the region's own, as the AWS SDKs do.",
+                        "The value is kept in the agent's memory only (never in the disk cache) and read again after `[secrets] ttl`; a credential built from it (a static token, a GitHub App's key) is rebuilt then too, so a rotation reaches every host within the TTL. When the re-read fails, the value read before keeps serving until it succeeds. Errors name the reference, the service's error code and, for a missing `#KEY`, the members the object has — never a value.",
+                    ]),
+                    Definition("aws-ssm:/PATH/NAME[#KEY][?OPTIONS]", [
+                        "The value of a Systems Manager Parameter Store parameter (GetParameter with decryption, so SecureString parameters work), read and kept exactly as `aws-secretsmanager:`. Options: `region=REGION`, `identity=NAME`. The endpoint is `AWS_ENDPOINT_URL_SSM`, then `AWS_ENDPOINT_URL`.",
+                        "The identity that reads remote secrets must give AWS credentials and must not need a remote secret anywhere along its own chain; both are checked when the file is loaded. Its IAM policy needs `secretsmanager:GetSecretValue` or `ssm:GetParameter` (and `kms:Decrypt` for a customer-managed key) on the secrets it reads.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("[secrets]", [
+                .paragraph("How the agent reads `aws-secretsmanager:` and `aws-ssm:` references (SECRET REFERENCES): a team keeps a GitHub App key, a PAT or a service password there once, and every machine's agent reads it through its own short-lived role."),
+                .definitions([
+                    Definition("aws-identity = NAME", style: .synopsis, ["The AWS identity whose credentials read remote secrets, unless a reference names its own with `?identity=NAME`."]),
+                    Definition("ttl = DURATION", style: .synopsis, ["How long a value read is used before it is read again. Default 5m."]),
+                    Definition("region = REGION", style: .synopsis, ["The region of references that name none (default `AWS_REGION`, then `AWS_DEFAULT_REGION`, then us-east-1)."]),
                 ]),
             ]),
             ManualSection("FILES", [

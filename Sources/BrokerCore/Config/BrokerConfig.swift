@@ -110,6 +110,7 @@ public struct BrokerConfig: Sendable {
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
     public var audit = AuditSettings()
+    public var secrets = SecretsSettings()
 
     public init() {}
 
@@ -137,7 +138,8 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
+    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider", "secrets"]
+    static let secretsKeys = ["aws-identity", "ttl", "region"]
     static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
@@ -186,6 +188,14 @@ public struct BrokerConfig: Sendable {
                 case "keep": config.audit.keep = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 default: break
                 }
+            case ("secrets", nil):
+                try checkKey(entry, allowed: secretsKeys, in: "[secrets]")
+                switch entry.key {
+                case "aws-identity": config.secrets.awsIdentity = entry.value
+                case "ttl": config.secrets.ttl = try positive(ConfigSyntax.parseDuration(entry.value, at: entry.location), entry)
+                case "region": config.secrets.region = entry.value
+                default: break
+                }
             case ("aws", nil):
                 try checkKey(entry, allowed: awsKeys, in: "[aws]")
                 let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
@@ -222,7 +232,7 @@ public struct BrokerConfig: Sendable {
                 if sub == nil && (section == "identity" || section == "provider") {
                     throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
                 }
-                if sub != nil && (section == "agent" || section == "audit") {
+                if sub != nil && (section == "agent" || section == "audit" || section == "secrets") {
                     throw ConfigError("[\(section)] takes no name", at: entry.location)
                 }
                 let guess = closestMatch(to: section, among: sectionNames)
@@ -264,6 +274,7 @@ public struct BrokerConfig: Sendable {
         }
 
         try checkChains(config)
+        try checkRemoteSecrets(config)
         return config
     }
 
@@ -338,6 +349,42 @@ public struct BrokerConfig: Sendable {
             let location = config.identities[cycle[0]]!.entry("via")!.location
             throw ConfigError("identity chain has a cycle: \(cycle.joined(separator: " → "))", at: location,
                               hint: "break the cycle by changing one `via`")
+        }
+    }
+
+    /// Every `aws-secretsmanager:`/`aws-ssm:` reference is read through an AWS identity that
+    /// exists, gives AWS credentials, and does not itself need a remote secret anywhere along its
+    /// chain (that would be a cycle no request could finish).
+    static func checkRemoteSecrets(_ config: BrokerConfig) throws {
+        func usesRemote(_ name: String) -> Bool { config.kinds[name]?.secretReferences.contains { $0.remote != nil } ?? false }
+        for name in config.identityOrder {
+            for secret in config.kinds[name]!.secretReferences.compactMap(\.remote) {
+                // The line of the setting that holds the reference, else the section's header.
+                let definition = config.identities[name]!
+                let location = definition.settings.values.joined().first { ($0.value ?? "").hasPrefix("\(secret.store.rawValue):\(secret.id)") }?.location
+                    ?? definition.location
+                guard let reader = secret.identity ?? config.secrets.awsIdentity else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id), but no AWS identity is named to read it with",
+                                      at: location, hint: "set [secrets] aws-identity = NAME, or add ?identity=NAME to the reference")
+                }
+                guard let kind = config.kinds[reader] else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id) through identity \"\(reader)\", which is not defined",
+                                      at: location, hint: closestMatch(to: reader, among: config.identityOrder).map { "did you mean \"\($0)\"?" })
+                }
+                guard type(of: kind).descriptor.produces == .aws else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id) through identity \"\(reader)\", which gives no AWS credentials",
+                                      at: location, hint: "name an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
+                }
+                var hop: String? = reader
+                var seen: Set<String> = []
+                while let current = hop, seen.insert(current).inserted {
+                    if usesRemote(current) {
+                        throw ConfigError("identity \"\(name)\" reads its secret through \"\(reader)\", whose chain needs a remote secret itself (\"\(current)\")",
+                                          at: location, hint: "the identity that reads remote secrets must get its own secrets from env:, file: or cmd:")
+                    }
+                    if case .identity(let next)? = config.identities[current]?.via { hop = next } else { hop = nil }
+                }
+            }
         }
     }
 

@@ -119,13 +119,16 @@ public struct ResolveContext: Sendable {
     public var commandRunner: CommandRunner
     /// One-time codes a person handed over with `brokerctl login` (MFA), by identity name.
     public var oneTimeCodes: OneTimeCodes
+    /// Reads `aws-secretsmanager:`/`aws-ssm:` references; nil outside the agent.
+    public var remoteSecrets: (any RemoteSecretReader)?
 
     public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
-                oneTimeCodes: OneTimeCodes = OneTimeCodes()) {
+                oneTimeCodes: OneTimeCodes = OneTimeCodes(), remoteSecrets: (any RemoteSecretReader)? = nil) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
         self.oneTimeCodes = oneTimeCodes
+        self.remoteSecrets = remoteSecrets
     }
 }
 
