@@ -43,7 +43,9 @@ public final class AgentService: @unchecked Sendable {
         self.paths = paths
         self.clock = clock
         self.log = log
-        let configStore = ConfigStore(paths: paths)
+        // Ambient brokers read the agent's own environment; a skipped one is audited.
+        let ambientAudit = AmbientFailureAudit(log: log)
+        let configStore = ConfigStore(paths: paths, environment: environment, onAmbientFailure: { ambientAudit.report($0) })
         self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
@@ -55,6 +57,7 @@ public final class AgentService: @unchecked Sendable {
         resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock, remoteSecrets: remoteSecrets))
         resolverBox.resolver = resolver
         audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
+        ambientAudit.attach(audit)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
         startedAt = clock.now()
@@ -129,5 +132,35 @@ final class RemoteSecretsResolverBox: @unchecked Sendable {
             throw BrokerFailure(.config, "identity \"\(identity)\" gave no AWS credentials to read remote secrets with")
         }
         return keys
+    }
+}
+
+/// Ambient broker failures found while loading the configuration, which happens once before the
+/// audit log exists: kept until it does, then written as `ambient` error records.
+final class AmbientFailureAudit: @unchecked Sendable {
+    private let lock = NSLock()
+    private var audit: AuditLog?
+    private var pending: [String] = []
+    private let log: @Sendable (String) -> Void
+
+    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+
+    func report(_ failure: String) {
+        log("warning: \(failure)")
+        lock.lock()
+        guard let audit else { pending.append(failure); lock.unlock(); return }
+        lock.unlock()
+        audit.record(AuditRecord(event: .ambient, outcome: "error", identity: nil, adapter: "agent", caller: nil, reason: failure))
+    }
+
+    func attach(_ audit: AuditLog) {
+        lock.lock()
+        self.audit = audit
+        let queued = pending
+        pending = []
+        lock.unlock()
+        for failure in queued {
+            audit.record(AuditRecord(event: .ambient, outcome: "error", identity: nil, adapter: "agent", caller: nil, reason: failure))
+        }
     }
 }

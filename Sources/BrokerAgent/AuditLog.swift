@@ -33,7 +33,7 @@ public struct Caller: Sendable, Equatable {
 }
 
 public struct AuditRecord: Sendable {
-    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined }
+    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined, ambient }
     public var event: Event
     public var outcome: String           // "ok" or "error"
     public var identity: String?         // nil for unbound git-cache entries

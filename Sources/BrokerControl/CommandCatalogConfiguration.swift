@@ -197,6 +197,19 @@ extension CommandCatalog {
                     ]),
                 ]),
             ]),
+            ManualSection("[ambient]", [
+                .paragraph("Ambient brokers turn what a CI job's environment already holds into identities, so a job needs no configuration file to use them, and a configuration can chain from them. Each broker looks at environment variables only (no network, no files) and adds identities and git bindings that the file does not define itself: the file always wins. The sections they add are validated like the file's; a broker whose sections do not fit is skipped, written to the audit log as an `ambient` error and shown by `brokerctl status`, and every other identity keeps working. `brokerctl status` lists the identities they added."),
+                .paragraph("They read the agent's environment, which is the environment of the adapter that started the agent (in CI: the first git, aws or broker-env-wrap call of the job). An agent started elsewhere does not see a job's variables: start it inside the job (any adapter call does), and keep one configuration per agent (`brokerctl stop` ends one started with other variables)."),
+                .definitions([
+                    Definition("enabled = auto|true|false", style: .synopsis, ["`auto` (the default) consults the brokers only when `CI` is `true` or `1`, as GitHub Actions, GitLab CI, CircleCI, Buildkite and others set it; `true` consults them anywhere; `false` never."]),
+                    Definition("github-actions = auto|true|false", style: .synopsis, [
+                        "When `GITHUB_ACTIONS=true`: `gha-oidc` (kind github/oidc) when the job may request an ID token (`ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, from `permissions: id-token: write`); `gha-aws` (kind aws/web-identity with that token, audience sts.amazonaws.com) when `AWS_ROLE_ARN` is set; and `gha-token` (kind static, user `x-access-token`, secret `env:GITHUB_TOKEN`) bound to `GITHUB_SERVER_URL` (default https://github.com) when `GITHUB_TOKEN` is set. `true` or `false` overrides `enabled` for this broker.",
+                    ]),
+                    Definition("aws-keys = auto|true|false", style: .synopsis, [
+                        "When `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set: `ci-aws` (kind aws/user reading them, and `AWS_SESSION_TOKEN`, with `env:` references — their values never enter the configuration), so chains start from the runner's own keys with `via = identity:ci-aws`.",
+                    ]),
+                ]),
+            ]),
             ManualSection("[secrets]", [
                 .paragraph("How the agent reads `aws-secretsmanager:` and `aws-ssm:` references (SECRET REFERENCES): a team keeps a GitHub App key, a PAT or a service password there once, and every machine's agent reads it through its own short-lived role."),
                 .definitions([

@@ -34,8 +34,13 @@ struct ControlHandler {
             answer.appendRecord("entry", [("identity", entry.key.identity), ("kind", entry.key.kind),
                                           ("expires", expires.map(String.init) ?? "-"), ("key", entry.key.description)])
         }
-        if case .failure(let error) = service.configStore.config() {
+        switch service.configStore.config() {
+        case .failure(let error):
             answer.append("config_error", "\(error)")
+        case .success(let config):
+            // Identities from the environment (a CI job's), and brokers that did not fit.
+            for name in config.ambientIdentities { answer.appendRecord("ambient", [("identity", name), ("kind", config.identities[name]?.kind ?? "")]) }
+            for failure in config.ambientFailures { answer.append("ambient_error", failure) }
         }
         // Pool leases by token fingerprint, never the token.
         let pools = service.leases.snapshot()

@@ -111,6 +111,10 @@ public struct BrokerConfig: Sendable {
     public var aws = AWSAdapterSettings()
     public var audit = AuditSettings()
     public var secrets = SecretsSettings()
+    /// Identities the ambient brokers added (the agent's configuration only).
+    public var ambientIdentities: [String] = []
+    /// Why an ambient broker was skipped, one sentence each.
+    public var ambientFailures: [String] = []
 
     public init() {}
 
@@ -125,20 +129,29 @@ public struct BrokerConfig: Sendable {
         return ConfiguredIdentity(definition: definition, kind: kind)
     }
 
-    public static func load(_ paths: BrokerPaths) throws -> BrokerConfig {
-        if !FileManager.default.fileExists(atPath: paths.configFile) {
-            if paths.configFileIsExplicit {
-                throw ConfigError("config file \(paths.configFile) (from BROKER_CONFIG) does not exist", at: nil,
-                                  hint: "create it or unset BROKER_CONFIG")
-            }
-            return BrokerConfig()
+    /// `ambient`: the agent's environment, for the ambient brokers (AmbientBrokers.swift); nil
+    /// (brokerctl) reads the file alone.
+    public static func load(_ paths: BrokerPaths, ambient environment: Environment? = nil) throws -> BrokerConfig {
+        let exists = FileManager.default.fileExists(atPath: paths.configFile)
+        if !exists && paths.configFileIsExplicit {
+            throw ConfigError("config file \(paths.configFile) (from BROKER_CONFIG) does not exist", at: nil,
+                              hint: "create it or unset BROKER_CONFIG")
         }
-        var config = try parse(ConfigSyntax.load(path: paths.configFile))
-        config.file = paths.configFile
+        let entries = exists ? try ConfigSyntax.load(path: paths.configFile) : []
+        guard let environment else {
+            var config = try parse(entries)
+            config.file = exists ? paths.configFile : nil
+            return config
+        }
+        let ambient = AmbientBrokers.contribute(to: entries, environment: environment)
+        var config = try parse(entries + ambient.entries)
+        config.file = exists ? paths.configFile : nil
+        config.ambientIdentities = ambient.identities
+        config.ambientFailures = ambient.failures
         return config
     }
 
-    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider", "secrets"]
+    static let sectionNames = ["agent", "ambient", "audit", "aws", "git", "identity", "provider", "secrets"]
     static let secretsKeys = ["aws-identity", "ttl", "region"]
     static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
     static let awsKeys = ["minimum-validity"]
@@ -188,6 +201,11 @@ public struct BrokerConfig: Sendable {
                 case "keep": config.audit.keep = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 default: break
                 }
+            case ("ambient", nil):
+                try checkKey(entry, allowed: AmbientBrokers.keys, in: "[ambient]")
+                guard let value = entry.value, AmbientMode(rawValue: value) != nil else {
+                    throw ConfigError("[ambient] \(entry.key) must be auto, true or false", at: entry.location)
+                }
             case ("secrets", nil):
                 try checkKey(entry, allowed: secretsKeys, in: "[secrets]")
                 switch entry.key {
@@ -232,7 +250,7 @@ public struct BrokerConfig: Sendable {
                 if sub == nil && (section == "identity" || section == "provider") {
                     throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
                 }
-                if sub != nil && (section == "agent" || section == "audit" || section == "secrets") {
+                if sub != nil && ["agent", "audit", "secrets", "ambient"].contains(section) {
                     throw ConfigError("[\(section)] takes no name", at: entry.location)
                 }
                 let guess = closestMatch(to: section, among: sectionNames)

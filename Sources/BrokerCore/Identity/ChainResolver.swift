@@ -141,7 +141,8 @@ public final class ChainResolver: @unchecked Sendable {
 
     private func obtainOnce(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
         let hop = chain.first!
-        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
+        let upstreamMinimum = type(of: hop.kind).descriptor.upstreamValidity ?? minimumValidity
+        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: upstreamMinimum).credential : nil
         statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
         var credential = try hop.kind.obtain(upstream: upstream, context: context)
         let now = context.clock.instant()

@@ -92,12 +92,17 @@ public struct KindDescriptor: Sendable {
     /// Seconds a credential must have left to be handed out when the kind needs more than the
     /// requester asks for (the resolver takes the larger); nil: the requester decides.
     public var minimumValidity: Int?
+    /// Seconds the `via` identity's credential must have left when this kind uses it only at
+    /// the moment it obtains its own (an OIDC token exchanged for a role); nil: as long as the
+    /// requester needs this kind's credential, which suits upstreams that sign or chain.
+    public var upstreamValidity: Int?
     /// The man page's paragraphs before the settings, and blocks after them.
     public var description: [String]
     public var notes: [KindDocBlock]
 
     public init(name: String, summary: String, family: KindFamily = .general, settings: [SettingSpec], upstream: UpstreamRule,
-                produces: CredentialType, minimumValidity: Int? = nil, description: [String] = [], notes: [KindDocBlock] = []) {
+                produces: CredentialType, minimumValidity: Int? = nil, upstreamValidity: Int? = nil,
+                description: [String] = [], notes: [KindDocBlock] = []) {
         self.name = name
         self.summary = summary
         self.family = family
@@ -105,6 +110,7 @@ public struct KindDescriptor: Sendable {
         self.upstream = upstream
         self.produces = produces
         self.minimumValidity = minimumValidity
+        self.upstreamValidity = upstreamValidity
         self.description = description
         self.notes = notes
     }

@@ -12,6 +12,7 @@ public enum IdentityKinds {
         AWSWebIdentity.self,
         GitHubAppIdentity.self,
         GitHubPATPoolIdentity.self,
+        GitHubOIDCIdentity.self,
     ]
 
     private static let byName: [String: any IdentityKind.Type] =
