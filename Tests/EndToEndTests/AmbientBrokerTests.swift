@@ -10,15 +10,29 @@ import XCTest
 
 /// The fake Actions token service (Fixtures/actions_oidc.py): RS256 ID tokens for one request token.
 final class ActionsOIDCServer {
+    let fixture: PythonFixture
+    let requestToken = "actions-request-\(UUID().uuidString)"
+    var port: Int { fixture.port }
+
+    init() throws {
+        fixture = try PythonFixture("actions_oidc.py", [requestToken, "--lifetime", "120"])
+    }
+
+    var tokenURL: String { "http://127.0.0.1:\(port)/token" }
+    var issuer: String { "http://127.0.0.1:\(port)" }
+    var jwksURL: String { "http://127.0.0.1:\(port)/.well-known/jwks" }
+    var issued: Int { fixture.get("/__count")["issued"] as? Int ?? -1 }
+}
+
+/// A Python fixture under Fixtures/ that prints its port and serves until our end of its stdin closes.
+final class PythonFixture {
     let process = Process()
     private let stdin = Pipe()
     let port: Int
-    let requestToken = "actions-request-\(UUID().uuidString)"
 
-    init() throws {
+    init(_ script: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: MotoServer.python)
-        process.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/actions_oidc.py").path,
-                             requestToken, "--lifetime", "120"]
+        process.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(script)").path] + arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardInput = stdin
@@ -36,16 +50,15 @@ final class ActionsOIDCServer {
         }
         guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
             process.terminate()
-            throw NSError(domain: "actions_oidc.py did not print its port", code: 1)
+            throw NSError(domain: "\(script) did not print its port", code: 1)
         }
         self.port = port
     }
 
-    var tokenURL: String { "http://127.0.0.1:\(port)/token" }
-
-    var issued: Int {
-        let data = (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)/__count")!)) ?? Data()
-        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["issued"] as? Int ?? -1
+    /// A JSON object from the fixture's own control paths.
+    func get(_ path: String) -> [String: Any] {
+        let data = (try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)\(path)")!)) ?? Data()
+        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:]
     }
 
     deinit {
@@ -171,6 +184,55 @@ final class AmbientBrokerTests: MotoTestCase {
         sandbox.stopAgent()
         let refused = sandbox.broker("aws-credential-process", ["--identity", "deploy"])
         XCTAssertTrue(refused.stderr.contains("GitHub's OIDC endpoint answered HTTP 401 without a token"), refused.stderr)
+    }
+
+    func testGitHubSTSExchangesTheJobsTokenUnderATrustPolicyAndGitClonesWithIt() throws {
+        let sandbox = Sandbox()
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let oidc = try ActionsOIDCServer()
+        let exchange = try PythonFixture("sts_exchange.py", [
+            "--jwks-url", oidc.jwksURL, "--issuer", oidc.issuer, "--audience", "octo-sts.test", "--scope", "acme/app",
+            "--policy", "ci", "--subject-pattern", "repo:acme/app:ref:refs/heads/.*", "--token", "ghs_EXCHANGED_TOKEN",
+        ])
+        let server = try GitHTTPTestServer(sandbox: sandbox, user: "x-access-token", password: "ghs_EXCHANGED_TOKEN")
+        defer { server.stop() }
+        jobEnvironment(sandbox, oidc: oidc, extra: ["CI": "false"])
+        func config(policy: String, audience: String) -> String {
+            """
+            [identity "job"]
+                kind = github/oidc
+                audience = \(audience)
+            [identity "repo"]
+                kind = github/sts
+                via = identity:job
+                url = http://127.0.0.1:\(exchange.port)
+                scope = acme/app
+                policy = \(policy)
+            [git "\(server.baseURL)"]
+                identity = repo
+            """
+        }
+        sandbox.writeConfig(config(policy: "ci", audience: "octo-sts.test"))
+        let clone = sandbox.git(["clone", "-q", server.repoURL, "work"])
+        XCTAssertEqual(clone.status, 0, clone.stderr)
+        XCTAssertEqual(sandbox.read(sandbox.root + "/work/README"), "seed\n")
+        XCTAssertEqual(exchange.get("/__count")["exchanged"] as? Int, 1)
+        XCTAssertEqual(sandbox.git(["-C", sandbox.root + "/work", "fetch", "-q"]).status, 0)
+        XCTAssertEqual(exchange.get("/__count")["exchanged"] as? Int, 1, "the exchanged token is served from memory")
+
+        // The service verifies what octo-sts verifies: a token for another audience is refused.
+        sandbox.stopAgent()
+        sandbox.writeConfig(config(policy: "ci", audience: "someone-else"))
+        let refused = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=http\nhost=127.0.0.1:\(server.port)\n")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("refused scope acme/app policy ci: HTTP 401: audience 'someone-else' is not 'octo-sts.test'"), refused.stderr)
+        sandbox.writeConfig(config(policy: "deploy", audience: "octo-sts.test"))
+        let noPolicy = sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=http\nhost=127.0.0.1:\(server.port)\n")
+        XCTAssertTrue(noPolicy.stderr.contains("HTTP 404: unable to find trust policy 'deploy'"), noPolicy.stderr)
+        XCTAssertEqual(exchange.get("/__count")["refused"] as? Int, 2)
+        for path in [sandbox.paths.auditLogPath, sandbox.paths.agentLogPath] {
+            XCTAssertFalse(sandbox.read(path).contains("ghs_EXCHANGED_TOKEN"), path)
+        }
     }
 
     func testOutsideCIAutoConsultsNoBroker() throws {

@@ -13,6 +13,7 @@ public enum IdentityKinds {
         GitHubAppIdentity.self,
         GitHubPATPoolIdentity.self,
         GitHubOIDCIdentity.self,
+        GitHubSTSIdentity.self,
     ]
 
     private static let byName: [String: any IdentityKind.Type] =
