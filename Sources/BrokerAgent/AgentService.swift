@@ -45,12 +45,21 @@ public final class AgentService: @unchecked Sendable {
         self.paths = paths
         self.clock = clock
         self.log = log
-        let configStore = ConfigStore(paths: paths)
+        // Ambient brokers read the agent's own environment; a skipped one is audited.
+        let ambientAudit = AmbientFailureAudit(log: log)
+        let configStore = ConfigStore(paths: paths, environment: environment, onAmbientFailure: { ambientAudit.report($0) })
         self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
-        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
-        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() })
+        // Remote secrets are read with AWS credentials the resolver itself provides (and caches).
+        let resolverBox = RemoteSecretsResolverBox()
+        let remoteSecrets = AWSRemoteSecrets(environment: environment, clock: clock,
+                                             settings: { (try? configStore.config().get())?.secrets ?? SecretsSettings() },
+                                             credentials: { try resolverBox.awsCredentials($0, config: configStore) })
+        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock, remoteSecrets: remoteSecrets))
+        resolverBox.resolver = resolver
+        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
+        ambientAudit.attach(audit)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
         startedAt = clock.now()
@@ -113,4 +122,51 @@ public final class AgentService: @unchecked Sendable {
     }
 
     func loadConfig() throws -> BrokerConfig { try configStore.config().get() }
+}
+
+/// Lets the remote-secrets reader resolve the AWS identity it reads with through the resolver
+/// that, in turn, calls the reader: set once, right after both exist.
+final class RemoteSecretsResolverBox: @unchecked Sendable {
+    var resolver: ChainResolver?
+
+    func awsCredentials(_ identity: String, config store: ConfigStore) throws -> AWSCredentials {
+        guard let resolver else { throw BrokerFailure(.internal, "the remote-secrets reader ran before the agent was built") }
+        let config = try store.config().get()
+        // 15 minutes, botocore's own margin: enough for one read with any retry.
+        let credential = try resolver.resolve(identity, in: config, minimumValidity: 900).credential
+        guard let keys = credential.aws else {
+            throw BrokerFailure(.config, "identity \"\(identity)\" gave no AWS credentials to read remote secrets with")
+        }
+        return keys
+    }
+}
+
+/// Ambient broker failures found while loading the configuration, which happens once before the
+/// audit log exists: kept until it does, then written as `ambient` error records.
+final class AmbientFailureAudit: @unchecked Sendable {
+    private let lock = NSLock()
+    private var audit: AuditLog?
+    private var pending: [String] = []
+    private let log: @Sendable (String) -> Void
+
+    init(log: @escaping @Sendable (String) -> Void) { self.log = log }
+
+    func report(_ failure: String) {
+        log("warning: \(failure)")
+        lock.lock()
+        guard let audit else { pending.append(failure); lock.unlock(); return }
+        lock.unlock()
+        audit.record(AuditRecord(event: .ambient, outcome: "error", identity: nil, adapter: "agent", caller: nil, reason: failure))
+    }
+
+    func attach(_ audit: AuditLog) {
+        lock.lock()
+        self.audit = audit
+        let queued = pending
+        pending = []
+        lock.unlock()
+        for failure in queued {
+            audit.record(AuditRecord(event: .ambient, outcome: "error", identity: nil, adapter: "agent", caller: nil, reason: failure))
+        }
+    }
 }

@@ -33,7 +33,7 @@ public struct Caller: Sendable, Equatable {
 }
 
 public struct AuditRecord: Sendable {
-    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined }
+    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined, ambient }
     public var event: Event
     public var outcome: String           // "ok" or "error"
     public var identity: String?         // nil for unbound git-cache entries
@@ -71,10 +71,14 @@ public final class AuditLog: @unchecked Sendable {
     private let lock = NSLock()
     private var fd: CInt = -1
 
+    private let syslog: SyslogSink
+
     /// `settings` is asked on every record, so an edited config applies without a restart.
-    public init(path: String, settings: @escaping @Sendable () -> AuditSettings = { AuditSettings() }) {
+    public init(path: String, settings: @escaping @Sendable () -> AuditSettings = { AuditSettings() },
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.path = path
         self.settings = settings
+        self.syslog = SyslogSink(log: log)
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
@@ -99,9 +103,12 @@ public final class AuditLog: @unchecked Sendable {
             if let pexe = caller.parentExecutable { c.append(("parent_exe", .string(pexe))) }
             object.append(("caller", .object(c)))
         }
-        let data = Array((JSONValue.object(object).encoded() + "\n").utf8)
+        let json = JSONValue.object(object).encoded()
+        let data = Array((json + "\n").utf8)
         let limits = settings()
         lock.lock(); defer { lock.unlock() }
+        // The file first (audit before answer); syslog is a copy and may fail on its own.
+        defer { if limits.syslog { syslog.send(json: json, outcome: record.outcome, time: time, socket: limits.syslogSocket) } }
         if fd < 0 {
             do {
                 fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600).rawValue
@@ -141,5 +148,11 @@ public final class AuditLog: @unchecked Sendable {
     public var lastWriteFailure: String? {
         lock.lock(); defer { lock.unlock() }
         return failure
+    }
+
+    /// Why the last record could not be sent to syslog, until one is.
+    public var lastSyslogFailure: String? {
+        lock.lock(); defer { lock.unlock() }
+        return syslog.failure
     }
 }

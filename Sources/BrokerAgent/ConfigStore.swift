@@ -10,8 +10,15 @@ public final class ConfigStore: @unchecked Sendable {
     private var stamp: [Int64] = []
     private var current: Result<BrokerConfig, Error> = .success(BrokerConfig())
 
-    public init(paths: BrokerPaths) {
+    /// The agent's environment, for the ambient brokers; nil reads the file alone.
+    private let environment: Environment?
+    /// Told each time a reload skips an ambient broker (the agent audits it).
+    private let onAmbientFailure: @Sendable (String) -> Void
+
+    public init(paths: BrokerPaths, environment: Environment? = nil, onAmbientFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.paths = paths
+        self.environment = environment
+        self.onAmbientFailure = onAmbientFailure
         _ = config()
     }
 
@@ -24,7 +31,8 @@ public final class ConfigStore: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if newStamp != stamp {
             stamp = newStamp
-            current = Result { try BrokerConfig.load(paths) }
+            current = Result { try BrokerConfig.load(paths, ambient: environment) }
+            if case .success(let loaded) = current { loaded.ambientFailures.forEach(onAmbientFailure) }
         }
         return current
     }

@@ -20,7 +20,7 @@ extension CommandCatalog {
                 .paragraph("Each configuration file has its own agent, so a request made under one file is never answered from another: the default file's agent listens on `agent.sock`, and the agent of a file named by `BROKER_CONFIG` (or `brokerctl --config`) on `agent-KEY.sock` beside it, KEY being a hash of the file's canonical path. `brokerctl status` names the file its agent serves. See broker-agent(1)."),
                 .paragraph("A file with errors is reported whole by `brokerctl validate`, every error with its file:line. While it is broken, git URLs bound to no identity keep working as with `git credential-cache` (store, get and erase, with the error shown as a warning), and a request for a bound URL, or for any identity, fails with the first error. This holds as long as every `[git \"URL\"]` section could be read; a syntax error, or a git section whose URL or keys are wrong, could hide a binding, so then every git request fails with the error."),
                 .paragraph("As ssh(1) does for its config, the file and every file it includes must be owned by you or root and not writable by group or others, and so must every directory above each of them up to your home directory (up to `/` for a file outside it); root-owned sticky directories such as /tmp are passed over. Otherwise every client, the agent and `brokerctl validate` refuse it with the fix, such as `config file FILE is writable by group or others (hint: chmod go-w FILE)`, at the include line for an included file."),
-                .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH` or `cmd:COMMAND`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
+                .paragraph("Secrets are never written in the file. Every secret is a reference (`env:NAME`, `file:PATH`, `cmd:COMMAND`, `aws-secretsmanager:NAME` or `aws-ssm:NAME`) that the agent follows when it needs the value; see SECRET REFERENCES. A value that is not a reference is refused, so a pasted token cannot end up in the file unnoticed."),
                 .code("""
                 # ~/.config/credential-broker/config
                 [agent]
@@ -139,6 +139,12 @@ extension CommandCatalog {
                     Definition("keep = N", style: .synopsis, [
                         "How many rotated files to keep, `audit.log.1` (newest) to `audit.log.N`. Default 5.",
                     ]),
+                    Definition("syslog = BOOL", style: .synopsis, [
+                        "Also send every record to the local syslog socket, so a fleet's log pipeline (rsyslog, journald, a forwarding agent) collects it. Default false. Each record is one RFC 5424 message, facility `authpriv`, severity `info` (`notice` for an `error` outcome), app name `credential-broker`, message id `audit`, whose text is the same JSON object the file holds: names, pids, reasons, never a secret. The file is written first and stays the record of truth; a missing or full syslog socket is reported once in the agent's log and by `brokerctl status`, and never fails a request.",
+                    ]),
+                    Definition("syslog-socket = PATH", style: .synopsis, [
+                        "The syslog datagram socket. Default `/dev/log`.",
+                    ]),
                 ]),
             ]),
             ManualSection("[git \"<url>\"]", [
@@ -193,6 +199,35 @@ extension CommandCatalog {
                     Definition("cmd:COMMAND", [
                         "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout) with the directory of the file the reference is written in as its working directory, so relative paths in COMMAND mean the same whichever program started the agent. When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
                     ]),
+                    Definition("aws-secretsmanager:NAME-OR-ARN[#KEY][?OPTIONS]", [
+                        "The string value of a secret in AWS Secrets Manager (GetSecretValue), read by the agent with the credentials of an AWS identity: `[secrets] aws-identity`, or the one named by the option `identity=NAME`. With `#KEY` the value must be a JSON object and its string member KEY is used. Options, joined by `&`: `version-stage=STAGE` (default AWSCURRENT), `region=REGION` (an ARN's own region wins), `identity=NAME`. Write the whole reference in double quotes when it holds `#` or `;`, which otherwise start a comment. The endpoint is `AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`, then the region's own, as the AWS SDKs do.",
+                        "The value is kept in the agent's memory only (never in the disk cache) and read again after `[secrets] ttl`; a credential built from it (a static token, a GitHub App's key) is rebuilt then too, so a rotation reaches every host within the TTL. When the re-read fails, the value read before keeps serving until it succeeds. Errors name the reference, the service's error code and, for a missing `#KEY`, the members the object has — never a value.",
+                    ]),
+                    Definition("aws-ssm:/PATH/NAME[#KEY][?OPTIONS]", [
+                        "The value of a Systems Manager Parameter Store parameter (GetParameter with decryption, so SecureString parameters work), read and kept exactly as `aws-secretsmanager:`. Options: `region=REGION`, `identity=NAME`. The endpoint is `AWS_ENDPOINT_URL_SSM`, then `AWS_ENDPOINT_URL`.",
+                        "The identity that reads remote secrets must give AWS credentials and must not need a remote secret anywhere along its own chain; both are checked when the file is loaded. Its IAM policy needs `secretsmanager:GetSecretValue` or `ssm:GetParameter` (and `kms:Decrypt` for a customer-managed key) on the secrets it reads.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("[ambient]", [
+                .paragraph("Ambient brokers turn what a CI job's environment already holds into identities, so a job needs no configuration file to use them, and a configuration can chain from them. Each broker looks at environment variables only (no network, no files) and adds identities and git bindings that the file does not define itself: the file always wins. The sections they add are validated like the file's; a broker whose sections do not fit is skipped, written to the audit log as an `ambient` error and shown by `brokerctl status`, and every other identity keeps working. `brokerctl status` lists the identities they added."),
+                .paragraph("They read the agent's environment, which is the environment of the adapter that started the agent (in CI: the first git, aws or broker-env-wrap call of the job). An agent started elsewhere does not see a job's variables: start it inside the job (any adapter call does), and keep one configuration per agent (`brokerctl stop` ends one started with other variables)."),
+                .definitions([
+                    Definition("enabled = auto|true|false", style: .synopsis, ["`auto` (the default) consults the brokers only when `CI` is `true` or `1`, as GitHub Actions, GitLab CI, CircleCI, Buildkite and others set it; `true` consults them anywhere; `false` never."]),
+                    Definition("github-actions = auto|true|false", style: .synopsis, [
+                        "When `GITHUB_ACTIONS=true`: `gha-oidc` (kind github/oidc) when the job may request an ID token (`ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`, from `permissions: id-token: write`); `gha-aws` (kind aws/web-identity with that token, audience sts.amazonaws.com) when `AWS_ROLE_ARN` is set; and `gha-token` (kind static, user `x-access-token`, secret `env:GITHUB_TOKEN`) bound to `GITHUB_SERVER_URL` (default https://github.com) when `GITHUB_TOKEN` is set. `true` or `false` overrides `enabled` for this broker.",
+                    ]),
+                    Definition("aws-keys = auto|true|false", style: .synopsis, [
+                        "When `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` are set: `ci-aws` (kind aws/user reading them, and `AWS_SESSION_TOKEN`, with `env:` references — their values never enter the configuration), so chains start from the runner's own keys with `via = identity:ci-aws`.",
+                    ]),
+                ]),
+            ]),
+            ManualSection("[secrets]", [
+                .paragraph("How the agent reads `aws-secretsmanager:` and `aws-ssm:` references (SECRET REFERENCES): a team keeps a GitHub App key, a PAT or a service password there once, and every machine's agent reads it through its own short-lived role."),
+                .definitions([
+                    Definition("aws-identity = NAME", style: .synopsis, ["The AWS identity whose credentials read remote secrets, unless a reference names its own with `?identity=NAME`."]),
+                    Definition("ttl = DURATION", style: .synopsis, ["How long a value read is used before it is read again. Default 5m."]),
+                    Definition("region = REGION", style: .synopsis, ["The region of references that name none (default `AWS_REGION`, then `AWS_DEFAULT_REGION`, then us-east-1)."]),
                 ]),
             ]),
             ManualSection("FILES", [

@@ -64,6 +64,25 @@ public enum UnixSocket {
         }
     }
 
+    /// Sends one datagram to the Unix datagram socket at `path` (a syslog socket such as
+    /// /dev/log). Throws `Errno`: ENOENT or ECONNREFUSED when nobody listens there.
+    public static func sendDatagram(_ bytes: [UInt8], to path: String) throws {
+        #if os(Linux)
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let flags = Int32(MSG_NOSIGNAL)
+        #else
+        let fd = socket(AF_UNIX, SOCK_DGRAM, 0)
+        let flags: Int32 = 0
+        #endif
+        guard fd >= 0 else { throw Errno.current }
+        defer { close(fd) }
+        try withAddress(path) { address, length in
+            _ = try bytes.withUnsafeBytes { raw in
+                try retryOnInterrupt({ sendto(fd, raw.baseAddress, raw.count, flags, address, length) }, failed: { $0 < 0 })
+            }
+        }
+    }
+
     /// Connects to a listening socket. Throws `Errno` (ENOENT, ECONNREFUSED) so callers can tell
     /// "no agent" from other failures.
     public static func connect(path: String) throws -> FileDescriptor {

@@ -58,7 +58,7 @@ final class BrokerctlRoutingTests: XCTestCase {
     func testAnUnknownOptionPrintsTheSubcommandsUsage() {
         let result = run(["audit", "--tial", "5"])
         XCTAssertEqual(result.status, ExitStatus.usage)
-        XCTAssertEqual(result.err, "brokerctl: unknown option --tial\nusage: brokerctl [--config FILE] audit [--tail N] [--format table|json]\n")
+        XCTAssertEqual(result.err, "brokerctl: unknown option --tial\nusage: brokerctl [--config FILE] audit [--tail N] [--since WHEN] [--until WHEN] [--identity NAME] [--outcome ok|error] [--event EVENT] [--format table|json|jsonl]\n")
     }
 
     func testCountsAreSingularForOne() {

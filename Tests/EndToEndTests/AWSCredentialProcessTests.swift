@@ -235,13 +235,6 @@ final class AWSCredentialProcessTests: MotoTestCase {
         XCTAssertEqual(missing.stdout, "")
         XCTAssertEqual(sandbox.broker("aws-credential-process", [], extraEnvironment: ["BROKER_IDENTITY": "dev"]).status, 0)
     }
-
-    func pathOf(_ program: String) -> String {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where access("\(dir)/\(program)", X_OK) == 0 {
-            return "\(dir)/\(program)"
-        }
-        return "/usr/bin/\(program)"
-    }
 }
 
 /// The aws/credentials kind with good, crashing, slow and lying external processes.

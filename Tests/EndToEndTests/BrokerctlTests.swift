@@ -194,6 +194,55 @@ final class BrokerctlTests: XCTestCase {
         XCTAssertTrue(tail.stdout.split(separator: "\n").last?.contains("h19.example") ?? false, tail.stdout)
     }
 
+    func testAuditFiltersByIdentityOutcomeEventAndTimeAcrossRotatedFiles() throws {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [audit]
+                max-size = 2k
+            [identity "bot"]
+                kind = exec
+                command = "echo username=bot; echo password=BOT-SECRET"
+            [identity "broken"]
+                kind = exec
+                command = exit 3
+            [git "https://bot.example"]
+                identity = bot
+            [git "https://broken.example"]
+                identity = broken
+            """)
+        for n in 0..<6 {
+            XCTAssertEqual(sandbox.broker("git-credential-broker", ["store"], stdin: "protocol=https\nhost=h\(n).example\nusername=u\npassword=p\n").status, 0)
+            sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=bot.example\n")
+            sandbox.broker("git-credential-broker", ["get"], stdin: "protocol=https\nhost=broken.example\n")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.paths.auditLogPath + ".1"), "the records span a rotation")
+        func records(_ args: [String]) throws -> [[String: Any]] {
+            let result = sandbox.broker("brokerctl", ["audit", "--tail", "1000", "--format", "jsonl"] + args)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try result.stdout.split(separator: "\n").map { line in
+                try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
+            }
+        }
+        let bot = try records(["--identity", "bot"])
+        // Cache hits may or may not be audited one by one; the first issue always is.
+        XCTAssertFalse(bot.isEmpty)
+        XCTAssertTrue(bot.allSatisfy { $0["identity"] as? String == "bot" && $0["event"] as? String == "issued" })
+        let errors = try records(["--outcome", "error"])
+        XCTAssertEqual(errors.count, 6)
+        XCTAssertTrue(errors.allSatisfy { $0["identity"] as? String == "broken" && $0["event"] as? String == "denied" })
+        XCTAssertEqual(try records(["--event", "stored"]).count, 6)
+        XCTAssertEqual(try records(["--since", "1h"]).count, bot.count + 12, "every record of this test is younger than an hour")
+        XCTAssertEqual(try records(["--until", "1h"]).count, 0)
+        XCTAssertEqual(try records(["--since", "2000-01-01", "--identity", "bot", "--outcome", "error"]).count, 0)
+        let table = sandbox.broker("brokerctl", ["audit", "--identity", "nobody"])
+        XCTAssertTrue(table.stdout.hasPrefix("no audit records match"), table.stdout)
+        let bad = sandbox.broker("brokerctl", ["audit", "--since", "yesterday"])
+        XCTAssertEqual(bad.status, 64, "a usage error: \(bad.stderr)")
+        XCTAssertTrue(bad.stderr.contains("\"yesterday\" is not a time"), bad.stderr)
+        XCTAssertNotEqual(sandbox.broker("brokerctl", ["audit", "--format", "xml"]).status, 0)
+        XCTAssertFalse(sandbox.broker("brokerctl", ["audit", "--tail", "1000", "--format", "jsonl"]).stdout.contains("BOT-SECRET"))
+    }
+
     func testGitSetupPrintsUseHttpPathForPathBoundHosts() {
         let sandbox = Sandbox()
         sandbox.writeConfig("[identity \"b\"]\nkind = exec\ncommand = true\n[git \"https://github.com/acme\"]\nidentity = b\n[git \"https://example.com\"]\nidentity = b\n")

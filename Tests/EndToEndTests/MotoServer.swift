@@ -198,3 +198,13 @@ class MotoTestCase: XCTestCase {
         return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
     }
 }
+
+extension XCTestCase {
+    /// A program from PATH (the aws CLI, terraform), or /usr/bin's when PATH has none.
+    func pathOf(_ program: String) -> String {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") where access("\(dir)/\(program)", X_OK) == 0 {
+            return "\(dir)/\(program)"
+        }
+        return "/usr/bin/\(program)"
+    }
+}

@@ -52,6 +52,9 @@ struct ControlHandler {
                     answer.appendRecord("env_missing", [("name", variable)])
                 }
             }
+            // Identities from the environment (a CI job's), and brokers that did not fit.
+            for name in config.ambientIdentities { answer.appendRecord("ambient", [("identity", name), ("kind", config.identities[name]?.kind ?? "")]) }
+            for failure in config.ambientFailures { answer.append("ambient_error", failure) }
         }
         // Pool leases by token fingerprint, never the token.
         let pools = service.leases.snapshot()
@@ -69,6 +72,9 @@ struct ControlHandler {
         }
         if let failure = service.audit.lastWriteFailure {
             answer.append("audit_error", failure)
+        }
+        if let failure = service.audit.lastSyslogFailure {
+            answer.append("syslog_error", failure)
         }
         return answer
     }

@@ -47,7 +47,7 @@ struct GitHandler {
     /// error as a warning; a bound URL, or a file that could not be read at all, gets the error.
     func unboundDespite(_ error: Error, _ action: Action, _ credential: GitCredential, request: AgentRequest,
                         scheme: String, host: String, target: String) throws -> WireMessage {
-        let checked = BrokerConfig.check(service.paths)
+        let checked = BrokerConfig.check(service.paths, ambient: service.resolver.context.environment)
         guard checked.bindingsComplete, !checked.errors.isEmpty,
               checked.config.gitBinding(protocol: scheme, host: host, path: credential.path) == nil else { throw error }
         let answer = try cached(action, credential, request: request, config: checked.config, scheme: scheme, host: host, target: target)

@@ -326,23 +326,15 @@ struct Doctor {
                         findings.append(.warn("secret", "\(what): \(variable) is not set here, so an agent started from here cannot read it",
                                               fix: "export \(variable), then brokerctl stop"))
                     }
-                case .file(let raw):
-                    let path = raw.hasPrefix("~/") ? (environment["HOME"] ?? "~") + raw.dropFirst(1) : raw
-                    guard let st = try? FileStatus(path: path) else {
-                        findings.append(.fail("secret", "\(what): \(path) does not exist",
-                                              fix: "write the secret into it: (umask 077; cat > \(path))"))
-                        continue
-                    }
-                    if st.ownerID != ProcessInfoLite.userID {
-                        findings.append(.fail("secret", "\(what): \(path) belongs to uid \(st.ownerID), not you", fix: "chown \(ProcessInfoLite.userID) \(path)"))
-                    } else if st.permissions & 0o077 != 0 {
-                        findings.append(.fail("secret", "\(what): \(path) is mode 0\(String(st.permissions, radix: 8)), readable by group or others",
-                                              fix: "chmod 600 \(path)"))
-                    } else if st.size == 0 {
-                        findings.append(.fail("secret", "\(what): \(path) is empty", fix: "write the secret into it"))
+                case .file:
+                    // The same checks as `brokerctl validate`, without reading the secret.
+                    if let failure = reference.check(environment: environment) {
+                        findings.append(.fail("secret", "\(what): \(failure.message)", fix: failure.hint ?? "fix the file"))
                     } else {
-                        findings.append(.ok("secret", "\(what): yours, mode 0\(String(st.permissions, radix: 8)), \(st.size) bytes"))
+                        findings.append(.ok("secret", "\(what): exists, yours, private, not empty"))
                     }
+                case .remote(let secret):
+                    findings.append(.ok("secret", "\(what): read by the agent through AWS identity \(secret.identity ?? config.secrets.awsIdentity ?? "?") (not read by doctor)"))
                 case .command(let command, _):
                     let program = shellWords(command).first ?? ""
                     if program.isEmpty || onPath(program) != nil || (program.contains("/") && ProcessInfoLite.isExecutable(program)) {

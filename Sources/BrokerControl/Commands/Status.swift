@@ -30,8 +30,11 @@ extension Brokerctl {
             guard let until = Int64(record["until"]!) else { return nil }
             return ["pool": record["pool"]!, "token": record["token"]!, "until": until, "remaining": until - now]
         }
+        let ambient: [[String: Any]] = answer.records("ambient", columns: ["identity", "kind"]).map { ["identity": $0["identity"]!, "kind": $0["kind"]!] }
+        let ambientErrors = answer.values("ambient_error")
         if options.format == .json {
             var object: [String: Any] = [
+                "ambient": ambient, "ambient_errors": ambientErrors,
                 "running": true, "pid": Int(answer["pid"] ?? "") ?? 0, "uptime_seconds": now - started,
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
@@ -41,6 +44,7 @@ extension Brokerctl {
             object["config_error"] = answer["config_error"]
             object["cache_error"] = answer["cache_error"]
             object["audit_error"] = answer["audit_error"]
+            object["syslog_error"] = answer["syslog_error"]
             emitJSON(object)
             return ExitStatus.success
         }
@@ -55,6 +59,9 @@ extension Brokerctl {
         // A full or read-only disk: credentials are still served from memory, but say so.
         if let cacheError = answer["cache_error"] { out("cache error: \(cacheError) (credentials are kept in memory only)") }
         if let auditError = answer["audit_error"] { out("audit error: \(auditError) (records are being lost)") }
+        if let syslogError = answer["syslog_error"] { out("syslog error: \(syslogError) (the audit file still has every record)") }
+        for record in ambient { out("ambient identity: \(record["identity"]!) (\(record["kind"]!)) from the agent's environment") }
+        for failure in ambientErrors { out("ambient error: \(failure)") }
         if entries.isEmpty {
             out("no cached identity credentials")
         } else {

@@ -22,8 +22,9 @@ public struct AWSWebIdentity: AWSIdentityKind {
                         details: "The audience asked of GitHub; default sts.amazonaws.com."),
             SettingSpec("duration", "DURATION", .duration, "session length, 15m to 12h (default 1h)"),
         ] + AWSSettings.specs,
-        upstream: .none, produces: .aws,
-        description: ["sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. Its credentials come from ambient material and are never written to the disk cache."])
+        // The token is spent in the exchange: it need only outlive the STS call, not the role.
+        upstream: .optional, produces: .aws, upstreamValidity: 60,
+        description: ["sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. The token comes from `token-file`, from GitHub Actions (`github-oidc = true`), or from the identity named by `via = identity:NAME` when that gives a token (a github/oidc identity). Its credentials come from ambient material and are never written to the disk cache."])
 
     public let name: String
     public let roleARN: String
@@ -44,6 +45,9 @@ public struct AWSWebIdentity: AWSIdentityKind {
         if githubOIDC, let entry = definition.entry("token-file") {
             throw ConfigError("set token-file or github-oidc, not both", at: entry.location)
         }
+        if definition.via != nil, let entry = definition.entry("token-file") ?? definition.entry("github-oidc") {
+            throw ConfigError("with via, the token comes from that identity: drop \(entry.key)", at: entry.location)
+        }
         audience = definition.value("audience") ?? "sts.amazonaws.com"
         sessionName = definition.value("session-name")
         duration = try AWSNames.duration(definition, key: "duration", default: 3600, range: 900...43200)
@@ -57,7 +61,16 @@ public struct AWSWebIdentity: AWSIdentityKind {
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
-        let token = githubOIDC ? try githubToken(context) : try fileToken(context)
+        let token: Secret
+        if let upstream {
+            guard let given = upstream.token else {
+                throw BrokerFailure(.config, "identity \"\(name)\" needs an OIDC token from its via identity, which gives \(upstream.type.rawValue) credentials",
+                                    hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))")
+            }
+            token = given.token
+        } else {
+            token = githubOIDC ? try githubToken(context) : try fileToken(context)
+        }
         let client = STSClient(endpoint: try aws.endpoint(in: context))
         let result = try client.assumeRoleWithWebIdentity(roleARN: roleARN, sessionName: sessionName ?? AWSNames.defaultSessionName(context),
                                                           webIdentityToken: token, durationSeconds: duration)
@@ -78,28 +91,6 @@ public struct AWSWebIdentity: AWSIdentityKind {
 
     /// GitHub Actions hands a job an URL and a bearer token to ask for an OIDC token.
     func githubToken(_ context: ResolveContext) throws -> Secret {
-        guard let base = context.environment["ACTIONS_ID_TOKEN_REQUEST_URL"],
-              let bearer = context.environment["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] else {
-            throw BrokerFailure(.config, "identity \"\(name)\" uses github-oidc but ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set in broker-agent's environment",
-                                hint: "give the job `permissions: id-token: write`, and start the agent inside the job")
-        }
-        guard var components = URLComponents(string: base), components.scheme == "https" else {
-            throw BrokerFailure(.config, "ACTIONS_ID_TOKEN_REQUEST_URL is not an https URL; refusing to send the request token over it")
-        }
-        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "audience", value: audience)]
-        // Through the hardened exchange: a bearer token must not follow a redirect elsewhere.
-        let outcome = HTTPExchange.send(method: "GET", url: components.url!,
-                                        headers: [("Authorization", "bearer \(bearer)"), ("Accept", "application/json")],
-                                        body: nil, timeout: 10)
-        switch outcome {
-        case .transport(let problem):
-            throw BrokerFailure(.unavailable, "cannot reach GitHub's OIDC endpoint: \(problem.reason)")
-        case .response(let status, let body):
-            guard status == 200, let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let value = object["value"] as? String, !value.isEmpty else {
-                throw BrokerFailure(.upstream, "GitHub's OIDC endpoint answered HTTP \(status) without a token")
-            }
-            return Secret(value)
-        }
+        try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment).token
     }
 }

@@ -346,7 +346,7 @@ private func trimmed(_ text: String) -> String {
 }
 
 /// Counts upstream requests across all clients.
-private final class RequestCounter: @unchecked Sendable {
+final class RequestCounter: @unchecked Sendable {
     static let shared = RequestCounter()
     private let lock = NSLock()
     private var count = 0

@@ -9,6 +9,10 @@ public struct AuditSettings: Sendable, Equatable {
     public var maxSize: Int = 10 << 20
     /// Rotated files kept: audit.log.1 (newest) to audit.log.N; the oldest is dropped.
     public var keep: Int = 5
+    /// `[audit] syslog = true`: every record also goes to the local syslog socket.
+    public var syslog = false
+    /// `[audit] syslog-socket`: where that socket is (a test or a container may move it).
+    public var syslogSocket = "/dev/log"
     public init() {}
 }
 
@@ -52,6 +56,18 @@ public enum AuditFiles {
             }
             lines = text.split(separator: "\n").suffix(count - lines.count) + lines
             age += 1
+        }
+        return lines
+    }
+
+    /// Every line of the live log and its rotated files, oldest first: what a filter reads.
+    public static func allLines(of live: String) -> [Substring] {
+        var age = 1
+        while access(path(live, age: age + 1), F_OK) == 0 { age += 1 }
+        var lines: [Substring] = []
+        for age in stride(from: age, through: 0, by: -1) {
+            guard let text = try? String(contentsOfFile: path(live, age: age), encoding: .utf8) else { continue }
+            lines += text.split(separator: "\n")
         }
         return lines
     }

@@ -132,6 +132,11 @@ public struct BrokerConfig: Sendable {
     /// The identity marked `default = true`, if any: what `brokerctl whoami` and the adapters'
     /// callers mean when they name none and BROKER_IDENTITY is unset.
     public var defaultIdentity: String?
+    public var secrets = SecretsSettings()
+    /// Identities the ambient brokers added (the agent's configuration only).
+    public var ambientIdentities: [String] = []
+    /// Why an ambient broker was skipped, one sentence each.
+    public var ambientFailures: [String] = []
 
     public init() {}
 
@@ -147,8 +152,10 @@ public struct BrokerConfig: Sendable {
     }
 
     /// Loads and validates `paths.configFile`; throws the first error (every one is in `check`).
-    public static func load(_ paths: BrokerPaths) throws -> BrokerConfig {
-        let checked = check(paths)
+    /// `ambient`: the agent's environment, for the ambient brokers (AmbientBrokers.swift); nil
+    /// (brokerctl) reads the file alone.
+    public static func load(_ paths: BrokerPaths, ambient environment: Environment? = nil) throws -> BrokerConfig {
+        let checked = check(paths, ambient: environment)
         if let first = checked.errors.first { throw first }
         return checked.config
     }
@@ -165,19 +172,25 @@ public struct BrokerConfig: Sendable {
     /// Reads and validates `paths.configFile` and reports every error, not only the first, with
     /// the configuration built from everything that was valid. A missing default file is an
     /// empty config; a missing explicit file is an error.
-    public static func check(_ paths: BrokerPaths) -> ConfigCheck {
-        if !FileManager.default.fileExists(atPath: paths.configFile) {
-            if paths.configFileIsExplicit {
-                let origin = origin(paths)
-                return ConfigCheck(config: BrokerConfig(), errors: [
-                    ConfigError("config file \(paths.configFile)\(origin.said) does not exist", at: nil, hint: origin.hint),
-                ], readable: false)
-            }
-            return ConfigCheck(config: BrokerConfig(), errors: [], readable: true)
+    public static func check(_ paths: BrokerPaths, ambient environment: Environment? = nil) -> ConfigCheck {
+        let exists = FileManager.default.fileExists(atPath: paths.configFile)
+        if !exists && paths.configFileIsExplicit {
+            let origin = origin(paths)
+            return ConfigCheck(config: BrokerConfig(), errors: [
+                ConfigError("config file \(paths.configFile)\(origin.said) does not exist", at: nil, hint: origin.hint),
+            ], readable: false)
         }
-        let document = ConfigSyntax.loadDocument(path: paths.configFile)
+        var document = exists ? ConfigSyntax.loadDocument(path: paths.configFile) : ConfigDocument()
+        // The agent adds what its environment's ambient brokers define and the file does not.
+        var ambient: (entries: [ConfigEntry], identities: [String], failures: [String]) = ([], [], [])
+        if let environment, document.readable {
+            ambient = AmbientBrokers.contribute(to: document.entries, environment: environment)
+            document.entries += ambient.entries
+        }
         var checked = build(document)
-        checked.config.file = paths.configFile
+        checked.config.file = exists ? paths.configFile : nil
+        checked.config.ambientIdentities = ambient.identities
+        checked.config.ambientFailures = ambient.failures
         return checked
     }
 
@@ -198,8 +211,9 @@ public struct BrokerConfig: Sendable {
         return check
     }
 
-    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider", "registry"]
-    static let auditKeys = ["max-size", "keep"]
+    static let sectionNames = ["agent", "ambient", "audit", "aws", "git", "identity", "provider", "registry", "secrets"]
+    static let secretsKeys = ["aws-identity", "ttl", "region"]
+    static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
@@ -242,10 +256,11 @@ public struct BrokerConfig: Sendable {
         /// A section the model does not know is an error at its header, even with no keys under it.
         static func sectionProblem(_ section: String, _ sub: String?, at location: SourceLocation) -> ConfigError? {
             switch (section, sub) {
-            case ("agent", nil), ("audit", nil), ("aws", nil), ("git", _), ("identity", _?), ("provider", _?), ("registry", _?): return nil
+            case ("agent", nil), ("audit", nil), ("aws", nil), ("ambient", nil), ("secrets", nil), ("git", _), ("identity", _?), ("provider", _?),
+                 ("registry", _?): return nil
             case ("identity", nil), ("provider", nil), ("registry", nil):
                 return ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: location)
-            case ("agent", _?), ("audit", _?), ("aws", _?):
+            case ("agent", _?), ("audit", _?), ("aws", _?), ("ambient", _?), ("secrets", _?):
                 return ConfigError("[\(section)] takes no name", at: location)
             default:
                 let guess = closestMatch(to: section, among: sectionNames)
@@ -351,6 +366,7 @@ public struct BrokerConfig: Sendable {
             }
             let known = Set(config.identityOrder)
             errors += checkChains(config, known: known)
+            do { try checkRemoteSecrets(config) } catch { record(error) }
         }
 
         mutating func readEntry(_ entry: ConfigEntry) throws {
@@ -374,10 +390,28 @@ public struct BrokerConfig: Sendable {
                 }
             case ("audit", nil):
                 try checkKey(entry, allowed: auditKeys, in: "[audit]")
-                let number = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
                 switch entry.key {
-                case "max-size": config.audit.maxSize = number
-                case "keep": config.audit.keep = number
+                case "syslog": config.audit.syslog = try ConfigSyntax.parseBool(entry.value, at: entry.location)
+                case "syslog-socket":
+                    guard let path = entry.value, path.hasPrefix("/") else {
+                        throw ConfigError("[audit] syslog-socket must be an absolute path", at: entry.location, hint: "the usual one is /dev/log")
+                    }
+                    config.audit.syslogSocket = path
+                case "max-size": config.audit.maxSize = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                case "keep": config.audit.keep = try positive(ConfigSyntax.parseInt(entry.value, at: entry.location), entry)
+                default: break
+                }
+            case ("ambient", nil):
+                try checkKey(entry, allowed: AmbientBrokers.keys, in: "[ambient]")
+                guard let value = entry.value, AmbientMode(rawValue: value) != nil else {
+                    throw ConfigError("[ambient] \(entry.key) must be auto, true or false", at: entry.location)
+                }
+            case ("secrets", nil):
+                try checkKey(entry, allowed: secretsKeys, in: "[secrets]")
+                switch entry.key {
+                case "aws-identity": config.secrets.awsIdentity = entry.value
+                case "ttl": config.secrets.ttl = try positive(ConfigSyntax.parseDuration(entry.value, at: entry.location), entry)
+                case "region": config.secrets.region = entry.value
                 default: break
                 }
             case ("aws", nil):
@@ -505,6 +539,42 @@ public struct BrokerConfig: Sendable {
                                       hint: "break the cycle by changing one `via`"))
         }
         return errors
+    }
+
+    /// Every `aws-secretsmanager:`/`aws-ssm:` reference is read through an AWS identity that
+    /// exists, gives AWS credentials, and does not itself need a remote secret anywhere along its
+    /// chain (that would be a cycle no request could finish).
+    static func checkRemoteSecrets(_ config: BrokerConfig) throws {
+        func usesRemote(_ name: String) -> Bool { config.kinds[name]?.secretReferences.contains { $0.remote != nil } ?? false }
+        for name in config.identityOrder {
+            guard let kind = config.kinds[name], let definition = config.identities[name] else { continue }
+            for secret in kind.secretReferences.compactMap(\.remote) {
+                // The line of the setting that holds the reference, else the section's header.
+                let location = definition.settings.values.joined().first { ($0.value ?? "").hasPrefix("\(secret.store.rawValue):\(secret.id)") }?.location
+                    ?? definition.location
+                guard let reader = secret.identity ?? config.secrets.awsIdentity else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id), but no AWS identity is named to read it with",
+                                      at: location, hint: "set [secrets] aws-identity = NAME, or add ?identity=NAME to the reference")
+                }
+                guard let kind = config.kinds[reader] else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id) through identity \"\(reader)\", which is not defined",
+                                      at: location, hint: closestMatch(to: reader, among: config.identityOrder).map { "did you mean \"\($0)\"?" })
+                }
+                guard type(of: kind).descriptor.produces == .aws else {
+                    throw ConfigError("identity \"\(name)\" reads \(secret.store.rawValue):\(secret.id) through identity \"\(reader)\", which gives no AWS credentials",
+                                      at: location, hint: "name an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
+                }
+                var hop: String? = reader
+                var seen: Set<String> = []
+                while let current = hop, seen.insert(current).inserted {
+                    if usesRemote(current) {
+                        throw ConfigError("identity \"\(name)\" reads its secret through \"\(reader)\", whose chain needs a remote secret itself (\"\(current)\")",
+                                          at: location, hint: "the identity that reads remote secrets must get its own secrets from env:, file: or cmd:")
+                    }
+                    if case .identity(let next)? = config.identities[current]?.via { hop = next } else { hop = nil }
+                }
+            }
+        }
     }
 
     static func checkKey(_ entry: ConfigEntry, allowed: [String], in section: String) throws {

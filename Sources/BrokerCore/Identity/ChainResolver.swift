@@ -112,13 +112,16 @@ public final class ChainResolver: @unchecked Sendable {
             return Resolution(credential: credential.asSeen(at: context.clock.instant()), tier: shared ? .memory : .upstream, key: key)
         } catch {
             let now = context.clock.instant()
-            guard floor < minimumValidity, let cached = cache.lookup(key),
-                  isUsable(cached.credential, at: now, minimumValidity: floor) else { throw error }
+            guard let cached = cache.lookup(key), floor < minimumValidity || cached.credential.refreshAtElapsed != nil,
+                  isUsable(cached.credential, at: now, minimumValidity: floor, ignoringRefresh: true) else { throw error }
             return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: "\(error)")
         }
     }
 
-    func isUsable(_ credential: Credential, at now: Clock.Instant, minimumValidity: Int) -> Bool {
+    /// `ignoringRefresh`: a credential past its remote secret's TTL still serves when the
+    /// re-read fails (a Secrets Manager outage must not stop work the old value can do).
+    func isUsable(_ credential: Credential, at now: Clock.Instant, minimumValidity: Int, ignoringRefresh: Bool = false) -> Bool {
+        if !ignoringRefresh, let refreshAt = credential.refreshAtElapsed, now.elapsed >= refreshAt { return false }
         guard let remaining = credential.remaining(at: now) else { return true }
         return remaining >= Int64(minimumValidity)
     }
@@ -138,11 +141,15 @@ public final class ChainResolver: @unchecked Sendable {
 
     private func obtainOnce(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
         let hop = chain.first!
-        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: minimumValidity).credential : nil
+        let upstreamMinimum = type(of: hop.kind).descriptor.upstreamValidity ?? minimumValidity
+        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: upstreamMinimum).credential : nil
         statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
         var credential = try hop.kind.obtain(upstream: upstream, context: context)
         let now = context.clock.instant()
         credential.anchor(at: now)
+        if let reader = context.remoteSecrets, hop.kind.secretReferences.contains(where: { $0.remote != nil }) {
+            credential.refreshAtElapsed = now.elapsed.addingSaturating(Int64(reader.timeToLive))
+        }
         if let remaining = credential.remaining(at: now), remaining < Int64(minimumValidity) {
             let failure: BrokerFailure
             if remaining <= 0 {

@@ -31,6 +31,9 @@ public struct Credential: Sendable, Equatable {
     /// False for credentials obtained from ambient material (a CI job's OIDC token): they stay
     /// in memory and never reach the disk cache.
     public var persistable: Bool
+    /// On the elapsed clock: when a credential built from a remote secret (Secrets Manager, SSM)
+    /// is obtained again although it has not expired, so a rotation reaches it (`[secrets] ttl`).
+    public var refreshAtElapsed: Int64?
 
     public init(_ value: CredentialValue, expiresAt: Int64? = nil, persistable: Bool = true) {
         self.value = value

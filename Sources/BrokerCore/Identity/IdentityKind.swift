@@ -92,12 +92,17 @@ public struct KindDescriptor: Sendable {
     /// Seconds a credential must have left to be handed out when the kind needs more than the
     /// requester asks for (the resolver takes the larger); nil: the requester decides.
     public var minimumValidity: Int?
+    /// Seconds the `via` identity's credential must have left when this kind uses it only at
+    /// the moment it obtains its own (an OIDC token exchanged for a role); nil: as long as the
+    /// requester needs this kind's credential, which suits upstreams that sign or chain.
+    public var upstreamValidity: Int?
     /// The man page's paragraphs before the settings, and blocks after them.
     public var description: [String]
     public var notes: [KindDocBlock]
 
     public init(name: String, summary: String, family: KindFamily = .general, settings: [SettingSpec], upstream: UpstreamRule,
-                produces: CredentialType, minimumValidity: Int? = nil, description: [String] = [], notes: [KindDocBlock] = []) {
+                produces: CredentialType, minimumValidity: Int? = nil, upstreamValidity: Int? = nil,
+                description: [String] = [], notes: [KindDocBlock] = []) {
         self.name = name
         self.summary = summary
         self.family = family
@@ -105,6 +110,7 @@ public struct KindDescriptor: Sendable {
         self.upstream = upstream
         self.produces = produces
         self.minimumValidity = minimumValidity
+        self.upstreamValidity = upstreamValidity
         self.description = description
         self.notes = notes
     }
@@ -119,13 +125,16 @@ public struct ResolveContext: Sendable {
     public var commandRunner: CommandRunner
     /// One-time codes a person handed over with `brokerctl login` (MFA), by identity name.
     public var oneTimeCodes: OneTimeCodes
+    /// Reads `aws-secretsmanager:`/`aws-ssm:` references; nil outside the agent.
+    public var remoteSecrets: (any RemoteSecretReader)?
 
     public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
-                oneTimeCodes: OneTimeCodes = OneTimeCodes()) {
+                oneTimeCodes: OneTimeCodes = OneTimeCodes(), remoteSecrets: (any RemoteSecretReader)? = nil) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
         self.oneTimeCodes = oneTimeCodes
+        self.remoteSecrets = remoteSecrets
     }
 }
 

@@ -14,6 +14,8 @@ public enum IdentityKinds {
         GitHubPATPoolIdentity.self,
         AWSECRIdentity.self,
         AWSEKSIdentity.self,
+        GitHubOIDCIdentity.self,
+        GitHubSTSIdentity.self,
     ]
 
     private static let byName: [String: any IdentityKind.Type] =

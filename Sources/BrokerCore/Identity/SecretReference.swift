@@ -1,4 +1,4 @@
-// `env:NAME`, `file:PATH` and `cmd:COMMAND`: where a long-lived secret is read from, when needed.
+// `env:NAME`, `file:PATH`, `cmd:COMMAND` and the AWS stores: where a long-lived secret is read from, when needed.
 
 import BrokerWire
 import Foundation
@@ -10,6 +10,8 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     /// The command line and the directory it runs in: the config file's, so a relative path
     /// in it means the same whichever client started the agent.
     case command(String, directory: String?)
+    /// A secret in AWS Secrets Manager or SSM Parameter Store, read by the agent through an AWS identity.
+    case remote(RemoteSecret)
 
     /// Parses a reference; an inline secret is refused so none is ever written into a config.
     /// Relative `file:` paths and `cmd:` commands are anchored at the directory of the file
@@ -24,12 +26,14 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             self = .file(anchored ? path : directory! + "/" + path)
         } else if text.hasPrefix("cmd:"), text.count > 4 {
             self = .command(String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces), directory: directory)
+        } else if let store = RemoteSecret.Store.allCases.first(where: { text.hasPrefix($0.rawValue + ":") }) {
+            self = .remote(try RemoteSecret(store, parsing: String(text.dropFirst(store.rawValue.count + 1)), at: location))
         } else if text.hasPrefix("keyring:") {
             throw ConfigError("keyring: secrets are not supported by this build", at: location,
                               hint: "use cmd: with your keyring's command-line tool, e.g. cmd:secret-tool lookup …")
         } else {
             // Never echo the value: it may be a pasted secret.
-            throw ConfigError("a secret must be a reference (env:NAME, file:PATH or cmd:COMMAND), not an inline value", at: location,
+            throw ConfigError("a secret must be a reference (env:NAME, file:PATH, cmd:COMMAND, aws-secretsmanager:NAME or aws-ssm:NAME), not an inline value", at: location,
                               hint: "move the secret into a 0600 file and write file:PATH")
         }
     }
@@ -40,6 +44,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
         case .command(let command, _): return "cmd:\(command.split(separator: " ").first ?? "")"
+        case .remote(let secret): return secret.description
         }
     }
 
@@ -49,6 +54,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
         case .command(let command, let directory): return "cmd:\(command)" + (directory.map { "\nin \($0)" } ?? "")
+        case .remote(let secret): return secret.description
         }
     }
 
@@ -108,6 +114,10 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                                      hint: "chmod +x \(program)")
             }
             return nil
+        case .remote:
+            // Read by the agent through an AWS identity: checked when the configuration loads
+            // (the identity exists and gives AWS keys), and reading it would call AWS.
+            return nil
         }
     }
 
@@ -148,6 +158,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                                     hint: result.timedOut ? "it must finish within \(timeout) s; for a static identity, raise `secret-timeout = DURATION` in its section" : nil)
             }
             return try nonEmpty(trimTrailingNewlines(result.stdout))
+        case .remote(let secret):
+            guard let reader = context.remoteSecrets else {
+                throw BrokerFailure(.config, "\(secret.store.rawValue): references are read by broker-agent, and this program has no agent reader")
+            }
+            return try nonEmpty(reader.read(secret, timeout: timeout).reveal())
         }
     }
 
@@ -160,6 +175,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             case .environment(let name): what = "environment variable \(name) (\(description)) is empty"
             case .file(let path): what = "secret file \(path) (\(description)) is empty"
             case .command: what = "secret command `\(description)` printed nothing"
+            case .remote(let secret): what = "\(secret.store.rawValue) secret \(secret.id) is empty"
             }
             throw BrokerFailure(.config, what, hint: "a secret reference must yield the secret itself; an empty one is never served")
         }
@@ -176,4 +192,12 @@ func trimTrailingNewlines(_ text: String) -> String {
 func expandHome(_ path: String, _ env: Environment) -> String {
     if path.hasPrefix("~/"), let home = env["HOME"] { return home + path.dropFirst(1) }
     return path
+}
+
+extension SecretReference {
+    /// The remote secret this reference names, if it is one.
+    public var remote: RemoteSecret? {
+        if case .remote(let secret) = self { return secret }
+        return nil
+    }
 }
