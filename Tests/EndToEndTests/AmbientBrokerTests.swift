@@ -39,15 +39,7 @@ final class PythonFixture {
         process.standardError = FileHandle.nullDevice
         try process.run()
         let fd = out.fileHandleForReading.fileDescriptor
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(20)
-        while !line.contains(10) && Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var byte: UInt8 = 0
-            if Glibc.read(fd, &byte, 1) != 1 { break }
-            line.append(byte)
-        }
+        let line = FixtureOutput.firstLine(fd, within: 20)
         guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
             process.terminate()
             throw NSError(domain: "\(script) did not print its port", code: 1)

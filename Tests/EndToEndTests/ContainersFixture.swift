@@ -40,16 +40,7 @@ final class ContainersFixture {
         process.standardError = FileHandle(forWritingAtPath: logPath)
         try process.run()
         let fd = stdout.fileHandleForReading.fileDescriptor
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(10) && Date() < deadline && process.isRunning {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 8192)
-            let n = read(fd, &chunk, chunk.count)
-            if n <= 0 { break }
-            line += chunk[0..<n]
-        }
+        let line = FixtureOutput.firstLine(fd, within: 60, while: { [process] in process.isRunning })
         guard let parsed = (try? JSONSerialization.jsonObject(with: Data(line.prefix { $0 != 10 }))) as? [String: Any],
               parsed["api_server"] != nil else {
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -130,17 +121,8 @@ final class RegistryGate {
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(15)
         let fd = stdout.fileHandleForReading.fileDescriptor
-        while !line.contains(10) && Date() < deadline && process.isRunning {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 64)
-            let n = read(fd, &chunk, chunk.count)
-            if n <= 0 { break }
-            line += chunk[0..<n]
-        }
+        let line = FixtureOutput.firstLine(fd, within: 15, while: { [process] in process.isRunning })
         guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
             try? stdin.fileHandleForWriting.close()
             throw ContainersFixture.StartError(description: "registry_token_gate.py did not start")

@@ -74,15 +74,7 @@ final class GitHTTPTestServer {
 
         // First stdout line: the port. Bounded wait.
         let fd = out.fileHandleForReading.fileDescriptor
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(10)
-        while !line.contains(10) && Date() < deadline {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var byte: UInt8 = 0
-            if Glibc.read(fd, &byte, 1) != 1 { break }
-            line.append(byte)
-        }
+        let line = FixtureOutput.firstLine(fd, within: 10)
         guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
             process.terminate()
             throw ServerError(text: "git_http_server.py did not print its port: \(sandbox.read(sandbox.root + "/srv-stderr.log"))")

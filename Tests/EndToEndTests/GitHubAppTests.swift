@@ -73,15 +73,7 @@ final class GitHubAPIFake {
 
         // First stdout line: the port, waited for with a deadline so a broken fixture cannot hang the run.
         let fd = out.fileHandleForReading.fileDescriptor
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(10)
-        while !line.contains(10) && Date() < deadline && process.isRunning {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var byte: UInt8 = 0
-            if Glibc.read(fd, &byte, 1) != 1 { break }
-            line.append(byte)
-        }
+        let line = FixtureOutput.firstLine(fd, within: 10, while: { [process] in process.isRunning })
         guard let port = Int(String(decoding: line.prefix { $0 != 10 }, as: UTF8.self)) else {
             process.terminate()
             throw StartError(description: "github_api_fake.py did not print its port: \(sandbox.read(stderrPath))")

@@ -65,16 +65,7 @@ final class MotoServer {
 
         // The one JSON line, read with a deadline: never hang a test run on a broken fixture.
         let fd = stdout.fileHandleForReading.fileDescriptor
-        var line: [UInt8] = []
-        let deadline = Date().addingTimeInterval(startupTimeout)
-        while !line.contains(10) && Date() < deadline && process.isRunning {
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&p, 1, 200) > 0 else { continue }
-            var chunk = [UInt8](repeating: 0, count: 4096)
-            let n = read(fd, &chunk, chunk.count)
-            if n <= 0 { break }
-            line += chunk[0..<n]
-        }
+        let line = FixtureOutput.firstLine(fd, within: startupTimeout, while: { [process] in process.isRunning })
         let fields = (try? JSONSerialization.jsonObject(with: Data(line.prefix { $0 != 10 }))) as? [String: Any] ?? [:]
         func text(_ key: String) -> String? { fields[key] as? String }
         guard let endpoint = text("endpoint"), let motoEndpoint = text("moto_endpoint"), let port = fields["port"] as? Int,

@@ -46,7 +46,7 @@ final class NewcomerAWSTests: MotoTestCase {
             "ok    git: credential.useHttpPath is on for https://git.example.com",
             "ok    aws: [profile dev] credential_process (\(sandbox.root)/home/.aws/config:2) runs ",
             "ok    agent: broker-agent pid \(sandbox.agentPID ?? 0), version ",
-            "ok    secret: identity \"bot\" file:\(sandbox.root)/secrets/token: yours, mode 0600, 21 bytes",
+            "ok    secret: identity \"bot\" file:\(sandbox.root)/secrets/token: exists, yours, private, not empty",
             "ok    upstream: AWS STS \(moto.endpoint) (\"dev\"): answered HTTP ",
             "ok    clock: within ",
             "ok    cache: ", "ok    audit: ",

@@ -14,7 +14,7 @@ public struct GitHubOIDCIdentity: ResolvedKind {
                         details: "The `aud` claim to ask for, such as `sts.amazonaws.com`; default GitHub's own (the URL of the repository owner). Each audience is a separate token and cache entry."),
         ],
         upstream: .none, produces: .token,
-        description: ["The ID token GitHub Actions issues to a job that has `permissions: id-token: write`, requested from `ACTIONS_ID_TOKEN_REQUEST_URL` with the bearer `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (both from the agent's environment: start the agent inside the job). It is cached in memory until its `exp` and never written to the disk cache: the next job on the same runner must not find it. Other identities chain from it with `via`: an aws/web-identity identity exchanges it for a role."])
+        description: ["The ID token GitHub Actions issues to a job that has `permissions: id-token: write`, requested from `ACTIONS_ID_TOKEN_REQUEST_URL` with the bearer `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (both from the agent's environment: start the agent inside the job). It is cached in memory until its `exp` and never written to the disk cache: the next job on the same runner must not find it. Other identities chain from it with `via`: an aws/web-identity identity exchanges it for a role. kube-credential-broker can also hand it to a cluster that accepts the issuer's tokens (Kubernetes OIDC authentication)."])
 
     public let name: String
     public let audience: String?
@@ -31,11 +31,5 @@ public struct GitHubOIDCIdentity: ResolvedKind {
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let (token, expiresAt) = try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment)
         return Credential(.token(token, scheme: "id-token"), expiresAt: expiresAt, persistable: false)
-    }
-
-    /// An ID token is for the identities that chain from it, not for a host.
-    public func deliverable(_ credential: Credential) throws {
-        throw BrokerFailure(.config, "identity \"\(name)\" is an OIDC ID token; chain an identity from it with via = identity:\(name)",
-                            hint: "e.g. an \(AWSWebIdentity.descriptor.name) identity with via = identity:\(name)")
     }
 }

@@ -10,18 +10,16 @@ bearer gets 401. GET /__count answers how many tokens were issued.
 Usage: actions_oidc.py REQUEST_TOKEN [--lifetime SECONDS]; prints the port, then serves until
 stdin closes (or the lifetime ends).
 """
-import base64, http.server, json, sys, threading, time, urllib.parse
+import json, sys, time, urllib.parse
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from fixture_http import JSONHandler, b64url, serve
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 KID = "fixture-key-1"
 REPO = "acme/app"
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def jwt(audience, issuer):
@@ -36,18 +34,7 @@ def jwt(audience, issuer):
     return signing_input + "." + b64url(signature)
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(JSONHandler):
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/__count":
@@ -67,23 +54,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    lifetime = 120
-    if "--lifetime" in sys.argv:
-        lifetime = int(sys.argv[sys.argv.index("--lifetime") + 1])
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.request_token = sys.argv[1]
-    server.issued = 0
-    print(server.server_port, flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def watch_stdin():
-        sys.stdin.read()
-        server.shutdown()
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    deadline = time.time() + lifetime
-    while time.time() < deadline and threading.active_count() > 2:
-        time.sleep(0.2)
+    lifetime = int(sys.argv[sys.argv.index("--lifetime") + 1]) if "--lifetime" in sys.argv else 120
+    serve(Handler, lifetime, request_token=sys.argv[1], issued=0)
 
 
 if __name__ == "__main__":

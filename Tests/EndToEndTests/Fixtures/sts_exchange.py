@@ -10,28 +10,15 @@ GET /__count answers {"exchanged": N, "refused": M}.
 
 Prints the port; serves until stdin closes or --lifetime ends.
 """
-import argparse, base64, http.server, json, re, sys, threading, time, urllib.parse, urllib.request
+import argparse, json, re, time, urllib.parse, urllib.request
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-
-def unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+from fixture_http import JSONHandler, serve, unb64
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class Handler(JSONHandler):
     def refuse(self, status, why):
         self.server.refused += 1
         self.reply(status, {"message": why})
@@ -81,19 +68,7 @@ def main():
         parser.add_argument(name, required=True)
     parser.add_argument("--lifetime", type=int, default=120)
     args = parser.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.args, server.exchanged, server.refused = args, 0, 0
-    print(server.server_port, flush=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def watch_stdin():
-        sys.stdin.read()
-        server.shutdown()
-    threading.Thread(target=watch_stdin, daemon=True).start()
-    deadline = time.time() + args.lifetime
-    while time.time() < deadline and threading.active_count() > 2:
-        time.sleep(0.2)
+    serve(Handler, args.lifetime, args=args, exchanged=0, refused=0)
 
 
 if __name__ == "__main__":
