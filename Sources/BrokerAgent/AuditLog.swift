@@ -4,34 +4,6 @@ import BrokerCore
 import BrokerWire
 import Foundation
 
-public struct Caller: Sendable, Equatable {
-    public var pid: Int32
-    public var uid: UInt32
-    public var executable: String?
-    /// The process that ran the adapter (git, the AWS SDK's host, a shell): who really asked.
-    public var parentPID: Int32?
-    public var parentExecutable: String?
-
-    public static func describe(_ peer: UnixSocket.PeerCredentials) -> Caller {
-        var caller = Caller(pid: peer.pid, uid: peer.uid)
-        #if os(Linux)
-        caller.executable = ProcFS.executable(of: peer.pid)
-        // git and CI runners often start the adapter through `sh -c`: skip shells to name the
-        // program that really asked.
-        var pid = peer.pid
-        for _ in 0..<4 {
-            guard let parent = ProcFS.parentPID(of: pid), parent > 1 else { break }
-            pid = parent
-            caller.parentPID = parent
-            caller.parentExecutable = ProcFS.executable(of: parent)
-            let name = caller.parentExecutable.map { String($0.split(separator: "/").last ?? "") } ?? ""
-            if !["sh", "dash", "bash", "zsh", "ash", "busybox"].contains(name) { break }
-        }
-        #endif
-        return caller
-    }
-}
-
 public struct AuditRecord: Sendable {
     public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined }
     public var event: Event
@@ -65,6 +37,10 @@ public struct AuditRecord: Sendable {
 /// Appends JSON lines to a 0600 file. Records carry names, pids and reasons — the types hold no
 /// `Secret`, so no value can be written here by accident. A record that would take the file past
 /// `[audit] max-size` first rotates it (AuditFiles), so each line lands whole in one file.
+///
+/// Each record is one `write(2)` of one whole line to an O_APPEND descriptor, made before the
+/// answer it records is sent and never held in a buffer: a `kill -9` can lose at most the line
+/// being written, and a torn one is cut off again when the write fails.
 public final class AuditLog: @unchecked Sendable {
     public let path: String
     private let settings: @Sendable () -> AuditSettings
@@ -78,28 +54,7 @@ public final class AuditLog: @unchecked Sendable {
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
-        var object: [(String, JSONValue)] = [
-            ("time", .string(rfc3339UTC(time))),
-            ("event", .string(record.event.rawValue)),
-            ("outcome", .string(record.outcome)),
-            ("adapter", .string(record.adapter)),
-        ]
-        if let identity = record.identity { object.append(("identity", .string(identity))) }
-        if let target = record.target { object.append(("target", .string(target))) }
-        if let tier = record.tier { object.append(("tier", .string(tier))) }
-        if let reason = record.reason { object.append(("reason", .string(reason))) }
-        if let token = record.token { object.append(("token", .string(token))) }
-        if let holder = record.holder {
-            object.append(("holder", .object([("pid", .int(Int64(holder.pid)))] + (holder.executable.map { [("exe", .string($0))] } ?? []))))
-        }
-        if let caller = record.caller {
-            var c: [(String, JSONValue)] = [("pid", .int(Int64(caller.pid))), ("uid", .int(Int64(caller.uid)))]
-            if let exe = caller.executable { c.append(("exe", .string(exe))) }
-            if let ppid = caller.parentPID { c.append(("parent_pid", .int(Int64(ppid)))) }
-            if let pexe = caller.parentExecutable { c.append(("parent_exe", .string(pexe))) }
-            object.append(("caller", .object(c)))
-        }
-        let data = Array((JSONValue.object(object).encoded() + "\n").utf8)
+        let data = AuditLine.encode(record, time: time)
         let limits = settings()
         lock.lock(); defer { lock.unlock() }
         if fd < 0 {
@@ -141,5 +96,117 @@ public final class AuditLog: @unchecked Sendable {
     public var lastWriteFailure: String? {
         lock.lock(); defer { lock.unlock() }
         return failure
+    }
+}
+
+/// One audit record as its JSON line, built byte by byte (no Foundation, no intermediate
+/// strings): `{"time":…,"event":…,"outcome":…,"adapter":…[,"identity":…]…}` and a newline.
+/// The key order and escapes are the ones `JSONValue` writes, so readers see no difference.
+enum AuditLine {
+    static func encode(_ record: AuditRecord, time: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        out.append(contentsOf: #"{"time":""#.utf8)
+        appendTime(time, &out)
+        out.append(UInt8(ascii: "\""))
+        member("event", record.event.rawValue, &out)
+        member("outcome", record.outcome, &out)
+        member("adapter", record.adapter, &out)
+        if let identity = record.identity { member("identity", identity, &out) }
+        if let target = record.target { member("target", target, &out) }
+        if let tier = record.tier { member("tier", tier, &out) }
+        if let reason = record.reason { member("reason", reason, &out) }
+        if let token = record.token { member("token", token, &out) }
+        if let holder = record.holder {
+            out.append(contentsOf: #","holder":{"pid":"#.utf8)
+            appendInt(Int64(holder.pid), &out)
+            if let exe = holder.executable { member("exe", exe, &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        if let caller = record.caller {
+            out.append(contentsOf: #","caller":{"pid":"#.utf8)
+            appendInt(Int64(caller.pid), &out)
+            out.append(contentsOf: #","uid":"#.utf8)
+            appendInt(Int64(caller.uid), &out)
+            let names = caller.description
+            if let exe = names.executable { member("exe", exe, &out) }
+            if let ppid = names.parentPID {
+                out.append(contentsOf: #","parent_pid":"#.utf8)
+                appendInt(Int64(ppid), &out)
+            }
+            if let pexe = names.parentExecutable { member("parent_exe", pexe, &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+        out.append(10)
+        return out
+    }
+
+    /// `,"key":"value"` (keys are ours and need no escaping).
+    @inline(__always)
+    static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
+        out.append(contentsOf: #",""#.utf8)
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: #"":"#.utf8)
+        appendString(value, &out)
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, and U+2028/2029
+    /// (which end lines for some readers); everything else as its UTF-8 bytes.
+    static func appendString(_ text: String, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count {
+                let byte = bytes[i]
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+                case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
+                case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
+                case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
+                case 0..<0x20, 0x7f: appendUnicodeEscape(UInt32(byte), &out)
+                case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+                    appendUnicodeEscape(bytes[i + 2] == 0xA8 ? 0x2028 : 0x2029, &out)
+                    i += 2
+                default: out.append(byte)
+                }
+                i += 1
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func appendUnicodeEscape(_ value: UInt32, _ out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: [92, UInt8(ascii: "u")])
+        for shift in stride(from: 12, through: 0, by: -4) { out.append(hex[Int((value >> UInt32(shift)) & 0xf)]) }
+    }
+
+    static func appendInt(_ value: Int64, _ out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        let start = out.count
+        repeat {
+            out.append(UInt8(48 + magnitude % 10))
+            magnitude /= 10
+        } while magnitude > 0
+        out[start...].reverse()
+    }
+
+    /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it.
+    static func appendTime(_ seconds: Int64, _ out: inout [UInt8]) {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ n: Int32) { out.append(UInt8(48 + n / 10)); out.append(UInt8(48 + n % 10)) }
+        appendInt(Int64(parts.tm_year) + 1900, &out)
+        out.append(UInt8(ascii: "-")); two(parts.tm_mon + 1)
+        out.append(UInt8(ascii: "-")); two(parts.tm_mday)
+        out.append(UInt8(ascii: "T")); two(parts.tm_hour)
+        out.append(UInt8(ascii: ":")); two(parts.tm_min)
+        out.append(UInt8(ascii: ":")); two(parts.tm_sec)
+        out.append(UInt8(ascii: "Z"))
     }
 }

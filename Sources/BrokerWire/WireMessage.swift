@@ -164,6 +164,61 @@ public enum WireCodec {
     }
 }
 
+/// A wire message read in pieces as its bytes arrive, with the limits enforced while reading
+/// (so an endless line is cut off early): `readWireMessage` reads with it from a blocking
+/// descriptor, the agent's poll loop from non-blocking ones.
+public struct WireMessageReader {
+    private var splitter: LineSplitter
+    private let limits: WireLimits
+    /// The fields read so far; the whole message once `feed` returned true.
+    public private(set) var message = WireMessage()
+    /// True once the blank line that ends the message has arrived.
+    public private(set) var complete = false
+    /// Bytes fed so far.
+    public private(set) var bytesRead = 0
+
+    public init(limits: WireLimits = .standard) {
+        self.limits = limits
+        splitter = LineSplitter(limits: limits)
+    }
+
+    /// Feeds the next bytes; returns true once the blank line has arrived (bytes after it are
+    /// ignored). Throws on a malformed line or past the limits.
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) throws -> Bool {
+        guard !complete else { return true }
+        bytesRead += bytes.count
+        // Locals, not self's properties, inside the closure: `splitter` is being mutated.
+        var fields = message.fields
+        message.fields = []  // keeps `fields` uniquely referenced, so appends do not copy
+        var ended = false
+        let limits = limits
+        defer {
+            message.fields = fields
+            complete = ended
+        }
+        try splitter.feed(bytes) { line in
+            if line.isEmpty { ended = true; return false }
+            try fields.append(WireCodec.parseLine(line, limits: limits, count: fields.count))
+            return true
+        }
+        return ended
+    }
+
+    /// The message when the input ended. `requireBlankLine`: on the agent socket a message must
+    /// end with its blank line (D2), so a client that died mid-write never has half a
+    /// `git.store` carried out; git's stdin may end at EOF, as git itself allows.
+    public mutating func finishAtEndOfInput(requireBlankLine: Bool) throws -> WireMessage {
+        if complete { return message }
+        if requireBlankLine {
+            throw WireError("request ended before its blank line (the client closed the connection mid-request)")
+        }
+        if let last = try splitter.finish(), !last.isEmpty {
+            try message.fields.append(WireCodec.parseLine(last, limits: limits, count: message.fields.count))
+        }
+        return message
+    }
+}
+
 /// Splits a byte stream into lines, enforcing the line and message limits while buffering so a
 /// 10 MB line is refused after 64 KiB, not after it has all arrived.
 struct LineSplitter {

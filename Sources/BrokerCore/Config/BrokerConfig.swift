@@ -105,7 +105,11 @@ public struct BrokerConfig: Sendable {
     /// Identity names in file order, for listings.
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
-    public var gitBindings: [GitBinding] = []
+    public var gitBindings: [GitBinding] = [] {
+        didSet { bindingIndex = GitBindingIndex(gitBindings) }
+    }
+    /// `gitBindings` by host and by identity, rebuilt whenever they change.
+    private(set) var bindingIndex = GitBindingIndex([])
     public var agent = AgentSettings()
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
@@ -153,6 +157,7 @@ public struct BrokerConfig: Sendable {
         var identityHeaders: [String: SourceLocation] = [:]
         var providerEntries: [String: [ConfigEntry]] = [:]
         var bindingEntries: [(String, [ConfigEntry])] = []
+        var bindingPositions: [String: Int] = [:]
 
         for entry in entries {
             switch (entry.section, entry.subsection) {
@@ -197,9 +202,10 @@ public struct BrokerConfig: Sendable {
                 }
             case ("git", let pattern?):
                 try checkKey(entry, allowed: gitBindingKeys, in: "[git \"\(pattern)\"]")
-                if let index = bindingEntries.firstIndex(where: { $0.0 == pattern }) {
+                if let index = bindingPositions[pattern] {
                     bindingEntries[index].1.append(entry)
                 } else {
+                    bindingPositions[pattern] = bindingEntries.count
                     bindingEntries.append((pattern, [entry]))
                 }
             case ("identity", let name?):
@@ -244,6 +250,8 @@ public struct BrokerConfig: Sendable {
             config.kinds[name] = built.kind
         }
 
+        var bindings: [GitBinding] = []
+        bindings.reserveCapacity(bindingEntries.count)
         for (pattern, entries) in bindingEntries {
             let location = entries[0].location
             let parsed = try GitURLPattern(pattern, at: location)
@@ -255,8 +263,9 @@ public struct BrokerConfig: Sendable {
                 throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
                                   hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
             }
-            config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+            bindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
         }
+        config.gitBindings = bindings  // indexed once, not once per binding
 
         try checkChains(config)
         return config
@@ -375,15 +384,26 @@ public struct BrokerConfig: Sendable {
         return value
     }
 
-    /// The identity bound to a git request, if any (most specific binding wins).
+    /// The identity bound to a git request, if any (most specific binding wins; of equally
+    /// specific ones, the first in the file). Only the bindings for the request's host are read.
     public func gitBinding(protocol scheme: String, host: String, path: String?) -> GitBinding? {
-        gitBindings
-            .compactMap { binding in binding.pattern.specificity(scheme: scheme, host: host, path: path).map { (binding, $0) } }
-            .max { $0.1 < $1.1 }?.0
+        var best: (binding: GitBinding, score: Int)?
+        for position in bindingIndex.candidates(host: host) {
+            let binding = gitBindings[position]
+            guard let score = binding.pattern.specificity(scheme: scheme, host: host, path: path) else { continue }
+            if best == nil || score > best!.score { best = (binding, score) }
+        }
+        return best?.binding
     }
 
     /// Bindings for this host that could match only if git sent a path (useHttpPath is off).
     public func pathBoundBindingsNeedingPath(protocol scheme: String, host: String) -> [GitBinding] {
-        gitBindings.filter { !$0.pattern.path.isEmpty && $0.pattern.specificity(scheme: scheme, host: host, path: $0.pattern.path) != nil }
+        bindingIndex.candidates(host: host).map { gitBindings[$0] }
+            .filter { !$0.pattern.path.isEmpty && $0.pattern.specificity(scheme: scheme, host: host, path: $0.pattern.path) != nil }
+    }
+
+    /// The bindings naming `identity`, in file order.
+    public func gitBindings(boundTo identity: String) -> [GitBinding] {
+        (bindingIndex.byIdentity[identity] ?? []).map { gitBindings[$0] }
     }
 }

@@ -75,23 +75,44 @@ public final class ChainResolver: @unchecked Sendable {
                     refreshAhead: refreshAhead, beforeUpstream: beforeUpstream)
     }
 
+    /// The answer when the cache holds a usable credential for `name` (starting a background
+    /// refresh when it is within the refresh-ahead window); nil when answering would mean going
+    /// upstream or waiting on another request's flight. Never waits: the agent's poll loop
+    /// answers cache hits with it and hands the rest to a thread that may wait.
+    public func cachedResolution(_ name: String, in config: BrokerConfig, minimumValidity requested: Int,
+                                 refreshAhead: Int? = nil) throws -> Resolution? {
+        let chain = try Self.chain(of: name, in: config)[...]
+        let minimumValidity = Self.minimumValidity(of: chain, requested: requested)
+        let key = Self.key(for: chain, context: context)
+        return hit(cache.lookup(key), chain, key: key, minimumValidity: minimumValidity, refreshAhead: refreshAhead,
+                   at: context.clock.instant())
+    }
+
+    /// A kind may demand more time left than the requester asks for (github/app: 8 minutes).
+    static func minimumValidity(of chain: ArraySlice<ChainHop>, requested: Int) -> Int {
+        max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
+    }
+
+    private func hit(_ cached: CachedCredential?, _ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int,
+                     refreshAhead: Int?, at now: Clock.Instant) -> Resolution? {
+        guard let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) else { return nil }
+        // Saturating: absurd configured durations must not trap the agent.
+        let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead ?? self.refreshAhead))
+        if let remaining = cached.credential.remaining(at: now), remaining < window {
+            refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
+        }
+        return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
+    }
+
     func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, fallbackValidity: Int? = nil,
                  refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
-        // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
-        let minimumValidity = max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
+        let minimumValidity = Self.minimumValidity(of: chain, requested: requested)
         // Never down to 0: a credential with no time left is an expired one.
         let floor = max(1, min(fallbackValidity ?? minimumValidity, minimumValidity))
         let key = Self.key(for: chain, context: context)
         let now = context.clock.instant()
         let cached = cache.lookup(key)
-        if let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) {
-            // Saturating: absurd configured durations must not trap the agent.
-            let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead ?? self.refreshAhead))
-            if let remaining = cached.credential.remaining(at: now), remaining < window {
-                refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
-            }
-            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
-        }
+        if let hit = hit(cached, chain, key: key, minimumValidity: minimumValidity, refreshAhead: refreshAhead, at: now) { return hit }
         if let cached, floor < minimumValidity, isUsable(cached.credential, at: now, minimumValidity: floor),
            let failure = recentFailure(key, at: now) {
             // The upstream failed moments ago: do not make this caller wait on it again.
