@@ -40,6 +40,7 @@ public final class AgentServer: @unchecked Sendable {
     /// Set when the first loop leaves; the others follow.
     var stopping = false
     let log: @Sendable (String) -> Void
+    let ownUID = ProcessInfoLite.userID
 
     public init(paths: BrokerPaths, options: Options, environment: Environment, log: @escaping @Sendable (String) -> Void) {
         self.paths = paths
@@ -121,7 +122,7 @@ public final class AgentServer: @unchecked Sendable {
 
     /// The peer, if it is our own user; another user's connection is closed without a word (D6).
     func checkedPeer(_ connection: FileDescriptor) -> UnixSocket.PeerCredentials? {
-        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ProcessInfoLite.userID else {
+        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ownUID else {
             log("refused a connection from another uid")
             connection.close()
             return nil

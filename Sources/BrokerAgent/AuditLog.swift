@@ -152,28 +152,34 @@ enum AuditLine {
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped, and U+2028/2029
-    /// (which end lines for some readers); everything else as its UTF-8 bytes.
+    /// (which end lines for some readers); everything else as its UTF-8 bytes, copied in runs.
     static func appendString(_ text: String, _ out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in
+            var run = 0
             var i = 0
             while i < bytes.count {
                 let byte = bytes[i]
+                if byte >= 0x20 && byte != 0x22 && byte != 0x5c && byte != 0x7f && byte != 0xE2 { i += 1; continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                var width = 1
                 switch byte {
-                case UInt8(ascii: "\""): out.append(contentsOf: [92, 34])
-                case UInt8(ascii: "\\"): out.append(contentsOf: [92, 92])
+                case 0x22: out.append(contentsOf: [92, 34])
+                case 0x5c: out.append(contentsOf: [92, 92])
                 case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
                 case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
                 case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
-                case 0..<0x20, 0x7f: appendUnicodeEscape(UInt32(byte), &out)
                 case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
                     appendUnicodeEscape(bytes[i + 2] == 0xA8 ? 0x2028 : 0x2029, &out)
-                    i += 2
-                default: out.append(byte)
+                    width = 3
+                case 0xE2: out.append(byte)
+                default: appendUnicodeEscape(UInt32(byte), &out)
                 }
-                i += 1
+                i += width
+                run = i
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<bytes.count]))
         }
         out.append(UInt8(ascii: "\""))
     }
@@ -195,18 +201,28 @@ enum AuditLine {
         out[start...].reverse()
     }
 
-    /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it.
+    /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it, by arithmetic (the proleptic
+    /// Gregorian calendar's days-to-date, as in Howard Hinnant's `civil_from_days`): glibc's
+    /// gmtime_r takes a process-wide lock.
     static func appendTime(_ seconds: Int64, _ out: inout [UInt8]) {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func two(_ n: Int32) { out.append(UInt8(48 + n / 10)); out.append(UInt8(48 + n % 10)) }
-        appendInt(Int64(parts.tm_year) + 1900, &out)
-        out.append(UInt8(ascii: "-")); two(parts.tm_mon + 1)
-        out.append(UInt8(ascii: "-")); two(parts.tm_mday)
-        out.append(UInt8(ascii: "T")); two(parts.tm_hour)
-        out.append(UInt8(ascii: ":")); two(parts.tm_min)
-        out.append(UInt8(ascii: ":")); two(parts.tm_sec)
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let dayOfEra = z - era * 146097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) { out.append(UInt8(48 + n / 10)); out.append(UInt8(48 + n % 10)) }
+        appendInt(year, &out)
+        out.append(UInt8(ascii: "-")); two(month)
+        out.append(UInt8(ascii: "-")); two(day)
+        out.append(UInt8(ascii: "T")); two(secondOfDay / 3600)
+        out.append(UInt8(ascii: ":")); two(secondOfDay / 60 % 60)
+        out.append(UInt8(ascii: ":")); two(secondOfDay % 60)
         out.append(UInt8(ascii: "Z"))
     }
 }

@@ -82,11 +82,13 @@ public struct Caller: Sendable, Equatable {
     }
 }
 
-/// Remembers what `/proc` said about each process, keyed by pid and start time (a pid that is
-/// reused has another start time, so it is never taken for the old process). A process asking
-/// again costs one read of its `stat`; a new one, a walk up its parents. The walk for a process
-/// is done once: its names do not change while it lives (an exec would change them, but the
-/// adapters never exec, and a record names the program that connected).
+/// Remembers what `/proc` said about each process, by pid and start time: a pid that is reused
+/// has another start time, so it is never taken for the old process. A new process costs a walk
+/// up its parents (a `stat` read and an `exe` link each); one asking again costs nothing for a
+/// second after its start time was last confirmed, then one `stat` read to confirm it again.
+/// (For the pid to be reused within that second, the system would have to run through its
+/// whole pid space in it.) Its names do not change while it lives: the adapters never exec,
+/// and a record names the program that connected.
 public final class ProcessNames: @unchecked Sendable {
     public struct Description: Sendable, Equatable {
         public var executable: String?
@@ -94,9 +96,11 @@ public final class ProcessNames: @unchecked Sendable {
         public var parentExecutable: String?
     }
 
-    struct Key: Hashable {
-        var pid: Int32
+    struct Entry {
         var startTime: UInt64
+        var description: Description
+        /// When the start time was last confirmed (monotonic seconds).
+        var confirmed: Double
     }
 
     public static let shared = ProcessNames()
@@ -104,12 +108,17 @@ public final class ProcessNames: @unchecked Sendable {
     /// Processes remembered at most; past it the table starts over (a burst of short-lived
     /// adapters fills it with entries nobody asks about again).
     let capacity: Int
+    /// How long a confirmed start time is trusted without reading `stat` again.
+    let trusted: Double
     private let lock = NSLock()
-    private var known: [Key: Description] = [:]
+    private var known: [Int32: Entry] = [:]
     /// Walks done (for tests: a second request from one process does not walk again).
     public private(set) var walks = 0
 
-    public init(capacity: Int = 1024) { self.capacity = capacity }
+    public init(capacity: Int = 1024, trusted: Double = 1) {
+        self.capacity = capacity
+        self.trusted = trusted
+    }
 
     /// Shells that run an adapter for the program that really asked (git's `!sh -c` helpers,
     /// CI runners' script steps).
@@ -117,17 +126,25 @@ public final class ProcessNames: @unchecked Sendable {
 
     public func describe(_ pid: Int32) -> Description {
         #if os(Linux)
+        let now = monotonicSeconds()
+        lock.lock()
+        if let entry = known[pid], now - entry.confirmed < trusted { lock.unlock(); return entry.description }
+        lock.unlock()
         guard let stat = ProcFS.processStat(of: pid) else {
             return Description(executable: ProcFS.executable(of: pid))
         }
-        let key = Key(pid: pid, startTime: stat.startTime)
         lock.lock()
-        if let found = known[key] { lock.unlock(); return found }
+        if var entry = known[pid], entry.startTime == stat.startTime {
+            entry.confirmed = now
+            known[pid] = entry
+            lock.unlock()
+            return entry.description
+        }
         lock.unlock()
         let found = walk(pid, stat: stat)
         lock.lock()
         if known.count >= capacity { known.removeAll(keepingCapacity: true) }
-        known[key] = found
+        known[pid] = Entry(startTime: stat.startTime, description: found, confirmed: now)
         walks += 1
         lock.unlock()
         return found

@@ -129,7 +129,7 @@ public enum WireCodec {
         }
         let keyBytes = line[line.startIndex..<eq]
         let valueBytes = line[(eq + 1)...]
-        guard let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
+        guard let key = text(keyBytes), !key.isEmpty else {
             throw WireError("malformed line: empty or invalid key")
         }
         // Whatever is read must be writable again: a key with a control byte is refused here too.
@@ -138,10 +138,21 @@ public enum WireCodec {
         }
         if valueBytes.contains(0) { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
         if valueBytes.contains(13) { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
-        guard let value = String(validating: valueBytes, as: UTF8.self) else {
+        guard let value = text(valueBytes) else {
             throw WireError("value for \"\(printable(key))\" is not valid UTF-8")
         }
         return WireMessage.Field(key, value)
+    }
+
+    /// The bytes as a String when they are valid UTF-8. ASCII (nearly every line) is taken as
+    /// it is; anything else is validated.
+    static func text(_ bytes: ArraySlice<UInt8>) -> String? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var high: UInt8 = 0
+            for byte in buffer { high |= byte }
+            if high < 0x80 { return String(decoding: buffer, as: UTF8.self) }
+            return String(validating: buffer, as: UTF8.self)
+        }
     }
 
     /// Untrusted text made safe for a terminal: C0 controls, DEL and C1 controls (which start

@@ -24,13 +24,27 @@ struct GitBindingIndex: Sendable {
     /// The bindings that could match a request for `host` (as git sends it: any case, maybe a
     /// port), in file order.
     func candidates(host requestHost: String) -> [Int] {
-        var host = Substring(requestHost.lowercased())
-        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") { host = host[..<colon] }
-        let named = exact[String(host)] ?? []
-        guard !wildcard.isEmpty, let dot = host.firstIndex(of: ".") else { return named }
-        let starred = wildcard[String(host[host.index(after: dot)...])] ?? []
+        if exact.isEmpty && wildcard.isEmpty { return [] }
+        let host = Self.hostKey(requestHost)
+        let named = exact[host] ?? []
+        guard !wildcard.isEmpty, let dot = host.utf8.firstIndex(of: UInt8(ascii: ".")) else { return named }
+        let starred = wildcard[String(host[host.utf8.index(after: dot)...])] ?? []
         if starred.isEmpty { return named }
         if named.isEmpty { return starred }
         return (named + starred).sorted()
+    }
+
+    /// The host lower-cased, without its port: as `GitURLPattern.specificity` sees it, with
+    /// ASCII (every host a pattern can name) lower-cased byte by byte.
+    static func hostKey(_ requestHost: String) -> String {
+        var bytes = Array(requestHost.utf8)
+        guard bytes.allSatisfy({ $0 < 0x80 }) else {
+            var host = Substring(requestHost.lowercased())
+            if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]") { host = host[..<colon] }
+            return String(host)
+        }
+        for i in bytes.indices where bytes[i] >= UInt8(ascii: "A") && bytes[i] <= UInt8(ascii: "Z") { bytes[i] += 32 }
+        if bytes.last != UInt8(ascii: "]"), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { bytes.removeSubrange(colon...) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
