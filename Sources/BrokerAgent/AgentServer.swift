@@ -14,14 +14,13 @@ nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
 /// credential, a git credential-cache entry, a plan made of cached credentials — and the audit
 /// record is written before the answer. A request that must wait (an upstream call, another
 /// request's single-flight, a rate-limit pause, a lease, a command) is handed to a thread of its
-/// own, within `[agent] max-connections`, which answers it from the start. Two loops share the
-/// listener on a machine with more than one core, so a slow disk under one audit write does not
-/// stall every hit.
+/// own, within `[agent] max-connections`, which answers it from the start.
 public final class AgentServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var spawned = false
         public var idleTimeoutOverride: Int?
-        /// Poll loops sharing the listener; nil: two when there is more than one core.
+        /// Poll loops sharing the listener (one: measured on 2 cores, a second loop served no
+        /// more requests and spent more CPU on both waking for every connection).
         public var loops: Int?
         public init() {}
     }
@@ -95,7 +94,7 @@ public final class AgentServer: @unchecked Sendable {
         service.resolver.cache.loadFromDisk(now: service.clock.instant())
         service.startLeases()
         do { try UnixSocket.setNonBlocking(listener) } catch { log("cannot make the listener non-blocking: \(error)") }
-        let count = max(1, options.loops ?? (ProcessInfo.processInfo.activeProcessorCount > 1 ? 2 : 1))
+        let count = max(1, options.loops ?? 1)
         loopPending = Array(repeating: 0, count: count)
         let finished = DispatchGroup()
         for index in 1..<count {
@@ -325,7 +324,7 @@ final class ServingLoop {
             for connection in pending { pollers.append(pollfd(fd: connection.fd.rawValue, events: Int16(POLLIN), revents: 0)) }
             let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? -1
             configChecked = false
-            requestTimeout = Double((try? service.configStore.config().get())?.agent.requestTimeout ?? 10)
+            requestTimeout = Double((try? service.configStore.current.get())?.agent.requestTimeout ?? 10)
             var accepted = false
             if ready > 0 {
                 // Connections already waiting first (in their order), then the new ones.
@@ -511,7 +510,6 @@ public enum AgentFrontend {
     public static func run(arguments: [String], environment: Environment = .current) -> Int32 {
         var options = AgentServer.Options()
         var env = environment
-        options.loops = environment["BROKER_AGENT_LOOPS"].flatMap(Int.init)  // TEMP: bench experiments
         var args = arguments[...]
         while let arg = args.popFirst() {
             switch arg {

@@ -106,7 +106,7 @@ enum AuditLine {
     static func encode(_ record: AuditRecord, time: Int64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(320)
-        out.append(contentsOf: #"{"time":""#.utf8)
+        literal(#"{"time":""#, &out)
         appendTime(time, &out)
         out.append(UInt8(ascii: "\""))
         member("event", record.event.rawValue, &out)
@@ -118,20 +118,20 @@ enum AuditLine {
         if let reason = record.reason { member("reason", reason, &out) }
         if let token = record.token { member("token", token, &out) }
         if let holder = record.holder {
-            out.append(contentsOf: #","holder":{"pid":"#.utf8)
+            literal(#","holder":{"pid":"#, &out)
             appendInt(Int64(holder.pid), &out)
             if let exe = holder.executable { member("exe", exe, &out) }
             out.append(UInt8(ascii: "}"))
         }
         if let caller = record.caller {
-            out.append(contentsOf: #","caller":{"pid":"#.utf8)
+            literal(#","caller":{"pid":"#, &out)
             appendInt(Int64(caller.pid), &out)
-            out.append(contentsOf: #","uid":"#.utf8)
+            literal(#","uid":"#, &out)
             appendInt(Int64(caller.uid), &out)
             let names = caller.description
             if let exe = names.executable { member("exe", exe, &out) }
             if let ppid = names.parentPID {
-                out.append(contentsOf: #","parent_pid":"#.utf8)
+                literal(#","parent_pid":"#, &out)
                 appendInt(Int64(ppid), &out)
             }
             if let pexe = names.parentExecutable { member("parent_exe", pexe, &out) }
@@ -145,10 +145,16 @@ enum AuditLine {
     /// `,"key":"value"` (keys are ours and need no escaping).
     @inline(__always)
     static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: #",""#.utf8)
-        key.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: #"":"#.utf8)
+        literal(#",""#, &out)
+        literal(key, &out)
+        literal(#"":"#, &out)
         appendString(value, &out)
+    }
+
+    /// Our own text, copied as it is.
+    @inline(__always)
+    static func literal(_ text: StaticString, _ out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
     }
 
     /// A JSON string: quotes, backslashes and control characters escaped, and U+2028/2029
@@ -185,20 +191,24 @@ enum AuditLine {
     }
 
     static func appendUnicodeEscape(_ value: UInt32, _ out: inout [UInt8]) {
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(contentsOf: [92, UInt8(ascii: "u")])
-        for shift in stride(from: 12, through: 0, by: -4) { out.append(hex[Int((value >> UInt32(shift)) & 0xf)]) }
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let digit = UInt8((value >> UInt32(shift)) & 0xf)
+            out.append(digit < 10 ? 48 + digit : 87 + digit)
+        }
     }
 
     static func appendInt(_ value: Int64, _ out: inout [UInt8]) {
         if value < 0 { out.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
-        let start = out.count
-        repeat {
-            out.append(UInt8(48 + magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        out[start...].reverse()
+        var digits = 1
+        var scale: UInt64 = 1
+        while magnitude / scale >= 10 { scale *= 10; digits += 1 }
+        for _ in 0..<digits {
+            out.append(UInt8(48 + magnitude / scale))
+            magnitude %= scale
+            scale /= 10
+        }
     }
 
     /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it, by arithmetic (the proleptic

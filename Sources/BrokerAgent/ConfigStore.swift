@@ -14,7 +14,7 @@ public final class ConfigStore: @unchecked Sendable {
     private let lock = NSLock()
     private var stamp: [Int64] = []
     private var checkedAt = -Double.infinity
-    private var current: Result<BrokerConfig, Error> = .success(BrokerConfig())
+    private var loaded: Result<BrokerConfig, Error> = .success(BrokerConfig())
     /// How many times the file was parsed (tests: an unchanged file is parsed once).
     public private(set) var loads = 0
     let recheckInterval: Double
@@ -30,10 +30,16 @@ public final class ConfigStore: @unchecked Sendable {
         lock.lock()
         if monotonicSeconds() - checkedAt < recheckInterval {
             defer { lock.unlock() }
-            return current
+            return loaded
         }
         lock.unlock()
         return refresh()
+    }
+
+    /// The config as of the last check, without checking.
+    public var current: Result<BrokerConfig, Error> {
+        lock.lock(); defer { lock.unlock() }
+        return loaded
     }
 
     /// Stats the file now and re-reads it when its inode, size or mtime changed.
@@ -46,9 +52,9 @@ public final class ConfigStore: @unchecked Sendable {
         checkedAt = monotonicSeconds()
         if newStamp != stamp {
             stamp = newStamp
-            current = Result { try BrokerConfig.load(paths) }
+            loaded = Result { try BrokerConfig.load(paths) }
             loads += 1
         }
-        return current
+        return loaded
     }
 }

@@ -52,9 +52,10 @@ public struct WireMessage: Equatable, Sendable {
         for field in fields {
             try WireCodec.checkKey(field.key)
             try WireCodec.checkValue(field.value, key: field.key)
-            out.append(contentsOf: field.key.utf8)
+            var key = field.key, value = field.value  // withUTF8: one copy of contiguous bytes
+            key.withUTF8 { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "="))
-            out.append(contentsOf: field.value.utf8)
+            value.withUTF8 { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "\n"))
         }
         return out
@@ -191,6 +192,7 @@ public struct WireMessageReader {
     public init(limits: WireLimits = .standard) {
         self.limits = limits
         splitter = LineSplitter(limits: limits)
+        message.fields.reserveCapacity(8)  // a request is a handful of lines
     }
 
     /// Feeds the next bytes; returns true once the blank line has arrived (bytes after it are

@@ -99,9 +99,16 @@ public struct AWSAdapterSettings: Sendable, Equatable {
 public struct BrokerConfig: Sendable {
     /// The file it came from; nil when there was none (a valid, empty configuration).
     public var file: String?
-    public var identities: [String: IdentityDefinition] = [:]
+    public var identities: [String: IdentityDefinition] = [:] {
+        didSet { memo = ConfigMemo() }
+    }
     /// Each identity's kind, built once when the configuration is loaded.
-    public var kinds: [String: any IdentityKind] = [:]
+    public var kinds: [String: any IdentityKind] = [:] {
+        didSet { memo = ConfigMemo() }
+    }
+    /// What resolvers work out from this configuration (each identity's chain and cache key):
+    /// shared by its unchanged copies, started afresh by any change to its identities or kinds.
+    public private(set) var memo = ConfigMemo()
     /// Identity names in file order, for listings.
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
