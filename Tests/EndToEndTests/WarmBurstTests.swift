@@ -31,7 +31,7 @@ final class WarmBurstTests: XCTestCase {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         func field(_ name: String) -> Int? {
             text.split(separator: "\n").first { $0.hasPrefix(name + ":") }
-                .flatMap { Int($0.dropFirst(name.count + 1).split(separator: " ").first ?? "") }
+                .flatMap { Int($0.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") }
         }
         guard let rss = field("VmRSS"), let threads = field("Threads") else { return nil }
         return (rss, threads)
