@@ -62,7 +62,7 @@ public struct GitBinding: Sendable {
 public struct AgentSettings: Sendable, Equatable {
     /// The agent exits after this long without a request (while it holds no git-cache entries).
     public var idleTimeout: Int = 900
-    /// Connections served at once; more wait in the listen backlog, then are refused.
+    /// Requests that must wait, served at once on threads; cache hits do not count (AgentServer).
     public var maxConnections: Int = 128
     /// How long one connection may take to send its request.
     public var requestTimeout: Int = 10
