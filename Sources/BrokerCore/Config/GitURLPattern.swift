@@ -48,7 +48,7 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
         }
         if host.isEmpty { throw ConfigError("git binding \"\(WireCodec.printable(text))\" has no host", at: location) }
         hostLabels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if hostLabels.dropFirst().contains(where: { $0.contains("*") }) || (hostLabels[0].contains("*") && hostLabels[0] != "*") {
+        if hostLabels.dropFirst().contains(where: { $0.contains("*" as Character) }) || (hostLabels[0].contains("*" as Character) && hostLabels[0] != "*") {
             throw ConfigError("git binding \"\(WireCodec.printable(text))\": '*' may stand only for a whole first label (*.example.com)", at: location)
         }
         // The host reaches git's config and people's terminals: a DNS name or an IP, nothing else.
@@ -129,7 +129,7 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func percentDecoded(_ text: String) -> String? {
-        guard text.contains("%") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {
