@@ -60,17 +60,32 @@ try:
     time.sleep(0.5)
     idle_rss = rss_kib(agent_pid)
 
-    fill_ours, fill_theirs, get_ours, get_theirs = [], [], [], []
+    # The helper as `brokerctl git-setup` configures it: its value, with the installed programs
+    # on PATH (git finds git-credential-broker there).
+    setup_lines = subprocess.run([f"{BIN}/brokerctl", "git-setup"], env=env, capture_output=True, text=True, check=True).stdout
+    setup_helper = next(line.split()[-1] for line in setup_lines.splitlines() if " credential.helper " in line)
+    setup_env = dict(env, PATH=BIN + os.pathsep + env.get("PATH", ""))
+
+    def timed_setup(data):
+        start = time.perf_counter()
+        subprocess.run(["git", "-c", f"credential.helper={setup_helper}", "credential", "fill"], input=data, env=setup_env,
+                       capture_output=True, check=True)
+        return (time.perf_counter() - start) * 1000
+
+    fill_ours, fill_setup, fill_theirs, get_ours, get_theirs = [], [], [], [], []
     for _ in range(ITERATIONS):
         fill_ours.append(timed(["git", "-c", f"credential.helper={ours}", "credential", "fill"], QUERY))
+        fill_setup.append(timed_setup(QUERY))
         fill_theirs.append(timed(["git", "-c", f"credential.helper={theirs}", "credential", "fill"], QUERY))
         get_ours.append(timed([ours, "get"], QUERY))
         get_theirs.append(timed(["git", "credential-cache", f"--socket={cache_sock}", "get"], QUERY))
 
     print(f"git credential fill, warm, {ITERATIONS} alternating runs (median ms):")
-    print(f"  via git-credential-broker   {median_ms(fill_ours):7.3f}")
-    print(f"  via git credential-cache    {median_ms(fill_theirs):7.3f}")
-    print(f"  ratio                       {median_ms(fill_ours) / median_ms(fill_theirs):7.3f}   (target <= 1.10)")
+    print(f"  via credential.helper={setup_helper} (as git-setup writes it) {median_ms(fill_setup):7.3f}")
+    print(f"  via the absolute path of git-credential-broker   {median_ms(fill_ours):7.3f}")
+    print(f"  via git credential-cache                         {median_ms(fill_theirs):7.3f}")
+    print(f"  ratio, as git-setup writes it                    {median_ms(fill_setup) / median_ms(fill_theirs):7.3f}   (target <= 1.05)")
+    print(f"  ratio, absolute path                             {median_ms(fill_ours) / median_ms(fill_theirs):7.3f}")
     print(f"helper get alone (median ms):")
     print(f"  git-credential-broker get   {median_ms(get_ours):7.3f}")
     print(f"  git credential-cache get    {median_ms(get_theirs):7.3f}")
@@ -114,15 +129,29 @@ try:
         f.write("import Foundation\nimport FoundationNetworking\nlet configuration = URLSessionConfiguration.ephemeral\n"
                 "FileHandle.standardOutput.write(Data(\"ready \\(configuration.timeoutIntervalForRequest)\\n\".utf8))\n"
                 "while true { sleep(60) }\n")
-    subprocess.run(["swiftc", "-O", "-static-stdlib", base_src, "-o", root + "/baseline"], check=True, capture_output=True)
-    baseline = subprocess.Popen([root + "/baseline"], stdout=subprocess.PIPE)
-    baseline.stdout.readline()
-    time.sleep(0.5)
-    base_rss = rss_kib(baseline.pid)
-    baseline.kill()
-    print(f"minimal static Swift program linking Foundation + FoundationNetworking: {base_rss / 1024:6.1f} MiB")
-    print(f"agent RSS, idle after start:     {idle_rss / 1024:6.1f} MiB   ratio {idle_rss / base_rss:5.2f} (target <= 1.25)")
-    print(f"agent RSS, 1 s after the load:   {loaded_rss / 1024:6.1f} MiB   ratio {loaded_rss / base_rss:5.2f}")
+    # Static like the installed agent; where the static FoundationNetworking cannot link (no
+    # libcurl development symlink), the dynamic runtime; without swiftc, no baseline.
+    base_kind = None
+    for kind, flags in (("static", ["-static-stdlib"]), ("dynamic", [])):
+        try:
+            made = subprocess.run(["swiftc", "-O", *flags, base_src, "-o", root + "/baseline"], capture_output=True)
+        except FileNotFoundError:
+            break
+        if made.returncode == 0:
+            base_kind = kind
+            break
+    print(f"agent RSS, idle after start:     {idle_rss / 1024:6.1f} MiB")
+    print(f"agent RSS, 1 s after the load:   {loaded_rss / 1024:6.1f} MiB")
+    if base_kind:
+        baseline = subprocess.Popen([root + "/baseline"], stdout=subprocess.PIPE)
+        baseline.stdout.readline()
+        time.sleep(0.5)
+        base_rss = rss_kib(baseline.pid)
+        baseline.kill()
+        print(f"minimal {base_kind} Swift program linking Foundation + FoundationNetworking: {base_rss / 1024:6.1f} MiB; "
+              f"agent idle / it {idle_rss / base_rss:5.2f} (target <= 1.25)")
+    else:
+        print("no baseline Swift program: swiftc could not build one here")
 
     # GitHub App: a URL bound to a github/app identity whose tokens come from the loopback fake of
     # GitHub's token API (Tests/EndToEndTests/Fixtures/github_api_fake.py), which verifies each JWT.

@@ -1,4 +1,4 @@
-// The agent's socket loop: accept, check the peer, hand each connection to its own thread.
+// The agent's socket loops: accept, check the peer, read requests in poll, answer cache hits at once.
 
 import BrokerCore
 import BrokerFrontends
@@ -8,10 +8,20 @@ import Foundation
 
 nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
 
+/// How the agent serves its socket, like git's credential-cache daemon: a poll loop over a flat
+/// list of connections. A connection waits in the loop, holding no thread, until its whole
+/// request has arrived; the loop then answers it at once when that needs no waiting — a cached
+/// credential, a git credential-cache entry, a plan made of cached credentials — and the audit
+/// record is written before the answer. A request that must wait (an upstream call, another
+/// request's single-flight, a rate-limit pause, a lease, a command) is handed to a thread of its
+/// own, within `[agent] max-connections`, which answers it from the start.
 public final class AgentServer: @unchecked Sendable {
     public struct Options: Sendable {
         public var spawned = false
         public var idleTimeoutOverride: Int?
+        /// Poll loops sharing the listener (one: measured on 2 cores, a second loop served no
+        /// more requests and spent more CPU on both waking for every connection).
+        public var loops: Int?
         public init() {}
     }
 
@@ -19,11 +29,17 @@ public final class AgentServer: @unchecked Sendable {
     let options: Options
     let service: AgentService
     let lock = NSLock()
+    /// Threads serving requests that may wait (or finishing a long answer).
     var activeConnections = 0
+    /// Connections held by the loops, waiting for their requests.
+    var loopPending: [Int] = []
     /// The socket file we created (device, inode), so shutdown removes only our own.
     var socketIdentity: (UInt64, UInt64)?
     var lastActivity: Double
+    /// Set when the first loop leaves; the others follow.
+    var stopping = false
     let log: @Sendable (String) -> Void
+    let ownUID = ProcessInfoLite.userID
 
     public init(paths: BrokerPaths, options: Options, environment: Environment, log: @escaping @Sendable (String) -> Void) {
         self.paths = paths
@@ -52,12 +68,20 @@ public final class AgentServer: @unchecked Sendable {
             unlink(paths.socketPath)
         }
         do {
-            let listener = try UnixSocket.listen(path: paths.socketPath)
+            // A deep backlog: a burst of a thousand clients connecting at once waits in the
+            // kernel for the loops rather than being refused.
+            let listener = try UnixSocket.listen(path: paths.socketPath, backlog: 1024)
             if let made = try? FileStatus(path: paths.socketPath, followingSymlinks: false) { socketIdentity = (made.device, made.inode) }
             return listener
         } catch let error as Errno where error.rawValue == EADDRINUSE {
             return nil
         }
+    }
+
+    var running: Bool {
+        guard terminationRequested == 0 && !service.stopRequested else { return false }
+        lock.lock(); defer { lock.unlock() }
+        return !stopping
     }
 
     /// Serves until SIGTERM, `op=stop`, or the idle timeout with nothing left in memory.
@@ -69,71 +93,39 @@ public final class AgentServer: @unchecked Sendable {
         signal(SIGXFSZ, SIG_IGN)
         service.resolver.cache.loadFromDisk(now: service.clock.instant())
         service.startLeases()
-        var sweepCountdown = 0
-        // Connections that have not sent a byte yet wait here, in the poll loop, holding no
-        // thread and no max-connections slot: a flood of silent clients cannot lock anyone out
-        // (git credential-cache's daemon is a poll loop over such a flat list, too).
-        var waiting: [WaitingConnection] = []
-        while terminationRequested == 0 && !service.stopRequested {
-            var pollers = [pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0)]
-                + waiting.map { pollfd(fd: $0.fd.rawValue, events: Int16(POLLIN), revents: 0) }
-            let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? -1
-            if ready > 0 {
-                var stillWaiting: [WaitingConnection] = []
-                for (index, connection) in waiting.enumerated() {
-                    if pollers[index + 1].revents != 0 { admit(connection.fd, peer: connection.peer) } else { stillWaiting.append(connection) }
-                }
-                waiting = stillWaiting
-                if pollers[0].revents != 0, let connection = try? UnixSocket.accept(listener),
-                   let peer = checkedPeer(connection) {
-                    if waiting.count >= Self.maxWaiting {
-                        waiting.removeFirst().fd.close()  // the longest-silent one goes first
-                    }
-                    waiting.append(WaitingConnection(fd: connection, peer: peer, since: monotonicSeconds()))
-                }
-                continue
+        do { try UnixSocket.setNonBlocking(listener) } catch { log("cannot make the listener non-blocking: \(error)") }
+        let count = max(1, options.loops ?? 1)
+        loopPending = Array(repeating: 0, count: count)
+        let finished = DispatchGroup()
+        for index in 1..<count {
+            finished.enter()
+            let thread = Thread { [self] in
+                ServingLoop(server: self, listener: listener, index: index).run()
+                finished.leave()
             }
-            let requestTimeout = Double((try? service.configStore.config().get())?.agent.requestTimeout ?? 10)
-            let now = monotonicSeconds()
-            waiting.removeAll { connection in
-                guard now - connection.since >= requestTimeout else { return false }
-                connection.fd.close()
-                return true
-            }
-            sweepCountdown -= 1
-            if sweepCountdown <= 0 {
-                sweepCountdown = 40
-                service.resolver.cache.sweep(now: service.clock.instant())
-                service.leases.sweep()
-                if let agent = (try? service.configStore.config().get())?.agent {
-                    service.limiter.sweep(settings: RateSettings(agent))
-                }
-            }
-            if waiting.isEmpty && idleExpired() { log("idle; exiting"); break }
-            if sweepCountdown == 39 { cbroker_release_free_memory() }  // hand memory from a burst back to the OS
+            thread.stackSize = 512 * 1024
+            thread.start()
         }
-        waiting.forEach { $0.fd.close() }
+        ServingLoop(server: self, listener: listener, index: 0).run()
+        lock.lock(); stopping = true; lock.unlock()
+        _ = finished.wait(timeout: .now() + 2)
         shutdown(listener: listener)
     }
 
-    struct WaitingConnection {
-        var fd: FileDescriptor
-        var peer: UnixSocket.PeerCredentials
-        var since: Double
-    }
-
-    /// Silent connections held at once; past it the longest-silent is dropped. Far above any
-    /// honest burst, and bounded by what poll handles in one call.
+    /// Silent connections one loop holds at once; past it the longest-silent is dropped. Far
+    /// above any honest burst, and bounded by what poll handles in one call.
     static let maxWaiting = 4096
+    /// Bytes of one request a loop buffers; a longer request (only a hand-made one is) is read
+    /// on by a thread of its own, within max-connections, so the loops' memory stays bounded.
+    static let loopRequestBytes = 16 * 1024
 
     /// The peer, if it is our own user; another user's connection is closed without a word (D6).
     func checkedPeer(_ connection: FileDescriptor) -> UnixSocket.PeerCredentials? {
-        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ProcessInfoLite.userID else {
+        guard let peer = try? UnixSocket.peerCredentials(connection), peer.uid == ownUID else {
             log("refused a connection from another uid")
             connection.close()
             return nil
         }
-        lock.lock(); lastActivity = monotonicSeconds(); lock.unlock()
         return peer
     }
 
@@ -141,31 +133,35 @@ public final class AgentServer: @unchecked Sendable {
         let config = try? service.configStore.config().get()
         let limit = options.idleTimeoutOverride ?? config?.agent.idleTimeout ?? 900
         lock.lock()
-        let idle = activeConnections == 0 && monotonicSeconds() - lastActivity >= Double(limit)
+        let idle = activeConnections == 0 && loopPending.allSatisfy { $0 == 0 } && monotonicSeconds() - lastActivity >= Double(limit)
         lock.unlock()
         // Like credential-cache's daemon: stay while approved git credentials are held in memory,
         // and while wrapped commands may still fetch from the credentials endpoint.
         return idle && service.gitStore.count == 0 && service.registryStore.count == 0 && service.envWrap.activeLeases == 0
     }
 
-    /// Hands a connection that has started talking to a thread of its own, within max-connections.
-    func admit(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials) {
-        let config = try? service.configStore.config().get()
-        let maxConnections = config?.agent.maxConnections ?? 128
-        let timeout = Double(config?.agent.requestTimeout ?? 10)
+    /// Takes a max-connections slot for a thread, or answers "busy" and closes the connection.
+    func reserveThread(for connection: FileDescriptor) -> Bool {
+        let maxConnections = (try? service.configStore.config().get())?.agent.maxConnections ?? 128
         lock.lock()
         lastActivity = monotonicSeconds()
         let admitted = activeConnections < maxConnections
         if admitted { activeConnections += 1 }
         lock.unlock()
         guard admitted else {
-            UnixSocket.setTimeouts(connection, seconds: 1)
             let busy = AgentService.errorAnswer(BrokerFailure(.unavailable, "broker-agent is serving \(maxConnections) connections; try again",
                                                                hint: "raise [agent] max-connections"))
-            _ = try? connection.writeAll((try? busy.encoded()) ?? [])
+            var bytes = (try? busy.encoded()) ?? []
+            bytes.append(10)
+            _ = try? bytes.withUnsafeBytes { try UnixSocket.sendSome(connection, $0) }
             connection.close()
-            return
+            return false
         }
+        return true
+    }
+
+    /// Runs `body` on a thread of its own (a slot already reserved), then closes the connection.
+    func onThread(_ connection: FileDescriptor, _ body: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
             defer {
                 connection.close()
@@ -174,38 +170,86 @@ public final class AgentServer: @unchecked Sendable {
                 lastActivity = monotonicSeconds()
                 lock.unlock()
             }
-            serveConnection(connection, peer: peer, timeout: timeout)
+            body()
         }
         thread.stackSize = 512 * 1024
         thread.start()
     }
 
-    /// One request, one answer. The whole request must arrive within `timeout` of the
-    /// connection being served (not per read: a client dribbling a byte a second is cut off
-    /// too), and it is bounded in size by the codec's limits.
-    func serveConnection(_ connection: FileDescriptor, peer: UnixSocket.PeerCredentials, timeout: Double) {
-        UnixSocket.setTimeouts(connection, seconds: timeout)
-        let deadline = RequestDeadline()
-        // Settled before the caller closes the descriptor, so a late timer never touches a
-        // number the kernel has handed to another connection.
-        defer { _ = deadline.finish() }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-            // Ends any read still waiting; the descriptor stays ours to close.
-            deadline.expire { UnixSocket.shutdownReading(connection) }
+    /// A request that must wait: answered from the start on a thread, within max-connections.
+    func answerOnThread(_ connection: FileDescriptor, request: WireMessage, caller: Caller, timeout: Double) {
+        guard reserveThread(for: connection) else { return }
+        onThread(connection) { [self] in
+            try? UnixSocket.setNonBlocking(connection, false)
+            UnixSocket.setTimeouts(connection, seconds: timeout)
+            Self.send(service.handle(request, caller: caller), to: connection)
         }
-        let answer: WireMessage
-        do {
-            let request = try readWireMessage(from: connection, requireBlankLine: true)
-            guard deadline.finish() else { return }  // the deadline passed mid-request
-            answer = service.handle(request, caller: Caller.describe(peer))
-        } catch let error as Errno where error == .wouldBlock {
-            return  // timed out waiting for the request
-        } catch {
-            answer = AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)"))
+    }
+
+    /// A request longer than a loop buffers: read on to its end on a thread, within the time
+    /// left of its whole-request deadline (not per read: a client dribbling a byte a second is
+    /// cut off too), then answered there.
+    func readOnThread(_ connection: FileDescriptor, reader: WireMessageReader, peer: UnixSocket.PeerCredentials, timeLeft: Double, timeout: Double) {
+        guard reserveThread(for: connection) else { return }
+        onThread(connection) { [self] in
+            try? UnixSocket.setNonBlocking(connection, false)
+            UnixSocket.setTimeouts(connection, seconds: max(timeLeft, 0.001))
+            let deadline = RequestDeadline()
+            // Settled before the descriptor is closed, so a late timer never touches a number
+            // the kernel has handed to another connection.
+            defer { _ = deadline.finish() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + max(timeLeft, 0)) {
+                // Ends any read still waiting; the descriptor stays ours to close.
+                deadline.expire { UnixSocket.shutdownReading(connection) }
+            }
+            var reader = reader
+            let answer: WireMessage
+            do {
+                var chunk = [UInt8](repeating: 0, count: 8192)
+                var request: WireMessage?
+                while request == nil {
+                    let n = try chunk.withUnsafeMutableBytes { try connection.read(into: $0) }
+                    if n == 0 { request = try reader.finishAtEndOfInput(requireBlankLine: true) } else if try reader.feed(chunk[0..<n]) { request = reader.message }
+                }
+                guard deadline.finish() else { return }  // the deadline passed mid-request
+                UnixSocket.setTimeouts(connection, seconds: timeout)
+                answer = service.handle(request!, caller: Caller.describe(peer))
+            } catch let error as Errno where error == .wouldBlock {
+                return  // timed out waiting for the request
+            } catch {
+                guard deadline.finish() else { return }
+                answer = AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)"))
+            }
+            Self.send(answer, to: connection)
         }
+    }
+
+    /// The bytes of an answer: its fields and the blank line that ends it.
+    static func bytes(of answer: WireMessage) -> [UInt8] {
         var bytes = (try? answer.encoded()) ?? (try! AgentService.errorAnswer(BrokerFailure(.internal, "answer could not be encoded")).encoded())
         bytes.append(10)
-        _ = try? connection.writeAll(bytes)
+        return bytes
+    }
+
+    /// Writes a whole answer on a blocking descriptor (a thread's).
+    static func send(_ answer: WireMessage, to connection: FileDescriptor) {
+        _ = try? UnixSocket.sendAll(connection, bytes(of: answer))
+    }
+
+    /// Writes an answer from a loop without waiting; what the socket's buffer cannot take at
+    /// once (only a huge status answer to a slow reader) is finished by a thread. Closes.
+    func sendFromLoop(_ answer: WireMessage, to connection: FileDescriptor, timeout: Double) {
+        let bytes = Self.bytes(of: answer)
+        let sent = (try? bytes.withUnsafeBytes { try UnixSocket.sendSome(connection, $0) }) ?? bytes.count
+        guard sent < bytes.count else { connection.close(); return }
+        // The answer is made: finish it even past max-connections rather than drop it.
+        lock.lock(); activeConnections += 1; lock.unlock()
+        let rest = Array(bytes[sent...])
+        onThread(connection) {
+            try? UnixSocket.setNonBlocking(connection, false)
+            UnixSocket.setTimeouts(connection, seconds: timeout)
+            _ = try? UnixSocket.sendAll(connection, rest)
+        }
     }
 
     /// Whichever comes first of "the request arrived" and "its time ran out" wins, once.
@@ -235,6 +279,216 @@ public final class AgentServer: @unchecked Sendable {
         log("stopped")
     }
 }
+
+/// One poll loop over the listener and the connections it accepted whose requests have not
+/// arrived in full. Everything it does per request is bounded and waits on nothing.
+final class ServingLoop {
+    let server: AgentServer
+    let listener: FileDescriptor
+    let index: Int
+    var service: AgentService { server.service }
+
+    struct Pending {
+        var fd: FileDescriptor
+        var peer: UnixSocket.PeerCredentials
+        /// When the whole-request deadline started: at accept, again at the first byte.
+        var since: Double
+        var reader = WireMessageReader()
+    }
+
+    var pending: [Pending] = []
+    var pollers: [pollfd] = []
+    var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+    /// Settings read once per tick.
+    var requestTimeout = 10.0
+    var configChecked = false
+    var servedSinceTrim = 0
+    var nextExpiryCheck = 0.0
+    var nextSweep = 0.0
+    var publishedPending = 0
+
+    init(server: AgentServer, listener: FileDescriptor, index: Int) {
+        self.server = server
+        self.listener = listener
+        self.index = index
+    }
+
+    /// Loop 0 also keeps house: sweeps of the cache, leases and rate buckets, the idle exit.
+    var keepsHouse: Bool { index == 0 }
+
+    func run() {
+        nextSweep = monotonicSeconds() + 10
+        while server.running {
+            pollers.removeAll(keepingCapacity: true)
+            pollers.append(pollfd(fd: listener.rawValue, events: Int16(POLLIN), revents: 0))
+            for connection in pending { pollers.append(pollfd(fd: connection.fd.rawValue, events: Int16(POLLIN), revents: 0)) }
+            let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? -1
+            configChecked = false
+            requestTimeout = Double((try? service.configStore.current.get())?.agent.requestTimeout ?? 10)
+            var accepted = false
+            if ready > 0 {
+                // Connections already waiting first (in their order), then the new ones.
+                var index = pending.count
+                while index > 0 {
+                    index -= 1
+                    if pollers[index + 1].revents != 0 && progress(index) { pending.remove(at: index) }
+                }
+                if pollers[0].revents != 0 { accepted = acceptWaiting() }
+            }
+            let now = monotonicSeconds()
+            if accepted {
+                server.lock.lock(); server.lastActivity = now; server.lock.unlock()
+            }
+            if now >= nextExpiryCheck { expire(now) }
+            publishPending()
+            if ready == 0 { idleTick(now) } else if keepsHouse && now >= nextSweep { sweep(now) }
+            if keepsHouse && ready == 0 && pending.isEmpty && server.idleExpired() {
+                server.log("idle; exiting")
+                break
+            }
+        }
+        pending.forEach { $0.fd.close() }
+        pending.removeAll()
+        publishPending()
+    }
+
+    /// Accepts what the backlog holds (a bounded batch per tick, so waiting connections get
+    /// their turn) and serves each whose request is already there.
+    func acceptWaiting() -> Bool {
+        var any = false
+        for _ in 0..<64 {
+            guard let connection = (try? UnixSocket.acceptNonBlocking(listener)) ?? nil else { break }
+            guard let peer = server.checkedPeer(connection) else { continue }
+            any = true
+            if pending.count >= AgentServer.maxWaiting {
+                pending.removeFirst().fd.close()  // the longest-silent one goes first
+            }
+            pending.append(Pending(fd: connection, peer: peer, since: monotonicSeconds()))
+            if progress(pending.count - 1) { pending.removeLast() }
+        }
+        return any
+    }
+
+    /// Reads what connection `index` has sent; true when it is done with (answered, handed to
+    /// a thread, or closed) and leaves the list.
+    func progress(_ index: Int) -> Bool {
+        let fd = pending[index].fd
+        while true {
+            let n: Int?
+            do {
+                n = try buffer.withUnsafeMutableBytes { try UnixSocket.receiveSome(fd, into: $0) }
+            } catch {
+                fd.close()
+                return true
+            }
+            guard let n else { return false }  // nothing more yet
+            do {
+                if n == 0 {
+                    // The client closed its side without ending its request.
+                    let request = try pending[index].reader.finishAtEndOfInput(requireBlankLine: true)
+                    serve(pending[index], request)
+                    return true
+                }
+                if pending[index].reader.bytesRead == 0 { pending[index].since = monotonicSeconds() }
+                if try pending[index].reader.feed(buffer[0..<n]) {
+                    serve(pending[index], pending[index].reader.message)
+                    return true
+                }
+            } catch {
+                server.sendFromLoop(AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)")), to: fd, timeout: requestTimeout)
+                return true
+            }
+            if pending[index].reader.bytesRead > AgentServer.loopRequestBytes {
+                let connection = pending[index]
+                let left = connection.since + requestTimeout - monotonicSeconds()
+                server.readOnThread(fd, reader: connection.reader, peer: connection.peer, timeLeft: left, timeout: requestTimeout)
+                return true
+            }
+        }
+    }
+
+    /// Answers a whole request: here when that needs no waiting, else on a thread.
+    func serve(_ connection: Pending, _ request: WireMessage) {
+        if !configChecked {
+            // One stat of the config per tick that serves anything: a request accepted after
+            // an edit was saved sees the edit.
+            service.configStore.refresh()
+            configChecked = true
+        }
+        servedSinceTrim += 1
+        let caller = Caller.describe(connection.peer)
+        if let answer = ServingThread.withoutWaiting({ service.answerWithoutWaiting(request, caller: caller) }) {
+            server.sendFromLoop(answer, to: connection.fd, timeout: requestTimeout)
+        } else {
+            server.answerOnThread(connection.fd, request: request, caller: caller, timeout: requestTimeout)
+        }
+    }
+
+    /// Closes connections whose whole request did not arrive within `[agent] request-timeout`.
+    func expire(_ now: Double) {
+        nextExpiryCheck = now + 0.1
+        pending.removeAll { connection in
+            guard now - connection.since >= requestTimeout else { return false }
+            connection.fd.close()
+            return true
+        }
+    }
+
+    func publishPending() {
+        guard pending.count != publishedPending else { return }
+        publishedPending = pending.count
+        server.lock.lock(); server.loopPending[index] = pending.count; server.lock.unlock()
+    }
+
+    /// Nothing happened for a whole poll timeout.
+    func idleTick(_ now: Double) {
+        if keepsHouse && now >= nextSweep { sweep(now) }
+        // Hand memory from a burst back to the OS once it is over.
+        if servedSinceTrim > 0 && pending.isEmpty {
+            servedSinceTrim = 0
+            cbroker_release_free_memory()
+        }
+    }
+
+    func sweep(_ now: Double) {
+        nextSweep = now + 10
+        service.resolver.cache.sweep(now: service.clock.instant())
+        service.leases.sweep()
+        if let agent = (try? service.configStore.config().get())?.agent {
+            service.limiter.sweep(settings: RateSettings(agent))
+        }
+    }
+}
+
+/// Marks the loops' threads: on them, a request is answered only if that needs no waiting, and
+/// whatever would wait throws `MustWait` before it has changed or audited anything.
+enum ServingThread {
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    private static let marker = UnsafeMutableRawPointer(bitPattern: 1)
+
+    /// Runs `body` with waiting forbidden on this thread.
+    static func withoutWaiting<R>(_ body: () -> R) -> R {
+        pthread_setspecific(key, marker)
+        defer { pthread_setspecific(key, nil) }
+        return body()
+    }
+
+    /// False while a loop is answering.
+    static var mayWait: Bool { pthread_getspecific(key) == nil }
+
+    /// Throws `MustWait` on a loop: put before anything that may block (an upstream call, a
+    /// command, a lease, disk work beyond one append).
+    static func permitWaiting() throws {
+        if !mayWait { throw MustWait() }
+    }
+}
+
+/// The request must be answered on a thread that may wait; thrown before anything changed.
+struct MustWait: Error {}
 
 /// Fractional seconds: whole seconds would let an idle timeout of N s fire after only N-1 s and a bit.
 func monotonicSeconds() -> Double {
@@ -281,8 +535,8 @@ public enum AgentFrontend {
                 return ExitStatus.usage
             }
         }
-        // One agent serves short requests from short-lived threads: two malloc arenas are plenty,
-        // and glibc's default (8 per core) only keeps freed memory resident.
+        // The loops answer most requests; threads serve only those that wait: two malloc arenas
+        // are plenty, and glibc's default (8 per core) only keeps freed memory resident.
         cbroker_limit_malloc_arenas(2)
         // Each waiting client is a descriptor; the usual soft limit of 1024 is lower than the hard one.
         cbroker_raise_open_file_limit()

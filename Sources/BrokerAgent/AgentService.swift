@@ -69,8 +69,31 @@ public final class AgentService: @unchecked Sendable {
         }
     }
 
-    /// Answers one request. Never throws: every failure becomes a `status=error` answer.
+    /// Answers one request, waiting for whatever it needs. Never throws: every failure becomes
+    /// a `status=error` answer.
     public func handle(_ message: WireMessage, caller: Caller) -> WireMessage {
+        do {
+            return try answer(message, caller: caller)
+        } catch {
+            // Only a loop thread is ever told to wait (ServingThread); say so rather than hang.
+            return Self.errorAnswer(BrokerFailure(.internal, "request needed to wait where waiting is not allowed"))
+        }
+    }
+
+    /// Operations a serving loop may try to answer at once: each answers from memory when it
+    /// can, and throws `MustWait` at its first step that could wait. Any other operation (and
+    /// every new one, until it is listed here) goes to a thread.
+    static let answeredWithoutWaiting: Set<AgentOperation> = [.ping, .status, .gitGet, .gitStore, .gitErase, .awsCredentials, .envPlan]
+
+    /// The answer when it needs no waiting (a cache hit, a git credential-cache entry, an
+    /// error); nil when the request must go to a thread that may wait. Called on a loop.
+    func answerWithoutWaiting(_ message: WireMessage, caller: Caller) -> WireMessage? {
+        if let operation = message.operation, !Self.answeredWithoutWaiting.contains(operation) { return nil }
+        return try? answer(message, caller: caller)
+    }
+
+    /// Throws only `MustWait`.
+    private func answer(_ message: WireMessage, caller: Caller) throws -> WireMessage {
         guard message[WireKey.version] == "1" else {
             return Self.errorAnswer(BrokerFailure(.input, "unsupported protocol version \(message[WireKey.version].map { WireCodec.printable($0) } ?? "(none)")",
                                                   hint: "the adapter and broker-agent come from different releases; run `brokerctl stop`"))
@@ -89,6 +112,8 @@ public final class AgentService: @unchecked Sendable {
             case .dockerGet, .dockerStore, .dockerErase, .dockerList: return try DockerHandler(service: self).handle(request)
             case .kubeCredential: return try KubeHandler(service: self).credential(request)
             }
+        } catch let wait as MustWait {
+            throw wait
         } catch {
             return Self.errorAnswer(error)
         }

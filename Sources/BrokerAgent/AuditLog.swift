@@ -4,34 +4,6 @@ import BrokerCore
 import BrokerWire
 import Foundation
 
-public struct Caller: Sendable, Equatable {
-    public var pid: Int32
-    public var uid: UInt32
-    public var executable: String?
-    /// The process that ran the adapter (git, the AWS SDK's host, a shell): who really asked.
-    public var parentPID: Int32?
-    public var parentExecutable: String?
-
-    public static func describe(_ peer: UnixSocket.PeerCredentials) -> Caller {
-        var caller = Caller(pid: peer.pid, uid: peer.uid)
-        #if os(Linux)
-        caller.executable = ProcFS.executable(of: peer.pid)
-        // git and CI runners often start the adapter through `sh -c`: skip shells to name the
-        // program that really asked.
-        var pid = peer.pid
-        for _ in 0..<4 {
-            guard let parent = ProcFS.parentPID(of: pid), parent > 1 else { break }
-            pid = parent
-            caller.parentPID = parent
-            caller.parentExecutable = ProcFS.executable(of: parent)
-            let name = caller.parentExecutable.map { String($0.split(separator: "/").last ?? "") } ?? ""
-            if !["sh", "dash", "bash", "zsh", "ash", "busybox"].contains(name) { break }
-        }
-        #endif
-        return caller
-    }
-}
-
 public struct AuditRecord: Sendable {
     public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined, ambient }
     public var event: Event
@@ -65,6 +37,10 @@ public struct AuditRecord: Sendable {
 /// Appends JSON lines to a 0600 file. Records carry names, pids and reasons — the types hold no
 /// `Secret`, so no value can be written here by accident. A record that would take the file past
 /// `[audit] max-size` first rotates it (AuditFiles), so each line lands whole in one file.
+///
+/// Each record is one `write(2)` of one whole line to an O_APPEND descriptor, made before the
+/// answer it records is sent and never held in a buffer: a `kill -9` can lose at most the line
+/// being written, and a torn one is cut off again when the write fails.
 public final class AuditLog: @unchecked Sendable {
     public let path: String
     private let settings: @Sendable () -> AuditSettings
@@ -82,33 +58,16 @@ public final class AuditLog: @unchecked Sendable {
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
-        var object: [(String, JSONValue)] = [
-            ("time", .string(rfc3339UTC(time))),
-            ("event", .string(record.event.rawValue)),
-            ("outcome", .string(record.outcome)),
-            ("adapter", .string(record.adapter)),
-        ]
-        if let identity = record.identity { object.append(("identity", .string(identity))) }
-        if let target = record.target { object.append(("target", .string(target))) }
-        if let tier = record.tier { object.append(("tier", .string(tier))) }
-        if let reason = record.reason { object.append(("reason", .string(reason))) }
-        if let token = record.token { object.append(("token", .string(token))) }
-        if let holder = record.holder {
-            object.append(("holder", .object([("pid", .int(Int64(holder.pid)))] + (holder.executable.map { [("exe", .string($0))] } ?? []))))
-        }
-        if let caller = record.caller {
-            var c: [(String, JSONValue)] = [("pid", .int(Int64(caller.pid))), ("uid", .int(Int64(caller.uid)))]
-            if let exe = caller.executable { c.append(("exe", .string(exe))) }
-            if let ppid = caller.parentPID { c.append(("parent_pid", .int(Int64(ppid)))) }
-            if let pexe = caller.parentExecutable { c.append(("parent_exe", .string(pexe))) }
-            object.append(("caller", .object(c)))
-        }
-        let json = JSONValue.object(object).encoded()
-        let data = Array((json + "\n").utf8)
+        let data = AuditLine.encode(record, time: time)
         let limits = settings()
         lock.lock(); defer { lock.unlock() }
         // The file first (audit before answer); syslog is a copy and may fail on its own.
-        defer { if limits.syslog { syslog.send(json: json, outcome: record.outcome, time: time, socket: limits.syslogSocket) } }
+        defer {
+            if limits.syslog {
+                syslog.send(json: String(decoding: data.last == 10 ? data.dropLast() : data[...], as: UTF8.self),
+                            outcome: record.outcome, time: time, socket: limits.syslogSocket)
+            }
+        }
         if fd < 0 {
             do {
                 fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600).rawValue
@@ -154,5 +113,143 @@ public final class AuditLog: @unchecked Sendable {
     public var lastSyslogFailure: String? {
         lock.lock(); defer { lock.unlock() }
         return syslog.failure
+    }
+}
+
+/// One audit record as its JSON line, built byte by byte (no Foundation, no intermediate
+/// strings): `{"time":…,"event":…,"outcome":…,"adapter":…[,"identity":…]…}` and a newline.
+/// The key order and escapes are the ones `JSONValue` writes, so readers see no difference.
+enum AuditLine {
+    static func encode(_ record: AuditRecord, time: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(320)
+        literal(#"{"time":""#, &out)
+        appendTime(time, &out)
+        out.append(UInt8(ascii: "\""))
+        member("event", record.event.rawValue, &out)
+        member("outcome", record.outcome, &out)
+        member("adapter", record.adapter, &out)
+        if let identity = record.identity { member("identity", identity, &out) }
+        if let target = record.target { member("target", target, &out) }
+        if let tier = record.tier { member("tier", tier, &out) }
+        if let reason = record.reason { member("reason", reason, &out) }
+        if let token = record.token { member("token", token, &out) }
+        if let holder = record.holder {
+            literal(#","holder":{"pid":"#, &out)
+            appendInt(Int64(holder.pid), &out)
+            if let exe = holder.executable { member("exe", exe, &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        if let caller = record.caller {
+            literal(#","caller":{"pid":"#, &out)
+            appendInt(Int64(caller.pid), &out)
+            literal(#","uid":"#, &out)
+            appendInt(Int64(caller.uid), &out)
+            let names = caller.description
+            if let exe = names.executable { member("exe", exe, &out) }
+            if let ppid = names.parentPID {
+                literal(#","parent_pid":"#, &out)
+                appendInt(Int64(ppid), &out)
+            }
+            if let pexe = names.parentExecutable { member("parent_exe", pexe, &out) }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "}"))
+        out.append(10)
+        return out
+    }
+
+    /// `,"key":"value"` (keys are ours and need no escaping).
+    @inline(__always)
+    static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
+        literal(#",""#, &out)
+        literal(key, &out)
+        literal(#"":"#, &out)
+        appendString(value, &out)
+    }
+
+    /// Our own text, copied as it is.
+    @inline(__always)
+    static func literal(_ text: StaticString, _ out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, and U+2028/2029
+    /// (which end lines for some readers); everything else as its UTF-8 bytes, copied in runs.
+    static func appendString(_ text: String, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { bytes in
+            var run = 0
+            var i = 0
+            while i < bytes.count {
+                let byte = bytes[i]
+                if byte >= 0x20 && byte != 0x22 && byte != 0x5c && byte != 0x7f && byte != 0xE2 { i += 1; continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                var width = 1
+                switch byte {
+                case 0x22: out.append(contentsOf: [92, 34])
+                case 0x5c: out.append(contentsOf: [92, 92])
+                case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
+                case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
+                case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
+                case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
+                    appendUnicodeEscape(bytes[i + 2] == 0xA8 ? 0x2028 : 0x2029, &out)
+                    width = 3
+                case 0xE2: out.append(byte)
+                default: appendUnicodeEscape(UInt32(byte), &out)
+                }
+                i += width
+                run = i
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<bytes.count]))
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    static func appendUnicodeEscape(_ value: UInt32, _ out: inout [UInt8]) {
+        out.append(contentsOf: [92, UInt8(ascii: "u")])
+        for shift in stride(from: 12, through: 0, by: -4) {
+            let digit = UInt8((value >> UInt32(shift)) & 0xf)
+            out.append(digit < 10 ? 48 + digit : 87 + digit)
+        }
+    }
+
+    static func appendInt(_ value: Int64, _ out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 1
+        var scale: UInt64 = 1
+        while magnitude / scale >= 10 { scale *= 10; digits += 1 }
+        for _ in 0..<digits {
+            out.append(UInt8(48 + magnitude / scale))
+            magnitude %= scale
+            scale /= 10
+        }
+    }
+
+    /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it, by arithmetic (the proleptic
+    /// Gregorian calendar's days-to-date, as in Howard Hinnant's `civil_from_days`): glibc's
+    /// gmtime_r takes a process-wide lock.
+    static func appendTime(_ seconds: Int64, _ out: inout [UInt8]) {
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        let z = days + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let dayOfEra = z - era * 146097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) { out.append(UInt8(48 + n / 10)); out.append(UInt8(48 + n % 10)) }
+        appendInt(year, &out)
+        out.append(UInt8(ascii: "-")); two(month)
+        out.append(UInt8(ascii: "-")); two(day)
+        out.append(UInt8(ascii: "T")); two(secondOfDay / 3600)
+        out.append(UInt8(ascii: ":")); two(secondOfDay / 60 % 60)
+        out.append(UInt8(ascii: ":")); two(secondOfDay % 60)
+        out.append(UInt8(ascii: "Z"))
     }
 }

@@ -4,36 +4,66 @@ import BrokerCore
 import BrokerWire
 import Foundation
 
+/// The configuration is parsed, and every kind built, once per change of the file. Whether it
+/// changed is a `stat` (inode, size, mtime), taken by the agent's poll loop once per tick that
+/// serves a request (`refresh`), not once per request: a request accepted after an edit was
+/// saved sees the edit. Anyone else asking (`config()`) re-checks when the last look is older
+/// than `recheckInterval`.
 public final class ConfigStore: @unchecked Sendable {
     private let paths: BrokerPaths
     private let lock = NSLock()
     private var stamp: [Int64] = []
-    private var current: Result<BrokerConfig, Error> = .success(BrokerConfig())
+    private var checkedAt = -Double.infinity
+    private var loaded: Result<BrokerConfig, Error> = .success(BrokerConfig())
+    /// How many times the file was parsed (tests: an unchanged file is parsed once).
+    public private(set) var loads = 0
+    let recheckInterval: Double
 
     /// The agent's environment, for the ambient brokers; nil reads the file alone.
     private let environment: Environment?
     /// Told each time a reload skips an ambient broker (the agent audits it).
     private let onAmbientFailure: @Sendable (String) -> Void
 
-    public init(paths: BrokerPaths, environment: Environment? = nil, onAmbientFailure: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(paths: BrokerPaths, environment: Environment? = nil, recheckInterval: Double = 0.1,
+                onAmbientFailure: @escaping @Sendable (String) -> Void = { _ in }) {
         self.paths = paths
         self.environment = environment
+        self.recheckInterval = recheckInterval
         self.onAmbientFailure = onAmbientFailure
-        _ = config()
+        refresh()
     }
 
-    /// The config, re-read whenever the file's inode, size or mtime changed since last time. A
-    /// stat per request is cheaper than making people restart the agent after an edit.
+    /// The config as of the last check, re-checked first when that is older than `recheckInterval`.
     public func config() -> Result<BrokerConfig, Error> {
+        lock.lock()
+        if monotonicSeconds() - checkedAt < recheckInterval {
+            defer { lock.unlock() }
+            return loaded
+        }
+        lock.unlock()
+        return refresh()
+    }
+
+    /// The config as of the last check, without checking.
+    public var current: Result<BrokerConfig, Error> {
+        lock.lock(); defer { lock.unlock() }
+        return loaded
+    }
+
+    /// Stats the file now and re-reads it when its inode, size or mtime changed.
+    @discardableResult
+    public func refresh() -> Result<BrokerConfig, Error> {
         let newStamp: [Int64] = (try? FileStatus(path: paths.configFile)).map {
             [Int64(bitPattern: $0.inode), $0.size, $0.modified.seconds, $0.modified.nanoseconds]
         } ?? [-1]
         lock.lock(); defer { lock.unlock() }
+        checkedAt = monotonicSeconds()
         if newStamp != stamp {
             stamp = newStamp
-            current = Result { try BrokerConfig.load(paths, ambient: environment) }
-            if case .success(let loaded) = current { loaded.ambientFailures.forEach(onAmbientFailure) }
+            loaded = Result { try BrokerConfig.load(paths, ambient: environment) }
+            loads += 1
+            if case .success(let config) = loaded { config.ambientFailures.forEach(onAmbientFailure) }
         }
-        return current
+        return loaded
     }
 }

@@ -124,18 +124,23 @@ public struct GitCredential: Sendable, Equatable {
 
     /// A repeated single-valued key keeps its last value, as credential_read() overwrites.
     public init(_ message: WireMessage) {
-        func last(_ key: String) -> String? { message.values(key).last }
-        `protocol` = last("protocol")
-        host = last("host")
-        path = last("path")
-        username = last("username")
-        password = last("password").map(Secret.init)
-        authtype = last("authtype")
-        credential = last("credential").map(Secret.init)
-        passwordExpiryUTC = last("password_expiry_utc").flatMap(Self.parseTimestamp)
-        oauthRefreshToken = last("oauth_refresh_token").map(Secret.init)
-        ephemeral = last("ephemeral").map(Self.parseBool) ?? false
-        capabilities = Set(message.values("capability[]"))
+        // One pass over the fields (a later value overwrites an earlier one).
+        for field in message.fields {
+            switch field.key {
+            case "protocol": `protocol` = field.value
+            case "host": host = field.value
+            case "path": path = field.value
+            case "username": username = field.value
+            case "password": password = Secret(field.value)
+            case "authtype": authtype = field.value
+            case "credential": credential = Secret(field.value)
+            case "password_expiry_utc": passwordExpiryUTC = Self.parseTimestamp(field.value)
+            case "oauth_refresh_token": oauthRefreshToken = Secret(field.value)
+            case "ephemeral": ephemeral = Self.parseBool(field.value)
+            case "capability[]": capabilities.insert(field.value)
+            default: break
+            }
+        }
     }
 
     /// parse_timestamp() (strtoumax, base 10) as credential_read() uses it: leading blanks,

@@ -38,6 +38,7 @@ final class Issuer: @unchecked Sendable {
                target: String? = nil, reason: String? = nil) throws -> Resolution {
         do {
             let resolution = try resolve(name, in: config, validity: validity, caller: caller)
+            // Audit before answer: the record is on disk before the handler returns the credential.
             audit.record(AuditRecord(event: .issued, identity: name, adapter: adapter, caller: caller, target: target,
                                      tier: resolution.tier.rawValue, reason: reason))
             return resolution
@@ -50,7 +51,15 @@ final class Issuer: @unchecked Sendable {
     /// upstream takes a token from the caller's upstream bucket, waiting for one up to
     /// `[agent] upstream-wait` (only the resolver knows a hit from a miss). A fallback served
     /// through an outage is audited with the upstream's error.
+    ///
+    /// On a serving loop only a cache hit is answered; anything else throws `MustWait`, and the
+    /// request is answered again from the start on a thread that may wait.
     func resolve(_ name: String, in config: BrokerConfig, validity: Validity, caller: Caller) throws -> Resolution {
+        if !ServingThread.mayWait {
+            guard let hit = try resolver.cachedResolution(name, in: config, minimumValidity: validity.minimum,
+                                                          refreshAhead: config.agent.refreshAhead) else { throw MustWait() }
+            return hit
+        }
         let settings = RateSettings(config.agent)
         let resolution = try resolver.resolve(name, in: config, minimumValidity: validity.minimum, fallbackValidity: validity.fallback,
                                               refreshAhead: config.agent.refreshAhead) {
@@ -81,6 +90,8 @@ final class Issuer: @unchecked Sendable {
     /// Audits a refusal and returns the error with the identity named, for the handler to throw.
     func denied(_ name: String, _ error: Error, caller: Caller, adapter: String, target: String? = nil,
                 holder: Caller? = nil, reason: (Error) -> String = { "\($0)" }) -> Error {
+        // Not a refusal: the request is answered again on a thread (nothing is audited twice).
+        if error is MustWait { return error }
         audit.record(AuditRecord(event: .denied, outcome: "error", identity: name, adapter: adapter, caller: caller,
                                  target: target, reason: reason(error), holder: holder))
         return Self.naming(name, error)

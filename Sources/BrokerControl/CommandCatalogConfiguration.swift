@@ -80,7 +80,7 @@ extension CommandCatalog {
                         "Exit after this long without a request, once no git credential-cache entries are held. Default 15m. `broker-agent --idle-timeout` overrides it.",
                     ]),
                     Definition("max-connections = N", style: .synopsis, [
-                        "Connections served at once; more wait in the socket's backlog. Default 128.",
+                        "Requests that must wait (for an upstream, a command or a lease) served at once, each on a thread of its own; past it the agent answers that it is busy. Cache hits are answered by the agent's poll loop and do not count. Default 128.",
                     ]),
                     Definition("request-timeout = DURATION", style: .synopsis, [
                         "How long a client may take to send its request before the agent hangs up. Default 10s.",

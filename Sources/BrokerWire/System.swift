@@ -241,26 +241,13 @@ public enum ProcessImage {
 /// client that died mid-write never has half a `git.store` or `git.erase` carried out. git's
 /// stdin may end at EOF, as git itself allows.
 public func readWireMessage(from fd: FileDescriptor, limits: WireLimits = .standard, requireBlankLine: Bool = false) throws -> WireMessage {
-    var splitter = LineSplitter(limits: limits)
-    var message = WireMessage()
-    var done = false
+    var reader = WireMessageReader(limits: limits)
     var chunk = [UInt8](repeating: 0, count: 8192)
-    while !done {
+    while true {
         let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-        if n == 0 { break }
-        try splitter.feed(chunk[0..<n]) { line in
-            if line.isEmpty { done = true; return false }
-            try message.fields.append(WireCodec.parseLine(line, limits: limits, count: message.fields.count))
-            return true
-        }
+        if n == 0 { return try reader.finishAtEndOfInput(requireBlankLine: requireBlankLine) }
+        if try reader.feed(chunk[0..<n]) { return reader.message }
     }
-    if !done && requireBlankLine {
-        throw WireError("request ended before its blank line (the client closed the connection mid-request)")
-    }
-    if !done, let last = try splitter.finish(), !last.isEmpty {
-        try message.fields.append(WireCodec.parseLine(last, limits: limits, count: message.fields.count))
-    }
-    return message
 }
 
 /// The process environment, read through one seam so tests and the agent can substitute it.

@@ -121,6 +121,60 @@ public enum UnixSocket {
         return FileDescriptor(rawValue: fd)
     }
 
+    /// Accepts one waiting connection, its descriptor non-blocking; nil when none is waiting
+    /// (EAGAIN on a non-blocking listener). The corresponding C function is `accept4`.
+    public static func acceptNonBlocking(_ listener: FileDescriptor) throws -> FileDescriptor? {
+        while true {
+            let fd = cbroker_accept_nonblocking_cloexec(listener.rawValue)
+            if fd >= 0 { return FileDescriptor(rawValue: fd) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            // The peer gave up between connect and accept: nothing to serve, try the next.
+            case ECONNABORTED: continue
+            default: throw Errno.current
+            }
+        }
+    }
+
+    /// Sets or clears O_NONBLOCK. The corresponding C function is `fcntl(F_SETFL)`.
+    public static func setNonBlocking(_ fd: FileDescriptor, _ on: Bool = true) throws {
+        guard cbroker_set_nonblocking(fd.rawValue, on ? 1 : 0) == 0 else { throw Errno.current }
+    }
+
+    /// One `send` that does not wait: returns the bytes taken (0 when the socket's buffer is
+    /// full). A peer that hung up is an `Errno` (EPIPE), never a SIGPIPE.
+    public static func sendSome(_ fd: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws -> Int {
+        #if os(Linux)
+        let flags = Int32(MSG_NOSIGNAL | MSG_DONTWAIT)
+        #else
+        let flags = Int32(MSG_DONTWAIT)
+        #endif
+        while true {
+            let n = send(fd.rawValue, bytes.baseAddress, bytes.count, flags)
+            if n >= 0 { return n }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return 0
+            default: throw Errno.current
+            }
+        }
+    }
+
+    /// One `read` that does not wait on a non-blocking socket: the bytes read, 0 at end of
+    /// file, nil when nothing is there yet (EAGAIN).
+    public static func receiveSome(_ fd: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        while true {
+            let n = read(fd.rawValue, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            default: throw Errno.current
+            }
+        }
+    }
+
     public struct PeerCredentials: Equatable, Sendable {
         public var pid: Int32
         public var uid: UInt32

@@ -52,9 +52,10 @@ public struct WireMessage: Equatable, Sendable {
         for field in fields {
             try WireCodec.checkKey(field.key)
             try WireCodec.checkValue(field.value, key: field.key)
-            out.append(contentsOf: field.key.utf8)
+            var key = field.key, value = field.value  // withUTF8: one copy of contiguous bytes
+            key.withUTF8 { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "="))
-            out.append(contentsOf: field.value.utf8)
+            value.withUTF8 { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "\n"))
         }
         return out
@@ -129,7 +130,7 @@ public enum WireCodec {
         }
         let keyBytes = line[line.startIndex..<eq]
         let valueBytes = line[(eq + 1)...]
-        guard let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty else {
+        guard let key = text(keyBytes), !key.isEmpty else {
             throw WireError("malformed line: empty or invalid key")
         }
         // Whatever is read must be writable again: a key with a control byte is refused here too.
@@ -138,10 +139,21 @@ public enum WireCodec {
         }
         if valueBytes.contains(0) { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
         if valueBytes.contains(13) { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
-        guard let value = String(validating: valueBytes, as: UTF8.self) else {
+        guard let value = text(valueBytes) else {
             throw WireError("value for \"\(printable(key))\" is not valid UTF-8")
         }
         return WireMessage.Field(key, value)
+    }
+
+    /// The bytes as a String when they are valid UTF-8. ASCII (nearly every line) is taken as
+    /// it is; anything else is validated.
+    static func text(_ bytes: ArraySlice<UInt8>) -> String? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var high: UInt8 = 0
+            for byte in buffer { high |= byte }
+            if high < 0x80 { return String(decoding: buffer, as: UTF8.self) }
+            return String(validating: buffer, as: UTF8.self)
+        }
     }
 
     /// Untrusted text made safe for a terminal: C0 controls, DEL and C1 controls (which start
@@ -183,6 +195,62 @@ public enum WireCodec {
         }
         while let last = kept.last, last == " " || last == "," || last == ";" || last == ":" { kept.removeLast() }
         return printable(String(String.UnicodeScalarView(kept)), limit: nil) + "…"
+    }
+}
+
+/// A wire message read in pieces as its bytes arrive, with the limits enforced while reading
+/// (so an endless line is cut off early): `readWireMessage` reads with it from a blocking
+/// descriptor, the agent's poll loop from non-blocking ones.
+public struct WireMessageReader {
+    private var splitter: LineSplitter
+    private let limits: WireLimits
+    /// The fields read so far; the whole message once `feed` returned true.
+    public private(set) var message = WireMessage()
+    /// True once the blank line that ends the message has arrived.
+    public private(set) var complete = false
+    /// Bytes fed so far.
+    public private(set) var bytesRead = 0
+
+    public init(limits: WireLimits = .standard) {
+        self.limits = limits
+        splitter = LineSplitter(limits: limits)
+        message.fields.reserveCapacity(8)  // a request is a handful of lines
+    }
+
+    /// Feeds the next bytes; returns true once the blank line has arrived (bytes after it are
+    /// ignored). Throws on a malformed line or past the limits.
+    public mutating func feed(_ bytes: ArraySlice<UInt8>) throws -> Bool {
+        guard !complete else { return true }
+        bytesRead += bytes.count
+        // Locals, not self's properties, inside the closure: `splitter` is being mutated.
+        var fields = message.fields
+        message.fields = []  // keeps `fields` uniquely referenced, so appends do not copy
+        var ended = false
+        let limits = limits
+        defer {
+            message.fields = fields
+            complete = ended
+        }
+        try splitter.feed(bytes) { line in
+            if line.isEmpty { ended = true; return false }
+            try fields.append(WireCodec.parseLine(line, limits: limits, count: fields.count))
+            return true
+        }
+        return ended
+    }
+
+    /// The message when the input ended. `requireBlankLine`: on the agent socket a message must
+    /// end with its blank line (D2), so a client that died mid-write never has half a
+    /// `git.store` carried out; git's stdin may end at EOF, as git itself allows.
+    public mutating func finishAtEndOfInput(requireBlankLine: Bool) throws -> WireMessage {
+        if complete { return message }
+        if requireBlankLine {
+            throw WireError("request ended before its blank line (the client closed the connection mid-request)")
+        }
+        if let last = try splitter.finish(), !last.isEmpty {
+            try message.fields.append(WireCodec.parseLine(last, limits: limits, count: message.fields.count))
+        }
+        return message
     }
 }
 

@@ -44,6 +44,25 @@ int cbroker_accept_cloexec(int listener) {
 #endif
 }
 
+int cbroker_accept_nonblocking_cloexec(int listener) {
+#ifdef __linux__
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+#else
+    int fd = accept(listener, NULL, NULL);
+    if (fd >= 0) {
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
+    return fd;
+#endif
+}
+
+int cbroker_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
+}
+
 extern char **environ;
 
 int cbroker_exec_searching_path(const char *file, char *const argv[], char *const envp[]) {

@@ -47,13 +47,16 @@ struct EnvPlanHandler {
         var awsIdentity: String?
         var leaseFiles: [String] = []
         var needsLease = false
+        // Written once every identity has contributed, so a plan answered again on a thread
+        // (ServingThread) audits each identity once.
+        var issued: [AuditRecord] = []
         for name in names {
             var contributed = false
             var reason = "environment"
             do {
                 let identity = try config.identity(name)
                 let kind = identity.kind
-                let bindings = config.gitBindings.filter { $0.identity == name }
+                let bindings = config.gitBindings(boundTo: name)
                 switch (kind.acquisition, type(of: kind).descriptor.produces) {
                 case (.resolved, .aws):
                     if let other = awsIdentity {
@@ -98,8 +101,10 @@ struct EnvPlanHandler {
             } catch {
                 throw issuer.denied(name, error, caller: caller, adapter: "env-wrap")
             }
-            service.audit.record(AuditRecord(event: .issued, identity: name, adapter: "env-wrap", caller: caller, reason: reason))
+            issued.append(AuditRecord(event: .issued, identity: name, adapter: "env-wrap", caller: caller, reason: reason))
         }
+        if needsLease { try ServingThread.permitWaiting() }
+        for record in issued { service.audit.record(record) }
         if needsLease {
             try service.envWrap.lease(pid, removing: leaseFiles)
         }
@@ -138,6 +143,7 @@ struct EnvPlanHandler {
                 plan.steps.append(.set("AWS_CREDENTIAL_EXPIRATION", rfc3339UTC(expiry), secret: false))
             }
         case .endpoint:
+            try ServingThread.permitWaiting()  // may start the endpoint's thread
             let endpoint = try service.envWrap.endpoint(answer: { [weak service] grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
                 return AWSHandler(service: service).endpointReply(grant)
@@ -148,6 +154,7 @@ struct EnvPlanHandler {
             // A [default] in ~/.aws/credentials would outrank the endpoint in every SDK's chain.
             plan.steps.append(.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", secret: false))
         case .profile:
+            try ServingThread.permitWaiting()  // writes a file
             let path = try writeProfile(name, region: region, pid: pid, binDirectory: binDirectory)
             file = path
             plan.steps.append(.set("AWS_CONFIG_FILE", path, secret: false))

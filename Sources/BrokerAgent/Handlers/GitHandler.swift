@@ -75,6 +75,7 @@ struct GitHandler {
         case .store:
             return .ok()
         case .erase:
+            try ServingThread.permitWaiting()  // removes files from the disk cache
             let removed = service.resolver.cache.remove(identity: name)
             audit.record(AuditRecord(event: .erased, identity: name, adapter: "git", caller: caller,
                                      target: target, reason: "git rejected the credential; \(removed) cached removed"))

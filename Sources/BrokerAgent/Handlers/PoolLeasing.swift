@@ -35,6 +35,7 @@ struct PoolLeasing {
     /// quarantines the token git used and ends its lease; `store` changes nothing.
     func git(_ action: GitHandler.Action, pool: any TokenPool, credential: GitCredential, config: BrokerConfig,
              caller: Caller, target: String) throws -> WireMessage {
+        try ServingThread.permitWaiting()  // a pool's sources may be commands; leases are files
         let table = leases.processes
         let report = reporter(adapter: "git", caller: caller, target: target)
         switch action {
@@ -75,6 +76,7 @@ struct PoolLeasing {
     /// broker-env-wrap: the wrapped process `pid` leases a token for its whole life (or until
     /// lease-ttl). git inside it then gets the same token through the helper.
     func lease(_ pool: any TokenPool, pid: Int32, config: BrokerConfig, caller: Caller) throws -> PoolGrant {
+        try ServingThread.permitWaiting()
         let table = leases.processes
         guard let holder = table.holder(pid) else { throw BrokerFailure(.input, "process \(pid) is not running") }
         return try leases.lease(try poolRequest(pool, config: config), holder: holder, origin: .wrap,

@@ -69,7 +69,7 @@ public struct GitBinding: Sendable {
 public struct AgentSettings: Sendable, Equatable {
     /// The agent exits after this long without a request (while it holds no git-cache entries).
     public var idleTimeout: Int = 900
-    /// Connections served at once; more wait in the listen backlog, then are refused.
+    /// Requests that must wait, served at once on threads; cache hits do not count (AgentServer).
     public var maxConnections: Int = 128
     /// How long one connection may take to send its request.
     public var requestTimeout: Int = 10
@@ -117,14 +117,25 @@ public struct ConfigCheck: Sendable {
 public struct BrokerConfig: Sendable {
     /// The file it came from; nil when there was none (a valid, empty configuration).
     public var file: String?
-    public var identities: [String: IdentityDefinition] = [:]
+    public var identities: [String: IdentityDefinition] = [:] {
+        didSet { memo = ConfigMemo() }
+    }
     /// Each identity's kind, built once when the configuration is loaded.
-    public var kinds: [String: any IdentityKind] = [:]
+    public var kinds: [String: any IdentityKind] = [:] {
+        didSet { memo = ConfigMemo() }
+    }
+    /// What resolvers work out from this configuration (each identity's chain and cache key):
+    /// shared by its unchanged copies, started afresh by any change to its identities or kinds.
+    public private(set) var memo = ConfigMemo()
     /// Identity names in file order, for listings.
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
-    public var gitBindings: [GitBinding] = []
     public var registryBindings: [RegistryBinding] = []
+    public var gitBindings: [GitBinding] = [] {
+        didSet { bindingIndex = GitBindingIndex(gitBindings) }
+    }
+    /// `gitBindings` by host and by identity, rebuilt whenever they change.
+    private(set) var bindingIndex = GitBindingIndex([])
     public var agent = AgentSettings()
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
@@ -246,6 +257,7 @@ public struct BrokerConfig: Sendable {
         var brokenIdentities: Set<String> = []
         /// A `[git "URL"]` section with an error: some URL may be bound that `config` does not show.
         var brokenBinding = false
+        var bindingPositions: [String: Int] = [:]
 
         mutating func record(_ error: Error) {
             errors.append(error as? ConfigError ?? ConfigError("\(error)", at: nil))
@@ -327,6 +339,9 @@ public struct BrokerConfig: Sendable {
                     record(error)
                 }
             }
+            // Collected, then assigned once: each assignment re-indexes every binding.
+            var bindings: [GitBinding] = []
+            bindings.reserveCapacity(bindingEntries.count)
             for (pattern, entries) in bindingEntries {
                 let location = entries[0].location
                 do {
@@ -336,17 +351,18 @@ public struct BrokerConfig: Sendable {
                     }
                     // Kept even when the identity is broken: the URL is still bound, and a request
                     // for it must get the identity's error rather than a credential-cache answer.
-                    config.gitBindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
+                    bindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
                     guard config.identities[identity] != nil || brokenIdentities.contains(identity) else {
                         let guess = closestMatch(to: identity, among: config.identityOrder)
                         throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
                                           hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
                     }
                 } catch {
-                    if config.gitBindings.last?.pattern.text != pattern { brokenBinding = true }
+                    if bindings.last?.pattern.text != pattern { brokenBinding = true }
                     record(error)
                 }
             }
+            config.gitBindings = bindings
             for (pattern, entries) in registryEntries {
                 let location = entries[0].location
                 do {
@@ -433,9 +449,10 @@ public struct BrokerConfig: Sendable {
                     brokenBinding = true
                     throw error
                 }
-                if let index = bindingEntries.firstIndex(where: { $0.0 == pattern }) {
+                if let index = bindingPositions[pattern] {
                     bindingEntries[index].1.append(entry)
                 } else {
+                    bindingPositions[pattern] = bindingEntries.count
                     bindingEntries.append((pattern, [entry]))
                 }
             case ("registry", let pattern?):
@@ -587,10 +604,21 @@ public struct BrokerConfig: Sendable {
     static func checkName(_ name: String, _ entry: ConfigEntry) throws {
         let ok = !name.isEmpty && name.utf8.allSatisfy { b in
             (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b == 45 || b == 95 || b == 46 || b == 47
-        } && !name.hasPrefix(".") && !name.contains("..")
+        } && !name.hasPrefix(".") && !Self.hasDoubleDot(name)
         if !ok {
             throw ConfigError("name \"\(WireCodec.printable(name))\" may hold only letters, digits, '-', '_', '.', '/', and may neither start with '.' nor contain '..'", at: entry.location)
         }
+    }
+
+    /// `name` holds "..": by bytes (Foundation's `contains` on strings is a costly search, run
+    /// for every line of every identity section).
+    static func hasDoubleDot(_ name: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in name.utf8 {
+            if byte == UInt8(ascii: "."), previous == byte { return true }
+            previous = byte
+        }
+        return false
     }
 
     /// Requests per second from "5/s", "30/m", "100/h" or a bare "5".
@@ -616,11 +644,16 @@ public struct BrokerConfig: Sendable {
         return value
     }
 
-    /// The identity bound to a git request, if any (most specific binding wins).
+    /// The identity bound to a git request, if any (most specific binding wins; of equally
+    /// specific ones, the first in the file). Only the bindings for the request's host are read.
     public func gitBinding(protocol scheme: String, host: String, path: String?) -> GitBinding? {
-        gitBindings
-            .compactMap { binding in binding.pattern.specificity(scheme: scheme, host: host, path: path).map { (binding, $0) } }
-            .max { $0.1 < $1.1 }?.0
+        var best: (binding: GitBinding, score: Int)?
+        for position in bindingIndex.candidates(host: host) {
+            let binding = gitBindings[position]
+            guard let score = binding.pattern.specificity(scheme: scheme, host: host, path: path) else { continue }
+            if best == nil || score > best!.score { best = (binding, score) }
+        }
+        return best?.binding
     }
 
     /// The identity bound to a registry (`host[:port]`, normalised), if any: an exact pattern
@@ -633,6 +666,12 @@ public struct BrokerConfig: Sendable {
 
     /// Bindings for this host that could match only if git sent a path (useHttpPath is off).
     public func pathBoundBindingsNeedingPath(protocol scheme: String, host: String) -> [GitBinding] {
-        gitBindings.filter { !$0.pattern.path.isEmpty && $0.pattern.specificity(scheme: scheme, host: host, path: $0.pattern.path) != nil }
+        bindingIndex.candidates(host: host).map { gitBindings[$0] }
+            .filter { !$0.pattern.path.isEmpty && $0.pattern.specificity(scheme: scheme, host: host, path: $0.pattern.path) != nil }
+    }
+
+    /// The bindings naming `identity`, in file order.
+    public func gitBindings(boundTo identity: String) -> [GitBinding] {
+        (bindingIndex.byIdentity[identity] ?? []).map { gitBindings[$0] }
     }
 }

@@ -455,7 +455,7 @@ private struct Parser {
     private mutating func parseExtendedHeader(name: String, start: SourceLocation) throws -> (name: String, subsection: String?) {
         guard !name.isEmpty else { throw badHeader("empty section name", at: start) }
         // `[a.b "c"]` mixes both spellings; git half-accepts it, we refuse the ambiguity.
-        guard !name.contains(".") else {
+        guard !name.contains("." as Character) else {
             throw badHeader("a section with a quoted subsection cannot contain '.'", at: start)
         }
         skipBlanks()

@@ -16,7 +16,7 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
 
     public init(_ text: String, at location: SourceLocation) throws {
         self.text = text
-        guard let schemeEnd = text.range(of: "://") else {
+        guard let schemeEnd = Self.schemeSeparator(in: text) else {
             throw ConfigError("git binding \"\(text)\" is not a URL", at: location, hint: "write it as https://host/path")
         }
         scheme = text[..<schemeEnd.lowerBound].lowercased()
@@ -48,7 +48,7 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
         }
         if host.isEmpty { throw ConfigError("git binding \"\(WireCodec.printable(text))\" has no host", at: location) }
         hostLabels = host.lowercased().split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        if hostLabels.dropFirst().contains(where: { $0.contains("*") }) || (hostLabels[0].contains("*") && hostLabels[0] != "*") {
+        if hostLabels.dropFirst().contains(where: { $0.contains("*" as Character) }) || (hostLabels[0].contains("*" as Character) && hostLabels[0] != "*") {
             throw ConfigError("git binding \"\(WireCodec.printable(text))\": '*' may stand only for a whole first label (*.example.com)", at: location)
         }
         // The host reaches git's config and people's terminals: a DNS name or an IP, nothing else.
@@ -62,6 +62,24 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
                               hint: "write the path as it appears in the URL, without . or .. segments, quotes or spaces")
         }
         path = segments.joined(separator: "/")
+    }
+
+    /// Where the first "://" is (without Foundation's `range(of:)`, which costs more than the
+    /// rest of a pattern's parsing: validating 10,000 bindings spent a quarter of its time there).
+    static func schemeSeparator(in text: String) -> Range<String.Index>? {
+        let utf8 = text.utf8
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            if utf8[i] == UInt8(ascii: ":") {
+                let slash1 = utf8.index(after: i)
+                if slash1 != utf8.endIndex, utf8[slash1] == UInt8(ascii: "/") {
+                    let slash2 = utf8.index(after: slash1)
+                    if slash2 != utf8.endIndex, utf8[slash2] == UInt8(ascii: "/") { return i..<utf8.index(after: slash2) }
+                }
+            }
+            i = utf8.index(after: i)
+        }
+        return nil
     }
 
     /// Letters, digits and '-' in labels of at most 63 (not starting or ending with '-'), an
@@ -111,7 +129,7 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func percentDecoded(_ text: String) -> String? {
-        guard text.contains("%") else { return text }
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {

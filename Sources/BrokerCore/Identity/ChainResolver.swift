@@ -20,7 +20,13 @@ public struct ChainHop: Sendable {
 
 public final class ChainResolver: @unchecked Sendable {
     public let cache: CredentialCache
-    public var context: ResolveContext
+    public var context: ResolveContext {
+        didSet { contextEpoch += 1 }
+    }
+    /// Counts changes of `context`: a chain's cache key depends on it (the STS endpoint).
+    private var contextEpoch = 0
+    /// This resolver among all made in this process (a memo entry is never another's).
+    private let serial = ConfigMemo.nextResolverSerial()
     /// Start a background refresh when fewer than minimum-validity + this many seconds remain.
     public var refreshAhead: Int
     /// Told about background refreshes (for the audit log). Never given a secret.
@@ -71,27 +77,58 @@ public final class ChainResolver: @unchecked Sendable {
     /// `refreshAhead` overrides the resolver's own (the agent passes the configuration's current value).
     public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
                         refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
-        try resolve(Self.chain(of: name, in: config)[...], minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
-                    refreshAhead: refreshAhead, beforeUpstream: beforeUpstream)
+        let (chain, key) = try chainAndKey(name, in: config)
+        return try resolve(chain, key: key, minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
+                           refreshAhead: refreshAhead, beforeUpstream: beforeUpstream)
     }
 
-    func resolve(_ chain: ArraySlice<ChainHop>, minimumValidity requested: Int, fallbackValidity: Int? = nil,
+    /// `name`'s chain and cache key, worked out once per configuration (and context): the key is
+    /// a digest of every hop's cache parameters, which kinds derive from their settings and the
+    /// context alone.
+    func chainAndKey(_ name: String, in config: BrokerConfig) throws -> (ArraySlice<ChainHop>, CacheKey) {
+        try config.memo.chain(name, resolver: serial, epoch: contextEpoch) {
+            let chain = try Self.chain(of: name, in: config)[...]
+            return (chain, Self.key(for: chain, context: context))
+        }
+    }
+
+    /// The answer when the cache holds a usable credential for `name` (starting a background
+    /// refresh when it is within the refresh-ahead window); nil when answering would mean going
+    /// upstream or waiting on another request's flight. Never waits: the agent's poll loop
+    /// answers cache hits with it and hands the rest to a thread that may wait.
+    public func cachedResolution(_ name: String, in config: BrokerConfig, minimumValidity requested: Int,
+                                 refreshAhead: Int? = nil) throws -> Resolution? {
+        let (chain, key) = try chainAndKey(name, in: config)
+        let minimumValidity = Self.minimumValidity(of: chain, requested: requested)
+        return hit(cache.lookup(key), chain, key: key, minimumValidity: minimumValidity, refreshAhead: refreshAhead,
+                   at: context.clock.instant())
+    }
+
+    /// A kind may demand more time left than the requester asks for (github/app: 8 minutes).
+    static func minimumValidity(of chain: ArraySlice<ChainHop>, requested: Int) -> Int {
+        max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
+    }
+
+    private func hit(_ cached: CachedCredential?, _ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int,
+                     refreshAhead: Int?, at now: Clock.Instant) -> Resolution? {
+        guard let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) else { return nil }
+        // Saturating: absurd configured durations must not trap the agent.
+        let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead ?? self.refreshAhead))
+        if let remaining = cached.credential.remaining(at: now), remaining < window {
+            refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
+        }
+        return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
+    }
+
+    func resolve(_ chain: ArraySlice<ChainHop>, key known: CacheKey? = nil, minimumValidity requested: Int, fallbackValidity: Int? = nil,
                  refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
-        // A kind may demand more time left than the requester asks for (github/app: 8 minutes).
-        let minimumValidity = max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
+        let minimumValidity = Self.minimumValidity(of: chain, requested: requested)
         // Never down to 0: a credential with no time left is an expired one.
         let floor = max(1, min(fallbackValidity ?? minimumValidity, minimumValidity))
-        let key = Self.key(for: chain, context: context)
+        let key = known ?? Self.key(for: chain, context: context)
         let now = context.clock.instant()
         let cached = cache.lookup(key)
-        if let cached, isUsable(cached.credential, at: now, minimumValidity: minimumValidity) {
-            // Saturating: absurd configured durations must not trap the agent.
-            let window = Int64(minimumValidity).addingSaturating(Int64(refreshAhead ?? self.refreshAhead))
-            if let remaining = cached.credential.remaining(at: now), remaining < window {
-                refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
-            }
-            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
-        }
+        if let hit = hit(cached, chain, key: key, minimumValidity: minimumValidity, refreshAhead: refreshAhead, at: now) { return hit }
         if let cached, floor < minimumValidity, isUsable(cached.credential, at: now, minimumValidity: floor),
            let failure = recentFailure(key, at: now) {
             // The upstream failed moments ago: do not make this caller wait on it again.
@@ -201,5 +238,42 @@ public final class ChainResolver: @unchecked Sendable {
     public func upstreamCallCount(_ identity: String) -> Int {
         statsLock.lock(); defer { statsLock.unlock() }
         return upstreamCalls[identity] ?? 0
+    }
+}
+
+/// Chains and cache keys worked out from one configuration, by identity (see
+/// `ChainResolver.chainAndKey`). Bounded by the configuration's identities per resolver.
+public final class ConfigMemo: @unchecked Sendable {
+    struct Key: Hashable {
+        var resolver: Int
+        var epoch: Int
+        var name: String
+    }
+
+    private let lock = NSLock()
+    private var chains: [Key: (ArraySlice<ChainHop>, CacheKey)] = [:]
+
+    public init() {}
+
+    private static let serials = NSLock()
+    nonisolated(unsafe) private static var lastSerial = 0
+
+    static func nextResolverSerial() -> Int {
+        serials.lock(); defer { serials.unlock() }
+        lastSerial += 1
+        return lastSerial
+    }
+
+    func chain(_ name: String, resolver: Int, epoch: Int,
+               make: () throws -> (ArraySlice<ChainHop>, CacheKey)) throws -> (ArraySlice<ChainHop>, CacheKey) {
+        let key = Key(resolver: resolver, epoch: epoch, name: name)
+        lock.lock()
+        if let known = chains[key] { lock.unlock(); return known }
+        lock.unlock()
+        let made = try make()
+        lock.lock()
+        chains[key] = made
+        lock.unlock()
+        return made
     }
 }

@@ -7,6 +7,10 @@
 int cbroker_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 /// accept with close-on-exec set atomically where the platform allows it.
 int cbroker_accept_cloexec(int listener);
+/// accept with close-on-exec and O_NONBLOCK set on the new descriptor (accept4 on Linux).
+int cbroker_accept_nonblocking_cloexec(int listener);
+/// Sets or clears O_NONBLOCK. Returns 0 or -1/errno.
+int cbroker_set_nonblocking(int fd, int on);
 /// execvp with `envp` as the new program's environment and the PATH it is searched on (execvp
 /// reads PATH from `environ`, so it is swapped in for the call). Returns errno when it fails.
 int cbroker_exec_searching_path(const char *file, char *const argv[], char *const envp[]);
