@@ -34,6 +34,8 @@ public final class AgentService: @unchecked Sendable {
     public let leases: LeaseManager
     /// Per-caller token buckets (RateLimiter.swift).
     public let limiter = RateLimiter()
+    /// Long-lived secrets: `keyring:` references and `brokerctl secret`/`unlock`/`lock`.
+    public let keyring: KeyringService
     /// Rate limit, resolve, audit and error naming, once for every handler.
     let issuer: Issuer
     /// Set by `op=stop`; the server loop polls it.
@@ -47,7 +49,9 @@ public final class AgentService: @unchecked Sendable {
         self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
-        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock))
+        keyring = KeyringService(environment: environment, clock: clock,
+                                 settings: { (try? configStore.config().get())?.keyring ?? KeyringSettings() })
+        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock, keyring: keyring))
         audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() })
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
@@ -75,6 +79,8 @@ public final class AgentService: @unchecked Sendable {
             case .awsCredentials: return try AWSHandler(service: self).credentials(request)
             case .whoami, .login, .logout: return try IdentityHandler(service: self).handle(request)
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
+            case .keyringSet, .keyringGet, .keyringRemove, .keyringList, .keyringUnlock, .keyringLock:
+                return try KeyringHandler(service: self).handle(request)
             }
         } catch {
             return Self.errorAnswer(error)

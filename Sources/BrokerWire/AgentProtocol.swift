@@ -20,6 +20,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case logout = "identity.logout"
     /// `identity[]=`, `pid=`, `delivery=`, `bin_dir=`: the steps that give a wrapped command its identities.
     case envPlan = "env.plan"
+    /// `name=`, `secret=`: store a secret in the agent's keyring; `name=`: read one (brokerctl's
+    /// `--reveal`) or remove one; list without values; `passphrase=` unlocks the file keyring.
+    case keyringSet = "keyring.set"
+    case keyringGet = "keyring.get"
+    case keyringRemove = "keyring.remove"
+    case keyringList = "keyring.list"
+    case keyringUnlock = "keyring.unlock"
+    case keyringLock = "keyring.lock"
 }
 
 /// Field names of requests and answers, written once.
@@ -45,6 +53,10 @@ public enum WireKey {
     public static let errorKind = "kind"
     public static let hint = "hint"
     public static let warning = "broker.warning"
+    public static let name = "name"
+    public static let secret = "secret"
+    public static let passphrase = "passphrase"
+    public static let backend = "backend"
 }
 
 extension WireMessage {

@@ -110,6 +110,7 @@ public struct BrokerConfig: Sendable {
     public var git = GitSettings()
     public var aws = AWSAdapterSettings()
     public var audit = AuditSettings()
+    public var keyring = KeyringSettings()
 
     public init() {}
 
@@ -137,7 +138,7 @@ public struct BrokerConfig: Sendable {
         return config
     }
 
-    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
+    static let sectionNames = ["agent", "audit", "aws", "git", "identity", "keyring", "provider"]
     static let auditKeys = ["max-size", "keep"]
     static let awsKeys = ["minimum-validity"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
@@ -145,6 +146,30 @@ public struct BrokerConfig: Sendable {
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
     static let providerKeys = ["kind"]
+
+    static func parseKeyring(_ entry: ConfigEntry, into keyring: inout KeyringSettings) throws {
+        try checkKey(entry, allowed: KeyringSettings.keys, in: "[keyring]")
+        let value = entry.value ?? ""
+        switch entry.key {
+        case "backend":
+            guard let kind = KeyringBackendKind(rawValue: value) else {
+                throw ConfigError("[keyring] backend must be system, file or memory, not \"\(value)\"", at: entry.location)
+            }
+            keyring.backend = kind
+        case "directory":
+            guard value.hasPrefix("/") else { throw ConfigError("[keyring] directory must be an absolute path", at: entry.location) }
+            keyring.directory = value
+        case "passphrase": keyring.passphrase = try SecretReference(value, at: entry.location)
+        case "unlock-timeout": keyring.unlockTimeout = try positive(ConfigSyntax.parseDuration(entry.value, at: entry.location), entry)
+        case "work-factor":
+            let logN = try ConfigSyntax.parseInt(entry.value, at: entry.location)
+            guard (1...AgeFile.maximumLogN).contains(logN) else {
+                throw ConfigError("[keyring] work-factor must be between 1 and \(AgeFile.maximumLogN) (age -p uses 18)", at: entry.location)
+            }
+            keyring.workFactor = logN
+        default: break
+        }
+    }
 
     /// Validates parsed entries into the model. Every error cites file:line.
     public static func parse(_ entries: [ConfigEntry]) throws -> BrokerConfig {
@@ -181,6 +206,8 @@ public struct BrokerConfig: Sendable {
                 case "keep": config.audit.keep = number
                 default: break
                 }
+            case ("keyring", nil):
+                try parseKeyring(entry, into: &config.keyring)
             case ("aws", nil):
                 try checkKey(entry, allowed: awsKeys, in: "[aws]")
                 let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
@@ -217,7 +244,7 @@ public struct BrokerConfig: Sendable {
                 if sub == nil && (section == "identity" || section == "provider") {
                     throw ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: entry.location)
                 }
-                if sub != nil && (section == "agent" || section == "audit") {
+                if sub != nil && (section == "agent" || section == "audit" || section == "keyring") {
                     throw ConfigError("[\(section)] takes no name", at: entry.location)
                 }
                 let guess = closestMatch(to: section, among: sectionNames)

@@ -119,13 +119,16 @@ public struct ResolveContext: Sendable {
     public var commandRunner: CommandRunner
     /// One-time codes a person handed over with `brokerctl login` (MFA), by identity name.
     public var oneTimeCodes: OneTimeCodes
+    /// Where `keyring:` references are read; nil outside the agent.
+    public var keyring: KeyringService?
 
     public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
-                oneTimeCodes: OneTimeCodes = OneTimeCodes()) {
+                oneTimeCodes: OneTimeCodes = OneTimeCodes(), keyring: KeyringService? = nil) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
         self.oneTimeCodes = oneTimeCodes
+        self.keyring = keyring
     }
 }
 

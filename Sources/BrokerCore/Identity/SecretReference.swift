@@ -10,6 +10,8 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     /// The command line and the directory it runs in: the config file's, so a relative path
     /// in it means the same whichever client started the agent.
     case command(String, directory: String?)
+    /// A secret in the agent's keyring (`[keyring]`, KeyringService), by name.
+    case keyring(String)
 
     /// Parses a reference; an inline secret is refused so none is ever written into a config.
     /// Relative `file:` paths and `cmd:` commands are anchored at the directory of the file
@@ -25,8 +27,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         } else if text.hasPrefix("cmd:"), text.count > 4 {
             self = .command(String(text.dropFirst(4)).trimmingCharacters(in: .whitespaces), directory: directory)
         } else if text.hasPrefix("keyring:") {
-            throw ConfigError("keyring: secrets are not supported by this build", at: location,
-                              hint: "use cmd: with your keyring's command-line tool, e.g. cmd:secret-tool lookup …")
+            let name = String(text.dropFirst(8))
+            do { try KeyringName.check(name) } catch let failure as BrokerFailure {
+                throw ConfigError(failure.message, at: location, hint: failure.hint)
+            }
+            self = .keyring(name)
         } else {
             // Never echo the value: it may be a pasted secret.
             throw ConfigError("a secret must be a reference (env:NAME, file:PATH or cmd:COMMAND), not an inline value", at: location,
@@ -40,6 +45,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
         case .command(let command, _): return "cmd:\(command.split(separator: " ").first ?? "")"
+        case .keyring(let name): return "keyring:\(name)"
         }
     }
 
@@ -49,6 +55,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .environment(let name): return "env:\(name)"
         case .file(let path): return "file:\(path)"
         case .command(let command, let directory): return "cmd:\(command)" + (directory.map { "\nin \($0)" } ?? "")
+        case .keyring(let name): return "keyring:\(name)"
         }
     }
 
@@ -102,6 +109,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                                     + (firstLine.isEmpty ? "" : ": \(WireCodec.printable(firstLine))"))
             }
             return Secret(trimTrailingNewlines(result.stdout))
+        case .keyring(let name):
+            guard let keyring = context.keyring else {
+                throw BrokerFailure(.config, "keyring:\(name) can only be read by broker-agent", hint: "ask through the agent (git, aws or brokerctl)")
+            }
+            return try keyring.secret(named: name)
         }
     }
 }
