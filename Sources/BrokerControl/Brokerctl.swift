@@ -70,6 +70,9 @@ public struct Brokerctl {
             case "selftest": return try ctl.selfTest(Array(args))
             case "whoami": return try ctl.whoami(Array(args))
             case "login": return try ctl.login(Array(args))
+            case "secret": return try ctl.secret(Array(args))
+            case "unlock": return try ctl.unlock(Array(args))
+            case "lock": return try ctl.lock(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success

@@ -23,6 +23,12 @@ package enum CatalogText {
         "BROKER_AGENT": Definition("BROKER_AGENT", [
             "The broker-agent executable to start when no agent is running. By default it is looked for next to the running program, then on `PATH`.",
         ]),
+        "BROKER_KEYRING_BACKEND": Definition("BROKER_KEYRING_BACKEND", [
+            "The keyring backend, `system`, `file` or `memory`, read by the agent; it overrides `[keyring] backend`.",
+        ]),
+        "BROKER_KEYRING_PASSWORD": Definition("BROKER_KEYRING_PASSWORD", [
+            "The file keyring's passphrase, read by the agent when it is not unlocked. Less safe than `brokerctl unlock` or a `[keyring] passphrase = cmd:…` reference: any process of yours can read another's environment.",
+        ]),
         "XDG_CONFIG_HOME": Definition("XDG_CONFIG_HOME", [
             "Base of the configuration file, `credential-broker/config`; `~/.config` when unset.",
         ]),

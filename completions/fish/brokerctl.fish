@@ -7,7 +7,7 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup selftest generate-docs
+set -l __brokerctl_subcommands status list validate stop logout whoami login audit secret unlock lock git-setup selftest generate-docs
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration; on the first error print file:line and the reason and exit 1'
@@ -16,6 +16,9 @@ complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcomman
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'ask STS who an AWS identity is: its ARN, account, masked access key, expiry, and which tier answered'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a secret -d 'store, recover, remove or list the long-lived secrets in the agent\'s keyring, which keyring:NAME references read'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a unlock -d 'ask for the file keyring\'s passphrase once; the agent holds it until brokerctl lock or the unlock timeout'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a lock -d 'make the agent forget the file keyring\'s passphrase and every secret it decrypted'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a git-setup -d 'print, or write to your global git configuration, the settings that enable the helper'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a selftest -d 'run real git through the helper and a fresh agent in a throwaway home directory'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a generate-docs -d 'write the man pages and shell completions under DIR (man/ and completions/)'
@@ -32,6 +35,12 @@ complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -a '(__fish_broker
 complete -c brokerctl -n '__fish_seen_subcommand_from login' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l tail -x -d 'show the last N records (default 20)'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l reveal -d 'with get: print the secret (only to a terminal)'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a set -d 'store NAME, reading the value without echo'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a get -d 'print NAME\'s value (needs --reveal and a terminal)'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a rm -d 'remove NAME'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a list -d 'list the names, backends and modification times'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print each one set'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print them as git config --global commands to review or paste (the default)'
 complete -c brokerctl -n '__fish_seen_subcommand_from generate-docs' -a '(__fish_complete_directories)'
