@@ -16,7 +16,9 @@ struct KeyringHandler {
         switch request.operation {
         case .keyringSet:
             guard let value = request[WireKey.secret] else { throw BrokerFailure(.input, "request carries no secret") }
-            let backend = try keyring.set(try name(), Secret(value))
+            let name = try name()
+            let backend = try keyring.set(name, Secret(value))
+            dropCredentials(derivedFrom: name)
             return .ok([.init(WireKey.backend, backend.rawValue)])
         case .keyringGet:
             let name = try name()
@@ -25,6 +27,7 @@ struct KeyringHandler {
         case .keyringRemove:
             let name = try name()
             guard try keyring.remove(name) else { throw notFound(name) }
+            dropCredentials(derivedFrom: name)
             return .ok([.init(WireKey.removed, "1")])
         case .keyringList:
             let status = keyring.status()
@@ -43,7 +46,28 @@ struct KeyringHandler {
             return .ok([.init("state", "unlocked")])
         default:
             keyring.lockKeyring()
+            dropCredentials(derivedFrom: nil)
             return .ok([.init("state", "locked")])
+        }
+    }
+
+    /// Credentials held in memory that came from a keyring secret (`name`, or any for nil), directly
+    /// or through a `via` chain: a changed secret must not be served from the old one, and a lock
+    /// forgets what the keyring gave.
+    private func dropCredentials(derivedFrom name: String?) {
+        guard let config = try? service.loadConfig() else { return }
+        func uses(_ identity: String, depth: Int) -> Bool {
+            guard depth < 64, let kind = config.kinds[identity] else { return false }
+            let direct = kind.secretReferences.contains {
+                if case .keyring(let used) = $0 { return name == nil || used == name }
+                return false
+            }
+            if direct { return true }
+            if case .identity(let upstream)? = config.identities[identity]?.via { return uses(upstream, depth: depth + 1) }
+            return false
+        }
+        for identity in config.identityOrder where uses(identity, depth: 0) {
+            service.resolver.cache.remove(identity: identity)
         }
     }
 
