@@ -64,3 +64,35 @@ final class KeyringSettingsTests: XCTestCase {
         }
     }
 }
+
+final class KeyringUnlockTests: XCTestCase {
+    final class Ticks: @unchecked Sendable { var now: Int64 = 1_000 }
+
+    func testAnUnlockIsForgottenAfterTheIdleTimeoutAndByLock() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kr-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var settings = KeyringSettings()
+        settings.backend = .file
+        settings.directory = directory
+        settings.workFactor = 4
+        settings.unlockTimeout = 60
+        let ticks = Ticks()
+        let service = KeyringService(environment: Environment(["HOME": directory]), clock: Clock(now: { ticks.now }), settings: { [settings] in settings })
+        XCTAssertThrowsError(try service.set("a", Secret("v"))) { XCTAssertTrue("\($0)".contains("the file keyring is locked"), "\($0)") }
+        XCTAssertEqual(service.status().state, "locked")
+        try service.unlock(passphrase: Array("pw".utf8))
+        XCTAssertEqual(try service.set("a", Secret("v")), .file)
+        XCTAssertEqual(service.status().state, "unlocked")
+        ticks.now += 50
+        XCTAssertEqual(try service.secret(named: "a").reveal(), "v", "used within the timeout")
+        ticks.now += 61
+        XCTAssertThrowsError(try service.get("a"), "idle past the timeout: passphrase and decrypted secrets forgotten") {
+            XCTAssertTrue("\($0)".contains("locked"), "\($0)")
+        }
+        XCTAssertThrowsError(try service.unlock(passphrase: Array("wrong".utf8))) { XCTAssertTrue("\($0)".contains("wrong passphrase"), "\($0)") }
+        try service.unlock(passphrase: Array("pw".utf8))
+        XCTAssertEqual(try service.get("a")?.reveal(), "v")
+        service.lockKeyring()
+        XCTAssertThrowsError(try service.secret(named: "a"))
+    }
+}
