@@ -36,6 +36,8 @@ public final class AgentService: @unchecked Sendable {
     public let leases: LeaseManager
     /// Per-caller token buckets (RateLimiter.swift).
     public let limiter = RateLimiter()
+    /// Long-lived secrets: `keyring:` references and `brokerctl secret`/`unlock`/`lock`.
+    public let keyring: KeyringService
     /// Rate limit, resolve, audit and error naming, once for every handler.
     let issuer: Issuer
     /// Set by `op=stop`; the server loop polls it.
@@ -51,12 +53,15 @@ public final class AgentService: @unchecked Sendable {
         self.configStore = configStore
         gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
+        keyring = KeyringService(environment: environment, clock: clock,
+                                 settings: { (try? configStore.config().get())?.keyring ?? KeyringSettings() })
         // Remote secrets are read with AWS credentials the resolver itself provides (and caches).
         let resolverBox = RemoteSecretsResolverBox()
         let remoteSecrets = AWSRemoteSecrets(environment: environment, clock: clock,
                                              settings: { (try? configStore.config().get())?.secrets ?? SecretsSettings() },
                                              credentials: { try resolverBox.awsCredentials($0, config: configStore) })
-        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock, remoteSecrets: remoteSecrets))
+        resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock,
+                                                                       remoteSecrets: remoteSecrets, keyring: keyring))
         resolverBox.resolver = resolver
         audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
         ambientAudit.attach(audit)
@@ -111,6 +116,8 @@ public final class AgentService: @unchecked Sendable {
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
             case .dockerGet, .dockerStore, .dockerErase, .dockerList: return try DockerHandler(service: self).handle(request)
             case .kubeCredential: return try KubeHandler(service: self).credential(request)
+            case .keyringSet, .keyringGet, .keyringRemove, .keyringList, .keyringUnlock, .keyringLock:
+                return try KeyringHandler(service: self).handle(request)
             }
         } catch let wait as MustWait {
             throw wait

@@ -81,6 +81,9 @@ public struct Brokerctl {
             case "doctor": return try ctl.doctor(Array(args))
             case "explain", "which": return try ctl.explain(Array(args), as: command)
             case "add": return try ctl.add(Array(args))
+            case "secret": return try ctl.secret(Array(args))
+            case "unlock": return try ctl.unlock(Array(args))
+            case "lock": return try ctl.lock(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success

@@ -147,6 +147,20 @@ extension CommandCatalog {
                     ]),
                 ]),
             ]),
+            ManualSection("[keyring]", [
+                .paragraph("Where `keyring:NAME` secrets live, and what `brokerctl secret` reads and writes. The agent keeps a secret it read in memory until it changes, `brokerctl lock` runs, or the unlock times out; nothing decrypted is written to the cache directory or the audit log."),
+                .definitions([
+                    Definition("backend = system|file|memory", style: .synopsis, [
+                        "`system`: the freedesktop Secret Service (GNOME Keyring, KWallet's bridge, KeePassXC) through `secret-tool` on Linux, the login Keychain on macOS; items are `service=credential-broker account=NAME`, and a secret travels only on `secret-tool`'s standard input and output. A locked collection or a missing D-Bus session is an error that names the fix. `file`: one age v1 file per secret, encrypted to a passphrase, under `directory`; `age -d FILE` recovers one, and a file written by `age -p` may be put there as `NAME.age`. `memory`: held by the running agent only, gone when it exits (for CI). `BROKER_KEYRING_BACKEND` overrides this; without either, `system` where one answers, else `file`.",
+                    ]),
+                    Definition("directory = PATH", style: .synopsis, ["The file backend's directory, created with mode 0700. Default `$XDG_DATA_HOME/credential-broker/keyring` (`~/.local/share/…`)."]),
+                    Definition("passphrase = REFERENCE", style: .synopsis, [
+                        "Where the file backend's passphrase comes from when `brokerctl unlock` was not run: a secret reference, usually `cmd:` (a password manager). `BROKER_KEYRING_PASSWORD` in the agent's environment is read before it, and is less safe. The adapters never ask for a passphrase.",
+                    ]),
+                    Definition("unlock-timeout = DURATION", style: .synopsis, ["How long after its last use a passphrase given to `brokerctl unlock` is kept. Default 15m."]),
+                    Definition("work-factor = N", style: .synopsis, ["log2 of scrypt's N for files the broker writes, 1 to 20. Default 18, as `age -p` writes; reading accepts up to 20."]),
+                ]),
+            ]),
             ManualSection("[git \"<url>\"]", [
                 .paragraph("Binds the git URLs that match `<url>` to an identity: git-credential-broker(1) answers them with that identity's credential instead of from its cache."),
                 .definitions([
@@ -198,6 +212,9 @@ extension CommandCatalog {
                     ]),
                     Definition("cmd:COMMAND", [
                         "The standard output of `/bin/sh -c COMMAND`, without trailing newlines, run under `[agent] command-timeout` (or the identity's own timeout) with the directory of the file the reference is written in as its working directory, so relative paths in COMMAND mean the same whichever program started the agent. When it fails, the error reports its exit status and the first line of its standard error, never its standard output, which may hold part of a secret. Use it for password managers and keyrings, such as `cmd:secret-tool lookup service github`.",
+                    ]),
+                    Definition("keyring:NAME", [
+                        "The secret NAME in the agent's keyring (see [keyring]), stored with `brokerctl secret set NAME`. While the file keyring is locked, a request that needs it fails with a hint to run `brokerctl unlock`.",
                     ]),
                     Definition("aws-secretsmanager:NAME-OR-ARN[#KEY][?OPTIONS]", [
                         "The string value of a secret in AWS Secrets Manager (GetSecretValue), read by the agent with the credentials of an AWS identity: `[secrets] aws-identity`, or the one named by the option `identity=NAME`. With `#KEY` the value must be a JSON object and its string member KEY is used. Options, joined by `&`: `version-stage=STAGE` (default AWSCURRENT), `region=REGION` (an ARN's own region wins), `identity=NAME`. Write the whole reference in double quotes when it holds `#` or `;`, which otherwise start a comment. The endpoint is `AWS_ENDPOINT_URL_SECRETS_MANAGER`, then `AWS_ENDPOINT_URL`, then the region's own, as the AWS SDKs do.",

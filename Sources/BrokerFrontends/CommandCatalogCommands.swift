@@ -26,6 +26,12 @@ package enum CatalogText {
         "BROKER_TRACE": Definition("BROKER_TRACE", [
             "`1` (or `true`, `yes`, `on`) prints each step on standard error, one `trace: PROGRAM: …` line each: whether an agent was found or started, the request sent and the answer received, with identity, expiry and tier. Values that could be secret (passwords, keys, tokens, environment values) are only named, never shown.",
         ]),
+        "BROKER_KEYRING_BACKEND": Definition("BROKER_KEYRING_BACKEND", [
+            "The keyring backend, `system`, `file` or `memory`, read by the agent; it overrides `[keyring] backend`.",
+        ]),
+        "BROKER_KEYRING_PASSWORD": Definition("BROKER_KEYRING_PASSWORD", [
+            "The file keyring's passphrase, read by the agent when it is not unlocked. Less safe than `brokerctl unlock` or a `[keyring] passphrase = cmd:…` reference: any process of yours can read another's environment.",
+        ]),
         "XDG_CONFIG_HOME": Definition("XDG_CONFIG_HOME", [
             "Base of the configuration file, `credential-broker/config`; `~/.config` when unset.",
         ]),

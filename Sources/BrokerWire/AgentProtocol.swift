@@ -28,6 +28,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case dockerList = "docker.list"
     /// `identity=NAME`: a bearer token for client-go's exec plugin (`token=`, `expiration=`).
     case kubeCredential = "kube.credential"
+    /// `name=`, `secret=`: store a secret in the agent's keyring; `name=`: read one (brokerctl's
+    /// `--reveal`) or remove one; list without values; `passphrase=` unlocks the file keyring.
+    case keyringSet = "keyring.set"
+    case keyringGet = "keyring.get"
+    case keyringRemove = "keyring.remove"
+    case keyringList = "keyring.list"
+    case keyringUnlock = "keyring.unlock"
+    case keyringLock = "keyring.lock"
 }
 
 /// Field names of requests and answers, written once.
@@ -64,6 +72,9 @@ public enum WireKey {
     /// In a git answer, beside git's own fields (never relayed to git): who answered, and from where.
     public static let answeringIdentity = "broker.identity"
     public static let answeringTier = "broker.tier"
+    public static let name = "name"
+    public static let passphrase = "passphrase"
+    public static let backend = "backend"
 }
 
 extension WireMessage {

@@ -26,7 +26,9 @@ final class SecretLeakScanTests: MotoTestCase {
         var stored: String { make("STORE") }          // git approve into the agent's memory
         var registry: String { make("REGISTRY") }     // file: secret of an identity bound to a registry
         var dockerStore: String { make("DOCKERSTORE") } // docker store into the agent's memory
-        var all: [String] { [staticEnv, file, command, failingCommand, exec, awsSecret, awsToken, awsUser, stored, registry, dockerStore] }
+        var keyring: String { make("KEYRING") }       // keyring: in the file keyring (an age file)
+        var keyringPassphrase: String { make("KRPASS") } // the file keyring's passphrase, from a cmd: reference
+        var all: [String] { [staticEnv, file, command, failingCommand, exec, awsSecret, awsToken, awsUser, stored, registry, dockerStore, keyring, keyringPassphrase] }
         /// Identities whose own cache entry may hold a canary: the short-lived credential itself.
         var ownEntries: [String: [String]] { ["minted": [exec], "src": [awsSecret, awsToken]] }
     }
@@ -89,7 +91,19 @@ final class SecretLeakScanTests: MotoTestCase {
             echo "{\\"Version\\": 1, \\"AccessKeyId\\": \\"AKIDLEAKSCAN\\", \\"SecretAccessKey\\": \\"\(canary.awsSecret)\\", \\"SessionToken\\": \\"\(canary.awsToken)\\", \\"Expiration\\": \\"$exp\\"}"
 
             """, mode: 0o755)
+        let keyringPass = sandbox.write("bin/keyring-pass", "#!/bin/sh\n\(recordSelf)\necho \(canary.keyringPassphrase)\n", mode: 0o755)
         sandbox.writeConfig("""
+            [keyring]
+                backend = file
+                directory = \(root)/keyring
+                passphrase = cmd:\(keyringPass)
+                work-factor = 4
+            [identity "kr"]
+                kind = static
+                username = kr-user
+                secret = keyring:kr
+            [git "https://kr.example"]
+                identity = kr
             [identity "envtok"]
                 kind = static
                 username = env-user
@@ -148,6 +162,13 @@ final class SecretLeakScanTests: MotoTestCase {
                 identity = pat
 
             """)
+
+        // keyring: stored through brokerctl (stdin), read by a helper get.
+        let krSet = out.record("brokerctl secret set kr", sandbox.broker("brokerctl", ["secret", "set", "kr"], stdin: canary.keyring + "\n"))
+        XCTAssertEqual(krSet.status, 0, krSet.stderr)
+        out.record("brokerctl secret list", sandbox.broker("brokerctl", ["secret", "list", "--format", "json"]))
+        let krGet = out.record("git-credential-broker get kr.example", Kit.helperGet(sandbox, host: "kr.example"), stdoutMayHoldSecret: true)
+        XCTAssertTrue(krGet.stdout.contains(canary.keyring), krGet.stdout + krGet.stderr)
 
         // git: helper gets (their stdout is the answer), a real clone with the PAT, a failing cmd:.
         for host in ["env.example", "cmd.example", "minted.example"] {

@@ -16,7 +16,7 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
+set -l __brokerctl_subcommands status list validate stop logout whoami login audit secret unlock lock git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration and its secret references; print every error with its file:line and exit 1 if there is one'
@@ -25,6 +25,9 @@ complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcomman
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'show who an identity is: for AWS kinds STS\'s ARN, account and masked access key; for others the user name or token fingerprint; with its expiry and which tier answered'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a secret -d 'store, recover, remove or list the long-lived secrets in the agent\'s keyring, which keyring:NAME references read'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a unlock -d 'ask for the file keyring\'s passphrase once; the agent holds it until brokerctl lock or the unlock timeout'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a lock -d 'make the agent forget the file keyring\'s passphrase and every secret it decrypted'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a git-setup -d 'print, or write to your global git configuration, the settings that enable the helper'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a docker-setup -d 'add credHelpers entries for docker-credential-broker to docker\'s config.json, keeping everything else'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a kube-setup -d 'add a kubeconfig user whose token comes from kube-credential-broker, with kubectl config set-credentials'
@@ -56,6 +59,12 @@ complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l identity -x -a '
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l outcome -x -a 'ok error' -d 'only records with this outcome'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l event -x -a 'issued denied refreshed stored erased leased released quarantined' -d 'only records of this event'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json jsonl' -d 'print a table for people (the default), one JSON document, or one JSON record per line (for a log pipeline)'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l reveal -d 'with get: print the secret (only to a terminal)'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a set -d 'store NAME, reading the value without echo'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a get -d 'print NAME\'s value (needs --reveal and a terminal)'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a rm -d 'remove NAME'
+complete -c brokerctl -n '__fish_seen_subcommand_from secret' -a list -d 'list the names, backends and modification times'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print what changed'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l print -d 'print the change and the git config --global commands to review or paste (the default)'
 complete -c brokerctl -n '__fish_seen_subcommand_from docker-setup' -l print -d 'print the entries that would be added, and write nothing'

@@ -333,6 +333,8 @@ struct Doctor {
                     } else {
                         findings.append(.ok("secret", "\(what): exists, yours, private, not empty"))
                     }
+                case .keyring(let name):
+                    findings.append(.ok("secret", "\(what): read by the agent from its keyring (brokerctl secret list shows whether \(name) is there)"))
                 case .remote(let secret):
                     findings.append(.ok("secret", "\(what): read by the agent through AWS identity \(secret.identity ?? config.secrets.awsIdentity ?? "?") (not read by doctor)"))
                 case .command(let command, _):

@@ -148,6 +148,7 @@ public struct BrokerConfig: Sendable {
     public var ambientIdentities: [String] = []
     /// Why an ambient broker was skipped, one sentence each.
     public var ambientFailures: [String] = []
+    public var keyring = KeyringSettings()
 
     public init() {}
 
@@ -222,7 +223,7 @@ public struct BrokerConfig: Sendable {
         return check
     }
 
-    static let sectionNames = ["agent", "ambient", "audit", "aws", "git", "identity", "provider", "registry", "secrets"]
+    static let sectionNames = ["agent", "ambient", "audit", "aws", "git", "identity", "keyring", "provider", "registry", "secrets"]
     static let secretsKeys = ["aws-identity", "ttl", "region"]
     static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
     static let awsKeys = ["minimum-validity"]
@@ -233,6 +234,30 @@ public struct BrokerConfig: Sendable {
     static let providerKeys = ["kind"]
     /// Keys every identity section takes, whatever its kind.
     public static let commonIdentityKeys = ["kind", "via", "default"]
+
+    static func parseKeyring(_ entry: ConfigEntry, into keyring: inout KeyringSettings) throws {
+        try checkKey(entry, allowed: KeyringSettings.keys, in: "[keyring]")
+        let value = entry.value ?? ""
+        switch entry.key {
+        case "backend":
+            guard let kind = KeyringBackendKind(rawValue: value) else {
+                throw ConfigError("[keyring] backend must be system, file or memory, not \"\(value)\"", at: entry.location)
+            }
+            keyring.backend = kind
+        case "directory":
+            guard value.hasPrefix("/") else { throw ConfigError("[keyring] directory must be an absolute path", at: entry.location) }
+            keyring.directory = value
+        case "passphrase": keyring.passphrase = try SecretReference(value, at: entry.location)
+        case "unlock-timeout": keyring.unlockTimeout = try positive(ConfigSyntax.parseDuration(entry.value, at: entry.location), entry)
+        case "work-factor":
+            let logN = try ConfigSyntax.parseInt(entry.value, at: entry.location)
+            guard (1...AgeFile.maximumLogN).contains(logN) else {
+                throw ConfigError("[keyring] work-factor must be between 1 and \(AgeFile.maximumLogN) (age -p uses 18)", at: entry.location)
+            }
+            keyring.workFactor = logN
+        default: break
+        }
+    }
 
     /// Validates parsed entries into the model. Every error cites file:line; throws the first.
     public static func parse(_ entries: [ConfigEntry], headers: [ConfigSectionHeader] = []) throws -> BrokerConfig {
@@ -268,11 +293,11 @@ public struct BrokerConfig: Sendable {
         /// A section the model does not know is an error at its header, even with no keys under it.
         static func sectionProblem(_ section: String, _ sub: String?, at location: SourceLocation) -> ConfigError? {
             switch (section, sub) {
-            case ("agent", nil), ("audit", nil), ("aws", nil), ("ambient", nil), ("secrets", nil), ("git", _), ("identity", _?), ("provider", _?),
-                 ("registry", _?): return nil
+            case ("agent", nil), ("audit", nil), ("aws", nil), ("ambient", nil), ("secrets", nil), ("keyring", nil), ("git", _), ("identity", _?),
+                 ("provider", _?), ("registry", _?): return nil
             case ("identity", nil), ("provider", nil), ("registry", nil):
                 return ConfigError("[\(section)] needs a name: [\(section) \"NAME\"]", at: location)
-            case ("agent", _?), ("audit", _?), ("aws", _?), ("ambient", _?), ("secrets", _?):
+            case ("agent", _?), ("audit", _?), ("aws", _?), ("ambient", _?), ("secrets", _?), ("keyring", _?):
                 return ConfigError("[\(section)] takes no name", at: location)
             default:
                 let guess = closestMatch(to: section, among: sectionNames)
@@ -430,6 +455,8 @@ public struct BrokerConfig: Sendable {
                 case "region": config.secrets.region = entry.value
                 default: break
                 }
+            case ("keyring", nil):
+                try parseKeyring(entry, into: &config.keyring)
             case ("aws", nil):
                 try checkKey(entry, allowed: awsKeys, in: "[aws]")
                 let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)

@@ -127,14 +127,18 @@ public struct ResolveContext: Sendable {
     public var oneTimeCodes: OneTimeCodes
     /// Reads `aws-secretsmanager:`/`aws-ssm:` references; nil outside the agent.
     public var remoteSecrets: (any RemoteSecretReader)?
+    /// Where `keyring:` references are read; nil outside the agent.
+    public var keyring: KeyringService?
 
     public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
-                oneTimeCodes: OneTimeCodes = OneTimeCodes(), remoteSecrets: (any RemoteSecretReader)? = nil) {
+                oneTimeCodes: OneTimeCodes = OneTimeCodes(), remoteSecrets: (any RemoteSecretReader)? = nil,
+                keyring: KeyringService? = nil) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
         self.oneTimeCodes = oneTimeCodes
         self.remoteSecrets = remoteSecrets
+        self.keyring = keyring
     }
 }
 

@@ -12,6 +12,8 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     case command(String, directory: String?)
     /// A secret in AWS Secrets Manager or SSM Parameter Store, read by the agent through an AWS identity.
     case remote(RemoteSecret)
+    /// A secret in the agent's keyring (`[keyring]`, KeyringService), by name.
+    case keyring(String)
 
     /// Parses a reference; an inline secret is refused so none is ever written into a config.
     /// Relative `file:` paths and `cmd:` commands are anchored at the directory of the file
@@ -29,8 +31,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         } else if let store = RemoteSecret.Store.allCases.first(where: { text.hasPrefix($0.rawValue + ":") }) {
             self = .remote(try RemoteSecret(store, parsing: String(text.dropFirst(store.rawValue.count + 1)), at: location))
         } else if text.hasPrefix("keyring:") {
-            throw ConfigError("keyring: secrets are not supported by this build", at: location,
-                              hint: "use cmd: with your keyring's command-line tool, e.g. cmd:secret-tool lookup …")
+            let name = String(text.dropFirst(8))
+            do { try KeyringName.check(name) } catch let failure as BrokerFailure {
+                throw ConfigError(failure.message, at: location, hint: failure.hint)
+            }
+            self = .keyring(name)
         } else {
             // Never echo the value: it may be a pasted secret.
             throw ConfigError("a secret must be a reference (env:NAME, file:PATH, cmd:COMMAND, aws-secretsmanager:NAME or aws-ssm:NAME), not an inline value", at: location,
@@ -45,6 +50,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .file(let path): return "file:\(path)"
         case .command(let command, _): return "cmd:\(command.split(separator: " ").first ?? "")"
         case .remote(let secret): return secret.description
+        case .keyring(let name): return "keyring:\(name)"
         }
     }
 
@@ -55,6 +61,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
         case .file(let path): return "file:\(path)"
         case .command(let command, let directory): return "cmd:\(command)" + (directory.map { "\nin \($0)" } ?? "")
         case .remote(let secret): return secret.description
+        case .keyring(let name): return "keyring:\(name)"
         }
     }
 
@@ -114,9 +121,9 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                                      hint: "chmod +x \(program)")
             }
             return nil
-        case .remote:
-            // Read by the agent through an AWS identity: checked when the configuration loads
-            // (the identity exists and gives AWS keys), and reading it would call AWS.
+        case .remote, .keyring:
+            // Read by the agent (through an AWS identity, or from its keyring, which may be
+            // locked): reading either here would call AWS or need the passphrase.
             return nil
         }
     }
@@ -163,6 +170,11 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
                 throw BrokerFailure(.config, "\(secret.store.rawValue): references are read by broker-agent, and this program has no agent reader")
             }
             return try nonEmpty(reader.read(secret, timeout: timeout).reveal())
+        case .keyring(let name):
+            guard let keyring = context.keyring else {
+                throw BrokerFailure(.config, "keyring:\(name) can only be read by broker-agent", hint: "ask through the agent (git, aws or brokerctl)")
+            }
+            return try keyring.secret(named: name)
         }
     }
 
@@ -176,6 +188,7 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
             case .file(let path): what = "secret file \(path) (\(description)) is empty"
             case .command: what = "secret command `\(description)` printed nothing"
             case .remote(let secret): what = "\(secret.store.rawValue) secret \(secret.id) is empty"
+            case .keyring(let name): what = "keyring secret \(name) is empty"
             }
             throw BrokerFailure(.config, what, hint: "a secret reference must yield the secret itself; an empty one is never served")
         }
