@@ -75,6 +75,7 @@ public final class AgentService: @unchecked Sendable {
             case .awsCredentials: return try AWSHandler(service: self).credentials(request)
             case .whoami, .login, .logout: return try IdentityHandler(service: self).handle(request)
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
+            case .providerLogin, .providerLoginStatus, .providerLogout, .providerList: return try ProviderHandler(service: self).handle(request)
             }
         } catch {
             return Self.errorAnswer(error)

@@ -20,6 +20,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case logout = "identity.logout"
     /// `identity[]=`, `pid=`, `delivery=`, `bin_dir=`: the steps that give a wrapped command its identities.
     case envPlan = "env.plan"
+    /// `provider=NAME`: start a provider's device login; the agent polls, the answer says what to show.
+    case providerLogin = "provider.login"
+    /// `provider=NAME`: where that login stands (`state=pending|ok|error`).
+    case providerLoginStatus = "provider.login.status"
+    /// `provider=NAME`: end the provider's session and drop what was derived from it.
+    case providerLogout = "provider.logout"
+    /// `provider=NAME`: the identities the provider can offer.
+    case providerList = "provider.list"
 }
 
 /// Field names of requests and answers, written once.
@@ -45,6 +53,13 @@ public enum WireKey {
     public static let errorKind = "kind"
     public static let hint = "hint"
     public static let warning = "broker.warning"
+    public static let provider = "provider"
+    public static let state = "state"
+    public static let userCode = "user_code"
+    public static let verificationURI = "verification_uri"
+    public static let verificationURIComplete = "verification_uri_complete"
+    public static let interval = "interval"
+    public static let polls = "polls"
 }
 
 extension WireMessage {
