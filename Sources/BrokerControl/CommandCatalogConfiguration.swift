@@ -166,7 +166,7 @@ extension CommandCatalog {
                     ]),
                 ]),
                 .subheading("Chains"),
-                .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. (`via = provider:NAME` is reserved for provider kinds of a later version.)"),
+                .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. `via = provider:NAME` starts a chain from a `[provider \"NAME\"]` section instead, a person's login session with an identity service (see PROVIDER KINDS); only kinds made for a provider take one."),
             ]),
         ] + KindManual.sections + [
             ManualSection("SECRET REFERENCES", [
