@@ -72,6 +72,35 @@ final class SSOFake {
     func polls() -> [Double] { (control("polls") as? [Double]) ?? [] }
 
     private final class DataBox: @unchecked Sendable { var data: Data? }
+
+    /// Runs `brokerctl login corp --no-browser`, and when a code is pending acts as the person
+    /// (`approve` true: Allow; false: Deny; nil: does nothing) after `delay` seconds.
+    func login(_ sandbox: Sandbox, approve: Bool? = true, delay: Double = 0, beforeApproval: () -> Void = {}) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Sandbox.executable("brokerctl"))
+        process.arguments = ["login", "corp", "--no-browser"]
+        process.environment = sandbox.environment
+        let out = sandbox.root + "/login.out", err = sandbox.root + "/login.err"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        if let approve {
+            var codes: [String] = []
+            for _ in 0..<100 where codes.isEmpty { codes = pending(); if codes.isEmpty { usleep(100_000) } }
+            XCTAssertEqual(codes.count, 1, "one device code waits for approval")
+            if delay > 0 { usleep(UInt32(delay * 1_000_000)) }
+            beforeApproval()
+            control(approve ? "approve" : "deny", ["user_code": codes.first ?? ""])
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus, stdout: sandbox.read(out), stderr: sandbox.read(err))
+    }
 }
 
 final class IdentityCenterTests: MotoTestCase {
@@ -117,33 +146,8 @@ final class IdentityCenterTests: MotoTestCase {
 
     var firstSessionARN: String { "arn:aws:sts::\(moto.account):assumed-role/first/\(moto.chainSessionName)" }
 
-    /// Runs `brokerctl login corp --no-browser`, and when a code is pending acts as the person
-    /// (`approve` true: Allow; false: Deny; nil: does nothing) after `delay` seconds.
     func login(_ sandbox: Sandbox, approve: Bool? = true, delay: Double = 0, beforeApproval: () -> Void = {}) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Sandbox.executable("brokerctl"))
-        process.arguments = ["login", "corp", "--no-browser"]
-        process.environment = sandbox.environment
-        let out = sandbox.root + "/login.out", err = sandbox.root + "/login.err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        if let approve {
-            var codes: [String] = []
-            for _ in 0..<100 where codes.isEmpty { codes = fake.pending(); if codes.isEmpty { usleep(100_000) } }
-            XCTAssertEqual(codes.count, 1, "one device code waits for approval")
-            if delay > 0 { usleep(UInt32(delay * 1_000_000)) }
-            beforeApproval()
-            fake.control(approve ? "approve" : "deny", ["user_code": codes.first ?? ""])
-        }
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: sandbox.read(out), stderr: sandbox.read(err))
+        try fake.login(sandbox, approve: approve, delay: delay, beforeApproval: beforeApproval)
     }
 
     var cacheDirectory: String { "/.aws/sso/cache" }
@@ -279,6 +283,18 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
         XCTAssertTrue(result.stderr.contains("run: brokerctl login corp"), result.stderr)
         XCTAssertEqual(fake.counts()["RegisterClient"] ?? 0, 0, "no login was started behind the person's back")
+    }
+
+    func testBoto3ThroughBrokerEnvWrapsEndpointIsThePermissionSetsRole() throws {
+        let sandbox = sandbox()
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let script = "import boto3; s = boto3.Session(); print(s.get_credentials().method); print(s.client('sts').get_caller_identity()['Arn'])"
+        let result = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", "sandbox", "--", MotoServer.python, "-c", script],
+                                 extraEnvironment: ["AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+                                                    "AWS_CONFIG_FILE": sandbox.root + "/none", "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none"],
+                                 timeout: 60)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout.split(separator: "\n").map(String.init), ["container-role", firstSessionARN])
     }
 
     // MARK: - Polling
@@ -462,5 +478,33 @@ final class IdentityCenterTests: MotoTestCase {
         let after = sandbox.broker("aws-credential-process", ["--identity", "second"])
         XCTAssertEqual(after.status, 1)
         XCTAssertTrue(after.stderr.contains("run: brokerctl login corp"), after.stderr)
+    }
+}
+
+/// terraform's s3 backend with credentials from a permission set, through broker-env-wrap's endpoint
+/// (in EnvWrapAWSTests: its moto lets the `first` role use S3 and verifies terraform's queries).
+extension EnvWrapAWSTests {
+    func testTerraformS3BackendThroughAPermissionSet() throws {
+        let fake = try SSOFake(moto: moto)
+        defer { fake.stop() }
+        let sandbox = roleSandbox(extra: """
+            [provider "corp"]
+                kind = aws/iam-identity-center
+                start-url = https://d-1234567890.awsapps.com/start
+                region = eu-west-1
+                oidc-endpoint = \(fake.endpoint)
+                portal-endpoint = \(fake.endpoint)
+            [identity "sandbox"]
+                kind = aws/permission-set
+                via = provider:corp
+                account-id = \(moto.account)
+                permission-set = first
+                sts-endpoint = \(moto.endpoint)
+                region = us-east-1
+            """)
+        XCTAssertEqual(try fake.login(sandbox).status, 0)
+        _ = try terraform(delivery: nil, identity: "sandbox", in: sandbox)
+        XCTAssertGreaterThanOrEqual(fake.counts()["GetRoleCredentials"] ?? 0, 1)
+        XCTAssertGreaterThanOrEqual(events(sandbox, adapter: "endpoint").filter { ($0["identity"] as? String) == "sandbox" }.count, 3)
     }
 }
