@@ -73,6 +73,7 @@ public final class AgentService: @unchecked Sendable {
             case .ping, .status, .stop: return try ControlHandler(service: self).handle(request)
             case .gitGet, .gitStore, .gitErase: return try GitHandler(service: self).handle(request)
             case .awsCredentials: return try AWSHandler(service: self).credentials(request)
+            case .awsConsole: return try AWSHandler(service: self).console(request)
             case .whoami, .login, .logout: return try IdentityHandler(service: self).handle(request)
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
             case .providerLogin, .providerLoginStatus, .providerLogout, .providerList: return try ProviderHandler(service: self).handle(request)

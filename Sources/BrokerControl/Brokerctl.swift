@@ -70,6 +70,7 @@ public struct Brokerctl {
             case "selftest": return try ctl.selfTest(Array(args))
             case "whoami": return try ctl.whoami(Array(args))
             case "login": return try ctl.login(Array(args))
+            case "console": return try ctl.console(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success

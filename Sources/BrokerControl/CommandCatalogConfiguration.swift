@@ -126,6 +126,12 @@ extension CommandCatalog {
                     Definition("minimum-validity = DURATION", style: .synopsis, [
                         "Never hand out AWS credentials with less than this left; at least 15m, default 20m. botocore refreshes credentials 15 minutes before they expire and would otherwise run the credential process on every API call. The one exception is an upstream outage: when a refresh fails, a cached credential with at least 15 minutes left is served instead of the error (and the failure is audited); for 30 seconds after a failure callers get it at once while a background refresh retries.",
                     ]),
+                    Definition("console-session-duration = DURATION", style: .synopsis, [
+                        "How long a console session made by `brokerctl console` lasts, 15m to 12h; default 1h. AWS ignores it for credentials from GetFederationToken, whose own duration applies.",
+                    ]),
+                    Definition("signin-endpoint = URL", style: .synopsis, [
+                        "The AWS sign-in federation endpoint `brokerctl console` asks for a SigninToken; default `https://signin.aws.amazon.com/federation`.",
+                    ]),
                 ]),
             ]),
             ManualSection("[audit]", [

@@ -12,6 +12,8 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case gitErase = "git.erase"
     /// `identity=NAME`, `adapter=`: AWS keys for credential_process.
     case awsCredentials = "aws.credentials"
+    /// `identity=NAME`, `destination=`: an AWS console sign-in URL (a credential) for the identity's session.
+    case awsConsole = "aws.console"
     /// `identity=NAME`: who the credential belongs to (any kind; the name is historical).
     case whoami = "aws.whoami"
     /// `identity=NAME`, `code=`: a person's part of obtaining the credential.
@@ -54,6 +56,8 @@ public enum WireKey {
     public static let hint = "hint"
     public static let warning = "broker.warning"
     public static let provider = "provider"
+    public static let destination = "destination"
+    public static let url = "url"
     public static let state = "state"
     public static let userCode = "user_code"
     public static let verificationURI = "verification_uri"

@@ -297,6 +297,45 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertEqual(result.stdout.split(separator: "\n").map(String.init), ["container-role", firstSessionARN])
     }
 
+    func testConsolePrintsASigninURLWhoseTokenTheAuditNeverSees() throws {
+        let sandbox = sandbox(extra: "[aws]\n    console-session-duration = 2h\n    signin-endpoint = \(fake.endpoint)/federation\n")
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let result = sandbox.broker("brokerctl", ["console", "second", "--print", "--destination", "https://console.aws.amazon.com/s3/"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let url = try XCTUnwrap(URLComponents(string: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let query = Dictionary((url.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        XCTAssertEqual(query["Action"], "login")
+        XCTAssertEqual(query["Destination"], "https://console.aws.amazon.com/s3/")
+        let token = try XCTUnwrap(query["SigninToken"])
+        XCTAssertTrue(token.hasPrefix("signin-"), token)
+        let signins = (fake.control("signins") as? [[String: Any]]) ?? []
+        XCTAssertEqual(signins.count, 1)
+        XCTAssertTrue((signins.first?["arn"] as? String ?? "").contains(":assumed-role/second/"), "\(signins)")
+        XCTAssertEqual(signins.first?["duration"] as? Int, 7200)
+        let audit = sandbox.read(sandbox.paths.auditLogPath)
+        XCTAssertFalse(audit.contains(token), "the sign-in token is never audited")
+        XCTAssertTrue(sandbox.auditLines.contains { ($0["reason"] as? String) == "console" && ($0["target"] as? String) == "https://console.aws.amazon.com/s3/" })
+    }
+
+    func testConsoleRefusesLongLivedUserKeys() throws {
+        let sandbox = Sandbox()
+        let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        sandbox.writeConfig("""
+            [aws]
+                signin-endpoint = \(fake.endpoint)/federation
+            [identity "dev"]
+                kind = aws/user
+                access-key-id = \(moto.accessKeyID)
+                secret-access-key = file:\(secret)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        let result = sandbox.broker("brokerctl", ["console", "dev", "--print"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stdout, "")
+        XCTAssertTrue(result.stderr.contains("gives long-lived keys, which the AWS console federation does not accept"), result.stderr)
+        XCTAssertEqual((fake.control("signins") as? [Any])?.count, 0)
+    }
+
     // MARK: - Polling
 
     func testPollingKeepsTheIntervalAndAddsFiveSecondsAfterSlowDown() throws {

@@ -7,7 +7,7 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit git-setup selftest generate-docs
+set -l __brokerctl_subcommands status list validate stop logout whoami login console audit git-setup selftest generate-docs
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration; on the first error print file:line and the reason and exit 1'
@@ -15,6 +15,7 @@ complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcomman
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a logout -d 'drop the cached credentials of IDENTITY, or with --all every cached credential'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'ask STS who an AWS identity is: its ARN, account, masked access key, expiry, and which tier answered'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it; or log in to a provider'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a console -d 'open the AWS console as an AWS identity\'s role session, or print its sign-in URL'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a git-setup -d 'print, or write to your global git configuration, the settings that enable the helper'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a selftest -d 'run real git through the helper and a fresh agent in a throwaway home directory'
@@ -33,6 +34,9 @@ complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -l format -x -a 't
 complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from login' -l no-browser -d 'only print the URL and code; never open a browser'
 complete -c brokerctl -n '__fish_seen_subcommand_from login' -a '(__fish_brokerctl_identities)' -d 'identity'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -l destination -x -d 'the console page to land on (default https://console.aws.amazon.com/)'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -l print -d 'print the sign-in URL instead of opening a browser'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l tail -x -d 'show the last N records (default 20)'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from git-setup' -l global -d 'write the settings with git config --global and print each one set'

@@ -95,6 +95,10 @@ public struct AWSAdapterSettings: Sendable, Equatable {
     /// Minimum validity of AWS credentials handed out (DESIGN D7: botocore refreshes 15 min
     /// before expiry, so anything under that makes it call us on every request).
     public var minimumValidity: Int = 1200
+    /// `brokerctl console`: how long the console session lasts (Atmos's console.session-duration).
+    public var consoleSessionDuration: Int = 3600
+    /// The AWS sign-in federation endpoint `brokerctl console` asks for a SigninToken.
+    public var signinEndpoint = "https://signin.aws.amazon.com/federation"
     public init() {}
 }
 
@@ -156,12 +160,11 @@ public struct BrokerConfig: Sendable {
 
     static let sectionNames = ["agent", "audit", "aws", "git", "identity", "provider"]
     static let auditKeys = ["max-size", "keep"]
-    static let awsKeys = ["minimum-validity"]
+    static let awsKeys = ["minimum-validity", "console-session-duration", "signin-endpoint"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
-    static let providerKeys = ["kind"]
 
     /// Validates parsed entries into the model. Every error cites file:line.
     public static func parse(_ entries: [ConfigEntry]) throws -> BrokerConfig {
@@ -200,7 +203,22 @@ public struct BrokerConfig: Sendable {
                 }
             case ("aws", nil):
                 try checkKey(entry, allowed: awsKeys, in: "[aws]")
+                if entry.key == "signin-endpoint" {
+                    guard let url = entry.value, let components = URLComponents(string: url), let host = components.host,
+                          components.scheme == "https" || (components.scheme == "http" && STSEndpoint.isLoopback(host)) else {
+                        throw ConfigError("[aws] signin-endpoint must be an https URL (plain http only to a loopback address)", at: entry.location)
+                    }
+                    config.aws.signinEndpoint = url
+                    continue
+                }
                 let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                if entry.key == "console-session-duration" {
+                    guard (900...43200).contains(seconds) else {
+                        throw ConfigError("[aws] console-session-duration must be between 15m and 12h", at: entry.location)
+                    }
+                    config.aws.consoleSessionDuration = seconds
+                    continue
+                }
                 if seconds < 900 {
                     throw ConfigError("[aws] minimum-validity must be at least 15m: botocore refreshes 15 minutes before expiry", at: entry.location)
                 }

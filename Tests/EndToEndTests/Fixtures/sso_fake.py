@@ -27,6 +27,9 @@ Control (JSON bodies):
   GET  /__control/counts      {"RegisterClient": n, "CreateToken.device_code": n, ...}
   GET  /__control/polls       [monotonic seconds of each device-code CreateToken]
   GET  /__control/used        [access tokens GetRoleCredentials accepted, in order]
+  GET  /__control/signins     [{"arn", "duration"}] of each SigninToken the /federation endpoint issued
+Federation: GET /federation?Action=getSigninToken&SessionDuration&Session={sessionId,sessionKey,
+           sessionToken}: the session is checked with moto's GetCallerIdentity (a role session only).
   POST /__control/reset       zero counts and polls
 It runs until stdin closes or --lifetime seconds pass.
 """
@@ -87,6 +90,7 @@ class State:
         self.counts = {}
         self.polls = []
         self.used = []           # access tokens GetRoleCredentials accepted, in order
+        self.signins = []        # {"arn", "duration"} of each SigninToken issued
 
     def count(self, name):
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -132,6 +136,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if split.path.startswith("/__control/"):
             return self.control(method, split.path[len("/__control/"):], raw)
+        if split.path == "/federation" and method == "GET":
+            return self.federation(urllib.parse.parse_qs(split.query, keep_blank_values=True))
         for name in ("RegisterClient", "StartDeviceAuthorization", "CreateToken"):
             http_, shape = operation(OIDC, name)
             if http_["method"] == method and http_["requestUri"] == split.path:
@@ -290,6 +296,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "accessKeyId": c["AccessKeyId"], "secretAccessKey": c["SecretAccessKey"], "sessionToken": c["SessionToken"],
             "expiration": int(c["Expiration"].timestamp() * 1000)}})
 
+    # -- AWS sign-in federation (signin.aws.amazon.com/federation?Action=getSigninToken)
+
+    def federation(self, query):
+        state = self.server.state
+        def one(name):
+            values = query.get(name, [])
+            return values[0] if len(values) == 1 else None
+        if one("Action") != "getSigninToken":
+            return self.reply(400, {"message": "Action must be getSigninToken"})
+        duration = one("SessionDuration")
+        if duration is not None and not (duration.isdigit() and 900 <= int(duration) <= 43200):
+            return self.reply(400, {"message": "SessionDuration must be 900 to 43200"})
+        try:
+            session = json.loads(one("Session") or "")
+            assert set(session) == {"sessionId", "sessionKey", "sessionToken"}
+        except Exception:
+            return self.reply(400, {"message": "Session must be a JSON object of sessionId, sessionKey, sessionToken"})
+        import boto3
+        sts = boto3.client("sts", endpoint_url=state.moto_endpoint, region_name="us-east-1",
+                           aws_access_key_id=session["sessionId"], aws_secret_access_key=session["sessionKey"],
+                           aws_session_token=session["sessionToken"])
+        try:
+            arn = sts.get_caller_identity()["Arn"]
+        except Exception:
+            return self.reply(400, {"message": "the session credentials are not valid"})
+        if ":assumed-role/" not in arn and ":federated-user/" not in arn:
+            return self.reply(400, {"message": "only role or federation sessions may sign in"})
+        with state.lock:
+            state.signins.append({"arn": arn, "duration": int(duration) if duration else None})
+        return self.reply(200, {"SigninToken": "signin-" + secrets.token_hex(32)})
+
     # -- control
 
     def control(self, method, what, raw):
@@ -327,6 +364,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, state.polls)
             if what == "used":
                 return self.reply(200, state.used)
+            if what == "signins":
+                return self.reply(200, state.signins)
             if what == "reset":
                 state.counts = {}
                 state.polls = []
