@@ -547,3 +547,72 @@ extension EnvWrapAWSTests {
         XCTAssertGreaterThanOrEqual(events(sandbox, adapter: "endpoint").filter { ($0["identity"] as? String) == "sandbox" }.count, 3)
     }
 }
+
+/// aws/saml against moto's AssumeRoleWithSAML, with the assertion from a `cmd:` reference.
+final class AWSSAMLTests: MotoTestCase {
+    func assertion(role: String, session: String) -> String {
+        let xml = """
+            <samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0">
+              <saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_2" Version="2.0">
+                <saml:AttributeStatement>
+                  <saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role">
+                    <saml:AttributeValue>\(role),arn:aws:iam::\(moto.account):saml-provider/idp</saml:AttributeValue>
+                  </saml:Attribute>
+                  <saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/RoleSessionName">
+                    <saml:AttributeValue>\(session)</saml:AttributeValue>
+                  </saml:Attribute>
+                </saml:AttributeStatement>
+              </saml:Assertion>
+            </samlp:Response>
+            """
+        return Data(xml.utf8).base64EncodedString()
+    }
+
+    func testTheAssertionCommandsSAMLResponseBecomesTheRolesSession() throws {
+        let sandbox = Sandbox()
+        let file = sandbox.write("idp/assertion", assertion(role: moto.firstRoleARN, session: "alice@example.com") + "\n")
+        let counter = sandbox.root + "/idp/runs"
+        let tool = sandbox.write("idp/print-assertion", "#!/bin/sh\necho run >> \(counter)\ncat \(file)\n", mode: 0o755)
+        sandbox.writeConfig("""
+            [identity "saml"]
+                kind = aws/saml
+                role-arn = \(moto.firstRoleARN)
+                principal-arn = arn:aws:iam::\(moto.account):saml-provider/idp
+                saml-assertion = cmd:\(tool)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        // moto answers unsigned STS calls with HTTP 500 while its checks are on (TESTING.md).
+        moto.setAuthentication(false)
+        let first = sandbox.broker("aws-credential-process", ["--identity", "saml"])
+        moto.setAuthentication(true)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let request = try XCTUnwrap(moto.requests().last { ($0["params"] as? [String])?.contains("SAMLAssertion") == true })
+        XCTAssertNil(request["authorization"] as? String, "AssumeRoleWithSAML is unsigned")
+        XCTAssertEqual(request["params"] as? [String], ["Action", "Version", "RoleArn", "PrincipalArn", "SAMLAssertion", "DurationSeconds"])
+
+        let config = sandbox.write("home/.aws/config", "[profile saml]\ncredential_process = \(Sandbox.executable("aws-credential-process")) --identity saml\nregion = us-east-1\n")
+        let result = sandbox.run(MotoServer.python, ["-c", "import boto3; print(boto3.Session().client('sts').get_caller_identity()['Arn'])"],
+                                 extraEnvironment: ["AWS_CONFIG_FILE": config, "AWS_PROFILE": "saml", "AWS_ENDPOINT_URL_STS": moto.endpoint,
+                                                    "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none", "AWS_EC2_METADATA_DISABLED": "true"],
+                                 timeout: 60)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "arn:aws:sts::\(moto.account):assumed-role/first/alice@example.com")
+        XCTAssertEqual(sandbox.read(counter), "run\n", "the cached role session served boto3; the assertion command ran once")
+    }
+
+    func testACommandThatPrintsNoAssertionIsAClearErrorWithoutItsOutput() {
+        let sandbox = Sandbox()
+        sandbox.writeConfig("""
+            [identity "saml"]
+                kind = aws/saml
+                role-arn = \(moto.firstRoleARN)
+                principal-arn = arn:aws:iam::\(moto.account):saml-provider/idp
+                saml-assertion = cmd:echo '<html>login page CANARY</html>'
+                sts-endpoint = \(moto.endpoint)
+            """)
+        let result = sandbox.broker("aws-credential-process", ["--identity", "saml"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("saml-assertion did not give a base64 SAMLResponse"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("CANARY"))
+    }
+}

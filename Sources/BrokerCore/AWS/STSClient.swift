@@ -141,6 +141,18 @@ public struct STSClient: Sendable {
         return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
     }
 
+    /// Unsigned, as AWS defines it: the SAML assertion (base64) is the proof.
+    public func assumeRoleWithSAML(roleARN: String, principalARN: String, samlAssertion: Secret,
+                                   durationSeconds: Int) throws -> STSCredentials {
+        let params: [(String, String)] = [
+            ("RoleArn", roleARN), ("PrincipalArn", principalARN), ("SAMLAssertion", samlAssertion.reveal()),
+            ("DurationSeconds", String(durationSeconds)),
+        ]
+        var call = Call(action: "AssumeRoleWithSAML", target: roleARN, credentials: nil)
+        call.secrets.append(samlAssertion.reveal())
+        return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
+    }
+
     public func getCallerIdentity(_ credentials: AWSCredentials) throws -> CallerIdentity {
         let call = Call(action: "GetCallerIdentity", target: nil, credentials: credentials)
         return try Self.callerIdentity(in: perform(call, []), call: call, endpoint: endpoint)

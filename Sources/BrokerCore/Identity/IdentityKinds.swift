@@ -11,6 +11,7 @@ public enum IdentityKinds {
         AWSAssumeRoleIdentity.self,
         AWSWebIdentity.self,
         AWSPermissionSetIdentity.self,
+        AWSSAMLIdentity.self,
         GitHubAppIdentity.self,
         GitHubPATPoolIdentity.self,
     ]
