@@ -240,6 +240,7 @@ final class IdentityCenterTests: MotoTestCase {
         let code = try XCTUnwrap(login.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).last { $0.count == 10 && $0.hasSuffix(".") }, login.stdout).dropLast()
         XCTAssertTrue(login.stdout.contains("\(fake.endpoint)/start?user_code=\(code)"), login.stdout)
         XCTAssertTrue(login.stdout.contains("logged in: provider \"corp\" has a session until 20"), login.stdout)
+        XCTAssertTrue(sandbox.auditLines.contains { ($0["identity"] as? String) == "provider:corp" && ($0["event"] as? String) == "issued" && ($0["reason"] as? String) == "login" })
 
         let result = sandbox.run(pathOf("aws"), ["sts", "get-caller-identity", "--output", "json"],
                                  extraEnvironment: awsEnvironment(sandbox, identity: "sandbox"), timeout: 60)
@@ -370,6 +371,7 @@ final class IdentityCenterTests: MotoTestCase {
         let result = try login(sandbox, approve: false)
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("login of provider \"corp\" was denied in the browser"), result.stderr)
+        XCTAssertTrue(sandbox.auditLines.contains { ($0["identity"] as? String) == "provider:corp" && ($0["event"] as? String) == "denied" })
         XCTAssertFalse(FileManager.default.fileExists(atPath: tokenFile(sandbox)))
     }
 

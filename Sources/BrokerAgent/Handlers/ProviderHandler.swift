@@ -29,7 +29,15 @@ struct ProviderHandler {
         }
         let login: DeviceLogin
         do {
-            login = try context.providerSessions.startLogin(flow, provider: name, context: context)
+            let audit = service.audit
+            login = try context.providerSessions.startLogin(flow, provider: name, context: context) { state in
+                switch state {
+                case .approved: audit.record(AuditRecord(event: .issued, identity: "provider:\(name)", adapter: "brokerctl", caller: caller, reason: "login"))
+                case .failed(let why, _): audit.record(AuditRecord(event: .denied, outcome: "error", identity: "provider:\(name)", adapter: "brokerctl",
+                                                                   caller: caller, reason: "login: \(why)"))
+                case .pending: break
+                }
+            }
         } catch {
             service.audit.record(AuditRecord(event: .denied, outcome: "error", identity: "provider:\(name)", adapter: "brokerctl",
                                              caller: caller, reason: "login: \(error)"))

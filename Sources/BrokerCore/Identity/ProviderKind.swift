@@ -124,7 +124,13 @@ public final class DeviceLogin: @unchecked Sendable {
 
     public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
 
-    func run(_ flow: any DeviceLoginFlow, provider: String, context: ResolveContext, sleep: @escaping (Int) -> Void) {
+    func run(_ flow: any DeviceLoginFlow, provider: String, context: ResolveContext, sleep: @escaping (Int) -> Void,
+             finished: @escaping @Sendable (DeviceLoginState) -> Void) {
+        poll(flow, provider: provider, context: context, sleep: sleep)
+        finished(state)
+    }
+
+    private func poll(_ flow: any DeviceLoginFlow, provider: String, context: ResolveContext, sleep: @escaping (Int) -> Void) {
         var interval = max(1, authorization.interval)
         var polls = 0
         while true {
@@ -173,14 +179,16 @@ public final class ProviderSessions: @unchecked Sendable {
     }
 
     /// Starts a device login for `provider`, replacing a running one.
+    /// `finished` is told how it ended (for the audit log), on the polling thread.
     public func startLogin(_ flow: any DeviceLoginFlow, provider: String, context: ResolveContext,
-                           sleep: @escaping @Sendable (Int) -> Void = { Foundation.sleep(UInt32($0)) }) throws -> DeviceLogin {
+                           sleep: @escaping @Sendable (Int) -> Void = { Foundation.sleep(UInt32($0)) },
+                           finished: @escaping @Sendable (DeviceLoginState) -> Void = { _ in }) throws -> DeviceLogin {
         let login = DeviceLogin(try flow.start(context: context))
         lock.lock()
         logins[provider]?.cancel()
         logins[provider] = login
         lock.unlock()
-        Thread.detachNewThread { login.run(flow, provider: provider, context: context, sleep: sleep) }
+        Thread.detachNewThread { login.run(flow, provider: provider, context: context, sleep: sleep, finished: finished) }
         return login
     }
 
