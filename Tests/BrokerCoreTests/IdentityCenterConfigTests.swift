@@ -126,3 +126,70 @@ final class IdentityCenterConfigTests: XCTestCase {
         XCTAssertEqual(SSOTokenCache.time("2030-03-17T17:46:40+00:00"), 1_900_000_000)
     }
 }
+
+/// The device-login poller (RFC 8628) with a scripted flow and a recorded sleep: no network, no waiting.
+final class DeviceLoginTests: XCTestCase {
+    final class ScriptedFlow: DeviceLoginFlow, @unchecked Sendable {
+        let answers: [Result<DevicePoll, BrokerFailure>]
+        let expiresIn: Int64
+        private let lock = NSLock()
+        private var index = 0
+        init(_ answers: [Result<DevicePoll, BrokerFailure>], expiresIn: Int64 = 600) { self.answers = answers; self.expiresIn = expiresIn }
+        func start(context: ResolveContext) throws -> DeviceAuthorization {
+            DeviceAuthorization(verificationURI: "https://v", verificationURIComplete: nil, userCode: "ABCD-EFGH",
+                                deviceCode: Secret("dc"), interval: 2, expiresAt: context.clock.now() + expiresIn)
+        }
+        func poll(_ authorization: DeviceAuthorization, context: ResolveContext) throws -> DevicePoll {
+            lock.lock(); defer { lock.unlock() }
+            index += 1
+            return try answers[min(index - 1, answers.count - 1)].get()
+        }
+    }
+
+    final class FakeTime: @unchecked Sendable {
+        private let lock = NSLock()
+        private var now: Int64 = 1_000_000
+        var sleeps: [Int] = []
+        func sleep(_ seconds: Int) { lock.lock(); sleeps.append(seconds); now += Int64(seconds); lock.unlock() }
+        func read() -> Int64 { lock.lock(); defer { lock.unlock() }; return now }
+    }
+
+    func run(_ flow: ScriptedFlow) throws -> (DeviceLoginState, [Int]) {
+        let time = FakeTime()
+        let context = ResolveContext(environment: Environment([:]), clock: Clock(now: { time.read() }))
+        let done = DispatchSemaphore(value: 0)
+        let result = Box()
+        _ = try ProviderSessions().startLogin(flow, provider: "corp", context: context, sleep: { time.sleep($0) }) { state in
+            result.state = state
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        return (result.state!, time.sleeps)
+    }
+
+    final class Box: @unchecked Sendable { var state: DeviceLoginState? }
+
+    func testPollsAtTheIntervalAndFiveSecondsSlowerAfterEachSlowDown() throws {
+        let (state, sleeps) = try run(ScriptedFlow([.success(.pending), .success(.slowDown), .success(.pending), .success(.slowDown),
+                                                    .success(.approved(expiresAt: 42))]))
+        guard case .approved(let expiresAt) = state else { return XCTFail("\(state)") }
+        XCTAssertEqual(expiresAt, 42)
+        XCTAssertEqual(sleeps, [2, 2, 7, 7, 12])
+    }
+
+    func testTheCodeExpiringEndsTheLoginWithoutAnotherPoll() throws {
+        let flow = ScriptedFlow([.success(.pending)], expiresIn: 5)
+        let (state, sleeps) = try run(flow)
+        guard case .failed(let message, let hint) = state else { return XCTFail("\(state)") }
+        XCTAssertEqual(message, "the device code of provider \"corp\" expired before the login was approved")
+        XCTAssertEqual(hint, "run `brokerctl login corp` again and approve it within the time shown")
+        XCTAssertEqual(sleeps, [2, 2, 2])
+    }
+
+    func testARefusalFromTheFlowEndsTheLoginWithItsSentence() throws {
+        let (state, _) = try run(ScriptedFlow([.success(.pending), .failure(BrokerFailure(.denied, "the login was denied", hint: "try again"))]))
+        guard case .failed(let message, let hint) = state else { return XCTFail("\(state)") }
+        XCTAssertEqual(message, "the login was denied")
+        XCTAssertEqual(hint, "try again")
+    }
+}
