@@ -242,6 +242,10 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertTrue(login.stdout.contains("logged in: provider \"corp\" has a session until 20"), login.stdout)
         XCTAssertTrue(sandbox.auditLines.contains { ($0["identity"] as? String) == "provider:corp" && ($0["event"] as? String) == "issued" && ($0["reason"] as? String) == "login" })
 
+        let status = sandbox.broker("brokerctl", ["status", "--format", "json"])
+        let sessions = ((try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["provider_sessions"] as? [[String: Any]]) ?? []
+        XCTAssertEqual(sessions.first?["provider"] as? String, "corp", status.stdout)
+        XCTAssertGreaterThan(sessions.first?["expires_in"] as? Int ?? 0, 3000)
         let result = sandbox.run(pathOf("aws"), ["sts", "get-caller-identity", "--output", "json"],
                                  extraEnvironment: awsEnvironment(sandbox, identity: "sandbox"), timeout: 60)
         XCTAssertEqual(result.status, 0, result.stderr)

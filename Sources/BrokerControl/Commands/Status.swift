@@ -30,8 +30,14 @@ extension Brokerctl {
             guard let until = Int64(record["until"]!) else { return nil }
             return ["pool": record["pool"]!, "token": record["token"]!, "until": until, "remaining": until - now]
         }
+        let sessions: [[String: Any]] = answer.records("session", columns: ["provider", "kind", "expires"]).map { record in
+            var session: [String: Any] = ["provider": record["provider"]!, "kind": record["kind"]!]
+            if let expires = Int64(record["expires"]!) { session["expires"] = expires; session["expires_in"] = expires - now }
+            return session
+        }
         if options.format == .json {
             var object: [String: Any] = [
+                "provider_sessions": sessions,
                 "running": true, "pid": Int(answer["pid"] ?? "") ?? 0, "uptime_seconds": now - started,
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
@@ -60,6 +66,14 @@ extension Brokerctl {
             out(renderTable([["IDENTITY", "KIND", "EXPIRES IN"]] + entries.map { entry in
                 [entry["identity"] as! String, entry["kind"] as! String,
                  (entry["expires_in"] as? Int64).map { humanDuration($0) } ?? "never (memory only)"]
+            }))
+        }
+        if !sessions.isEmpty {
+            out("")
+            out(renderTable([["PROVIDER", "KIND", "SESSION ENDS IN"]] + sessions.map { session in
+                [session["provider"] as! String, session["kind"] as! String,
+                 (session["expires_in"] as? Int64).map { $0 > 0 ? humanDuration($0) : "expired (run: brokerctl login \(session["provider"] as! String))" }
+                    ?? "no session (run: brokerctl login \(session["provider"] as! String))"]
             }))
         }
         if !leases.isEmpty || !quarantined.isEmpty {

@@ -179,6 +179,13 @@ public struct AWSIdentityCenterProvider: ProviderKind {
         }
     }
 
+    public func sessionExpiry(context: ResolveContext) -> Int64? {
+        let state = state(context)
+        state.lock.lock(); defer { state.lock.unlock() }
+        let fromFile = tokenCache(context)?.read(startURL: startURL)?.expiresAt
+        return [state.token?.expiresAt, fromFile].compactMap { $0 }.max()
+    }
+
     func credential(_ token: SSOToken) -> Credential {
         Credential(.token(token.accessToken, scheme: "Bearer"), expiresAt: token.expiresAt, persistable: false)
     }

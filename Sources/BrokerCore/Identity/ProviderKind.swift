@@ -25,6 +25,9 @@ public protocol ProviderKind: Sendable {
     /// Ends the session upstream (where the service offers it) and forgets its tokens; returns
     /// what was removed, for the person.
     func logout(context: ResolveContext) throws -> [String]
+    /// When the session this agent can use now ends (Unix seconds), without calling anyone;
+    /// nil when there is none. For `brokerctl status`.
+    func sessionExpiry(context: ResolveContext) -> Int64?
     /// The identities this provider can offer (`brokerctl list --provider`), each with the
     /// settings an `[identity]` section for it needs.
     func offeredIdentities(context: ResolveContext) throws -> [OfferedIdentity]
