@@ -69,6 +69,8 @@ extension Brokerctl {
 
     /// The desktop's URL opener, as argv (never a shell); failures are silent: the URL is printed.
     static func openInBrowser(_ url: String) {
+        // Only a web URL: a service's answer starting with `-` must not become an option of the opener.
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else { return }
         #if os(macOS)
         let opener = "/usr/bin/open"
         #else
