@@ -112,12 +112,14 @@ public final class AgentService: @unchecked Sendable {
             case .ping, .status, .stop: return try ControlHandler(service: self).handle(request)
             case .gitGet, .gitStore, .gitErase: return try GitHandler(service: self).handle(request)
             case .awsCredentials: return try AWSHandler(service: self).credentials(request)
+            case .awsConsole: return try AWSHandler(service: self).console(request)
             case .whoami, .login, .logout: return try IdentityHandler(service: self).handle(request)
             case .envPlan: return try EnvPlanHandler(service: self).handle(request)
             case .dockerGet, .dockerStore, .dockerErase, .dockerList: return try DockerHandler(service: self).handle(request)
             case .kubeCredential: return try KubeHandler(service: self).credential(request)
             case .keyringSet, .keyringGet, .keyringRemove, .keyringList, .keyringUnlock, .keyringLock:
                 return try KeyringHandler(service: self).handle(request)
+            case .providerLogin, .providerLoginStatus, .providerLogout, .providerList: return try ProviderHandler(service: self).handle(request)
             }
         } catch let wait as MustWait {
             throw wait

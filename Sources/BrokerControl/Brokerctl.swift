@@ -84,6 +84,7 @@ public struct Brokerctl {
             case "secret": return try ctl.secret(Array(args))
             case "unlock": return try ctl.unlock(Array(args))
             case "lock": return try ctl.lock(Array(args))
+            case "console": return try ctl.console(Array(args))
             case "-h", "--help", "help":
                 out(Self.usage)
                 return ExitStatus.success

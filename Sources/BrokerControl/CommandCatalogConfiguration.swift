@@ -128,6 +128,12 @@ extension CommandCatalog {
                     Definition("minimum-validity = DURATION", style: .synopsis, [
                         "Never hand out AWS credentials with less than this left; at least 15m, default 20m. botocore refreshes credentials 15 minutes before they expire and would otherwise run the credential process on every API call. The one exception is an upstream outage: when a refresh fails, a cached credential with at least 15 minutes left is served instead of the error (and the failure is audited); for 30 seconds after a failure callers get it at once while a background refresh retries.",
                     ]),
+                    Definition("console-session-duration = DURATION", style: .synopsis, [
+                        "How long a console session made by `brokerctl console` lasts, 15m to 12h; default 1h. AWS ignores it for credentials from GetFederationToken, whose own duration applies.",
+                    ]),
+                    Definition("signin-endpoint = URL", style: .synopsis, [
+                        "The AWS sign-in federation endpoint `brokerctl console` asks for a SigninToken; default `https://signin.aws.amazon.com/federation`.",
+                    ]),
                 ]),
             ]),
             ManualSection("[audit]", [
@@ -198,7 +204,7 @@ extension CommandCatalog {
                     ]),
                 ]),
                 .subheading("Chains"),
-                .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. (`via = provider:NAME` is reserved for provider kinds of a later version.)"),
+                .paragraph("`via` makes chains of any depth: a token minted from a token minted from a static secret. A `via` that names an undefined identity, or a chain that comes back to itself (`a -> b -> a`), is rejected when the file is loaded, with the file, the line and the cycle spelled out. Cached credentials are keyed by the whole chain and by every setting that shapes the result, so an edited setting never serves an old token. `via = provider:NAME` starts a chain from a `[provider \"NAME\"]` section instead, a person's login session with an identity service (see PROVIDER KINDS); only kinds made for a provider take one."),
             ]),
         ] + KindManual.sections + [
             ManualSection("SECRET REFERENCES", [

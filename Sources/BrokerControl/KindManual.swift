@@ -11,11 +11,12 @@ enum KindManual {
     /// each kind's description, settings and notes.
     static var sections: [ManualSection] {
         var families: [KindFamily] = []
-        for kind in IdentityKinds.all where !families.contains(kind.descriptor.family) { families.append(kind.descriptor.family) }
+        let descriptors = IdentityKinds.descriptors
+        for kind in descriptors where !families.contains(kind.family) { families.append(kind.family) }
         return families.map { family in
             var blocks: [ManualBlock] = family.introduction.map { .paragraph($0) }
-            for kind in IdentityKinds.all where kind.descriptor.family == family {
-                blocks += self.blocks(kind.descriptor)
+            for kind in descriptors where kind.family == family {
+                blocks += self.blocks(kind)
             }
             return ManualSection(family.title, blocks)
         }

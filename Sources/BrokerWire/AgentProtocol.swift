@@ -12,6 +12,8 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case gitErase = "git.erase"
     /// `identity=NAME`, `adapter=`: AWS keys for credential_process.
     case awsCredentials = "aws.credentials"
+    /// `identity=NAME`, `destination=`: an AWS console sign-in URL (a credential) for the identity's session.
+    case awsConsole = "aws.console"
     /// `identity=NAME`: who the credential belongs to (any kind; the name is historical).
     case whoami = "aws.whoami"
     /// `identity=NAME`, `code=`: a person's part of obtaining the credential.
@@ -36,6 +38,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case keyringList = "keyring.list"
     case keyringUnlock = "keyring.unlock"
     case keyringLock = "keyring.lock"
+    /// `provider=NAME`: start a provider's device login; the agent polls, the answer says what to show.
+    case providerLogin = "provider.login"
+    /// `provider=NAME`: where that login stands (`state=pending|ok|error`).
+    case providerLoginStatus = "provider.login.status"
+    /// `provider=NAME`: end the provider's session and drop what was derived from it.
+    case providerLogout = "provider.logout"
+    /// `provider=NAME`: the identities the provider can offer.
+    case providerList = "provider.list"
 }
 
 /// Field names of requests and answers, written once.
@@ -75,6 +85,15 @@ public enum WireKey {
     public static let name = "name"
     public static let passphrase = "passphrase"
     public static let backend = "backend"
+    public static let provider = "provider"
+    public static let destination = "destination"
+    public static let url = "url"
+    public static let state = "state"
+    public static let userCode = "user_code"
+    public static let verificationURI = "verification_uri"
+    public static let verificationURIComplete = "verification_uri_complete"
+    public static let interval = "interval"
+    public static let polls = "polls"
 }
 
 extension WireMessage {

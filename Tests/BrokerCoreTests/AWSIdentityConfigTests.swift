@@ -25,6 +25,18 @@ final class AWSIdentityConfigTests: XCTestCase {
         user + "[identity \"r\"]\nkind = aws/assume-role\nvia = identity:u\nrole-arn = \(arn)\n\(extra)"
     }
 
+    func testTransitiveTagKeysMustBeTagsAndPolicyARNsMustBePolicies() throws {
+        let arn = "arn:aws:iam::123456789012:role/deploy"
+        let loaded = try config(role(arn, extra: "tag = team=a\ntransitive-tag-key = team\npolicy-arn = arn:aws:iam::aws:policy/ReadOnlyAccess\n"))
+        let kind = try XCTUnwrap(loaded.kinds["r"] as? AWSAssumeRoleIdentity)
+        XCTAssertEqual(kind.transitiveTagKeys, ["team"])
+        XCTAssertEqual(kind.policyARNs, ["arn:aws:iam::aws:policy/ReadOnlyAccess"])
+        XCTAssertEqual(error(role(arn, extra: "tag = team=a\ntransitive-tag-key = owner\n"))?.description,
+                       "cfg:10: transitive-tag-key \"owner\" names no tag of this identity (hint: add `tag = KEY=VALUE` for it; STS refuses transitive keys that are not session tags)")
+        XCTAssertEqual(error(role(arn, extra: "policy-arn = arn:aws:iam::123456789012:role/x\n"))?.location?.line, 9)
+        XCTAssertTrue(error(role(arn, extra: "policy-arn = arn:aws:iam::123456789012:role/x\n"))?.message.contains("is not an IAM policy ARN") == true)
+    }
+
     func testRoleARNsOfEveryPartitionAndWithPathsLoad() throws {
         for arn in ["arn:aws:iam::123456789012:role/deploy", "arn:aws-cn:iam::123456789012:role/ops/deploy",
                     "arn:aws-us-gov:iam::123456789012:role/a/b/c+=,.@_-x"] {

@@ -381,7 +381,7 @@ extension BadInputMatrixTests {
         "aws: identity not defined": (1, "",
               "aws-credential-process: identity \"nope\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
         "aws: identity of the wrong kind": (1, "",
-              "aws-credential-process: identity \"bot\" (kind static) does not give AWS credentials (hint: use an identity of kind aws/user, aws/credentials, aws/assume-role or aws/web-identity)\n"),
+              "aws-credential-process: identity \"bot\" (kind static) does not give AWS credentials (hint: use an identity of kind aws/user, aws/credentials, aws/assume-role, aws/web-identity, aws/permission-set or aws/saml)\n"),
         "env-wrap: no command": (64, "",
               "broker-env-wrap: no command given; usage: broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]\n       broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]\n"),
         "env-wrap: identity ../x": (1, "",

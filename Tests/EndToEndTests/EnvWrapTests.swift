@@ -352,9 +352,10 @@ final class EnvWrapAWSTests: XCTestCase {
 
     // MARK: terraform
 
-    func terraform(delivery: String?, file: StaticString = #filePath, line: UInt = #line) throws -> Sandbox {
+    func terraform(delivery: String?, identity: String = "role", in given: Sandbox? = nil,
+                   file: StaticString = #filePath, line: UInt = #line) throws -> Sandbox {
         guard let terraform = onPath("terraform") else { throw XCTSkip("terraform is not installed") }
-        let sandbox = roleSandbox()
+        let sandbox = given ?? roleSandbox()
         let key = "wrap-\(delivery ?? "default")-\(UInt32.random(in: 0...UInt32.max))"
         sandbox.write("tf/main.tf", """
             terraform {
@@ -371,14 +372,14 @@ final class EnvWrapAWSTests: XCTestCase {
             """)
         let flags = delivery.map { ["--delivery", $0] } ?? []
         let chdir = "-chdir=\(sandbox.root)/tf"
-        let initialized = sandbox.run(wrap, ["--identity", "role"] + flags + ["--", terraform, chdir, "init", "-input=false", "-no-color"], timeout: 120)
+        let initialized = sandbox.run(wrap, ["--identity", identity] + flags + ["--", terraform, chdir, "init", "-input=false", "-no-color"], timeout: 120)
         XCTAssertEqual(initialized.status, 0, initialized.stdout + initialized.stderr, file: file, line: line)
-        let applied = sandbox.run(wrap, ["--identity", "role"] + flags + ["--", terraform, chdir, "apply", "-auto-approve", "-input=false", "-no-color"],
+        let applied = sandbox.run(wrap, ["--identity", identity] + flags + ["--", terraform, chdir, "apply", "-auto-approve", "-input=false", "-no-color"],
                                   timeout: 120)
         XCTAssertEqual(applied.status, 0, applied.stdout + applied.stderr, file: file, line: line)
         XCTAssertTrue(applied.stdout.contains("x = \"hello-\(key)\""), applied.stdout, file: file, line: line)
         // The state went to S3: a fresh working directory reads it back.
-        let listed = sandbox.run(wrap, ["--identity", "role"] + flags + ["--", terraform, chdir, "state", "list"], timeout: 120)
+        let listed = sandbox.run(wrap, ["--identity", identity] + flags + ["--", terraform, chdir, "state", "list"], timeout: 120)
         XCTAssertEqual(listed.stdout, "terraform_data.x\n", listed.stderr, file: file, line: line)
         return sandbox
     }

@@ -152,6 +152,33 @@ final class STSClientTests: XCTestCase {
         ])
     }
 
+    func testTransitiveTagKeysAndPolicyARNsAreNamedAsBotocoreNamesThem() throws {
+        let session = try client().assumeRole(user, roleARN: moto.firstRoleARN, sessionName: "scoped-down", durationSeconds: 900,
+                                              tags: [("team", "platform")], transitiveTagKeys: ["team"],
+                                              policyARNs: ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::\(moto.account):policy/extra"])
+        XCTAssertEqual(session.assumedRoleARN, "arn:aws:sts::\(moto.account):assumed-role/first/scoped-down")
+        let ours = try XCTUnwrap(moto.requests().first?["params"] as? [String])
+        // botocore's own query serializer, from the same values.
+        let script = """
+            import botocore.session, json, sys
+            from botocore.serialize import create_serializer
+            model = botocore.session.get_session().get_service_model("sts").operation_model("AssumeRole")
+            body = create_serializer("query").serialize_to_request(json.loads(sys.argv[1]), model)["body"]
+            print("\\n".join(body))
+            """
+        let input = #"{"RoleArn": "\#(moto.firstRoleARN)", "RoleSessionName": "scoped-down", "DurationSeconds": 900, "Tags": [{"Key": "team", "Value": "platform"}], "TransitiveTagKeys": ["team"], "PolicyArns": [{"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, {"arn": "arn:aws:iam::\#(moto.account):policy/extra"}]}"#
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: MotoServer.python)
+        process.arguments = ["-c", script, input]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let names = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n").map(String.init)
+        process.waitUntilExit()
+        XCTAssertEqual(Set(ours), Set(names))
+        XCTAssertTrue(ours.contains("TransitiveTagKeys.member.1") && ours.contains("PolicyArns.member.2.arn"), "\(ours)")
+    }
+
     func testRequestsArePOSTFormsSignedForTheEndpointsRegionAndService() throws {
         // moto checks neither the region nor the service in the scope (TESTING.md): the proxy's record does.
         let client = STSClient(endpoint: STSEndpoint(url: moto.endpoint, region: "eu-west-3"), retry: quickRetry)

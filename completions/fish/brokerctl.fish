@@ -16,14 +16,15 @@ end
 
 # Files only where an option or argument takes one.
 complete -c brokerctl -f
-set -l __brokerctl_subcommands status list validate stop logout whoami login audit secret unlock lock git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
+set -l __brokerctl_subcommands status list validate stop logout whoami login console audit secret unlock lock git-setup docker-setup kube-setup selftest generate-docs doctor explain which add
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a status -d 'show the agent\'s pid, uptime, socket and cached credentials with their expiry, never the secrets'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a list -d 'list the identities with their kinds and via chains, and the git bindings'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a validate -d 'check the configuration and its secret references; print every error with its file:line and exit 1 if there is one'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a stop -d 'ask the agent of this configuration to exit; the next request starts a new one'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a logout -d 'drop the cached credentials of IDENTITY, or with --all every cached credential'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a whoami -d 'show who an identity is: for AWS kinds STS\'s ARN, account and masked access key; for others the user name or token fingerprint; with its expiry and which tier answered'
-complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a login -d 'prompt for an MFA code and hand it to the agent, which opens the identity\'s session with it; or log in to a provider'
+complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a console -d 'open the AWS console as an AWS identity\'s role session, or print its sign-in URL'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a audit -d 'show the audit log: credentials issued, denied, refreshed, stored and erased, and who asked'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a secret -d 'store, recover, remove or list the long-lived secrets in the agent\'s keyring, which keyring:NAME references read'
 complete -c brokerctl -n "not __fish_seen_subcommand_from $__brokerctl_subcommands" -a unlock -d 'ask for the file keyring\'s passphrase once; the agent holds it until brokerctl lock or the unlock timeout'
@@ -43,6 +44,8 @@ complete -c brokerctl -n '__fish_seen_subcommand_from status' -l format -x -a 't
 complete -c brokerctl -n '__fish_seen_subcommand_from list' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from list' -l names -d 'print only the identity names, one per line (the shell completions use this)'
 complete -c brokerctl -n '__fish_seen_subcommand_from list' -l for -x -a 'aws login whoami' -d 'with --names, only identities whose kind can serve that use: AWS credentials, a login step, or whoami'
+complete -c brokerctl -n '__fish_seen_subcommand_from list' -l provider -x -d 'list what the provider\'s session can offer, through the agent (the session must be logged in)'
+complete -c brokerctl -n '__fish_seen_subcommand_from list' -l as-config -d 'with --provider: print the offered identities as configuration sections'
 complete -c brokerctl -n '__fish_seen_subcommand_from validate' -l config -r -F -d 'check FILE instead of the configuration in use'
 complete -c brokerctl -n '__fish_seen_subcommand_from validate' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from stop' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
@@ -51,7 +54,11 @@ complete -c brokerctl -n '__fish_seen_subcommand_from logout' -l format -x -a 't
 complete -c brokerctl -n '__fish_seen_subcommand_from logout' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from whoami' -a '(__fish_brokerctl_identities --for whoami)' -d 'identity'
+complete -c brokerctl -n '__fish_seen_subcommand_from login' -l no-browser -d 'only print the URL and code; never open a browser'
 complete -c brokerctl -n '__fish_seen_subcommand_from login' -a '(__fish_brokerctl_identities --for login)' -d 'identity'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -l destination -x -d 'the console page to land on (default https://console.aws.amazon.com/)'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -l print -d 'print the sign-in URL instead of opening a browser'
+complete -c brokerctl -n '__fish_seen_subcommand_from console' -a '(__fish_brokerctl_identities)' -d 'identity'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l tail -x -d 'show the last N matching records (default 20)'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l since -x -d 'only records at or after WHEN'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l until -x -d 'only records before WHEN'
@@ -81,6 +88,6 @@ complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l format -x -a 't
 complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l offline -d 'skip the checks that contact upstreams (reachability and clock)'
 complete -c brokerctl -n '__fish_seen_subcommand_from explain' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from which' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
-complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity github/app github/pat-pool aws/ecr aws/eks github/oidc github/sts' -d 'the identity kind (see credential-broker(5))'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity aws/permission-set aws/saml github/app github/pat-pool aws/ecr aws/eks github/oidc github/sts' -d 'the identity kind (see credential-broker(5))'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l set -x -d 'one setting of the kind; repeat for more'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l secret -x -d 'ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as an AWS user\'s secret-access-key); repeatable'

@@ -23,6 +23,26 @@ struct AWSHandler {
         return answer
     }
 
+    /// `op=aws.console`: a console sign-in URL for the identity's role session. The URL is a
+    /// credential: it goes to brokerctl only, and the audit records the destination, never the URL.
+    func console(_ request: AgentRequest) throws -> WireMessage {
+        let name = try request.identity()
+        let config = try service.loadConfig()
+        let destination = request[WireKey.destination]
+        // The console session's length is its own (SessionDuration); the credential only has to last the exchange.
+        let validity = Validity(minimum: 300, fallback: nil)
+        let resolution = try service.issuer.issue(name, in: config, validity: validity, caller: request.caller, adapter: "brokerctl",
+                                                  target: destination ?? AWSConsoleSignin.defaultDestination, reason: "console")
+        let url: Secret
+        do {
+            url = try AWSConsoleSignin.url(for: resolution.credential, identity: name, endpoint: config.aws.signinEndpoint,
+                                           destination: destination, duration: config.aws.consoleSessionDuration)
+        } catch {
+            throw service.issuer.denied(name, error, caller: request.caller, adapter: "brokerctl", target: destination)
+        }
+        return .ok([.init(WireKey.url, url.reveal())])
+    }
+
     /// The keys of an AWS credential for a host, or the sentence saying the identity gives none
     /// or may not hand these out.
     static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {

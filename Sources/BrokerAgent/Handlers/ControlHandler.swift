@@ -39,6 +39,14 @@ struct ControlHandler {
             answer.appendRecord("entry", [("identity", entry.key.identity), ("kind", entry.key.kind),
                                           ("expires", expires.map(String.init) ?? "-"), ("key", entry.key.description)])
         }
+        // Providers' sessions by expiry, never a token.
+        if let config = try? service.loadConfig() {
+            for name in config.providerOrder {
+                guard let kind = config.providerKinds[name] else { continue }
+                let expires = kind.sessionExpiry(context: service.resolver.context)
+                answer.appendRecord("session", [("provider", name), ("kind", kind.kindName), ("expires", expires.map(String.init) ?? "-")])
+            }
+        }
         switch service.configStore.config() {
         case .failure(let error):
             answer.append("config_error", "\(error)")

@@ -20,6 +20,9 @@ extension Brokerctl {
     func list(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "list")
         let config = try loadConfig()
+        if let provider = options.values["--provider"] {
+            return try listProvider(provider, config: config, asConfig: options.flags.contains("--as-config"), format: options.format)
+        }
         if options.flags.contains("--names") {
             let use = options.values["--for"].flatMap(IdentityUse.init(rawValue:))
             config.identityOrder.filter { name in
@@ -66,6 +69,44 @@ extension Brokerctl {
             out("")
             out(renderTable([["REGISTRY", "IDENTITY"]] + config.registryBindings.map { [$0.pattern.text, $0.identity] }))
         }
+        return ExitStatus.success
+    }
+}
+
+extension Brokerctl {
+    /// What a provider can offer (every account and role of an Identity Center session), as a
+    /// table, JSON, or `[identity]` sections to append to the configuration.
+    func listProvider(_ name: String, config: BrokerConfig, asConfig: Bool, format: Format) throws -> Int32 {
+        _ = try config.provider(name)
+        guard let answer = try client().send(WireMessage(.providerList, [.init(WireKey.provider, name)])) else {
+            throw BrokerFailure(.unavailable, "broker-agent is not running")
+        }
+        let offers = answer.records("offer", columns: ["name", "kind"])
+        func pairs(_ table: String, _ index: Int) -> [(String, String)] {
+            answer.records(table, columns: ["offer", "key", "value"]).filter { $0["offer"] == String(index) }.map { ($0["key"]!, $0["value"]!) }
+        }
+        if asConfig {
+            for (index, offer) in offers.enumerated() {
+                let name = offer["name"]!
+                let defined = config.identities[name] != nil ? "# already defined: " : ""
+                out("\(defined)[identity \"\(name)\"]")
+                out("\(defined)    kind = \(offer["kind"]!)")
+                for (key, value) in pairs("setting", index) { out("\(defined)    \(key) = \(value)") }
+            }
+            return ExitStatus.success
+        }
+        if format == .json {
+            emitJSON(offers.enumerated().map { index, offer -> [String: Any] in
+                ["name": offer["name"]!, "kind": offer["kind"]!, "defined": config.identities[offer["name"]!] != nil,
+                 "settings": Dictionary(pairs("setting", index), uniquingKeysWith: { $1 }),
+                 "notes": Dictionary(pairs("note", index), uniquingKeysWith: { $1 })]
+            })
+            return ExitStatus.success
+        }
+        out(renderTable([["IDENTITY", "KIND", "NOTES", "DEFINED"]] + offers.enumerated().map { index, offer in
+            [offer["name"]!, offer["kind"]!, pairs("note", index).map { "\($0.0)=\($0.1)" }.joined(separator: " "),
+             config.identities[offer["name"]!] != nil ? "yes" : "no"]
+        }))
         return ExitStatus.success
     }
 }

@@ -11,6 +11,13 @@ extension Brokerctl {
             throw BrokerFailure(.usage, "logout takes one identity or --all")
         }
         let identity = options.positional.first
+        if let name = identity, try loadConfig().providers[name] != nil {
+            guard let answer = try client().send(WireMessage(.providerLogout, [.init(WireKey.provider, name)])) else {
+                throw BrokerFailure(.unavailable, "broker-agent is not running")
+            }
+            out("logged out of provider \"\(name)\": removed " + answer.values("\(WireKey.removed)[]").joined(separator: ", "))
+            return ExitStatus.success
+        }
         let removed: Int
         let fromDisk: Bool
         if let answer = try client().send(WireMessage(.logout, [.init(WireKey.identity, identity ?? "*")]), startAgent: false) {

@@ -32,9 +32,14 @@ extension Brokerctl {
         }
         let ambient: [[String: Any]] = answer.records("ambient", columns: ["identity", "kind"]).map { ["identity": $0["identity"]!, "kind": $0["kind"]!] }
         let ambientErrors = answer.values("ambient_error")
+        let sessions: [[String: Any]] = answer.records("session", columns: ["provider", "kind", "expires"]).map { record in
+            var session: [String: Any] = ["provider": record["provider"]!, "kind": record["kind"]!]
+            if let expires = Int64(record["expires"]!) { session["expires"] = expires; session["expires_in"] = expires - now }
+            return session
+        }
         if options.format == .json {
             var object: [String: Any] = [
-                "ambient": ambient, "ambient_errors": ambientErrors,
+                "ambient": ambient, "ambient_errors": ambientErrors, "provider_sessions": sessions,
                 "running": true, "pid": Int(answer["pid"] ?? "") ?? 0, "uptime_seconds": now - started,
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
@@ -69,6 +74,14 @@ extension Brokerctl {
             out(renderTable([["IDENTITY", "KIND", "EXPIRES IN"]] + entries.map { entry in
                 [entry["identity"] as! String, entry["kind"] as! String,
                  (entry["expires_in"] as? Int64).map { humanDuration($0) } ?? "never (memory only)"]
+            }))
+        }
+        if !sessions.isEmpty {
+            out("")
+            out(renderTable([["PROVIDER", "KIND", "SESSION ENDS IN"]] + sessions.map { session in
+                [session["provider"] as! String, session["kind"] as! String,
+                 (session["expires_in"] as? Int64).map { $0 > 0 ? humanDuration($0) : "expired (run: brokerctl login \(session["provider"] as! String))" }
+                    ?? "no session (run: brokerctl login \(session["provider"] as! String))"]
             }))
         }
         if !leases.isEmpty || !quarantined.isEmpty {

@@ -15,6 +15,10 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
             SettingSpec("source-identity", "NAME", "SourceIdentity to stamp on the session"),
             SettingSpec("tag", "KEY=VALUE", repeatable: true, "a session tag KEY=VALUE; repeat for more",
                         details: "A session tag; repeat the key for more."),
+            SettingSpec("transitive-tag-key", "KEY", repeatable: true, "a tag key that stays on the sessions of roles chained from this one; repeat for more",
+                        details: "The key of one of the `tag` settings that is to stay on the sessions of roles assumed from this one (TransitiveTagKeys); repeat for more."),
+            SettingSpec("policy-arn", "ARN", repeatable: true, "a managed session policy, arn:PARTITION:iam::ACCOUNT|aws:policy/NAME; repeat for more",
+                        details: "A managed policy that narrows the session (PolicyArns): `arn:PARTITION:iam::ACCOUNT:policy/NAME` or an AWS managed policy, `arn:aws:iam::aws:policy/NAME`; repeat for more, up to 10."),
         ] + AWSSettings.specs,
         upstream: .required, produces: .aws,
         description: ["sts:AssumeRole with the credentials of the identity named by `via` (required): any AWS kind, including another role, to any depth. A role assumed from a role session is capped at one hour, as AWS requires."])
@@ -26,6 +30,8 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
     public let duration: Int
     public let sourceIdentity: String?
     public let tags: [(String, String)]
+    public let transitiveTagKeys: [String]
+    public let policyARNs: [String]
     public let aws: AWSSettings
 
     public init(_ definition: IdentityDefinition) throws {
@@ -48,6 +54,26 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
             }
             return (String(value[..<eq]), String(value[value.index(after: eq)...]))
         }
+        transitiveTagKeys = try (definition.settings["transitive-tag-key"] ?? []).map { [tags] entry in
+            guard let key = entry.value, tags.contains(where: { $0.0 == key }) else {
+                throw ConfigError("transitive-tag-key \"\(WireCodec.printable(entry.value ?? ""))\" names no tag of this identity", at: entry.location,
+                                  hint: "add `tag = KEY=VALUE` for it; STS refuses transitive keys that are not session tags")
+            }
+            return key
+        }
+        let policies = definition.settings["policy-arn"] ?? []
+        if policies.count > 10 { throw ConfigError("at most 10 policy-arn settings (STS takes 10 managed session policies)", at: policies[10].location) }
+        policyARNs = try policies.map { entry in
+            let arn = entry.value ?? ""
+            let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+            guard parts.count == 6, parts[0] == "arn", ["aws", "aws-cn", "aws-us-gov"].contains(String(parts[1])), parts[2] == "iam",
+                  parts[3].isEmpty, parts[4] == "aws" || (parts[4].count == 12 && parts[4].allSatisfy { $0.isASCII && $0.isNumber }),
+                  parts[5].hasPrefix("policy/"), parts[5].count > 7 else {
+                throw ConfigError("policy-arn \"\(WireCodec.printable(arn))\" is not an IAM policy ARN", at: entry.location,
+                                  hint: "write it as arn:aws:iam::123456789012:policy/NAME or arn:aws:iam::aws:policy/NAME")
+            }
+            return arn
+        }
         aws = try AWSSettings(definition)
     }
 
@@ -55,7 +81,8 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
         [CacheParameter("role", roleARN), CacheParameter("external-id", externalID),
          CacheParameter("session", sessionName ?? AWSNames.defaultSessionName(context)),
          CacheParameter("duration", duration), CacheParameter("source-identity", sourceIdentity)]
-            + tags.map { CacheParameter("tag", "\($0.0)=\($0.1)") } + aws.cacheParameters(in: context)
+            + tags.map { CacheParameter("tag", "\($0.0)=\($0.1)") } + transitiveTagKeys.map { CacheParameter("transitive-tag-key", $0) }
+            + policyARNs.map { CacheParameter("policy-arn", $0) } + aws.cacheParameters(in: context)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
@@ -66,7 +93,8 @@ public struct AWSAssumeRoleIdentity: AWSIdentityKind {
         let seconds = chained ? min(duration, 3600) : duration
         let client = STSClient(endpoint: try aws.endpoint(in: context))
         let result = try client.assumeRole(source, roleARN: roleARN, sessionName: sessionName ?? AWSNames.defaultSessionName(context),
-                                           durationSeconds: seconds, externalID: externalID, sourceIdentity: sourceIdentity, tags: tags)
+                                           durationSeconds: seconds, externalID: externalID, sourceIdentity: sourceIdentity, tags: tags,
+                                           transitiveTagKeys: transitiveTagKeys, policyARNs: policyARNs)
         return Credential(result, session: .role, persistable: upstream.persistable)
     }
 }

@@ -100,7 +100,8 @@ public struct STSClient: Sendable {
 
     public func assumeRole(_ credentials: AWSCredentials, roleARN: String, sessionName: String, durationSeconds: Int,
                            externalID: String? = nil, sourceIdentity: String? = nil,
-                           tags: [(String, String)] = []) throws -> STSCredentials {
+                           tags: [(String, String)] = [], transitiveTagKeys: [String] = [],
+                           policyARNs: [String] = []) throws -> STSCredentials {
         var params: [(String, String)] = [
             ("RoleArn", roleARN), ("RoleSessionName", sessionName), ("DurationSeconds", String(durationSeconds)),
         ]
@@ -110,6 +111,8 @@ public struct STSClient: Sendable {
             params.append(("Tags.member.\(n + 1).Key", tag.0))
             params.append(("Tags.member.\(n + 1).Value", tag.1))
         }
+        for (n, key) in transitiveTagKeys.enumerated() { params.append(("TransitiveTagKeys.member.\(n + 1)", key)) }
+        for (n, arn) in policyARNs.enumerated() { params.append(("PolicyArns.member.\(n + 1).arn", arn)) }
         let call = Call(action: "AssumeRole", target: roleARN, credentials: credentials)
         return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
     }
@@ -135,6 +138,18 @@ public struct STSClient: Sendable {
         ]
         var call = Call(action: "AssumeRoleWithWebIdentity", target: roleARN, credentials: nil)
         call.secrets.append(webIdentityToken.reveal())
+        return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
+    }
+
+    /// Unsigned, as AWS defines it: the SAML assertion (base64) is the proof.
+    public func assumeRoleWithSAML(roleARN: String, principalARN: String, samlAssertion: Secret,
+                                   durationSeconds: Int) throws -> STSCredentials {
+        let params: [(String, String)] = [
+            ("RoleArn", roleARN), ("PrincipalArn", principalARN), ("SAMLAssertion", samlAssertion.reveal()),
+            ("DurationSeconds", String(durationSeconds)),
+        ]
+        var call = Call(action: "AssumeRoleWithSAML", target: roleARN, credentials: nil)
+        call.secrets.append(samlAssertion.reveal())
         return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
     }
 

@@ -19,11 +19,17 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible {
 
     /// The key of an identity given its resolved chain (self first, then each upstream hop): the
     /// whole chain shapes the result, so it all goes into the digest.
-    public init(chain: [(name: String, kind: any ResolvedKind)], context: ResolveContext) {
+    /// `provider`: the root of the chain when its last hop has `via = provider:NAME`.
+    public init(chain: [(name: String, kind: any ResolvedKind)],
+                provider: (name: String, kind: String, parameters: [CacheParameter])? = nil, context: ResolveContext) {
         var material = "v2"
         for hop in chain {
             material += "\n" + hop.name + "\n" + hop.kind.kindName
             for parameter in hop.kind.cacheParameters(in: context) { material += "\n" + parameter.material }
+        }
+        if let provider {
+            material += "\nprovider\n" + provider.name + "\n" + provider.kind
+            for parameter in provider.parameters { material += "\n" + parameter.material }
         }
         identity = chain[0].name
         kind = chain[0].kind.kindName

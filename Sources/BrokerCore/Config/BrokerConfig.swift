@@ -11,6 +11,8 @@ public struct IdentityDefinition: Sendable {
     public var location: SourceLocation
     /// Lower-cased key → values in file order (multi-valued keys keep every value).
     public var settings: [String: [ConfigEntry]]
+    /// `identity` or `provider`: which kind of section, for messages.
+    public var section = "identity"
 
     /// The last value of a key (git's "last one wins" for single-valued keys).
     public func value(_ key: String) -> String? { settings[key]?.last?.value ?? nil }
@@ -20,8 +22,8 @@ public struct IdentityDefinition: Sendable {
     /// A required value, or a ConfigError naming the section line.
     public func require(_ key: String) throws -> (String, SourceLocation) {
         guard let entry = entry(key), let value = entry.value, !value.isEmpty else {
-            throw ConfigError("identity \"\(name)\" (kind \(kind)) needs \(key)", at: location,
-                              hint: "add `\(key) = …` under [identity \"\(name)\"]")
+            throw ConfigError("\(section) \"\(name)\" (kind \(kind)) needs \(key)", at: location,
+                              hint: "add `\(key) = …` under [\(section) \"\(name)\"]")
         }
         return (value, entry.location)
     }
@@ -100,6 +102,10 @@ public struct AWSAdapterSettings: Sendable, Equatable {
     /// Minimum validity of AWS credentials handed out (DESIGN D7: botocore refreshes 15 min
     /// before expiry, so anything under that makes it call us on every request).
     public var minimumValidity: Int = 1200
+    /// `brokerctl console`: how long the console session lasts (Atmos's console.session-duration).
+    public var consoleSessionDuration: Int = 3600
+    /// The AWS sign-in federation endpoint `brokerctl console` asks for a SigninToken.
+    public var signinEndpoint = "https://signin.aws.amazon.com/federation"
     public init() {}
 }
 
@@ -130,6 +136,10 @@ public struct BrokerConfig: Sendable {
     /// Identity names in file order, for listings.
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
+    /// Each provider's kind, built once when the configuration is loaded.
+    public var providerKinds: [String: any ProviderKind] = [:]
+    /// Provider names in file order.
+    public var providerOrder: [String] = []
     public var registryBindings: [RegistryBinding] = []
     public var gitBindings: [GitBinding] = [] {
         didSet { bindingIndex = GitBindingIndex(gitBindings) }
@@ -161,6 +171,17 @@ public struct BrokerConfig: Sendable {
                                 hint: "run `brokerctl list` to see the identities")
         }
         return ConfiguredIdentity(definition: definition, kind: kind)
+    }
+
+    /// A provider by name, with its built kind, or the error a person needs.
+    public func provider(_ name: String) throws -> ConfiguredProvider {
+        guard let definition = providers[name], let kind = providerKinds[name] else {
+            throw BrokerFailure(.denied, "provider \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
+                                hint: "add a [provider \"\(name)\"] section")
+        }
+        var section = IdentityDefinition(name: name, kind: definition.kind, via: nil, location: definition.location, settings: definition.settings)
+        section.section = "provider"
+        return ConfiguredProvider(definition: section, kind: kind)
     }
 
     /// Loads and validates `paths.configFile`; throws the first error (every one is in `check`).
@@ -226,12 +247,11 @@ public struct BrokerConfig: Sendable {
     static let sectionNames = ["agent", "ambient", "audit", "aws", "git", "identity", "keyring", "provider", "registry", "secrets"]
     static let secretsKeys = ["aws-identity", "ttl", "region"]
     static let auditKeys = ["max-size", "keep", "syslog", "syslog-socket"]
-    static let awsKeys = ["minimum-validity"]
+    static let awsKeys = ["minimum-validity", "console-session-duration", "signin-endpoint"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
     static let gitKeys = ["cache-timeout", "minimum-validity"]
     static let gitBindingKeys = ["identity"]
-    static let providerKeys = ["kind"]
     /// Keys every identity section takes, whatever its kind.
     public static let commonIdentityKeys = ["kind", "via", "default"]
 
@@ -335,16 +355,14 @@ public struct BrokerConfig: Sendable {
                 guard !reportedSections.contains(Self.sectionKey(entry.section, entry.subsection)) else { continue }
                 do { try readEntry(entry) } catch { record(error) }
             }
-            for (name, entries) in providerEntries {
-                let location = entries[0].location
-                guard let kind = entries.last(where: { $0.key == "kind" })?.value else {
-                    errors.append(ConfigError("provider \"\(name)\" has no kind", at: location, hint: "add `kind = …`"))
-                    continue
+            for name in config.providerOrder {
+                do {
+                    let (definition, kind) = try provider(name, entries: providerEntries[name]!)
+                    config.providers[name] = definition
+                    config.providerKinds[name] = kind
+                } catch {
+                    record(error)
                 }
-                // No provider kind ships yet; identity kinds carry their upstream settings. The
-                // section is parsed so `via = provider:NAME` has something to name once one does.
-                errors.append(ConfigError("unknown provider kind \"\(kind)\" for provider \"\(name)\"", at: location,
-                                          hint: "this version has no provider kinds; use an identity instead"))
             }
             for name in config.identityOrder {
                 let entries = identityEntries[name] ?? []
@@ -459,7 +477,22 @@ public struct BrokerConfig: Sendable {
                 try parseKeyring(entry, into: &config.keyring)
             case ("aws", nil):
                 try checkKey(entry, allowed: awsKeys, in: "[aws]")
+                if entry.key == "signin-endpoint" {
+                    guard let url = entry.value, let components = URLComponents(string: url), let host = components.host,
+                          components.scheme == "https" || (components.scheme == "http" && STSEndpoint.isLoopback(host)) else {
+                        throw ConfigError("[aws] signin-endpoint must be an https URL (plain http only to a loopback address)", at: entry.location)
+                    }
+                    config.aws.signinEndpoint = url
+                    return
+                }
                 let seconds = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                if entry.key == "console-session-duration" {
+                    guard (900...43200).contains(seconds) else {
+                        throw ConfigError("[aws] console-session-duration must be between 15m and 12h", at: entry.location)
+                    }
+                    config.aws.consoleSessionDuration = seconds
+                    return
+                }
                 if seconds < 900 {
                     throw ConfigError("[aws] minimum-validity must be at least 15m: botocore refreshes 15 minutes before expiry", at: entry.location)
                 }
@@ -498,13 +531,37 @@ public struct BrokerConfig: Sendable {
                 identityEntries[name, default: []].append(entry)
             case ("provider", let name?):
                 try checkName(name, entry)
-                try checkKey(entry, allowed: providerKeys, in: "[provider \"\(name)\"]")
+                if providerEntries[name] == nil { config.providerOrder.append(name) }
                 providerEntries[name, default: []].append(entry)
             case (let section, let sub):
                 reportedSections.insert(Self.sectionKey(section, sub))
                 if let problem = Self.sectionProblem(section, sub, at: entry.location) { throw problem }
             }
         }
+    }
+
+    /// A `[provider "NAME"]` section, validated from its kind's descriptor.
+    static func provider(_ name: String, entries: [ConfigEntry]) throws -> (ProviderDefinition, any ProviderKind) {
+        let location = entries[0].location
+        var settings: [String: [ConfigEntry]] = [:]
+        for entry in entries { settings[entry.key, default: []].append(entry) }
+        guard let kindEntry = settings["kind"]?.last, let kindName = kindEntry.value, !kindName.isEmpty else {
+            throw ConfigError("provider \"\(name)\" has no kind", at: location,
+                              hint: "add `kind = …` (one of: \(IdentityKinds.providerNames.joined(separator: ", ")))")
+        }
+        guard let kind = IdentityKinds.provider(named: kindName) else {
+            let names = IdentityKinds.providerNames
+            let hint = IdentityKinds.named(kindName) != nil
+                ? "\(kindName) is an identity kind: write it as [identity \"\(name)\"]"
+                : closestMatch(to: kindName, among: names).map { "did you mean \"\($0)\"?" } ?? "provider kinds: \(names.joined(separator: ", "))"
+            throw ConfigError("unknown provider kind \"\(kindName)\" for provider \"\(name)\"", at: kindEntry.location, hint: hint)
+        }
+        let allowed = ["kind"] + kind.descriptor.settings.map(\.name)
+        for entry in entries { try checkKey(entry, allowed: allowed, in: "[provider \"\(name)\"] (kind \(kindName))") }
+        var definition = IdentityDefinition(name: name, kind: kindName, via: nil, location: location, settings: settings)
+        definition.section = "provider"
+        for spec in kind.descriptor.settings where spec.required { _ = try definition.require(spec.name) }
+        return (ProviderDefinition(name: name, kind: kindName, location: location, settings: settings), try kind.init(definition))
     }
 
     static func identity(_ name: String, entries: [ConfigEntry], header: SourceLocation) throws -> ConfiguredIdentity {
@@ -533,6 +590,16 @@ public struct BrokerConfig: Sendable {
             throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = identity:NAME", at: header)
         case (.none, let v?):
             throw ConfigError("identity \"\(name)\" (kind \(kindName)) takes no via (got \(v))", at: settings["via"]!.last!.location)
+        case (.provider, nil):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = provider:NAME", at: header,
+                              hint: "name a [provider \"NAME\"] section of kind \(IdentityKinds.sentence(IdentityKinds.providerNames))")
+        case (.provider, .identity(let target)?):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) starts from a provider: via = provider:NAME, not identity:\(target)",
+                              at: settings["via"]!.last!.location)
+        case (.optional, .provider(let target)?), (.required, .provider(let target)?):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) takes via = identity:NAME, not provider:\(target)",
+                              at: settings["via"]!.last!.location,
+                              hint: "a provider's session feeds kinds made for it; chain this identity from one of those")
         default: break
         }
         let definition = IdentityDefinition(name: name, kind: kindName, via: via, location: header, settings: settings)

@@ -16,6 +16,14 @@ public struct Resolution: Sendable {
 public struct ChainHop: Sendable {
     public var name: String
     public var kind: any ResolvedKind
+    /// The provider this hop starts from (`via = provider:NAME`); only the chain's last hop has one.
+    public var provider: ConfiguredProvider?
+
+    public init(name: String, kind: any ResolvedKind, provider: ConfiguredProvider? = nil) {
+        self.name = name
+        self.kind = kind
+        self.provider = provider
+    }
 }
 
 public final class ChainResolver: @unchecked Sendable {
@@ -56,13 +64,20 @@ public final class ChainResolver: @unchecked Sendable {
             hops.append(ChainHop(name: next, kind: kind))
             let definition = identity.definition
             if hops.count > 64 { throw BrokerFailure(.config, "identity chain of \"\(name)\" is deeper than 64") }
-            if case .identity(let upstream)? = definition.via { current = upstream } else { current = nil }
+            switch definition.via {
+            case .identity(let upstream)?: current = upstream
+            case .provider(let provider)?:
+                hops[hops.count - 1].provider = try config.provider(provider)
+                current = nil
+            case nil: current = nil
+            }
         }
         return hops
     }
 
     public static func key(for chain: ArraySlice<ChainHop>, context: ResolveContext) -> CacheKey {
-        CacheKey(chain: chain.map { ($0.name, $0.kind) }, context: context)
+        let root = chain.last?.provider.map { (name: $0.definition.name, kind: $0.kind.kindName, parameters: $0.kind.cacheParameters(in: context)) }
+        return CacheKey(chain: chain.map { ($0.name, $0.kind) }, provider: root, context: context)
     }
 
     /// `beforeUpstream` runs when the answer is not in the cache and no other request is
@@ -178,8 +193,19 @@ public final class ChainResolver: @unchecked Sendable {
 
     private func obtainOnce(_ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int) throws -> Credential {
         let hop = chain.first!
-        let upstreamMinimum = type(of: hop.kind).descriptor.upstreamValidity ?? minimumValidity
-        let upstream = chain.count > 1 ? try resolve(chain.dropFirst(), minimumValidity: upstreamMinimum).credential : nil
+        var context = self.context
+        let upstream: Credential?
+        if chain.count > 1 {
+            // A kind that spends its upstream at once (an OIDC token exchanged) asks only that it outlive the exchange.
+            let upstreamMinimum = type(of: hop.kind).descriptor.upstreamValidity ?? minimumValidity
+            upstream = try resolve(chain.dropFirst(), minimumValidity: upstreamMinimum).credential
+        } else if let provider = hop.provider {
+            // The provider's session is never cached here: it keeps its own (memory, and a file it shares).
+            upstream = try provider.kind.session(minimumValidity: 60, context: context)
+            context.upstreamProvider = provider.kind
+        } else {
+            upstream = nil
+        }
         statsLock.lock(); upstreamCalls[hop.name, default: 0] += 1; statsLock.unlock()
         var credential = try hop.kind.obtain(upstream: upstream, context: context)
         let now = context.clock.instant()

@@ -116,7 +116,12 @@ public struct KindDescriptor: Sendable {
     }
 }
 
-public enum UpstreamRule: Sendable { case none, optional, required }
+/// What `via` may name: nothing, an identity (optionally or necessarily), or a provider.
+public enum UpstreamRule: Sendable, Equatable {
+    case none, optional, required
+    /// `via = provider:NAME` is required: the identity starts from a provider's session.
+    case provider
+}
 
 /// Everything an identity kind may use while obtaining a credential.
 public struct ResolveContext: Sendable {
@@ -129,16 +134,21 @@ public struct ResolveContext: Sendable {
     public var remoteSecrets: (any RemoteSecretReader)?
     /// Where `keyring:` references are read; nil outside the agent.
     public var keyring: KeyringService?
+    /// Providers' sessions and device logins, kept across configuration reloads (memory only).
+    public var providerSessions: ProviderSessions
+    /// While an identity with `via = provider:NAME` is obtained: that provider.
+    public var upstreamProvider: (any ProviderKind)?
 
     public init(environment: Environment, clock: Clock = .system, commandRunner: CommandRunner = CommandRunner(),
                 oneTimeCodes: OneTimeCodes = OneTimeCodes(), remoteSecrets: (any RemoteSecretReader)? = nil,
-                keyring: KeyringService? = nil) {
+                keyring: KeyringService? = nil, providerSessions: ProviderSessions = ProviderSessions()) {
         self.environment = environment
         self.clock = clock
         self.commandRunner = commandRunner
         self.oneTimeCodes = oneTimeCodes
         self.remoteSecrets = remoteSecrets
         self.keyring = keyring
+        self.providerSessions = providerSessions
     }
 }
 

@@ -10,6 +10,8 @@ public enum IdentityKinds {
         AWSCredentialProcessIdentity.self,
         AWSAssumeRoleIdentity.self,
         AWSWebIdentity.self,
+        AWSPermissionSetIdentity.self,
+        AWSSAMLIdentity.self,
         GitHubAppIdentity.self,
         GitHubPATPoolIdentity.self,
         AWSECRIdentity.self,
@@ -17,6 +19,20 @@ public enum IdentityKinds {
         GitHubOIDCIdentity.self,
         GitHubSTSIdentity.self,
     ]
+
+    /// Every provider kind: `[provider "NAME"]` sections, the roots of `via = provider:NAME` chains.
+    public static let providers: [any ProviderKind.Type] = [
+        AWSIdentityCenterProvider.self,
+    ]
+
+    /// Identity and provider kinds' descriptors together, in registry order (the manual reads them).
+    public static var descriptors: [KindDescriptor] { all.map { $0.descriptor } + providers.map { $0.descriptor } }
+
+    public static func provider(named name: String) -> (any ProviderKind.Type)? {
+        providers.first { $0.descriptor.name == name }
+    }
+
+    public static var providerNames: [String] { providers.map { $0.descriptor.name } }
 
     private static let byName: [String: any IdentityKind.Type] =
         Dictionary(all.map { ($0.descriptor.name, $0) }, uniquingKeysWith: { first, _ in first })
