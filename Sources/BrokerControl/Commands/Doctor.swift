@@ -29,7 +29,8 @@ struct DoctorFinding: Equatable {
 
 extension Brokerctl {
     /// The programs an installation consists of; the adapters find broker-agent beside themselves.
-    static let installedPrograms = ["git-credential-broker", "aws-credential-process", "broker-env-wrap", "broker-agent", "brokerctl"]
+    static let installedPrograms = ["git-credential-broker", "aws-credential-process", "broker-env-wrap", "docker-credential-broker",
+                                    "kube-credential-broker", "broker-agent", "brokerctl"]
 
     func doctor(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "doctor")
@@ -81,6 +82,7 @@ struct Doctor {
         }
         findings += git(config)
         findings += aws(config)
+        findings += containers(config)
         findings += agent(paths, config: config)
         if let config {
             findings += secrets(config)
@@ -122,6 +124,64 @@ struct Doctor {
     }
 
     // MARK: - Host configuration
+
+    /// Registries bound by name must reach docker-credential-broker through docker's config
+    /// (`credHelpers`, or `credsStore`); each aws/eks identity needs a kubeconfig user whose exec
+    /// plugin is kube-credential-broker with that identity. Read only; never a token.
+    func containers(_ config: BrokerConfig?) -> [DoctorFinding] {
+        guard let config else { return [] }
+        var findings: [DoctorFinding] = []
+        let named = config.registryBindings.filter { !$0.pattern.text.contains("*") }
+        if !named.isEmpty {
+            let path = environment["DOCKER_CONFIG"].map { $0 + "/config.json" } ?? ((environment["HOME"] ?? "") + "/.docker/config.json")
+            let document = FileManager.default.contents(atPath: path).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            let helpers = document?["credHelpers"] as? [String: Any] ?? [:]
+            let store = document?["credsStore"] as? String
+            for binding in named {
+                let registry = binding.pattern.text
+                if helpers[registry] as? String == "broker" || (helpers[registry] == nil && store == "broker") {
+                    findings.append(.ok("docker", "\(registry) asks docker-credential-broker (\(path))"))
+                } else {
+                    let other = (helpers[registry] as? String).map { " (its credHelpers entry names docker-credential-\($0))" } ?? ""
+                    findings.append(.warn("docker", "\(registry) is bound to identity \"\(binding.identity)\", but \(path) does not send it to docker-credential-broker\(other)",
+                                          fix: "brokerctl docker-setup"))
+                }
+            }
+        }
+        let clusters = config.identityOrder.filter { config.identities[$0]?.kind == AWSEKSIdentity.descriptor.name }
+        guard !clusters.isEmpty else { return findings }
+        guard onPath("kubectl") != nil,
+              let view = try? runner.run(arguments: ["kubectl", "config", "view", "-o", "json"], timeout: 10, environment: environment),
+              view.status == 0,
+              let document = try? JSONSerialization.jsonObject(with: Data(view.stdout.utf8)) as? [String: Any] else {
+            return findings + [.warn("kube", "cannot read the kubeconfig with `kubectl config view`, so the users for \(clusters.joined(separator: ", ")) are not checked",
+                                     fix: "install kubectl, or check KUBECONFIG")]
+        }
+        // Each user's exec plugin: its command and the identity it asks for.
+        let users: [(name: String, command: String, identity: String?)] = (document["users"] as? [[String: Any]] ?? []).compactMap { entry in
+            guard let name = entry["name"] as? String, let exec = (entry["user"] as? [String: Any])?["exec"] as? [String: Any],
+                  let command = exec["command"] as? String else { return nil }
+            let args = exec["args"] as? [String] ?? []
+            let identity = args.firstIndex(of: "--identity").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+                ?? args.first { $0.hasPrefix("--identity=") }.map { String($0.dropFirst("--identity=".count)) }
+            return (name, command, identity)
+        }
+        for identity in clusters {
+            guard let user = users.first(where: { $0.command.hasSuffix("kube-credential-broker") && $0.identity == identity }) else {
+                findings.append(.warn("kube", "no kubeconfig user runs kube-credential-broker --identity \(identity)",
+                                      fix: "brokerctl kube-setup --identity \(identity) --cluster"))
+                continue
+            }
+            let runnable = user.command.contains("/") ? ProcessInfoLite.isExecutable(user.command) : onPath(user.command) != nil
+            if runnable {
+                findings.append(.ok("kube", "user \(user.name) runs \(user.command) --identity \(identity)"))
+            } else {
+                findings.append(.fail("kube", "user \(user.name) runs \(user.command), which cannot be found",
+                                      fix: "brokerctl kube-setup --identity \(identity) (it writes kube-credential-broker's path)"))
+            }
+        }
+        return findings
+    }
 
     /// Runs git with the person's own environment and configuration; nil when there is no git.
     func gitConfig(_ arguments: [String]) -> CommandResult? {
