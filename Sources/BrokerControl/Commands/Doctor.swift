@@ -153,18 +153,17 @@ struct Doctor {
         guard onPath("kubectl") != nil,
               let view = try? runner.run(arguments: ["kubectl", "config", "view", "-o", "json"], timeout: 10, environment: environment),
               view.status == 0,
-              let document = try? JSONSerialization.jsonObject(with: Data(view.stdout.utf8)) as? [String: Any] else {
+              let document = try? JSONDecoder().decode(KubeconfigView.self, from: Data(view.stdout.utf8)) else {
             return findings + [.warn("kube", "cannot read the kubeconfig with `kubectl config view`, so the users for \(clusters.joined(separator: ", ")) are not checked",
                                      fix: "install kubectl, or check KUBECONFIG")]
         }
         // Each user's exec plugin: its command and the identity it asks for.
-        let users: [(name: String, command: String, identity: String?)] = (document["users"] as? [[String: Any]] ?? []).compactMap { entry in
-            guard let name = entry["name"] as? String, let exec = (entry["user"] as? [String: Any])?["exec"] as? [String: Any],
-                  let command = exec["command"] as? String else { return nil }
-            let args = exec["args"] as? [String] ?? []
+        let users: [(name: String, command: String, identity: String?)] = (document.users ?? []).compactMap { entry in
+            guard let plugin = entry.user.exec else { return nil }
+            let args = plugin.args ?? []
             let identity = args.firstIndex(of: "--identity").flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
                 ?? args.first { $0.hasPrefix("--identity=") }.map { String($0.dropFirst("--identity=".count)) }
-            return (name, command, identity)
+            return (entry.name, plugin.command, identity)
         }
         for identity in clusters {
             guard let user = users.first(where: { $0.command.hasSuffix("kube-credential-broker") && $0.identity == identity }) else {
@@ -492,4 +491,18 @@ struct Doctor {
         if bytes < 1 << 20 { return "\(bytes / 1024) KiB" }
         return "\(bytes >> 20) MiB"
     }
+}
+
+/// What doctor reads of `kubectl config view -o json`: the users' exec plugins.
+struct KubeconfigView: Decodable {
+    struct Plugin: Decodable {
+        let command: String
+        let args: [String]?
+    }
+    struct Credentials: Decodable { let exec: Plugin? }
+    struct User: Decodable {
+        let name: String
+        let user: Credentials
+    }
+    let users: [User]?
 }
