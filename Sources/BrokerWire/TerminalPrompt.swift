@@ -15,14 +15,16 @@ public enum TerminalPrompt {
     /// when the read fails). Without a terminal it reads one line from the pipe, with no prompt
     /// noise beyond `prompt`. nil at end of input.
     public static func readLine(_ prompt: String, echo: Bool = true) -> String? {
-        try? FileDescriptor.standardError.writeAll(prompt)
         var saved = termios()
         let terminal = isatty(0) == 1 && tcgetattr(0, &saved) == 0
         if terminal && !echo {
+            // Echo off before the prompt shows: whatever is typed once the prompt is visible
+            // must never reach the screen (getpass's order).
             var quiet = saved
             quiet.c_lflag &= ~tcflag_t(ECHO)
             _ = tcsetattr(0, TCSAFLUSH, &quiet)
         }
+        try? FileDescriptor.standardError.writeAll(prompt)
         defer {
             if terminal && !echo {
                 _ = tcsetattr(0, TCSAFLUSH, &saved)
