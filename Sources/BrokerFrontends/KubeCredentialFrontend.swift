@@ -11,35 +11,11 @@ public enum KubeCredentialFrontend {
     /// What `aws eks get-token` and aws-iam-authenticator assume when client-go sends nothing.
     public static let defaultAPIVersion = "client.authentication.k8s.io/v1beta1"
 
-    public struct Options: Equatable {
-        public var identity: String
-        public var socketDirectory: String?
-    }
+    /// The same two options as aws-credential-process, read the same way.
+    public typealias Options = AWSCredentialProcessFrontend.Options
 
     public static func parse(_ arguments: [String], environment: Environment) throws -> Options {
-        var identity: String?
-        var socketDir: String?
-        var rest = arguments[...]
-        func value(_ arg: String, _ name: String) throws -> String {
-            let text = arg == name ? rest.popFirst() : String(arg.dropFirst(name.count + 1))
-            guard let text, !text.isEmpty else { throw BrokerFailure(.usage, "\(name) needs a value") }
-            return text
-        }
-        while let arg = rest.popFirst() {
-            if arg == "--identity" || arg.hasPrefix("--identity=") {
-                identity = try value(arg, "--identity")
-            } else if arg == "--socket-dir" || arg.hasPrefix("--socket-dir=") {
-                socketDir = try value(arg, "--socket-dir")
-            } else if arg == "-h" || arg == "--help" {
-                throw HelpRequested()
-            } else {
-                throw BrokerFailure(.usage, "unexpected argument \(WireCodec.printable(arg))")
-            }
-        }
-        guard let name = identity ?? environment["BROKER_IDENTITY"] else {
-            throw BrokerFailure(.usage, "no identity given", hint: "pass --identity NAME or set BROKER_IDENTITY")
-        }
-        return Options(identity: name, socketDirectory: socketDir)
+        try AWSCredentialProcessFrontend.parse(arguments, environment: environment)
     }
 
     /// The API version to answer in, from `KUBERNETES_EXEC_INFO` (absent: v1beta1, as the AWS tools do).
