@@ -47,10 +47,10 @@ struct AWSHandler {
     /// or may not hand these out.
     static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
         guard let keys = credential.aws else {
-            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kinds[name]?.kindName ?? "?")) does not give AWS credentials",
+            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kind(name)?.kindName ?? "?")) does not give AWS credentials",
                                 hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
         }
-        if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(credential) }
+        if case .resolved(let kind)? = config.kind(name)?.acquisition { try kind.deliverable(credential) }
         return keys
     }
 
