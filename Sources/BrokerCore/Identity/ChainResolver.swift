@@ -286,6 +286,9 @@ public final class ConfigMemo: @unchecked Sendable {
 
     public init() {}
 
+    /// How many virtual identities are remembered (tests).
+    var virtualCount: Int { lock.lock(); defer { lock.unlock() }; return virtuals.count }
+
     func virtualIdentity(_ name: String) -> ConfiguredIdentity? {
         lock.lock(); defer { lock.unlock() }
         return virtuals[name]
