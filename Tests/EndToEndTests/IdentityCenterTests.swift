@@ -116,7 +116,7 @@ final class IdentityCenterTests: MotoTestCase {
         fake = nil
     }
 
-    func sandbox(share: Bool = true, extra: String = "") -> Sandbox {
+    func sandbox(share: Bool = true, autoProvision: Bool = false, extra: String = "") -> Sandbox {
         let sandbox = Sandbox()
         sandbox.writeConfig("""
             [provider "corp"]
@@ -125,6 +125,7 @@ final class IdentityCenterTests: MotoTestCase {
                 region = eu-west-1
                 session-name = corp
                 share-token-cache = \(share)
+                auto-provision = \(autoProvision)
                 oidc-endpoint = \(fake.endpoint)
                 portal-endpoint = \(fake.endpoint)
             [identity "sandbox"]
@@ -501,6 +502,93 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertEqual(sandbox.broker("brokerctl", ["validate"]).status, 0, sections.stdout)
         let doc = sandbox.broker("aws-credential-process", ["--identity", "123456789012/first"])
         XCTAssertEqual(doc.status, 0, doc.stderr)
+    }
+
+    // MARK: - Virtual identities (auto-provision)
+
+    func testVirtualIdentitiesServeTheAdaptersWithoutASectionOrAListing() throws {
+        let sandbox = sandbox(autoProvision: true, extra: """
+            [identity "chained"]
+                kind = aws/assume-role
+                via = identity:\(moto.account)/first
+                role-arn = \(moto.secondRoleARN)
+                external-id = \(moto.externalID)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let virtual = "\(moto.account)/first"
+        let cli = sandbox.run(pathOf("aws"), ["sts", "get-caller-identity", "--query", "Arn", "--output", "text"],
+                              extraEnvironment: awsEnvironment(sandbox, identity: virtual), timeout: 60)
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        XCTAssertEqual(cli.stdout.trimmingCharacters(in: .whitespacesAndNewlines), firstSessionARN)
+
+        let script = "import boto3; print(boto3.Session().client('sts').get_caller_identity()['Arn'])"
+        let wrapped = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", virtual, "--", MotoServer.python, "-c", script],
+                                  extraEnvironment: ["AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+                                                     "AWS_CONFIG_FILE": sandbox.root + "/none", "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none"],
+                                  timeout: 60)
+        XCTAssertEqual(wrapped.status, 0, wrapped.stderr)
+        XCTAssertEqual(wrapped.stdout.trimmingCharacters(in: .whitespacesAndNewlines), firstSessionARN)
+
+        // A section chains onward from a virtual identity.
+        let chained = sandbox.run(MotoServer.python, ["-c", script], extraEnvironment: awsEnvironment(sandbox, identity: "chained"), timeout: 60)
+        XCTAssertEqual(chained.status, 0, chained.stderr)
+        XCTAssertTrue(chained.stdout.hasPrefix("arn:aws:sts::\(moto.account):assumed-role/second/"), chained.stdout)
+
+        XCTAssertEqual(fake.counts()["GetRoleCredentials"], 1, "one role credential, cached for every adapter and the chain")
+        XCTAssertEqual(fake.counts()["ListAccounts"] ?? 0, 0, "a request reads the name; it never lists the accounts")
+        XCTAssertTrue(sandbox.auditLines.contains { ($0["identity"] as? String) == virtual && ($0["adapter"] as? String) == "endpoint" })
+
+        // A pair the session may not use: the portal's refusal, with where to look.
+        let refused = sandbox.broker("aws-credential-process", ["--identity", "\(moto.account)/Nope"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stdout, "")
+        XCTAssertTrue(refused.stderr.contains("identity \"\(moto.account)/Nope\""), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("brokerctl list --provider corp"), refused.stderr)
+
+        // Logout drops the virtual identity's cached credential too.
+        let logout = sandbox.broker("brokerctl", ["logout", "corp"])
+        XCTAssertEqual(logout.status, 0, logout.stderr)
+        XCTAssertTrue(logout.stdout.contains("2 cached credential(s)"), logout.stdout)
+        let after = sandbox.broker("aws-credential-process", ["--identity", virtual])
+        XCTAssertEqual(after.status, 1)
+        XCTAssertTrue(after.stderr.contains("run: brokerctl login corp"), after.stderr)
+    }
+
+    func testCompletionsOfferVirtualIdentitiesFromOneRememberedListing() throws {
+        let sandbox = sandbox(autoProvision: true)
+        // No session yet: completions offer the sections, and say nothing of the provider.
+        let before = sandbox.broker("brokerctl", ["list", "--names"])
+        XCTAssertEqual(before.status, 0, before.stderr)
+        XCTAssertEqual(before.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"])
+        XCTAssertEqual(try login(sandbox).status, 0)
+
+        let offered = ["123456789012/Billing", "123456789012/ReadOnly", "123456789012/first",
+                       "210987654321/AdministratorAccess", "210987654321/ReadOnly", "333333333333/SecurityAudit"]
+        let names = sandbox.broker("brokerctl", ["list", "--names"])
+        XCTAssertEqual(names.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"] + offered)
+        let aws = sandbox.broker("brokerctl", ["list", "--names", "--for", "aws"])
+        XCTAssertEqual(aws.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"] + offered)
+        let login = sandbox.broker("brokerctl", ["list", "--names", "--for", "login"])
+        XCTAssertEqual(login.stdout, "", "permission sets have no login step of their own")
+        // The fake pages two accounts at a time: one listing is two ListAccounts calls.
+        XCTAssertEqual(fake.counts()["ListAccounts"], 2, "completions reuse the agent's listing")
+
+        // The shell's own completion, through the committed bash script.
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../completions/bash/aws-credential-process").standardized.path
+        let bash = sandbox.run("/bin/bash", ["-c", """
+            source \(script); COMP_WORDS=(aws-credential-process --identity 2109); COMP_CWORD=2
+            _aws_credential_process; printf '%s\\n' "${COMPREPLY[@]}"
+            """], extraEnvironment: ["PATH": (Sandbox.executable("brokerctl") as NSString).deletingLastPathComponent + ":/usr/bin:/bin"], timeout: 30)
+        XCTAssertEqual(bash.stdout.split(separator: "\n").map(String.init), ["210987654321/AdministratorAccess", "210987654321/ReadOnly"], bash.stderr)
+
+        // A person's listing asks the portal now, and marks the names usable without a section.
+        let table = sandbox.broker("brokerctl", ["list", "--provider", "corp"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.split(separator: "\n").contains { $0.hasPrefix("123456789012/first ") && $0.hasSuffix("virtual") }, table.stdout)
+        XCTAssertEqual(fake.counts()["ListAccounts"], 4, "the bash completion reused the listing; list --provider made a new one")
+        let listing = sandbox.broker("brokerctl", ["list"])
+        XCTAssertTrue(listing.stdout.contains("provider \"corp\" offers its accounts and roles as identities ACCOUNT-ID/ROLE (auto-provision)"), listing.stdout)
     }
 
     func testLogoutEndsThePortalSessionAndForgetsTokensAndRoleCredentials() throws {
