@@ -316,9 +316,42 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertTrue(sandbox.auditLines.contains { ($0["reason"] as? String) == "console" && ($0["target"] as? String) == "https://console.aws.amazon.com/s3/" })
     }
 
-    func testConsoleRefusesLongLivedUserKeys() throws {
+    func testConsoleForUserKeysSignsInAsAFederatedUser() throws {
         let sandbox = Sandbox()
         let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        chmod(secret, 0o600)
+        sandbox.writeConfig("""
+            [aws]
+                signin-endpoint = \(fake.endpoint)/federation
+                console-session-duration = 2h
+            [identity "dev"]
+                kind = aws/user
+                access-key-id = \(moto.accessKeyID)
+                secret-access-key = file:\(secret)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        let result = sandbox.broker("brokerctl", ["console", "dev", "--print"], extraEnvironment: ["USER": "dev"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let url = try XCTUnwrap(URLComponents(string: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let token = try XCTUnwrap(url.queryItems?.first { $0.name == "SigninToken" }?.value)
+        // The fake checked the federation token's session against moto (signatures on) before minting one.
+        let signins = (fake.control("signins") as? [[String: Any]]) ?? []
+        XCTAssertEqual(signins.count, 1)
+        XCTAssertEqual(signins.first?["arn"] as? String, "arn:aws:sts::\(moto.account):federated-user/broker-dev", "\(signins)")
+        XCTAssertTrue(signins.first?["duration"] is NSNull, "a federation token's session lasts as the token does: \(signins)")
+        XCTAssertFalse(sandbox.read(sandbox.paths.auditLogPath).contains(token), "the sign-in token is never audited")
+        // The long-lived keys are still never handed to a host.
+        let keys = sandbox.broker("aws-credential-process", ["--identity", "dev"])
+        XCTAssertEqual(keys.status, 1)
+        XCTAssertTrue(keys.stderr.contains("would hand out long-lived IAM user keys"), keys.stderr)
+    }
+
+    func testConsoleRefusesKeysThatAreAlreadyTemporary() throws {
+        let sandbox = Sandbox()
+        let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        let token = sandbox.write("secrets/token", "FQoGZXIvYXdzEXAMPLE\n")
+        chmod(secret, 0o600)
+        chmod(token, 0o600)
         sandbox.writeConfig("""
             [aws]
                 signin-endpoint = \(fake.endpoint)/federation
@@ -326,12 +359,13 @@ final class IdentityCenterTests: MotoTestCase {
                 kind = aws/user
                 access-key-id = \(moto.accessKeyID)
                 secret-access-key = file:\(secret)
+                session-token = file:\(token)
                 sts-endpoint = \(moto.endpoint)
             """)
         let result = sandbox.broker("brokerctl", ["console", "dev", "--print"])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stdout, "")
-        XCTAssertTrue(result.stderr.contains("gives long-lived keys, which the AWS console federation does not accept"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("has keys that are already temporary, which cannot ask for a console session"), result.stderr)
         XCTAssertEqual((fake.control("signins") as? [Any])?.count, 0)
     }
 

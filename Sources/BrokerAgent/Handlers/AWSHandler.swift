@@ -35,7 +35,12 @@ struct AWSHandler {
                                                   target: destination ?? AWSConsoleSignin.defaultDestination, reason: "console")
         let url: Secret
         do {
-            url = try AWSConsoleSignin.url(for: resolution.credential, identity: name, endpoint: config.aws.signinEndpoint,
+            // A kind whose credential the console does not take makes one it does (aws/user: a federation token).
+            var session = resolution.credential
+            if case .resolved(let kind)? = config.kind(name)?.acquisition {
+                session = try kind.consoleSession(from: session, duration: config.aws.consoleSessionDuration, context: service.resolver.context)
+            }
+            url = try AWSConsoleSignin.url(for: session, identity: name, endpoint: config.aws.signinEndpoint,
                                            destination: destination, duration: config.aws.consoleSessionDuration)
         } catch {
             throw service.issuer.denied(name, error, caller: request.caller, adapter: "brokerctl", target: destination)
