@@ -625,6 +625,36 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertTrue(listing.stdout.contains("provider \"corp\" offers its accounts and roles as identities ACCOUNT-ID/ROLE (auto-provision)"), listing.stdout)
     }
 
+    func testAddFromProviderAppendsASectionForEachIdentityNotYetDefined() throws {
+        let sandbox = sandbox(extra: """
+            [identity "210987654321/ReadOnly"]
+                kind = aws/permission-set
+                via = provider:corp
+                account-id = 210987654321
+                permission-set = ReadOnly
+            """)
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let before = sandbox.read(sandbox.configPath)
+        let misuse = sandbox.broker("brokerctl", ["add", "x", "--from-provider", "corp"])
+        XCTAssertEqual(misuse.status, 64, misuse.stderr)
+        XCTAssertTrue(misuse.stderr.contains("--from-provider takes no NAME, --kind, --set or --secret"), misuse.stderr)
+
+        let added = sandbox.broker("brokerctl", ["add", "--from-provider", "corp"])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertTrue(added.stdout.contains("added 5 identities from provider \"corp\"") && added.stdout.contains("(1 defined already)"), added.stdout)
+        let after = sandbox.read(sandbox.configPath)
+        XCTAssertTrue(after.hasPrefix(before), "the file as it was, then the new sections")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["validate"]).status, 0)
+        let names = sandbox.broker("brokerctl", ["list", "--names"]).stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(names.filter { $0.contains("/") }.sorted(), ["123456789012/Billing", "123456789012/ReadOnly", "123456789012/first",
+                                                                    "210987654321/AdministratorAccess", "210987654321/ReadOnly", "333333333333/SecurityAudit"])
+        XCTAssertEqual(sandbox.broker("aws-credential-process", ["--identity", "123456789012/first"]).status, 0)
+        let again = sandbox.broker("brokerctl", ["add", "--from-provider", "corp"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("provider \"corp\" offers 6 identities; all are defined already"), again.stdout)
+        XCTAssertEqual(sandbox.read(sandbox.configPath), after)
+    }
+
     func testLogoutEndsThePortalSessionAndForgetsTokensAndRoleCredentials() throws {
         let sandbox = sandbox()
         XCTAssertEqual(try login(sandbox).status, 0)
