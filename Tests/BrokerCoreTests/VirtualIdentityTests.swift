@@ -36,6 +36,12 @@ final class VirtualIdentityTests: XCTestCase {
         XCTAssertEqual(c.identityOrder, [], "a virtual identity is not a section")
     }
 
+    func testAutoProvisionIsABooleanCheckedAtItsLine() {
+        XCTAssertThrowsError(try config(provider("corp").replacingOccurrences(of: "auto-provision = true", with: "auto-provision = maybe"))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("cfg:5:"), "\(error)")
+        }
+    }
+
     func testWithoutAutoProvisionTheNameIsNotDefined() throws {
         let c = try config(provider("corp", autoProvision: false))
         XCTAssertThrowsError(try c.identity("123456789012/AdministratorAccess")) { error in
