@@ -27,14 +27,16 @@ extension CommandCatalog {
                    summary: "Another name for explain.",
                    options: [CatalogText.formatOption],
                    positionals: [CommandArgument("URL", "The remote URL, such as https://github.com/acme/tools.git.")]),
-        Subcommand("add", arguments: "NAME --kind KIND [--set KEY=VALUE ...] [--secret KEY ...]",
+        Subcommand("add", arguments: "NAME --kind KIND [--set KEY=VALUE ...] [--secret KEY ...] | --from-provider PROVIDER",
                    summary: "Add an identity section to the configuration, ask for its secrets and store each in a 0600 file, then validate.",
                    details: [
                        "Settings come from `--set KEY=VALUE` (repeatable), checked against the kind's own list; an unknown kind or setting is refused with the known ones. A secret setting the kind requires and `--set` did not give, and each one named with `--secret`, is asked for on the terminal without echo, or read as one line from standard input when there is no terminal; it is written to a 0600 file under the configuration's directory (`secrets/NAME.KEY`) and referenced as `file:`. A `--set` value for a secret setting must itself be a reference (`env:`, `file:`, `cmd:`). The new section is appended; the rest of the file, comments included, is kept byte for byte. When the result does not validate, the file is put back as it was and the error is printed.",
+                       "With `--from-provider PROVIDER` it asks the agent for every identity the provider's session offers (for IAM Identity Center: each account and permission set, named `ACCOUNT/PERMISSION-SET`) and appends a section for each one the configuration does not define yet, validated as one change; `brokerctl list --provider PROVIDER --as-config` prints the same sections instead. A provider with `auto-provision = true` needs no sections at all.",
                    ],
                    options: [
                        CommandOption("--kind", value: "KIND", completion: .choices(IdentityKinds.names), "The identity kind (see credential-broker(5))."),
                        CommandOption("--set", value: "KEY=VALUE", "One setting of the kind; repeat for more."),
+                       CommandOption("--from-provider", value: "PROVIDER", "Add a section for every identity the provider's session offers that is not defined yet."),
                        CommandOption("--secret", value: "KEY", "Ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as an AWS user's secret-access-key); repeatable."),
                    ],
                    positionals: [CommandArgument("NAME", "The new identity's name.")]),

@@ -94,6 +94,8 @@ public enum WireKey {
     public static let verificationURIComplete = "verification_uri_complete"
     public static let interval = "interval"
     public static let polls = "polls"
+    /// `provider.list`: seconds a remembered listing may be old (completions); absent or 0: list now.
+    public static let maxAge = "max_age"
 }
 
 extension WireMessage {

@@ -116,7 +116,7 @@ final class IdentityCenterTests: MotoTestCase {
         fake = nil
     }
 
-    func sandbox(share: Bool = true, extra: String = "") -> Sandbox {
+    func sandbox(share: Bool = true, autoProvision: Bool = false, extra: String = "") -> Sandbox {
         let sandbox = Sandbox()
         sandbox.writeConfig("""
             [provider "corp"]
@@ -125,6 +125,7 @@ final class IdentityCenterTests: MotoTestCase {
                 region = eu-west-1
                 session-name = corp
                 share-token-cache = \(share)
+                auto-provision = \(autoProvision)
                 oidc-endpoint = \(fake.endpoint)
                 portal-endpoint = \(fake.endpoint)
             [identity "sandbox"]
@@ -315,9 +316,42 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertTrue(sandbox.auditLines.contains { ($0["reason"] as? String) == "console" && ($0["target"] as? String) == "https://console.aws.amazon.com/s3/" })
     }
 
-    func testConsoleRefusesLongLivedUserKeys() throws {
+    func testConsoleForUserKeysSignsInAsAFederatedUser() throws {
         let sandbox = Sandbox()
         let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        chmod(secret, 0o600)
+        sandbox.writeConfig("""
+            [aws]
+                signin-endpoint = \(fake.endpoint)/federation
+                console-session-duration = 2h
+            [identity "dev"]
+                kind = aws/user
+                access-key-id = \(moto.accessKeyID)
+                secret-access-key = file:\(secret)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        let result = sandbox.broker("brokerctl", ["console", "dev", "--print"], extraEnvironment: ["USER": "dev"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let url = try XCTUnwrap(URLComponents(string: result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let token = try XCTUnwrap(url.queryItems?.first { $0.name == "SigninToken" }?.value)
+        // The fake checked the federation token's session against moto (signatures on) before minting one.
+        let signins = (fake.control("signins") as? [[String: Any]]) ?? []
+        XCTAssertEqual(signins.count, 1)
+        XCTAssertEqual(signins.first?["arn"] as? String, "arn:aws:sts::\(moto.account):federated-user/broker-dev", "\(signins)")
+        XCTAssertTrue(signins.first?["duration"] is NSNull, "a federation token's session lasts as the token does: \(signins)")
+        XCTAssertFalse(sandbox.read(sandbox.paths.auditLogPath).contains(token), "the sign-in token is never audited")
+        // The long-lived keys are still never handed to a host.
+        let keys = sandbox.broker("aws-credential-process", ["--identity", "dev"])
+        XCTAssertEqual(keys.status, 1)
+        XCTAssertTrue(keys.stderr.contains("would hand out long-lived IAM user keys"), keys.stderr)
+    }
+
+    func testConsoleRefusesKeysThatAreAlreadyTemporary() throws {
+        let sandbox = Sandbox()
+        let secret = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        let token = sandbox.write("secrets/token", "FQoGZXIvYXdzEXAMPLE\n")
+        chmod(secret, 0o600)
+        chmod(token, 0o600)
         sandbox.writeConfig("""
             [aws]
                 signin-endpoint = \(fake.endpoint)/federation
@@ -325,12 +359,13 @@ final class IdentityCenterTests: MotoTestCase {
                 kind = aws/user
                 access-key-id = \(moto.accessKeyID)
                 secret-access-key = file:\(secret)
+                session-token = file:\(token)
                 sts-endpoint = \(moto.endpoint)
             """)
         let result = sandbox.broker("brokerctl", ["console", "dev", "--print"])
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stdout, "")
-        XCTAssertTrue(result.stderr.contains("gives long-lived keys, which the AWS console federation does not accept"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("has keys that are already temporary, which cannot ask for a console session"), result.stderr)
         XCTAssertEqual((fake.control("signins") as? [Any])?.count, 0)
     }
 
@@ -501,6 +536,123 @@ final class IdentityCenterTests: MotoTestCase {
         XCTAssertEqual(sandbox.broker("brokerctl", ["validate"]).status, 0, sections.stdout)
         let doc = sandbox.broker("aws-credential-process", ["--identity", "123456789012/first"])
         XCTAssertEqual(doc.status, 0, doc.stderr)
+    }
+
+    // MARK: - Virtual identities (auto-provision)
+
+    func testVirtualIdentitiesServeTheAdaptersWithoutASectionOrAListing() throws {
+        let sandbox = sandbox(autoProvision: true, extra: """
+            [identity "chained"]
+                kind = aws/assume-role
+                via = identity:\(moto.account)/first
+                role-arn = \(moto.secondRoleARN)
+                external-id = \(moto.externalID)
+                sts-endpoint = \(moto.endpoint)
+            """)
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let virtual = "\(moto.account)/first"
+        let cli = sandbox.run(pathOf("aws"), ["sts", "get-caller-identity", "--query", "Arn", "--output", "text"],
+                              extraEnvironment: awsEnvironment(sandbox, identity: virtual), timeout: 60)
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        XCTAssertEqual(cli.stdout.trimmingCharacters(in: .whitespacesAndNewlines), firstSessionARN)
+
+        let script = "import boto3; print(boto3.Session().client('sts').get_caller_identity()['Arn'])"
+        let wrapped = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", virtual, "--", MotoServer.python, "-c", script],
+                                  extraEnvironment: ["AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+                                                     "AWS_CONFIG_FILE": sandbox.root + "/none", "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none"],
+                                  timeout: 60)
+        XCTAssertEqual(wrapped.status, 0, wrapped.stderr)
+        XCTAssertEqual(wrapped.stdout.trimmingCharacters(in: .whitespacesAndNewlines), firstSessionARN)
+
+        // A section chains onward from a virtual identity.
+        let chained = sandbox.run(MotoServer.python, ["-c", script], extraEnvironment: awsEnvironment(sandbox, identity: "chained"), timeout: 60)
+        XCTAssertEqual(chained.status, 0, chained.stderr)
+        XCTAssertTrue(chained.stdout.hasPrefix("arn:aws:sts::\(moto.account):assumed-role/second/"), chained.stdout)
+
+        XCTAssertEqual(fake.counts()["GetRoleCredentials"], 1, "one role credential, cached for every adapter and the chain")
+        XCTAssertEqual(fake.counts()["ListAccounts"] ?? 0, 0, "a request reads the name; it never lists the accounts")
+        XCTAssertTrue(sandbox.auditLines.contains { ($0["identity"] as? String) == virtual && ($0["adapter"] as? String) == "endpoint" })
+
+        // A pair the session may not use: the portal's refusal, with where to look.
+        let refused = sandbox.broker("aws-credential-process", ["--identity", "\(moto.account)/Nope"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.stdout, "")
+        XCTAssertTrue(refused.stderr.contains("identity \"\(moto.account)/Nope\""), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("brokerctl list --provider corp"), refused.stderr)
+
+        // Logout drops the virtual identity's cached credential too.
+        let logout = sandbox.broker("brokerctl", ["logout", "corp"])
+        XCTAssertEqual(logout.status, 0, logout.stderr)
+        XCTAssertTrue(logout.stdout.contains("2 cached credential(s)"), logout.stdout)
+        let after = sandbox.broker("aws-credential-process", ["--identity", virtual])
+        XCTAssertEqual(after.status, 1)
+        XCTAssertTrue(after.stderr.contains("run: brokerctl login corp"), after.stderr)
+    }
+
+    func testCompletionsOfferVirtualIdentitiesFromOneRememberedListing() throws {
+        let sandbox = sandbox(autoProvision: true)
+        // No session yet: completions offer the sections, and say nothing of the provider.
+        let before = sandbox.broker("brokerctl", ["list", "--names"])
+        XCTAssertEqual(before.status, 0, before.stderr)
+        XCTAssertEqual(before.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"])
+        XCTAssertEqual(try login(sandbox).status, 0)
+
+        let offered = ["123456789012/Billing", "123456789012/ReadOnly", "123456789012/first",
+                       "210987654321/AdministratorAccess", "210987654321/ReadOnly", "333333333333/SecurityAudit"]
+        let names = sandbox.broker("brokerctl", ["list", "--names"])
+        XCTAssertEqual(names.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"] + offered)
+        let aws = sandbox.broker("brokerctl", ["list", "--names", "--for", "aws"])
+        XCTAssertEqual(aws.stdout.split(separator: "\n").map(String.init), ["sandbox", "second"] + offered)
+        let login = sandbox.broker("brokerctl", ["list", "--names", "--for", "login"])
+        XCTAssertEqual(login.stdout, "", "permission sets have no login step of their own")
+        // The fake pages two accounts at a time: one listing is two ListAccounts calls.
+        XCTAssertEqual(fake.counts()["ListAccounts"], 2, "completions reuse the agent's listing")
+
+        // The shell's own completion, through the committed bash script.
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../completions/bash/aws-credential-process").standardized.path
+        let bash = sandbox.run("/bin/bash", ["-c", """
+            source \(script); COMP_WORDS=(aws-credential-process --identity 2109); COMP_CWORD=2
+            _aws_credential_process; printf '%s\\n' "${COMPREPLY[@]}"
+            """], extraEnvironment: ["PATH": (Sandbox.executable("brokerctl") as NSString).deletingLastPathComponent + ":/usr/bin:/bin"], timeout: 30)
+        XCTAssertEqual(bash.stdout.split(separator: "\n").map(String.init), ["210987654321/AdministratorAccess", "210987654321/ReadOnly"], bash.stderr)
+
+        // A person's listing asks the portal now, and marks the names usable without a section.
+        let table = sandbox.broker("brokerctl", ["list", "--provider", "corp"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.split(separator: "\n").contains { $0.hasPrefix("123456789012/first ") && $0.hasSuffix("virtual") }, table.stdout)
+        XCTAssertEqual(fake.counts()["ListAccounts"], 4, "the bash completion reused the listing; list --provider made a new one")
+        let listing = sandbox.broker("brokerctl", ["list"])
+        XCTAssertTrue(listing.stdout.contains("provider \"corp\" offers its accounts and roles as identities ACCOUNT-ID/ROLE (auto-provision)"), listing.stdout)
+    }
+
+    func testAddFromProviderAppendsASectionForEachIdentityNotYetDefined() throws {
+        let sandbox = sandbox(extra: """
+            [identity "210987654321/ReadOnly"]
+                kind = aws/permission-set
+                via = provider:corp
+                account-id = 210987654321
+                permission-set = ReadOnly
+            """)
+        XCTAssertEqual(try login(sandbox).status, 0)
+        let before = sandbox.read(sandbox.configPath)
+        let misuse = sandbox.broker("brokerctl", ["add", "x", "--from-provider", "corp"])
+        XCTAssertEqual(misuse.status, 64, misuse.stderr)
+        XCTAssertTrue(misuse.stderr.contains("--from-provider takes no NAME, --kind, --set or --secret"), misuse.stderr)
+
+        let added = sandbox.broker("brokerctl", ["add", "--from-provider", "corp"])
+        XCTAssertEqual(added.status, 0, added.stderr)
+        XCTAssertTrue(added.stdout.contains("added 5 identities from provider \"corp\"") && added.stdout.contains("(1 defined already)"), added.stdout)
+        let after = sandbox.read(sandbox.configPath)
+        XCTAssertTrue(after.hasPrefix(before), "the file as it was, then the new sections")
+        XCTAssertEqual(sandbox.broker("brokerctl", ["validate"]).status, 0)
+        let names = sandbox.broker("brokerctl", ["list", "--names"]).stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(names.filter { $0.contains("/") }.sorted(), ["123456789012/Billing", "123456789012/ReadOnly", "123456789012/first",
+                                                                    "210987654321/AdministratorAccess", "210987654321/ReadOnly", "333333333333/SecurityAudit"])
+        XCTAssertEqual(sandbox.broker("aws-credential-process", ["--identity", "123456789012/first"]).status, 0)
+        let again = sandbox.broker("brokerctl", ["add", "--from-provider", "corp"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("provider \"corp\" offers 6 identities; all are defined already"), again.stdout)
+        XCTAssertEqual(sandbox.read(sandbox.configPath), after)
     }
 
     func testLogoutEndsThePortalSessionAndForgetsTokensAndRoleCredentials() throws {

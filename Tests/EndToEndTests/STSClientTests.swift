@@ -210,6 +210,24 @@ final class STSClientTests: XCTestCase {
         XCTAssertEqual(moto.counts()["GetSessionToken"], 1)
     }
 
+    func testGetFederationTokenGivesAFederatedUsersSession() throws {
+        let before = Int64(Date().timeIntervalSince1970)
+        let session = try client().getFederationToken(user, name: "broker-dev", durationSeconds: 7200,
+                                                      policy: #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        XCTAssertEqual(session.assumedRoleARN, "arn:aws:sts::\(moto.account):federated-user/broker-dev")
+        XCTAssertNotNil(session.credentials.sessionToken)
+        XCTAssertEqual(Double(session.expiration - before), 7200, accuracy: 5)
+        let params = (moto.requests().last?["params"] as? [String]) ?? []
+        XCTAssertEqual(Set(params), ["Action", "Version", "Name", "DurationSeconds", "Policy"])
+    }
+
+    func testAUserWithoutGetFederationTokenIsToldWhichPermissionIsMissing() {
+        let error = STSClient.error(status: 403, body: Array(#"<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"#.utf8),
+                                    call: STSClient.Call(action: "GetFederationToken", target: nil, credentials: user),
+                                    endpoint: try! STSEndpoint.resolve(region: "us-east-1", override: moto.endpoint, environment: Environment([:])))
+        XCTAssertEqual(error.hint, "allow sts:GetFederationToken in the IAM user's policy")
+    }
+
     func testAssumeRoleWithWebIdentityIsUnsigned() throws {
         // moto answers this call with HTTP 500 while its auth is on (TESTING.md): off for this case.
         moto.setAuthentication(false)

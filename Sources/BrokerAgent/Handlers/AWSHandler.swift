@@ -35,7 +35,12 @@ struct AWSHandler {
                                                   target: destination ?? AWSConsoleSignin.defaultDestination, reason: "console")
         let url: Secret
         do {
-            url = try AWSConsoleSignin.url(for: resolution.credential, identity: name, endpoint: config.aws.signinEndpoint,
+            // A kind whose credential the console does not take makes one it does (aws/user: a federation token).
+            var session = resolution.credential
+            if case .resolved(let kind)? = config.kind(name)?.acquisition {
+                session = try kind.consoleSession(from: session, duration: config.aws.consoleSessionDuration, context: service.resolver.context)
+            }
+            url = try AWSConsoleSignin.url(for: session, identity: name, endpoint: config.aws.signinEndpoint,
                                            destination: destination, duration: config.aws.consoleSessionDuration)
         } catch {
             throw service.issuer.denied(name, error, caller: request.caller, adapter: "brokerctl", target: destination)
@@ -47,10 +52,10 @@ struct AWSHandler {
     /// or may not hand these out.
     static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
         guard let keys = credential.aws else {
-            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kinds[name]?.kindName ?? "?")) does not give AWS credentials",
+            throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kind(name)?.kindName ?? "?")) does not give AWS credentials",
                                 hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
         }
-        if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(credential) }
+        if case .resolved(let kind)? = config.kind(name)?.acquisition { try kind.deliverable(credential) }
         return keys
     }
 

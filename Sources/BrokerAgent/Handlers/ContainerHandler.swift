@@ -71,7 +71,7 @@ struct DockerHandler {
             let produces = type(of: kind).descriptor.produces
             guard produces == .password else { throw Self.notALogin(name, produces) }
             let resolution = try service.issuer.issue(name, in: config, validity: .registry, caller: request.caller, adapter: "docker", target: registry)
-            if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
+            if case .resolved(let kind)? = config.kind(name)?.acquisition { try kind.deliverable(resolution.credential) }
             guard let login = resolution.credential.password else { throw Self.notALogin(name, resolution.credential.type) }
             var answer = WireMessage.ok([.init(WireKey.username, login.username), .init(WireKey.secret, login.password.reveal())])
             answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
@@ -103,7 +103,7 @@ struct KubeHandler {
         let produces = type(of: try config.identity(name).kind).descriptor.produces
         guard produces == .token else { throw Self.notAToken(name, produces) }
         let resolution = try service.issuer.issue(name, in: config, validity: .cluster, caller: request.caller, adapter: "kube")
-        if case .resolved(let kind)? = config.kinds[name]?.acquisition { try kind.deliverable(resolution.credential) }
+        if case .resolved(let kind)? = config.kind(name)?.acquisition { try kind.deliverable(resolution.credential) }
         guard let token = resolution.credential.token else { throw Self.notAToken(name, resolution.credential.type) }
         var answer = WireMessage.ok([.init(WireKey.token, token.token.reveal()), .init(WireKey.tokenScheme, token.scheme)])
         answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))

@@ -16,7 +16,9 @@ struct ProviderHandler {
         case .providerLogin: return try login(provider, context: context, caller: request.caller)
         case .providerLoginStatus: return status(name, caller: request.caller)
         case .providerLogout: return try logout(provider, config: config, context: context, caller: request.caller)
-        default: return try list(provider, context: context, caller: request.caller)
+        default:
+            let maximumAge = request[WireKey.maxAge].flatMap { Int64($0) }.map { max(0, $0) } ?? 0
+            return try list(provider, context: context, maximumAge: maximumAge)
         }
     }
 
@@ -79,7 +81,9 @@ struct ProviderHandler {
         context.providerSessions.login(name)?.cancel()
         var removed = try provider.kind.logout(context: context)
         var credentials = 0
-        for identity in config.identityOrder {
+        // Virtual identities have no section: their cached credentials name them.
+        let virtual = service.resolver.cache.snapshot().map(\.key.identity).filter { config.identities[$0] == nil }
+        for identity in config.identityOrder + Set(virtual).sorted() {
             guard let chain = try? ChainResolver.chain(of: identity, in: config), chain.last?.provider?.definition.name == name else { continue }
             credentials += service.resolver.cache.remove(identity: identity)
         }
@@ -91,8 +95,9 @@ struct ProviderHandler {
         return answer
     }
 
-    func list(_ provider: ConfiguredProvider, context: ResolveContext, caller: Caller) throws -> WireMessage {
-        let offered = try provider.kind.offeredIdentities(context: context)
+    /// `maximumAge`: a listing at most this old may answer (completions ask so; a person's `list --provider` does not).
+    func list(_ provider: ConfiguredProvider, context: ResolveContext, maximumAge: Int64) throws -> WireMessage {
+        let offered = try provider.kind.offeredIdentities(context: context, maximumAge: maximumAge)
         var answer = WireMessage.ok()
         // Settings and notes as tables of their own, keyed by the offer's index: no value is ever split.
         for (index, identity) in offered.enumerated() {

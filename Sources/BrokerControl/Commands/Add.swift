@@ -39,6 +39,13 @@ struct FileSecretStore: SecretStore {
 extension Brokerctl {
     func add(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "add")
+        if let provider = options.values["--from-provider"] {
+            guard options.positional.isEmpty, options.values["--kind"] == nil, (options.lists["--set"] ?? []).isEmpty,
+                  (options.lists["--secret"] ?? []).isEmpty else {
+                throw BrokerFailure(.usage, "--from-provider takes no NAME, --kind, --set or --secret: the provider names its identities")
+            }
+            return try addFromProvider(provider)
+        }
         guard let name = options.positional.first else { throw BrokerFailure(.usage, "add needs the new identity's NAME") }
         guard let kindName = options.values["--kind"] else { throw BrokerFailure(.usage, "add needs --kind KIND (one of: \(IdentityKinds.names.joined(separator: ", ")))") }
         guard let kind = IdentityKinds.named(kindName) else { throw BrokerFailure(.usage, "unknown kind \"\(kindName)\"") }
@@ -122,6 +129,53 @@ extension Brokerctl {
             for reference in stored { store.remove(reference: reference) }
             if let configError = error as? ConfigError {
                 throw BrokerFailure(.config, "the new section does not validate, so the file is unchanged: \(configError.description)")
+            }
+            throw error
+        }
+    }
+
+    /// `add --from-provider PROVIDER`: a section for every identity the provider's session offers
+    /// that the configuration does not define yet, appended at once and validated as one change.
+    func addFromProvider(_ provider: String) throws -> Int32 {
+        let paths = try self.paths
+        let config = try loadConfig()
+        _ = try config.provider(provider)
+        guard let answer = try client().send(WireMessage(.providerList, [.init(WireKey.provider, provider)])) else {
+            throw BrokerFailure(.unavailable, "broker-agent is not running")
+        }
+        let offers = answer.records("offer", columns: ["name", "kind"])
+        let settings = answer.records("setting", columns: ["offer", "key", "value"])
+        var text = ""
+        var added = 0
+        for (index, offer) in offers.enumerated() {
+            guard let name = offer["name"], let kind = offer["kind"], config.identities[name] == nil else { continue }
+            text += "[identity \(Self.configQuoted(name, always: true))]\n\tkind = \(kind)\n"
+            for setting in settings where setting["offer"] == String(index) {
+                text += "\t\(setting["key"] ?? "") = \(Self.configQuoted(setting["value"] ?? ""))\n"
+            }
+            added += 1
+        }
+        let skipped = offers.count - added
+        guard added > 0 else {
+            out("provider \"\(provider)\" offers \(offers.count) identities; all are defined already")
+            return ExitStatus.success
+        }
+        let original = FileManager.default.contents(atPath: paths.configFile).map { [UInt8]($0) }
+        do {
+            var bytes = original ?? []
+            if !bytes.isEmpty { bytes += bytes.last == 10 ? [10] : [10, 10] }
+            bytes += Array(text.utf8)
+            let mode = (try? FileStatus(path: paths.configFile))?.permissions
+            try writeFileAtomically(paths.configFile, bytes: bytes)
+            if let mode { chmod(paths.configFile, mode_t(mode)) }
+            let checked = try loadConfig()
+            out("added \(added) identities from provider \"\(provider)\" to \(paths.configFile)" + (skipped > 0 ? " (\(skipped) defined already)" : ""))
+            out("\(paths.configFile): ok (\(checked.identities.count) identities, \(checked.gitBindings.count) git bindings)")
+            return ExitStatus.success
+        } catch {
+            if let original { try? writeFileAtomically(paths.configFile, bytes: original) } else { unlink(paths.configFile) }
+            if let configError = error as? ConfigError {
+                throw BrokerFailure(.config, "the new sections do not validate, so the file is unchanged: \(configError.description)")
             }
             throw error
         }

@@ -25,8 +25,9 @@ extension Brokerctl {
         }
         if options.flags.contains("--names") {
             let use = options.values["--for"].flatMap(IdentityUse.init(rawValue:))
-            config.identityOrder.filter { name in
-                guard let use, let kind = config.kinds[name] else { return true }
+            let names = config.identityOrder + virtualNames(config)
+            names.filter { name in
+                guard let use, let kind = config.kind(name) else { return true }
                 return Self.canServe(kind, use)
             }.forEach { out($0) }
             return ExitStatus.success
@@ -49,6 +50,7 @@ extension Brokerctl {
                     return ["name": name, "kind": definition.kind, "chain": chain(name),
                             "via": definition.via.map { "\($0)" } ?? NSNull(), "defined_at": "\(definition.location)"]
                 },
+                "auto_provision": config.providerOrder.filter { config.providerKinds[$0]?.autoProvisions == true },
                 "git": config.gitBindings.map { ["url": $0.pattern.text, "identity": $0.identity, "defined_at": "\($0.location)"] },
                 "registries": config.registryBindings.map { ["registry": $0.pattern.text, "identity": $0.identity, "defined_at": "\($0.location)"] },
             ] as [String: Any])
@@ -60,6 +62,10 @@ extension Brokerctl {
             out(renderTable([["IDENTITY", "KIND", "CHAIN"]] + config.identityOrder.map { name in
                 [name, config.identities[name]!.kind, chain(name).joined(separator: " → ")]
             }))
+        }
+        for provider in config.providerOrder where config.providerKinds[provider]?.autoProvisions == true {
+            out("")
+            out("provider \"\(provider)\" offers its accounts and roles as identities ACCOUNT-ID/ROLE (auto-provision); see: brokerctl list --provider \(provider)")
         }
         if !config.gitBindings.isEmpty {
             out("")
@@ -74,6 +80,23 @@ extension Brokerctl {
 }
 
 extension Brokerctl {
+    /// The virtual identities of every provider with `auto-provision`, from the agent's listing
+    /// (at most 10 minutes old), for completions: nothing when there is no session or no agent
+    /// answer. A name a section defines is left out (it is listed already).
+    func virtualNames(_ config: BrokerConfig) -> [String] {
+        var names: [String] = []
+        for provider in config.providerOrder where config.providerKinds[provider]?.autoProvisions == true {
+            let request = WireMessage(.providerList, [.init(WireKey.provider, provider), .init(WireKey.maxAge, "600")])
+            guard let answer = try? client().send(request), answer[WireKey.status] == "ok" else { continue }
+            for offer in answer.records("offer", columns: ["name", "kind"]) {
+                guard let name = offer["name"], config.identities[name] == nil else { continue }
+                // Under the name a request resolves: the provider's prefix when the bare one is ambiguous.
+                names.append((try? config.virtualIdentity(name)) != nil ? name : "\(provider)/\(name)")
+            }
+        }
+        return names
+    }
+
     /// What a provider can offer (every account and role of an Identity Center session), as a
     /// table, JSON, or `[identity]` sections to append to the configuration.
     func listProvider(_ name: String, config: BrokerConfig, asConfig: Bool, format: Format) throws -> Int32 {
@@ -98,14 +121,17 @@ extension Brokerctl {
         if format == .json {
             emitJSON(offers.enumerated().map { index, offer -> [String: Any] in
                 ["name": offer["name"]!, "kind": offer["kind"]!, "defined": config.identities[offer["name"]!] != nil,
+                 "virtual": config.identities[offer["name"]!] == nil && config.providerKinds[name]?.autoProvisions == true,
                  "settings": Dictionary(pairs("setting", index), uniquingKeysWith: { $1 }),
                  "notes": Dictionary(pairs("note", index), uniquingKeysWith: { $1 })]
             })
             return ExitStatus.success
         }
+        // "virtual": usable by name with no section (the provider's auto-provision).
+        let virtual = config.providerKinds[name]?.autoProvisions == true
         out(renderTable([["IDENTITY", "KIND", "NOTES", "DEFINED"]] + offers.enumerated().map { index, offer in
             [offer["name"]!, offer["kind"]!, pairs("note", index).map { "\($0.0)=\($0.1)" }.joined(separator: " "),
-             config.identities[offer["name"]!] != nil ? "yes" : "no"]
+             config.identities[offer["name"]!] != nil ? "yes" : virtual ? "virtual" : "no"]
         }))
         return ExitStatus.success
     }

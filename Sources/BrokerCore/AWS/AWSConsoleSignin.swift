@@ -15,9 +15,9 @@ public enum AWSConsoleSignin {
         guard let keys = credential.aws else {
             throw BrokerFailure(.config, "identity \"\(identity)\" does not give AWS credentials; the console needs an AWS role session")
         }
-        guard let token = keys.sessionToken, credential.awsSession == .role else {
+        guard let token = keys.sessionToken, credential.awsSession == .role || credential.awsSession == .federated else {
             throw BrokerFailure(.config, "identity \"\(identity)\" gives \(keys.sessionToken == nil ? "long-lived keys" : "GetSessionToken credentials"), which the AWS console federation does not accept",
-                                hint: "open the console with an identity of kind aws/assume-role or aws/permission-set (one may chain from this one)")
+                                hint: "open the console with an identity of kind aws/assume-role or aws/permission-set (one may chain from this one), or of kind aws/user with its long-lived keys")
         }
         let destination = destination ?? defaultDestination
         guard let parsed = URLComponents(string: destination), parsed.scheme == "https" || parsed.scheme == "http", parsed.host != nil else {
@@ -26,7 +26,8 @@ public enum AWSConsoleSignin {
         let session = JSONValue.object([("sessionId", .string(keys.accessKeyID)), ("sessionKey", .string(keys.secretAccessKey.reveal())),
                                         ("sessionToken", .string(token.reveal()))]).encoded()
         var query = [("Action", "getSigninToken")]
-        if let duration { query.append(("SessionDuration", String(duration))) }
+        // A federation token's session lasts as the token does: AWS takes SessionDuration only with role sessions.
+        if let duration, credential.awsSession == .role { query.append(("SessionDuration", String(duration))) }
         query.append(("Session", session))
         guard let tokenURL = URL(string: endpoint + "?" + encoded(query)) else {
             throw BrokerFailure(.config, "[aws] signin-endpoint is not a usable URL")

@@ -24,6 +24,8 @@ public struct AWSIdentityCenterProvider: ProviderKind {
             SettingSpec("scopes", "SCOPES", "OAuth scopes, separated by commas (default sso:account:access)"),
             SettingSpec("share-token-cache", "BOOL", .boolean, "share the token file with the AWS CLI v2 and the SDKs (default true)",
                         details: "Whether to share `~/.aws/sso/cache/<sha1>.json` with the AWS CLI v2 and the SDKs (default true). The file holds the access token and a refresh token, as the AWS CLI's does, mode 0600. With it, `aws` and boto3 profiles that name the same `sso_session` work after `brokerctl login` without `aws sso login`, and a login or refresh by either side serves both. With `false` the session lives in the agent's memory only and ends with the agent."),
+            SettingSpec("auto-provision", "BOOL", .boolean, "offer every account and role as an identity ACCOUNT/ROLE with no section (default false)",
+                        details: "With `true`, every account and role the session may use is an identity named `ACCOUNT-ID/ROLE` (`123456789012/AdministratorAccess`) of kind aws/permission-set, with no section (Atmos's `auto_provision_identities`): the adapters, `brokerctl whoami` and `console` accept the name, a section's `via = identity:ACCOUNT-ID/ROLE` may chain from it, and completions offer the names of the session's listing. A section of the same name wins. With more than one such provider, write `PROVIDER/ACCOUNT-ID/ROLE`. The name is read without a listing, so a request costs the same however many accounts there are; the portal refuses a pair the session may not use."),
             SettingSpec("oidc-endpoint", "URL", "SSO OIDC endpoint (default AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL, then https://oidc.REGION.amazonaws.com)"),
             SettingSpec("portal-endpoint", "URL", "SSO portal endpoint (default AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL, then https://portal.sso.REGION.amazonaws.com)"),
         ],
@@ -48,6 +50,7 @@ public struct AWSIdentityCenterProvider: ProviderKind {
     public let sessionName: String?
     public let scopes: [String]
     public let shareTokenCache: Bool
+    public let autoProvisions: Bool
     let oidcOverride: String?
     let portalOverride: String?
 
@@ -69,6 +72,11 @@ public struct AWSIdentityCenterProvider: ProviderKind {
             shareTokenCache = try ConfigSyntax.parseBool(entry.value, at: entry.location)
         } else {
             shareTokenCache = true
+        }
+        if let entry = definition.entry("auto-provision") {
+            autoProvisions = try ConfigSyntax.parseBool(entry.value, at: entry.location)
+        } else {
+            autoProvisions = false
         }
         for key in ["oidc-endpoint", "portal-endpoint"] {
             if let entry = definition.entry(key), let value = entry.value, let problem = Self.problem(withURL: value, httpsOnly: false) {
@@ -126,6 +134,8 @@ public struct AWSIdentityCenterProvider: ProviderKind {
         var token: SSOToken?
         /// A registration made for a login still in progress.
         var pendingRegistration: SSOClientRegistration?
+        /// The last listing of accounts and roles, and when it was made (for completions).
+        var offers: (at: Int64, identities: [OfferedIdentity])?
     }
 
     func state(_ context: ResolveContext) -> State {
@@ -223,6 +233,7 @@ public struct AWSIdentityCenterProvider: ProviderKind {
         if state.token != nil { removed.append("the session in memory") }
         state.token = nil
         state.pendingRegistration = nil
+        state.offers = nil
         if let cache, fromFile != nil {
             cache.remove()
             removed.append(cache.path)
@@ -292,7 +303,14 @@ public struct AWSIdentityCenterProvider: ProviderKind {
 
     // MARK: - Offered identities
 
-    public func offeredIdentities(context: ResolveContext) throws -> [OfferedIdentity] {
+    public func offeredIdentities(context: ResolveContext, maximumAge: Int64) throws -> [OfferedIdentity] {
+        let state = state(context)
+        state.lock.lock()
+        if maximumAge > 0, let known = state.offers, context.clock.now() - known.at <= maximumAge {
+            state.lock.unlock()
+            return known.identities
+        }
+        state.lock.unlock()
         let session = try session(minimumValidity: 60, context: context)
         guard let (token, _) = session.token else { return [] }
         let client = try client(context)
@@ -300,14 +318,32 @@ public struct AWSIdentityCenterProvider: ProviderKind {
         do {
             for account in try client.listAccounts(accessToken: token).sorted(by: { $0.id < $1.id }) {
                 for role in try client.listAccountRoles(accountID: account.id, accessToken: token).sorted() {
-                    offered.append(OfferedIdentity(name: "\(account.id)/\(role)", kind: AWSPermissionSetIdentity.descriptor.name,
-                                                   settings: [("via", "provider:\(name)"), ("account-id", account.id), ("permission-set", role)],
-                                                   notes: [("account-name", account.name)]))
+                    offered.append(offer(accountID: account.id, role: role, accountName: account.name))
                 }
             }
         } catch let error as SSOError where error.status == 401 {
             throw loginNeeded("has a session the portal no longer accepts")
         }
+        state.lock.lock()
+        state.offers = (context.clock.now(), offered)
+        state.lock.unlock()
         return offered
+    }
+
+    func offer(accountID: String, role: String, accountName: String?) -> OfferedIdentity {
+        OfferedIdentity(name: "\(accountID)/\(role)", kind: AWSPermissionSetIdentity.descriptor.name,
+                        settings: [("via", "provider:\(name)"), ("account-id", accountID), ("permission-set", role)],
+                        notes: accountName.map { [("account-name", $0)] } ?? [])
+    }
+
+    /// `ACCOUNT-ID/ROLE`: twelve digits, a slash, a role name.
+    public func offeredIdentity(named name: String) -> OfferedIdentity? {
+        let bytes = name.utf8
+        guard bytes.count > 13, bytes.count <= 13 + 64, let slash = bytes.firstIndex(of: UInt8(ascii: "/")),
+              bytes.distance(from: bytes.startIndex, to: slash) == 12,
+              bytes[..<slash].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        let role = name[name.utf8.index(after: slash)...]
+        guard role.allSatisfy(AWSNames.isNameCharacter) else { return nil }
+        return offer(accountID: String(name[..<slash]), role: String(role), accountName: nil)
     }
 }

@@ -82,6 +82,27 @@ public struct AWSUserIdentity: AWSIdentityKind {
                             hint: "set get-session-token = true under [identity \"\(name)\"] to hand out a session instead, or long-lived-keys = true to accept the risk")
     }
 
+    /// The console takes no user keys and no GetSessionToken session: the long-lived keys are
+    /// traded for a federated user's session (GetFederationToken, as aws-vault does), whose
+    /// permissions are the user's (an allow-all session policy, intersected with them by AWS).
+    public func consoleSession(from credential: Credential, duration: Int, context: ResolveContext) throws -> Credential {
+        guard let session = credential.awsSession, session == .user || session == .session else { return credential }
+        // A GetSessionToken session cannot ask for a federation token; its keys can.
+        let keys = session == .user ? try credential.awsCredentials(for: name) : try readKeys(context)
+        guard keys.sessionToken == nil else {
+            throw BrokerFailure(.config, "identity \"\(name)\" has keys that are already temporary, which cannot ask for a console session",
+                                hint: "open the console with an identity of kind aws/assume-role that chains from this one")
+        }
+        let client = STSClient(endpoint: try aws.endpoint(in: context))
+        // GetFederationToken's Name: 2 to 32 of [\w+=,.@-].
+        let federated = try client.getFederationToken(keys, name: String(AWSNames.defaultSessionName(context).prefix(32)), durationSeconds: min(max(duration, 900), 43200),
+                                                      policy: Self.allowAllPolicy)
+        return Credential(federated, session: .federated, persistable: false)
+    }
+
+    /// The session policy that leaves the user's own permissions in force.
+    static let allowAllPolicy = #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#
+
     public var loginFlow: LoginFlow? { mfaSerial.map { .oneTimeCode(prompt: "MFA code for \($0)") } }
 
     /// What a refusal carries so broker-env-wrap can run this kind's login flow on a terminal.

@@ -11,7 +11,8 @@ public struct STSCredentials: Sendable {
     public var credentials: AWSCredentials
     /// Unix seconds.
     public var expiration: Int64
-    /// `arn:aws:sts::…:assumed-role/ROLE/SESSION` for the AssumeRole family; nil for GetSessionToken.
+    /// `arn:aws:sts::…:assumed-role/ROLE/SESSION` for the AssumeRole family, `…:federated-user/NAME`
+    /// for GetFederationToken; nil for GetSessionToken.
     public var assumedRoleARN: String?
 
     public init(credentials: AWSCredentials, expiration: Int64, assumedRoleARN: String?) {
@@ -126,6 +127,14 @@ public struct STSClient: Sendable {
         if let tokenCode { params.append(("TokenCode", tokenCode.reveal())) }
         var call = Call(action: "GetSessionToken", target: nil, credentials: credentials)
         call.secrets += [tokenCode?.reveal()].compactMap { $0 }
+        return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
+    }
+
+    /// Long-lived IAM user keys only (AWS refuses session credentials). `policy`: the session
+    /// policy (without one the federated session may do nothing).
+    public func getFederationToken(_ credentials: AWSCredentials, name: String, durationSeconds: Int, policy: String) throws -> STSCredentials {
+        let params: [(String, String)] = [("Name", name), ("DurationSeconds", String(durationSeconds)), ("Policy", policy)]
+        let call = Call(action: "GetFederationToken", target: nil, credentials: credentials)
         return try Self.credentials(in: perform(call, params), call: call, endpoint: endpoint)
     }
 
@@ -279,7 +288,7 @@ public struct STSClient: Sendable {
                                   why: "the Expiration \"\(call.sanitized(expirationText, limit: 40))\" is not an ISO 8601 time",
                                   body: nil)
         }
-        let arn = result.element("AssumedRoleUser")?.text("Arn").map(trimmed)
+        let arn = (result.element("AssumedRoleUser") ?? result.element("FederatedUser"))?.text("Arn").map(trimmed)
         return STSCredentials(
             credentials: AWSCredentials(accessKeyID: accessKeyID, secretAccessKey: Secret(secret), sessionToken: Secret(token)),
             expiration: expiration, assumedRoleARN: arn.flatMap { $0.isEmpty ? nil : $0 })
@@ -310,11 +319,14 @@ public struct STSClient: Sendable {
         }
         let serverMessage = error.text("Message").map { call.sanitized($0) } ?? ""
         let message = "\(call.subject) failed: \(code)" + (serverMessage.isEmpty ? "" : ": \(serverMessage)")
-        return STSError(code: code, message: message, hint: hint(code: code, region: endpoint.region), httpStatus: status)
+        return STSError(code: code, message: message, hint: hint(code: code, region: endpoint.region, action: call.action), httpStatus: status)
     }
 
-    static func hint(code: String, region: String) -> String? {
+    static func hint(code: String, region: String, action: String = "AssumeRole") -> String? {
+        let userCall = action == "GetFederationToken" || action == "GetSessionToken"
         switch code {
+        case "AccessDenied" where userCall, "AccessDeniedException" where userCall:
+            return "allow sts:\(action) in the IAM user's policy"
         case "AccessDenied", "AccessDeniedException":
             return "check the role's trust policy (and ExternalId / MFA conditions) and the caller's sts:AssumeRole permission"
         case "ExpiredToken", "ExpiredTokenException":

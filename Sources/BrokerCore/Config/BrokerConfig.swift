@@ -137,7 +137,9 @@ public struct BrokerConfig: Sendable {
     public var identityOrder: [String] = []
     public var providers: [String: ProviderDefinition] = [:]
     /// Each provider's kind, built once when the configuration is loaded.
-    public var providerKinds: [String: any ProviderKind] = [:]
+    public var providerKinds: [String: any ProviderKind] = [:] {
+        didSet { memo = ConfigMemo() }
+    }
     /// Provider names in file order.
     public var providerOrder: [String] = []
     public var registryBindings: [RegistryBinding] = []
@@ -166,11 +168,62 @@ public struct BrokerConfig: Sendable {
     /// missing BROKER_CONFIG file is an error.
     /// An identity by name, with its built kind, or the error a person needs.
     public func identity(_ name: String) throws -> ConfiguredIdentity {
-        guard let definition = identities[name], let kind = kinds[name] else {
-            throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
-                                hint: "run `brokerctl list` to see the identities")
+        if let definition = identities[name], let kind = kinds[name] { return ConfiguredIdentity(definition: definition, kind: kind) }
+        if let virtual = try virtualIdentity(name) { return virtual }
+        let offering = providerOrder.filter { providerKinds[$0]?.autoProvisions == true }
+        throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
+                            hint: offering.isEmpty ? "run `brokerctl list` to see the identities"
+                                : "run `brokerctl list` to see the identities, or `brokerctl list --provider \(offering[0])` for those provider \"\(offering[0])\" offers")
+    }
+
+    /// An identity's built kind, with or without a section; nil when there is none.
+    public func kind(_ name: String) -> (any IdentityKind)? {
+        kinds[name] ?? (try? virtualIdentity(name))??.kind
+    }
+
+    /// A virtual identity: one a provider with `auto-provision` offers under `name` (`ACCOUNT/ROLE`,
+    /// or `PROVIDER/ACCOUNT/ROLE`), built once per configuration (ConfigMemo) from the name alone,
+    /// so a request costs the same however many the provider could offer. nil when no provider
+    /// offers the name; an error when two do.
+    public func virtualIdentity(_ name: String) throws -> ConfiguredIdentity? {
+        guard identities[name] == nil, providerKinds.values.contains(where: \.autoProvisions) else { return nil }
+        if let known = memo.virtualIdentity(name) { return known }
+        var offers: [(provider: String, offer: OfferedIdentity)] = []
+        for provider in providerOrder {
+            guard let kind = providerKinds[provider], kind.autoProvisions else { continue }
+            if let offer = kind.offeredIdentity(named: name) { offers.append((provider, offer)) }
+            if name.hasPrefix(provider + "/"), let offer = kind.offeredIdentity(named: String(name.dropFirst(provider.count + 1))) {
+                return memo.remember(name, try build(offer, named: name, provider: provider))
+            }
         }
-        return ConfiguredIdentity(definition: definition, kind: kind)
+        guard let only = offers.first else { return nil }
+        guard offers.count == 1 else {
+            throw BrokerFailure(.config, "identity \"\(name)\" is offered by providers \(offers.map { "\"\($0.provider)\"" }.joined(separator: " and ")), which both set auto-provision",
+                                hint: "name it with its provider: \(offers[0].provider)/\(name)")
+        }
+        return memo.remember(name, try build(only.offer, named: name, provider: only.provider))
+    }
+
+    /// The section an offered identity would have, built as a written one is; errors point at the provider.
+    func build(_ offer: OfferedIdentity, named name: String, provider: String) throws -> ConfiguredIdentity {
+        guard let kind = IdentityKinds.named(offer.kind), let section = providers[provider] else {
+            throw BrokerFailure(.internal, "provider \"\(provider)\" offers identities of kind \(offer.kind), which is not registered")
+        }
+        let location = section.settings["auto-provision"]?.last?.location ?? section.location
+        var settings: [String: [ConfigEntry]] = [:]
+        var via: ViaReference?
+        for (key, value) in offer.settings {
+            let entry = ConfigEntry(section: "identity", subsection: name, key: key, value: value, location: location)
+            if key == "via" { via = try Self.parseVia(entry) }
+            settings[key, default: []].append(entry)
+        }
+        let definition = IdentityDefinition(name: name, kind: offer.kind, via: via, location: location, settings: settings)
+        return ConfiguredIdentity(definition: definition, kind: try kind.init(definition))
+    }
+
+    /// Whether `name` is an identity: a section, or a virtual identity.
+    func isIdentity(_ name: String) -> Bool {
+        identities[name] != nil || (try? virtualIdentity(name)) != nil
     }
 
     /// A provider by name, with its built kind, or the error a person needs.
@@ -395,7 +448,7 @@ public struct BrokerConfig: Sendable {
                     // Kept even when the identity is broken: the URL is still bound, and a request
                     // for it must get the identity's error rather than a credential-cache answer.
                     bindings.append(GitBinding(pattern: parsed, identity: identity, location: identityEntry.location))
-                    guard config.identities[identity] != nil || brokenIdentities.contains(identity) else {
+                    guard config.isIdentity(identity) || brokenIdentities.contains(identity) else {
                         let guess = closestMatch(to: identity, among: config.identityOrder)
                         throw ConfigError("[git \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
                                           hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
@@ -413,7 +466,7 @@ public struct BrokerConfig: Sendable {
                     guard let identityEntry = entries.last(where: { $0.key == "identity" }), let identity = identityEntry.value else {
                         throw ConfigError("[registry \"\(pattern)\"] needs identity = NAME", at: location)
                     }
-                    guard config.identities[identity] != nil || brokenIdentities.contains(identity) else {
+                    guard config.isIdentity(identity) || brokenIdentities.contains(identity) else {
                         let guess = closestMatch(to: identity, among: config.identityOrder)
                         throw ConfigError("[registry \"\(pattern)\"] names identity \"\(identity)\", which is not defined", at: identityEntry.location,
                                           hint: guess.map { "did you mean \"\($0)\"?" } ?? "add an [identity \"\(identity)\"] section")
@@ -632,7 +685,7 @@ public struct BrokerConfig: Sendable {
             let viaLocation = definition.entry("via")!.location
             switch via {
             case .identity(let target):
-                guard known.contains(target) else {
+                guard known.contains(target) || config.isIdentity(target) else {
                     errors.append(ConfigError("identity \"\(name)\" has via = identity:\(target), which is not defined", at: viaLocation,
                                               hint: closestMatch(to: target, among: config.identityOrder).map { "did you mean identity:\($0)?" }))
                     continue

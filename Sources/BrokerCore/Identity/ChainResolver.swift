@@ -101,7 +101,7 @@ public final class ChainResolver: @unchecked Sendable {
     /// a digest of every hop's cache parameters, which kinds derive from their settings and the
     /// context alone.
     func chainAndKey(_ name: String, in config: BrokerConfig) throws -> (ArraySlice<ChainHop>, CacheKey) {
-        try config.memo.chain(name, resolver: serial, epoch: contextEpoch) {
+        try config.memo.chain(name, resolver: serial, epoch: contextEpoch, defined: config.identities[name] != nil) {
             let chain = try Self.chain(of: name, in: config)[...]
             return (chain, Self.key(for: chain, context: context))
         }
@@ -268,7 +268,10 @@ public final class ChainResolver: @unchecked Sendable {
 }
 
 /// Chains and cache keys worked out from one configuration, by identity (see
-/// `ChainResolver.chainAndKey`). Bounded by the configuration's identities per resolver.
+/// `ChainResolver.chainAndKey`), and the virtual identities built from it (see
+/// `BrokerConfig.virtualIdentity`). Bounded by the configuration's identities per resolver, plus
+/// at most `virtualLimit` names no section defines (a provider may offer thousands; past the
+/// limit they are built per request rather than remembered).
 public final class ConfigMemo: @unchecked Sendable {
     struct Key: Hashable {
         var resolver: Int
@@ -278,8 +281,24 @@ public final class ConfigMemo: @unchecked Sendable {
 
     private let lock = NSLock()
     private var chains: [Key: (ArraySlice<ChainHop>, CacheKey)] = [:]
+    private var virtuals: [String: ConfiguredIdentity] = [:]
+    static let virtualLimit = 4096
 
     public init() {}
+
+    /// How many virtual identities are remembered (tests).
+    var virtualCount: Int { lock.lock(); defer { lock.unlock() }; return virtuals.count }
+
+    func virtualIdentity(_ name: String) -> ConfiguredIdentity? {
+        lock.lock(); defer { lock.unlock() }
+        return virtuals[name]
+    }
+
+    func remember(_ name: String, _ identity: ConfiguredIdentity) -> ConfiguredIdentity {
+        lock.lock(); defer { lock.unlock() }
+        if virtuals.count < Self.virtualLimit { virtuals[name] = identity }
+        return identity
+    }
 
     private static let serials = NSLock()
     nonisolated(unsafe) private static var lastSerial = 0
@@ -290,7 +309,8 @@ public final class ConfigMemo: @unchecked Sendable {
         return lastSerial
     }
 
-    func chain(_ name: String, resolver: Int, epoch: Int,
+    /// `defined`: `name` has a section (a virtual identity is remembered while the memo keeps it).
+    func chain(_ name: String, resolver: Int, epoch: Int, defined: Bool,
                make: () throws -> (ArraySlice<ChainHop>, CacheKey)) throws -> (ArraySlice<ChainHop>, CacheKey) {
         let key = Key(resolver: resolver, epoch: epoch, name: name)
         lock.lock()
@@ -298,7 +318,8 @@ public final class ConfigMemo: @unchecked Sendable {
         lock.unlock()
         let made = try make()
         lock.lock()
-        chains[key] = made
+        // A virtual name the memo no longer keeps is built per request, its chain too.
+        if defined || virtuals[name] != nil { chains[key] = made }
         lock.unlock()
         return made
     }

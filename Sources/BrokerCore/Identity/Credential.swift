@@ -19,6 +19,8 @@ public enum AWSSessionKind: String, Sendable {
     case session
     /// An assumed role.
     case role
+    /// A federated user's session (GetFederationToken): what the console accepts from user keys.
+    case federated
 }
 
 public struct Credential: Sendable, Equatable {

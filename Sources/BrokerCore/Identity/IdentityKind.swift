@@ -217,12 +217,18 @@ public protocol ResolvedKind: IdentityKind {
     /// Throws when this credential must not be handed to a host (a tool outside the agent);
     /// it may still be used inside the agent as the upstream of another identity.
     func deliverable(_ credential: Credential) throws
+    /// `brokerctl console`: session credentials the AWS sign-in federation accepts, made from
+    /// this kind's credential when it is not one (aws/user: GetFederationToken). `duration`:
+    /// the console session's length. The default is the credential itself.
+    func consoleSession(from credential: Credential, duration: Int, context: ResolveContext) throws -> Credential
 }
 
 extension ResolvedKind {
     public var acquisition: Acquisition { .resolved(self) }
 
     public func deliverable(_ credential: Credential) throws {}
+
+    public func consoleSession(from credential: Credential, duration: Int, context: ResolveContext) throws -> Credential { credential }
 
     public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
         switch credential.value {

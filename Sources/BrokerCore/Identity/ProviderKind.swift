@@ -29,14 +29,24 @@ public protocol ProviderKind: Sendable {
     /// nil when there is none. For `brokerctl status`.
     func sessionExpiry(context: ResolveContext) -> Int64?
     /// The identities this provider can offer (`brokerctl list --provider`), each with the
-    /// settings an `[identity]` section for it needs.
-    func offeredIdentities(context: ResolveContext) throws -> [OfferedIdentity]
+    /// settings an `[identity]` section for it needs. `maximumAge`: a listing made at most this
+    /// many seconds ago may answer (completions); 0 asks the upstream now.
+    func offeredIdentities(context: ResolveContext, maximumAge: Int64) throws -> [OfferedIdentity]
+    /// Whether the identities it offers exist without sections (virtual identities, Atmos's
+    /// `auto_provision_identities`): a request may name one, and listings show them.
+    var autoProvisions: Bool { get }
+    /// The identity this provider would offer under `name`, read from the name alone (no
+    /// network, no listing: the upstream decides whether the session may use it); nil when
+    /// `name` does not have the shape of one. Asked only when `autoProvisions` is true.
+    func offeredIdentity(named name: String) -> OfferedIdentity?
 }
 
 extension ProviderKind {
     public var kindName: String { Self.descriptor.name }
     public var deviceLogin: (any DeviceLoginFlow)? { nil }
-    public func offeredIdentities(context: ResolveContext) throws -> [OfferedIdentity] { [] }
+    public func offeredIdentities(context: ResolveContext, maximumAge: Int64) throws -> [OfferedIdentity] { [] }
+    public var autoProvisions: Bool { false }
+    public func offeredIdentity(named name: String) -> OfferedIdentity? { nil }
 }
 
 /// An identity a provider can offer: a suggested name, its kind and its settings, in order.

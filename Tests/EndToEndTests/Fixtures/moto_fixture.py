@@ -22,6 +22,11 @@ header, unchanged (so signatures still verify) and answers:
                         forwarding them (they are counted); with "body": "...", send that body instead;
                         "headers": {"Location": "..."} adds headers
   POST /__auth          body "on" or "off": moto's signature and policy checks
+  POST /__federation/verify  body {"sessionId", "sessionKey", "sessionToken"}: {"arn": FederatedUser
+                        ARN} when moto issued exactly these credentials through GetFederationToken
+                        (after checking that request's signature and the user's policy), else 404.
+                        moto keeps no record of them and refuses them while auth is on, so the
+                        proxy remembers each one it relayed.
 
 It runs until stdin closes or --lifetime seconds pass (a safety net), then stops moto.
 """
@@ -127,7 +132,7 @@ def provision(moto_endpoint):
 
     may_assume = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": [first_arn, second_arn]},
-        {"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "sts:GetSessionToken"], "Resource": "*"}]})
+        {"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "sts:GetSessionToken", "sts:GetFederationToken"], "Resource": "*"}]})
     iam.put_user_policy(UserName="dev", PolicyName="assume", PolicyDocument=may_assume)
     iam.put_role_policy(RoleName="first", PolicyName="assume", PolicyDocument=may_assume)
     return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"],
@@ -145,6 +150,7 @@ class Proxy(http.server.ThreadingHTTPServer):
         self.counts = {}
         self.requests = []
         self.fault = None  # (status, remaining, code, body, headers)
+        self.federation = {}  # access key id -> (secret, token, arn) that moto's GetFederationToken issued
 
     def count(self, action, signed, record):
         with self.lock:
@@ -152,6 +158,15 @@ class Proxy(http.server.ThreadingHTTPServer):
             keys = [action, "__total"] + ([] if signed else ["__unsigned"])
             for key in keys:
                 self.counts[key] = self.counts.get(key, 0) + 1
+
+    def remember_federation(self, data):
+        import xml.etree.ElementTree as ET
+        root = ET.fromstring(data)
+        def text(name):
+            found = [e.text for e in root.iter() if e.tag.split("}")[-1] == name]
+            return found[0] if found else None
+        with self.lock:
+            self.federation[text("AccessKeyId")] = (text("SecretAccessKey"), text("SessionToken"), text("Arn"))
 
     def take_fault(self):
         with self.lock:
@@ -203,6 +218,14 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                                      spec.get("code", "ServiceUnavailable"), spec.get("body"),
                                      list(spec.get("headers", {}).items()))
             self.reply(200, b"{}")
+        elif self.path == "/__federation/verify":
+            session = json.loads(body or b"{}")
+            with self.server.lock:
+                issued = self.server.federation.get(session.get("sessionId"))
+            if issued and issued[:2] == (session.get("sessionKey"), session.get("sessionToken")):
+                self.reply(200, json.dumps({"arn": issued[2]}).encode())
+            else:
+                self.reply(404, b"{}")
         elif self.path == "/__auth":
             count = b"0" if body.strip() == b"on" else b"inf"
             self.reply(200, post(self.server.moto_endpoint + "/moto-api/reset-auth", count))
@@ -242,6 +265,8 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
             connection.endheaders(body)
             response = connection.getresponse()
             data = response.read()
+            if fields.get("Action") == "GetFederationToken" and response.status == 200:
+                self.server.remember_federation(data)
             headers = [(n, v) for n, v in response.getheaders()
                        if n.lower() not in ("connection", "content-length", "transfer-encoding", "content-type")]
             self.reply(response.status, data, response.getheader("Content-Type") or "text/xml", headers)

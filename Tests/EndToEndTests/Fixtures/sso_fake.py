@@ -29,7 +29,9 @@ Control (JSON bodies):
   GET  /__control/used        [access tokens GetRoleCredentials accepted, in order]
   GET  /__control/signins     [{"arn", "duration"}] of each SigninToken the /federation endpoint issued
 Federation: GET /federation?Action=getSigninToken&SessionDuration&Session={sessionId,sessionKey,
-           sessionToken}: the session is checked with moto's GetCallerIdentity (a role session only).
+           sessionToken}: the session is checked with moto's GetCallerIdentity (a role session), or
+           for a federated user's session with moto_fixture's proxy, which saw moto issue it;
+           SessionDuration is refused for a federated user's session, as AWS does.
   POST /__control/reset       zero counts and polls
 It runs until stdin closes or --lifetime seconds pass.
 """
@@ -45,6 +47,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 import botocore
 
@@ -320,12 +323,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             arn = sts.get_caller_identity()["Arn"]
         except Exception:
-            return self.reply(400, {"message": "the session credentials are not valid"})
+            # moto refuses its own federation tokens while auth is on; its proxy vouches for those it issued.
+            arn = self.federation_arn(session)
+            if arn is None:
+                return self.reply(400, {"message": "the session credentials are not valid"})
         if ":assumed-role/" not in arn and ":federated-user/" not in arn:
             return self.reply(400, {"message": "only role or federation sessions may sign in"})
+        if ":federated-user/" in arn and duration is not None:
+            return self.reply(400, {"message": "SessionDuration is only for role sessions; a federation token's lasts as the token does"})
         with state.lock:
             state.signins.append({"arn": arn, "duration": int(duration) if duration else None})
         return self.reply(200, {"SigninToken": "signin-" + secrets.token_hex(32)})
+
+    def federation_arn(self, session):
+        request = urllib.request.Request(self.server.state.moto_endpoint + "/__federation/verify",
+                                         data=json.dumps(session).encode(), method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.loads(answer.read())["arn"]
+        except Exception:
+            return None
 
     # -- control
 
