@@ -33,7 +33,7 @@ extension CommandCatalog {
     public static let brokerctl = CommandDescription(
         name: "brokerctl",
         summary: "inspect and control the credential-broker agent and configuration",
-        synopsis: ["brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]"],
+        synopsis: ["brokerctl [--config FILE] [--profile NAME] SUBCOMMAND [ARGUMENTS]"],
         description: [
             .paragraph("brokerctl is a person's window into credential-broker: what the configuration defines (`list`, `validate`), what the agent holds (`status`, `audit`), how to end things (`stop`, `logout`), how to set git, docker and kubectl up (`git-setup`, `docker-setup`, `kube-setup`), how to add an identity (`add`), which identity a URL gets (`explain`) and whether it all works (`selftest`, `doctor`). It never prints a secret."),
             .paragraph("Subcommands that read the configuration (`list`, `validate`, `git-setup`) read the file named by `--config`, `BROKER_CONFIG` or the default path. Subcommands that ask the agent (`status`, `stop`, `logout`) ask that configuration's own agent: each configuration file has one (see broker-agent(1)), so nothing is ever answered from another file. Options of a subcommand may come before it (`brokerctl --format json status`); a misspelt subcommand gets a suggestion."),
@@ -41,6 +41,9 @@ extension CommandCatalog {
         options: [
             CommandOption("--config", value: "FILE", completion: .file,
                           "Read FILE instead of `$XDG_CONFIG_HOME/credential-broker/config` (also `BROKER_CONFIG`)."),
+            CommandOption("--profile", value: "NAME",
+                          "Use profile NAME (also `BROKER_PROFILE`): the configuration with its `config.d/NAME` overlay, and that profile's own agent, cache and audit log.",
+                          details: ["Every subcommand then works on the profile: `list` and `validate` read the file and the overlay, `status`, `stop`, `logout` and `audit` the profile's agent, cache and audit log. `brokerctl list --profiles` lists the profiles."]),
             .help,
         ],
         subcommands: [
@@ -48,7 +51,7 @@ extension CommandCatalog {
                        summary: "Show the agent's pid, uptime, socket and cached credentials with their expiry, never the secrets.",
                        details: ["It does not start an agent: when none is running it says so and exits 0. Cached entries are listed by identity, kind and time left, so you can see what a `logout` would drop. Tokens of pool identities that are leased are listed by pool, token fingerprint (the first 12 hex digits of its SHA-256, as in the audit log), holder pid and time left; quarantined ones with the time until they return to the pool. Providers are listed with the time left in their login session (never a token), or the `brokerctl login` to run. When the disk cache or the audit log cannot be written (a full or read-only disk) it says so on a `cache error:` or `audit error:` line; credentials are then kept in memory only."],
                        options: [CatalogText.formatOption]),
-            Subcommand("list", arguments: "[--format table|json] [--names [--for aws|login|whoami]] [--provider PROVIDER [--as-config]]",
+            Subcommand("list", arguments: "[--format table|json] [--names [--for aws|login|whoami]] [--provider PROVIDER [--as-config]] [--profiles]",
                        summary: "List the identities with their kinds and via chains, and the git bindings.",
                        details: ["Reads the configuration only; it neither starts the agent nor reads a secret. The one exception is a provider with `auto-provision = true`: its accounts and roles are identities without sections (`ACCOUNT-ID/ROLE`), and `--names` (what completions run) asks the agent for that provider's listing, one at most 10 minutes old, leaving them out when there is no session.",
                                  "With `--provider PROVIDER` it asks the agent instead what that provider's session can offer: for an `[provider]` of IAM Identity Center, every account and permission set the session may use (ListAccounts and ListAccountRoles, every page), named `ACCOUNT/PERMISSION-SET`; the DEFINED column says `yes` for a name with a section and `virtual` for one the provider's `auto-provision` makes usable without one. `--as-config` prints them as `[identity]` sections to append to the configuration (`brokerctl list --provider corp --as-config >> ~/.config/credential-broker/config`); sections already defined are printed commented out."],
@@ -59,6 +62,8 @@ extension CommandCatalog {
                                          "With --names, only identities whose kind can serve that use: AWS credentials, a login step, or whoami."),
                            CommandOption("--provider", value: "PROVIDER", "List what the provider's session can offer, through the agent (the session must be logged in)."),
                            CommandOption("--as-config", "With --provider: print the offered identities as configuration sections."),
+                           CommandOption("--profiles", "List the profiles (the overlay files in `config.d/` beside the configuration), marking the selected one.",
+                                         details: ["It reads no configuration, so it works while `BROKER_PROFILE` names a profile that does not exist. With `--format json` it prints `directory`, `selected` (or null) and `profiles`, a list of `{name, file, selected}`."]),
                        ]),
             Subcommand("validate", arguments: "[--config FILE] [--format table|json]",
                        summary: "Check the configuration and its secret references; print every error with its file:line and exit 1 if there is one.",
@@ -171,7 +176,7 @@ extension CommandCatalog {
                        positionals: [CommandArgument("DIR", completion: .directory, "The directory to write man/ and completions/ into.")]),
         ] + newcomerSubcommands,
         exitStatus: CatalogText.exitStatus,
-        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_TRACE", "BROKER_KEYRING_BACKEND", "BROKER_KEYRING_PASSWORD", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
+        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_PROFILE", "BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_TRACE", "BROKER_KEYRING_BACKEND", "BROKER_KEYRING_PASSWORD", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"),
         files: CatalogText.files("config", "socket", "entries", "audit"),
         examples: [
             Example("Check that an installation works:", "brokerctl selftest"),

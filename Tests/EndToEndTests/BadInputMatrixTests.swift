@@ -413,7 +413,7 @@ extension BadInputMatrixTests {
         "kube: identity of the wrong kind": (1, "",
               "kube-credential-broker: identity \"bot\": its kind gives password credentials, not a bearer token a cluster accepts (hint: use an identity of kind aws/eks or github/oidc)\n"),
         "brokerctl: unknown command": (64, "",
-              "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]\n"),
+              "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] [--profile NAME] SUBCOMMAND [ARGUMENTS]\n"),
         "brokerctl: logout a/../../b": (1, "",
               "brokerctl: identity \"a/../../b\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
         "brokerctl: whoami ../x": (1, "",

@@ -267,6 +267,21 @@ public struct BrokerConfig: Sendable {
             ], readable: false)
         }
         var document = exists ? ConfigSyntax.loadDocument(path: paths.configFile) : ConfigDocument()
+        if let overlay = paths.profileFile {
+            // A profile adds to the main file, read after it as an include at its end would be:
+            // a section it names again continues there, and a key it sets again wins.
+            guard FileManager.default.fileExists(atPath: overlay) else {
+                return ConfigCheck(config: BrokerConfig(), errors: [
+                    ConfigError("profile \"\(paths.profile ?? "")\" has no overlay file \(overlay)", at: nil,
+                                hint: "create it, or unset BROKER_PROFILE"),
+                ], readable: false)
+            }
+            let added = ConfigSyntax.loadDocument(path: overlay)
+            document.entries += added.entries
+            document.headers += added.headers
+            document.errors += added.errors
+            document.readable = document.readable && added.readable
+        }
         // The agent adds what its environment's ambient brokers define and the file does not.
         var ambient: (entries: [ConfigEntry], identities: [String], failures: [String]) = ([], [], [])
         if let environment, document.readable {
@@ -274,7 +289,7 @@ public struct BrokerConfig: Sendable {
             document.entries += ambient.entries
         }
         var checked = build(document)
-        checked.config.file = exists ? paths.configFile : nil
+        checked.config.file = exists ? paths.configFile : paths.profileFile
         checked.config.ambientIdentities = ambient.identities
         checked.config.ambientFailures = ambient.failures
         return checked
