@@ -112,7 +112,7 @@ extension CommandCatalog {
                            CommandOption("--until", value: "WHEN", "Only records before WHEN."),
                            CommandOption("--identity", value: "NAME", completion: .identity, "Only records about identity NAME."),
                            CommandOption("--outcome", value: "ok|error", completion: .choices(["ok", "error"]), "Only records with this outcome."),
-                           CommandOption("--event", value: "EVENT", completion: .choices(["issued", "denied", "refreshed", "stored", "erased", "leased", "released", "quarantined"]), "Only records of this event."),
+                           CommandOption("--event", value: "EVENT", completion: .choices(["issued", "denied", "refreshed", "stored", "erased", "leased", "released", "quarantined", "revoked", "ambient"]), "Only records of this event."),
                            CommandOption("--format", value: "table|json|jsonl", completion: .choices(["table", "json", "jsonl"]),
                                          "Print a table for people (the default), one JSON document, or one JSON record per line (for a log pipeline)."),
                        ]),

@@ -66,7 +66,7 @@ complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l since -x -d 'onl
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l until -x -d 'only records before WHEN'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l identity -x -a '(__fish_brokerctl_identities)' -d 'only records about identity NAME'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l outcome -x -a 'ok error' -d 'only records with this outcome'
-complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l event -x -a 'issued denied refreshed stored erased leased released quarantined' -d 'only records of this event'
+complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l event -x -a 'issued denied refreshed stored erased leased released quarantined revoked ambient' -d 'only records of this event'
 complete -c brokerctl -n '__fish_seen_subcommand_from audit' -l format -x -a 'table json jsonl' -d 'print a table for people (the default), one JSON document, or one JSON record per line (for a log pipeline)'
 complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l reveal -d 'with get: print the secret (only to a terminal)'
 complete -c brokerctl -n '__fish_seen_subcommand_from secret' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
