@@ -171,6 +171,12 @@ public struct BrokerConfig: Sendable {
         if let definition = identities[name], let kind = kinds[name] { return ConfiguredIdentity(definition: definition, kind: kind) }
         if let virtual = try virtualIdentity(name) { return virtual }
         let offering = providerOrder.filter { providerKinds[$0]?.autoProvisions == true }
+        // An ambient broker that would have defined it but was skipped says why (its sentence
+        // names variables and settings, never a value read through a reference).
+        if let skipped = ambientFailures.first {
+            throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)") + ", and \(skipped)",
+                                hint: "fix the variable the ambient broker names, then `brokerctl stop` so the next request starts an agent with it; `brokerctl status` lists the ambient identities")
+        }
         throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
                             hint: offering.isEmpty ? "run `brokerctl list` to see the identities"
                                 : "run `brokerctl list` to see the identities, or `brokerctl list --provider \(offering[0])` for those provider \"\(offering[0])\" offers")
