@@ -91,6 +91,7 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(audit.stdout.split(separator: "\n").filter { $0.contains("\"issued\"") }.count, 1, audit.stdout)
         let status = sandbox.broker("brokerctl", ["--profile", "acme", "status"])
         XCTAssertTrue(status.stdout.contains(acme.socketPath), status.stdout)
+        XCTAssertTrue(status.stdout.contains("profile        acme (\(sandbox.root)/config/credential-broker/config.d/acme, read after config)"), status.stdout)
     }
 
     func testListProfilesNamesEachOverlayAndTheSelectedOne() throws {
