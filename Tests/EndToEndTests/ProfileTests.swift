@@ -159,6 +159,26 @@ final class ProfileTests: XCTestCase {
         XCTAssertTrue(Kit.agentPIDs(socketDirectory: sandbox.paths.runtimeDirectory).isEmpty, "no agent started")
     }
 
+    func testTheAgentRereadsTheOverlayWhenItChanges() {
+        let sandbox = Sandbox()
+        defer { Kit.stopAgents(sandbox) }
+        _ = twoProfiles(sandbox)
+        XCTAssertEqual(password(fill(sandbox, profile: "acme")), "tok-1")
+        let pid = sandbox.agentPID(profile: "acme")
+        sandbox.write("config/credential-broker/config.d/acme", """
+            [identity "fixed"]
+            \tkind = static
+            \tusername = acme
+            \tsecret = env:HOME
+            [git "https://shared.example"]
+            \tidentity = fixed
+
+            """)
+        let after = fill(sandbox, profile: "acme")
+        XCTAssertEqual(password(after), sandbox.root + "/home", after.stderr)
+        XCTAssertEqual(sandbox.agentPID(profile: "acme"), pid, "the same agent, without a restart")
+    }
+
     func testAnOverlayAddsToTheMainFileAndItsKeysWin() {
         let sandbox = Sandbox()
         defer { Kit.stopAgents(sandbox) }
@@ -186,5 +206,61 @@ final class ProfileTests: XCTestCase {
         XCTAssertEqual(password(fill(sandbox, profile: "globex")), "tok-2", "globex does not see acme's overlay")
         let list = sandbox.broker("brokerctl", ["--profile", "acme", "list"])
         XCTAssertTrue(list.stdout.contains("acme-token") && list.stdout.contains("client-token"), list.stdout)
+    }
+}
+
+private extension Sandbox {
+    func agentPID(profile: String) -> Int32? {
+        let saved = environment["BROKER_PROFILE"]
+        defer { environment["BROKER_PROFILE"] = saved }
+        environment["BROKER_PROFILE"] = profile
+        return agentPID
+    }
+}
+
+/// The same isolation through aws-credential-process and the aws CLI against moto (signature checks on).
+final class ProfileAWSTests: MotoTestCase {
+    func testAnAssumedRoleSessionOfOneProfileIsNeverServedToAnother() throws {
+        let sandbox = Sandbox()
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let secretFile = sandbox.write("secrets/dev", moto.secretAccessKey + "\n")
+        sandbox.writeConfig("""
+            [identity "dev"]
+                kind = aws/user
+                access-key-id = \(moto.accessKeyID)
+                secret-access-key = file:\(secretFile)
+                sts-endpoint = \(moto.endpoint)
+            [identity "deploy"]
+                kind = aws/assume-role
+                via = identity:dev
+                role-arn = \(moto.firstRoleARN)
+                session-name = \(moto.chainSessionName)
+                sts-endpoint = \(moto.endpoint)
+
+            """)
+        sandbox.write("config/credential-broker/config.d/acme", "")
+        sandbox.write("config/credential-broker/config.d/globex", "")
+        func keyID(_ profile: String) -> String? {
+            let result = sandbox.broker("aws-credential-process", ["--identity", "deploy"], extraEnvironment: ["BROKER_PROFILE": profile])
+            return document(result)["AccessKeyId"] as? String
+        }
+        let acme = try XCTUnwrap(keyID("acme"))
+        let globex = try XCTUnwrap(keyID("globex"))
+        XCTAssertNotEqual(acme, globex, "each profile assumed the role itself")
+        XCTAssertEqual(keyID("acme"), acme, "and keeps its own session")
+
+        // The aws CLI, told only BROKER_PROFILE, signs with that profile's session, which moto accepts.
+        let awsConfig = sandbox.write("home/.aws/config", """
+            [profile broker]
+            credential_process = \(Sandbox.executable("aws-credential-process")) --identity deploy
+            region = us-east-1
+
+            """)
+        let who = sandbox.run(pathOf("aws"), ["sts", "get-caller-identity", "--output", "json"],
+                              extraEnvironment: ["AWS_CONFIG_FILE": awsConfig, "AWS_PROFILE": "broker", "BROKER_PROFILE": "globex",
+                                                 "AWS_SHARED_CREDENTIALS_FILE": sandbox.root + "/none", "AWS_ENDPOINT_URL_STS": moto.endpoint,
+                                                 "AWS_EC2_METADATA_DISABLED": "true"], timeout: 60)
+        XCTAssertEqual(who.status, 0, who.stderr)
+        XCTAssertTrue(who.stdout.contains("assumed-role/first/"), who.stdout)
     }
 }
