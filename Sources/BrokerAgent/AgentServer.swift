@@ -522,6 +522,10 @@ public enum AgentFrontend {
                 // One agent per configuration: this agent serves FILE on its own socket.
                 guard let file = args.popFirst() else { printError(usage); return ExitStatus.usage }
                 env.values["BROKER_CONFIG"] = file
+            case "--profile":
+                // Its spawner's profile, whatever BROKER_PROFILE it inherited; empty means none.
+                guard let name = args.popFirst() else { printError(usage); return ExitStatus.usage }
+                env.values["BROKER_PROFILE"] = name
             case "--idle-timeout":
                 guard let text = args.popFirst(), let seconds = try? ConfigSyntax.parseDuration(text, at: SourceLocation(file: "--idle-timeout", line: 0)) else {
                     printError(usage); return ExitStatus.usage

@@ -5,7 +5,7 @@ import BrokerWire
 import Foundation
 
 public struct AuditRecord: Sendable {
-    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined, ambient }
+    public enum Event: String, Sendable { case issued, denied, refreshed, stored, erased, leased, released, quarantined, ambient, revoked }
     public var event: Event
     public var outcome: String           // "ok" or "error"
     public var identity: String?         // nil for unbound git-cache entries

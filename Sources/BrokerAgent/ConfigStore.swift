@@ -50,12 +50,15 @@ public final class ConfigStore: @unchecked Sendable {
         return loaded
     }
 
-    /// Stats the file now and re-reads it when its inode, size or mtime changed.
+    /// Stats the file (and the profile's overlay) now and re-reads them when an inode, size or mtime changed.
     @discardableResult
     public func refresh() -> Result<BrokerConfig, Error> {
-        let newStamp: [Int64] = (try? FileStatus(path: paths.configFile)).map {
-            [Int64(bitPattern: $0.inode), $0.size, $0.modified.seconds, $0.modified.nanoseconds]
-        } ?? [-1]
+        // A profile's overlay is part of the configuration: an edit to either reloads both.
+        let newStamp: [Int64] = ([paths.configFile] + (paths.profileFile.map { [$0] } ?? [])).flatMap { file in
+            (try? FileStatus(path: file)).map {
+                [Int64(bitPattern: $0.inode), $0.size, $0.modified.seconds, $0.modified.nanoseconds]
+            } ?? [-1]
+        }
         lock.lock(); defer { lock.unlock() }
         checkedAt = monotonicSeconds()
         if newStamp != stamp {

@@ -12,6 +12,8 @@ public final class EnvWrapSessions: @unchecked Sendable {
     /// pid → files to remove when it exits (generated AWS config files).
     private var files: [Int32: [String]] = [:]
     private var leases: Set<Int32> = []
+    /// pid → credentials to revoke once no running wrap holds them (github/sts `revoke`).
+    private var revocations: [Int32: [Revocation]] = [:]
     private var watcherInstance: ProcessExitWatcher?
 
     public init() {}
@@ -32,10 +34,18 @@ public final class EnvWrapSessions: @unchecked Sendable {
         return started
     }
 
+    /// A credential handed to a wrap that must be revoked when the last wrap holding it ends.
+    struct Revocation {
+        /// Which credential (a token fingerprint): two wraps handed the same token share it.
+        var key: String
+        var revoke: @Sendable () -> Void
+    }
+
     /// Ties what was handed out to `pid`'s life. Throws when the process is already gone.
-    func lease(_ pid: Int32, removing paths: [String] = []) throws {
+    func lease(_ pid: Int32, removing paths: [String] = [], revoking: [Revocation] = []) throws {
         lock.lock()
         files[pid, default: []] += paths
+        revocations[pid, default: []] += revoking
         leases.insert(pid)
         let watcher = watcherInstance ?? ProcessExitWatcher { [weak self] pid in self?.end(pid) }
         watcherInstance = watcher
@@ -52,10 +62,17 @@ public final class EnvWrapSessions: @unchecked Sendable {
         lock.lock()
         let doomed = files.removeValue(forKey: pid) ?? []
         leases.remove(pid)
+        let ended = revocations.removeValue(forKey: pid) ?? []
+        let stillHeld = Set(revocations.values.joined().map(\.key))
         let endpoint = self.endpoint
         lock.unlock()
         endpoint?.revoke(pid: pid)
         for path in doomed { unlink(path) }
+        // Off the exit watcher's thread: a revoke is a network call.
+        var revoked: Set<String> = []
+        for revocation in ended where !stillHeld.contains(revocation.key) && revoked.insert(revocation.key).inserted {
+            Thread.detachNewThread(revocation.revoke)
+        }
     }
 
     /// Agent shutdown: the port closes and generated files go.
@@ -64,6 +81,9 @@ public final class EnvWrapSessions: @unchecked Sendable {
         let all = files.values.flatMap { $0 }
         files.removeAll()
         leases.removeAll()
+        // Tokens of wraps still running when the agent stops are left to expire: revoking
+        // them would break commands that are still using them.
+        revocations.removeAll()
         let endpoint = self.endpoint
         self.endpoint = nil
         lock.unlock()

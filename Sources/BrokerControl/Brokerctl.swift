@@ -46,6 +46,11 @@ public struct Brokerctl {
                 } else {
                     return usageError("--config needs a file")
                 }
+            } else if first == "--profile" || first.hasPrefix("--profile=") {
+                args.removeFirst()
+                let name = first == "--profile" ? args.popFirst() : String(first.dropFirst("--profile=".count))
+                guard let name, !name.isEmpty else { return usageError("--profile needs a profile name") }
+                env.values["BROKER_PROFILE"] = name
             } else if let option = Self.subcommandOption(first), option.value == nil || first.contains("=") || args.count > 1 {
                 // A subcommand's option before it (`brokerctl --format json status`) counts as given after it.
                 let words = option.value == nil || first.contains("=") ? 1 : 2

@@ -12,6 +12,7 @@ extension CommandCatalog {
                 .definitions([
                     Definition("$XDG_CONFIG_HOME/credential-broker/config", ["The default location: `~/.config/credential-broker/config` when XDG_CONFIG_HOME is unset."]),
                     Definition("BROKER_CONFIG=FILE", ["Names another file; `brokerctl --config FILE` does the same for one command."]),
+                    Definition("config.d/NAME", ["Profile NAME's overlay, beside the configuration file, read after it when `BROKER_PROFILE=NAME` (or `brokerctl --profile NAME`) selects it; see PROFILES."]),
                 ]),
             ]),
             ManualSection("DESCRIPTION", [
@@ -234,7 +235,8 @@ extension CommandCatalog {
             ]),
             ManualSection("[ambient]", [
                 .paragraph("Ambient brokers turn what a CI job's environment already holds into identities, so a job needs no configuration file to use them, and a configuration can chain from them. Each broker looks at environment variables only (no network, no files) and adds identities and git bindings that the file does not define itself: the file always wins. The sections they add are validated like the file's; a broker whose sections do not fit is skipped, written to the audit log as an `ambient` error and shown by `brokerctl status`, and every other identity keeps working. `brokerctl status` lists the identities they added."),
-                .paragraph("They read the agent's environment, which is the environment of the adapter that started the agent (in CI: the first git, aws or broker-env-wrap call of the job). An agent started elsewhere does not see a job's variables: start it inside the job (any adapter call does), and keep one configuration per agent (`brokerctl stop` ends one started with other variables)."),
+                .paragraph("They read the agent's environment, which is the environment of the adapter that started the agent (in CI: the first git, aws or broker-env-wrap call of the job). A client finds its agent by configuration file and profile, never by environment, so an adapter started later with other variables (another job's `ACTIONS_ID_TOKEN_REQUEST_TOKEN` or `GITHUB_TOKEN`, another `AWS_ROLE_ARN`) reaches the agent already running and is answered from the first adapter's variables: its own are not read. An agent started elsewhere (by a login shell on a self-hosted runner) does not see a job's variables at all."),
+                .paragraph("So keep one agent per set of ambient variables: start it inside the job (any adapter call does) and end it with the job (`brokerctl stop` as the job's last step, or an `XDG_RUNTIME_DIR` or `BROKER_SOCKET_DIR` of the job's own), and give jobs that run side by side on one machine a profile each (`BROKER_PROFILE`, see PROFILES) or a socket directory each: separate agents, caches and audit logs, so no job is answered with another job's token."),
                 .definitions([
                     Definition("enabled = auto|true|false", style: .synopsis, ["`auto` (the default) consults the brokers only when `CI` is `true` or `1`, as GitHub Actions, GitLab CI, CircleCI, Buildkite and others set it; `true` consults them anywhere; `false` never."]),
                     Definition("github-actions = auto|true|false", style: .synopsis, [
@@ -253,9 +255,26 @@ extension CommandCatalog {
                     Definition("region = REGION", style: .synopsis, ["The region of references that name none (default `AWS_REGION`, then `AWS_DEFAULT_REGION`, then us-east-1)."]),
                 ]),
             ]),
+            ManualSection("PROFILES", [
+                .paragraph("Profiles are several configurations on one machine that must never share a token: a consultant's two clients, two CI jobs on one runner. Profile NAME is the file `config.d/NAME` beside the configuration file (`~/.config/credential-broker/config.d/NAME` for the default one), exactly that name with no extension; `BROKER_PROFILE=NAME` selects it for every program (the adapters, broker-env-wrap and brokerctl), and `brokerctl --profile NAME` for one command. `brokerctl list --profiles` lists them."),
+                .paragraph("An overlay adds to the configuration file: it is read after the file, as an `[include]` at the file's end would be, so it can use the file's identities and providers (in `via` chains and bindings), a key it sets again in a section the file has wins (git's last-one-wins rule, e.g. `[agent] idle-timeout`), and a section it names again continues the file's (so define a profile's own identities under names the file does not use). The main file may be missing; the overlay then stands alone. `[include]` works in it as in the file. `[profile \"NAME\"]` sections in the main file are not supported: an overlay is a file of its own, so a client's identities can be kept, copied and removed whole."),
+                .paragraph("A selected profile has its own agent (socket `agent-KEY.sock`, KEY a hash of the overlay's canonical path), its own disk cache (`$XDG_CACHE_HOME/credential-broker/profiles/NAME/entries/`) and its own audit log, agent log and leases (`$XDG_STATE_HOME/credential-broker/profiles/NAME/`). A credential cached under one profile is never served under another or without a profile, even for an identity both read from the main file; each fetches its own. Ambient brokers (see [ambient]) read the environment of the adapter that starts that profile's agent."),
+                .paragraph("A profile name is letters, digits, `.`, `_` and `-`, not starting with `.`, at most 64 characters: `a/b` and `..` are refused before any file is opened. A profile that does not exist is an error naming the profiles that do, from every program."),
+                .code("""
+                # ~/.config/credential-broker/config.d/acme
+                [identity "acme-aws"]
+                    kind = aws/assume-role
+                    via = identity:me
+                    role-arn = arn:aws:iam::111111111111:role/contractor
+
+                # BROKER_PROFILE=acme aws --profile acme-aws s3 ls
+                """),
+            ]),
             ManualSection("FILES", [
                 .definitions([
                     Definition("$XDG_CONFIG_HOME/credential-broker/config", ["The configuration file."]),
+                    Definition("$XDG_CONFIG_HOME/credential-broker/config.d/NAME", ["Profile NAME's overlay (PROFILES)."]),
+                    Definition("$XDG_STATE_HOME/credential-broker/profiles/NAME/", ["Profile NAME's audit log, agent log and leases; its cache is under `$XDG_CACHE_HOME/credential-broker/profiles/NAME/`."]),
                     Definition("$XDG_STATE_HOME/credential-broker/leases/", ["github/pat-pool leases and quarantines, one 0600 file per pool, by token fingerprint."]),
                 ]),
             ]),

@@ -25,7 +25,7 @@ extension CommandCatalog {
             Definition("64", style: .plain, "Wrong usage: no identity, or an unknown argument."),
         ],
         environment: [Definition("BROKER_IDENTITY", ["The identity to hand out when `--identity` is not given."])] + CatalogText.environment("BROKER_TRACE")
-            + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
+            + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_PROFILE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "entries", "agentlog"),
         examples: [
             Example("A profile in `~/.aws/config` (use the absolute path: botocore runs it without a shell):",

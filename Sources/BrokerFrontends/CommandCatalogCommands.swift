@@ -17,6 +17,9 @@ package enum CatalogText {
         "BROKER_CONFIG": Definition("BROKER_CONFIG", [
             "The configuration file to read instead of `$XDG_CONFIG_HOME/credential-broker/config`. Unlike the default file, a file named here must exist. Another file than the default one is served by its own agent (see broker-agent(1)), so a request is never answered from another configuration.",
         ]),
+        "BROKER_PROFILE": Definition("BROKER_PROFILE", [
+            "The profile to use: its overlay `config.d/NAME`, beside the configuration file, is read after that file, and it has its own agent, credential cache and audit log, so no token is shared between profiles. A profile that does not exist is an error naming the ones that do; `brokerctl list --profiles` lists them. See PROFILES in credential-broker(5).",
+        ]),
         "BROKER_SOCKET_DIR": Definition("BROKER_SOCKET_DIR", [
             "The directory of the agent's socket and spawn lock, instead of `$XDG_RUNTIME_DIR/credential-broker`.",
         ]),
@@ -118,7 +121,7 @@ extension CommandCatalog {
             Definition("1", style: .plain, "Failure: one line on standard error, nothing on standard output. git then tries its next helper or prompts."),
             Definition("64", style: .plain, "Wrong usage: an unknown option or no operation. The usage is printed on standard error."),
         ],
-        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
+        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_PROFILE", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME")
             + [Definition("Everything else", style: .plain, [
                 "An agent started by this helper inherits the helper's whole environment, and so, through git, that of the shell that ran git. `env:NAME` secrets are read from that environment; see broker-agent(1).",
             ])],
@@ -145,10 +148,11 @@ extension CommandCatalog {
             .paragraph("It listens on `$XDG_RUNTIME_DIR/credential-broker/agent.sock`, or `$XDG_CACHE_HOME/credential-broker/run/agent.sock` when XDG_RUNTIME_DIR is unset; `BROKER_SOCKET_DIR` or `--socket-dir` names another directory. Its directories are created with mode 0700; an existing one that group or others can enter is refused with the `chmod 0700` command that fixes it. On every connection the agent checks the peer's user id (SO_PEERCRED on Linux, getpeereid on macOS) and closes connections from any other user without answering."),
             .subheading("One agent per configuration"),
             .paragraph("A request is never answered from a configuration other than the one it was made under. The default configuration's agent listens on `agent.sock`; a configuration named by `BROKER_CONFIG` or `brokerctl --config` that is another file gets its own agent, on `agent-KEY.sock` in the same directory, where KEY is 16 hex digits of a hash (FNV-1a) of the file's canonical path. Clients compute the same name, so `BROKER_CONFIG=other.conf git fetch` starts or finds the agent of `other.conf`, and `brokerctl status` under the same variable shows that agent and its file. Each agent keeps its own git credential-cache entries; the disk cache and the audit log are shared, and cache entries are keyed by the whole identity chain and its settings, so two files that define a name differently never share a credential."),
+            .paragraph("A profile (`BROKER_PROFILE=NAME`, `brokerctl --profile NAME`; see credential-broker(5)) is a configuration of its own: its agent listens on `agent-KEY.sock`, KEY a hash of the overlay's canonical path, and it keeps its disk cache, audit log, agent log and leases under `profiles/NAME/` in the usual cache and state directories. Two profiles never share a credential, even one defined identically in both."),
             .subheading("Cache"),
             .paragraph("Credentials with an expiry are cached in memory and in `$XDG_CACHE_HOME/credential-broker/entries/` (files of mode 0600), so a restarted agent need not mint them again. Long-lived secrets read through `env:`, `file:` and `cmd:` references are held in memory only. Concurrent requests for the same credential cause one upstream call, and a cached credential is refreshed in the background `[agent] refresh-ahead` before it would fall below its minimum validity, so callers seldom wait."),
             .subheading("Whose environment"),
-            .paragraph("The agent keeps the environment it was started with: that of whichever client happened to start it. `env:NAME` secrets are read from that environment, not from the shell of the program asking. A variable that is missing there is an error that says so; export it and run `brokerctl stop`, and the next request starts an agent that has it."),
+            .paragraph("The agent keeps the environment it was started with: that of whichever client happened to start it. `env:NAME` secrets and the variables ambient brokers read (a CI job's `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, `GITHUB_TOKEN`, `AWS_*` keys) come from that environment, not from the shell of the program asking; a client started later with other values reaches the same agent (clients find it by configuration and profile, not by environment) and is answered from the first one's. Jobs whose variables must not mix use a profile or a socket directory each. A variable that is missing there is an error that says so; export it and run `brokerctl stop`, and the next request starts an agent that has it."),
             .subheading("Lifetime"),
             .paragraph("The agent exits after `[agent] idle-timeout` (default 15m) without a request, but not while it holds git credential-cache entries, which would be lost (git credential-cache--daemon lives as long as its cache, too). It also exits on SIGTERM or SIGINT and when `brokerctl stop` asks. It rereads the configuration whenever the file changes, so edits need no restart."),
         ],
@@ -159,6 +163,9 @@ extension CommandCatalog {
             CommandOption("--config", value: "FILE", completion: .file,
                           "Serve the configuration in FILE (as `BROKER_CONFIG` does), on that configuration's own socket.",
                           details: ["Clients pass it when they start an agent for a configuration other than the default one."]),
+            CommandOption("--profile", value: "NAME",
+                          "Serve profile NAME (as `BROKER_PROFILE` does): the configuration with its `config.d/NAME` overlay, on the profile's own socket, cache and audit log.",
+                          details: ["Clients always pass it when they start an agent, empty for no profile, so the agent serves their profile whatever its inherited environment says."]),
             CommandOption("--idle-timeout", value: "DURATION",
                           "Exit after DURATION without requests, such as 90s, 15m or 1h30m, instead of `[agent] idle-timeout`."),
             CommandOption("--spawned", "Run as started by a client: detach, log to `agent.log` and report readiness on standard output.",
@@ -181,7 +188,7 @@ extension CommandCatalog {
             Definition("1", style: .plain, "The agent could not start: one line on standard error (and, with `--spawned`, on standard output for the client)."),
             Definition("64", style: .plain, "Wrong usage: an unknown option or a bad DURATION."),
         ],
-        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_SOCKET_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
+        environment: CatalogText.environment("BROKER_CONFIG", "BROKER_PROFILE", "BROKER_SOCKET_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR")
             + [Definition("Variables named by env: secrets", style: .plain, [
                 "Read from the agent's own environment, inherited from the client that started it. See \"Whose environment\" above.",
             ])],

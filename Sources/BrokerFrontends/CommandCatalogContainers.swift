@@ -36,7 +36,7 @@ extension CommandCatalog {
             Definition("1", style: .plain, "Failure, or no login for the registry: one line on standard output."),
             Definition("64", style: .plain, "Wrong usage: no action, or an unknown argument."),
         ],
-        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
+        environment: CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_PROFILE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "agentlog"),
         examples: [
             Example("Bind ECR registries to an identity, in `~/.config/credential-broker/config`:",
@@ -71,7 +71,7 @@ extension CommandCatalog {
         environment: [
             Definition("KUBERNETES_EXEC_INFO", ["Set by client-go: the ExecCredential whose `apiVersion` the answer uses."]),
             Definition("BROKER_IDENTITY", ["The identity to hand out when `--identity` is not given."]),
-        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
+        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_PROFILE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "agentlog"),
         examples: [
             Example("An EKS identity, in `~/.config/credential-broker/config`:",

@@ -62,7 +62,7 @@ extension CommandCatalog {
             Definition("BROKER_ENV_WRAP", ["Set by the wrap to its pid; its presence makes a further wrap refuse to run without `--nested`."]),
             Definition("PATH", ["Where COMMAND is looked for."]),
             Definition("GITHUB_ENV", ["The file `--format github` appends to."]),
-        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
+        ] + CatalogText.environment("BROKER_SOCKET_DIR", "BROKER_AGENT", "BROKER_CONFIG", "BROKER_PROFILE", "BROKER_TRACE", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"),
         files: CatalogText.files("socket", "config", "audit", "agentlog"),
         examples: [
             Example("terraform with credentials that refresh for as long as it runs:", "broker-env-wrap --identity prod-admin -- terraform apply"),

@@ -197,10 +197,12 @@ struct AgentSpawner {
         posix_spawn_file_actions_addclose(&actions, writeEnd)
         _ = cbroker_spawn_close_from(&actions, 3)
 
-        // The configuration goes by argument: the agent must serve the file this client asked
-        // for, whatever BROKER_CONFIG its inherited environment holds (brokerctl --config).
+        // The configuration and profile go by argument: the agent must serve what this client
+        // asked for, whatever BROKER_CONFIG or BROKER_PROFILE its inherited environment holds
+        // (brokerctl --config, --profile).
         let argv = [executable, "--spawned", "--socket-dir", paths.runtimeDirectory]
             + (paths.configFileIsExplicit ? ["--config", paths.configFile] : [])
+            + ["--profile", paths.profile ?? ""]
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         var pid: pid_t = 0

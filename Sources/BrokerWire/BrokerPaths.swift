@@ -21,6 +21,10 @@ public struct BrokerPaths: Equatable, Sendable {
     /// Empty for the default configuration; otherwise a hash of the other file's canonical path,
     /// which names that configuration's own agent socket (D15: one agent per configuration).
     public var agentKey: String
+    /// The profile selected by `BROKER_PROFILE` or `brokerctl --profile`: its overlay
+    /// (`config.d/NAME` beside the config file) is read after the config file, and it has its
+    /// own agent, cache and audit log, so two profiles never share a token.
+    public var profile: String?
 
     public enum ConfigOrigin: Equatable, Sendable { case standard, environment, option }
 
@@ -29,6 +33,10 @@ public struct BrokerPaths: Equatable, Sendable {
     public var auditLogPath: String { stateDirectory + "/audit.log" }
     public var agentLogPath: String { stateDirectory + "/agent.log" }
     public var cacheEntriesDirectory: String { cacheDirectory + "/entries" }
+    /// Where profile overlays live: `config.d/` beside the config file.
+    public var profilesDirectory: String { Self.directoryOf(configFile) + "/config.d" }
+    /// The selected profile's overlay file, nil without a profile.
+    public var profileFile: String? { profile.map { profilesDirectory + "/" + $0 } }
 
     public init(runtimeDirectory: String, cacheDirectory: String, stateDirectory: String, configFile: String, configFileIsExplicit: Bool = false) {
         self.runtimeDirectory = runtimeDirectory
@@ -38,6 +46,7 @@ public struct BrokerPaths: Equatable, Sendable {
         self.configFileIsExplicit = configFileIsExplicit
         self.configOrigin = configFileIsExplicit ? .environment : .standard
         self.agentKey = ""
+        self.profile = nil
     }
 
     /// XDG base directories, with the usual fallbacks under HOME. `BROKER_SOCKET_DIR` overrides
@@ -57,14 +66,81 @@ public struct BrokerPaths: Equatable, Sendable {
             ?? cache + "/run"
         let state = (absolute("XDG_STATE_HOME") ?? home + "/.local/state") + "/credential-broker"
         let standard = (absolute("XDG_CONFIG_HOME") ?? home + "/.config") + "/credential-broker/config"
+        var paths = BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: standard)
         if let explicit = env["BROKER_CONFIG"], !explicit.isEmpty {
             // Absolute and with links resolved, so every client names the same file the same way.
             let file = canonicalPath(explicit)
-            var paths = BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: file, configFileIsExplicit: true)
+            paths = BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: file, configFileIsExplicit: true)
             if file != canonicalPath(standard) { paths.agentKey = agentKey(for: file) }
-            return paths
         }
-        return BrokerPaths(runtimeDirectory: runtime, cacheDirectory: cache, stateDirectory: state, configFile: standard)
+        if let name = env["BROKER_PROFILE"], !name.isEmpty {
+            try paths.select(profile: name)
+        }
+        return paths
+    }
+
+    /// Points every per-agent path at profile `name`: its own socket (keyed by the overlay's
+    /// canonical path), and its own cache and state directories, `profiles/NAME` under the usual
+    /// ones (`profiles/NAME-KEY` for a configuration other than the default, KEY naming it), so
+    /// a token cached for one profile is never served to another, even for an identical section.
+    public mutating func select(profile name: String) throws {
+        try Self.checkProfileName(name)
+        let overlay = profilesDirectory + "/" + name
+        guard Self.isRegularFile(overlay) else {
+            let existing = Self.profiles(in: profilesDirectory)
+            throw BrokerFailure(.config, "profile \"\(name)\" does not exist: there is no \(overlay)",
+                                hint: existing.isEmpty
+                                    ? "create \(overlay) (no profiles are defined), or unset BROKER_PROFILE"
+                                    : "profiles defined: \(existing.joined(separator: ", ")); or create \(overlay)")
+        }
+        let folder = "/profiles/" + name + (agentKey.isEmpty ? "" : "-" + agentKey)
+        cacheDirectory += folder
+        stateDirectory += folder
+        // Marked, so a configuration file that happens to be the overlay itself (BROKER_CONFIG=
+        // …/config.d/NAME, read without the main file) never shares this agent.
+        agentKey = Self.agentKey(for: Self.canonicalPath(overlay) + "\u{0}profile")
+        profile = name
+    }
+
+    /// A profile name is one file name in `config.d/`: letters, digits, `.`, `_` and `-`, not
+    /// starting with a dot (so neither `..` nor a hidden file), at most 64 characters (it is
+    /// part of directory names).
+    public static func checkProfileName(_ name: String) throws {
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == 0x2d || byte == 0x2e || byte == 0x5f
+        }
+        guard allowed, !name.hasPrefix("."), (1...64).contains(name.utf8.count) else {
+            throw BrokerFailure(.config, "profile name \"\(WireCodec.printable(name))\" is not allowed: a profile is one file in config.d/, named with letters, digits, '.', '_' and '-', not starting with '.', at most 64 characters",
+                                hint: "fix BROKER_PROFILE or --profile")
+        }
+    }
+
+    /// The profiles defined in `directory` (config.d/): regular files (or links to them) with
+    /// a valid profile name, sorted. Anything else there (editor backups like `x~`, hidden
+    /// files, folders) is not a profile.
+    public static func profiles(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard (try? checkProfileName(name)) != nil, isRegularFile(directory + "/" + name) else { continue }
+            names.append(name)
+        }
+        return names.sorted()
+    }
+
+    static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
+    }
+
+    static func directoryOf(_ file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        return slash == file.startIndex ? "" : String(file[..<slash])
     }
 
     /// The socket name's key for a configuration file: 16 hex digits of FNV-1a over its canonical

@@ -34,7 +34,7 @@ final class BrokerctlRoutingTests: XCTestCase {
             XCTAssertTrue(result.err.hasPrefix("brokerctl: brokerctl \(subcommand) does not take --format; its output is for people. These print JSON: status, list, validate, stop, logout, whoami, audit"), result.err)
             let listed = result.err.split(separator: "\n")[0].components(separatedBy: "These print JSON: ").last ?? ""
             XCTAssertFalse(listed.split(separator: ",").contains { ["selftest", "login"].contains($0.trimmingCharacters(in: .whitespaces)) }, listed)
-            XCTAssertTrue(result.err.contains("usage: brokerctl [--config FILE] \(subcommand)"), "the subcommand's own usage: \(result.err)")
+            XCTAssertTrue(result.err.contains("usage: brokerctl [--config FILE] [--profile NAME] \(subcommand)"), "the subcommand's own usage: \(result.err)")
         }
     }
 
@@ -58,7 +58,7 @@ final class BrokerctlRoutingTests: XCTestCase {
     func testAnUnknownOptionPrintsTheSubcommandsUsage() {
         let result = run(["audit", "--tial", "5"])
         XCTAssertEqual(result.status, ExitStatus.usage)
-        XCTAssertEqual(result.err, "brokerctl: unknown option --tial\nusage: brokerctl [--config FILE] audit [--tail N] [--since WHEN] [--until WHEN] [--identity NAME] [--outcome ok|error] [--event EVENT] [--format table|json|jsonl]\n")
+        XCTAssertEqual(result.err, "brokerctl: unknown option --tial\nusage: brokerctl [--config FILE] [--profile NAME] audit [--tail N] [--since WHEN] [--until WHEN] [--identity NAME] [--outcome ok|error] [--event EVENT] [--format table|json|jsonl]\n")
     }
 
     func testCountsAreSingularForOne() {

@@ -181,10 +181,10 @@ final class DocumentationTests: XCTestCase {
     }
 
     func testSubcommandUsageNamesItsSynopsisAndUnknownNamesFallBack() {
-        XCTAssertTrue(CommandCatalog.usage(for: "brokerctl logout").hasPrefix("usage: brokerctl [--config FILE] logout [IDENTITY|PROVIDER|--all] [--format table|json]\n"))
+        XCTAssertTrue(CommandCatalog.usage(for: "brokerctl logout").hasPrefix("usage: brokerctl [--config FILE] [--profile NAME] logout [IDENTITY|PROVIDER|--all] [--format table|json]\n"))
         XCTAssertEqual(CommandCatalog.usage(for: "brokerctl no-such-subcommand"), CommandCatalog.usage(for: "brokerctl"))
         XCTAssertEqual(CommandCatalog.usage(for: "no-such-command"), "")
-        XCTAssertEqual(CommandCatalog.shortUsage(for: "brokerctl audit"), "usage: brokerctl [--config FILE] audit [--tail N] [--since WHEN] [--until WHEN] [--identity NAME] [--outcome ok|error] [--event EVENT] [--format table|json|jsonl]")
+        XCTAssertEqual(CommandCatalog.shortUsage(for: "brokerctl audit"), "usage: brokerctl [--config FILE] [--profile NAME] audit [--tail N] [--since WHEN] [--until WHEN] [--identity NAME] [--outcome ok|error] [--event EVENT] [--format table|json|jsonl]")
     }
 
     func testHelpTextCarriesNoMarkup() {

@@ -23,6 +23,8 @@ final class BadInputMatrixTests: XCTestCase {
         /// Gets a fresh sandbox (rows that break directories).
         var isolated = false
         var config: String? = nil
+        /// The agent must still answer after the row (hostile upstreams must not take it down).
+        var agentStaysUp = false
     }
 
     static let baseConfig = """
@@ -164,7 +166,99 @@ final class BadInputMatrixTests: XCTestCase {
             Row(name: "socket: relative bin_dir", run: socket("v=1\nop=env.plan\nidentity[]=bot\npid=\(getpid())\nbin_dir=../../tmp\n\n")),
         ]
         rows += environmentRows
+        rows += hostileUpstreamRows
         return rows
+    }
+
+    /// Fixtures/hostile_upstream.py, shared by every row that talks to it: its request token, the
+    /// exchange's token and the remote secret all contain "hunter2", so the leak check covers them.
+    static let hostile: PythonFixture? = try? PythonFixture("hostile_upstream.py", [
+        "--request-token", "hunter2-request", "--sts-token", "ghs_hunter2sts", "--secret-value", "hunter2-remote", "--lifetime", "900",
+    ])
+    static var hostileBase: String { "http://127.0.0.1:\(hostile?.port ?? 9)" }
+
+    /// An adapter run with the hostile upstream's address in its (and so the agent's) environment.
+    static func upstream(_ name: String, _ args: [String], stdin: String = "", _ environment: [String: String] = [:]) -> (Sandbox) -> RawResult {
+        { sandbox in
+            var env = ["BOT_TOKEN": "hunter2", "ACTIONS_ID_TOKEN_REQUEST_URL": hostileBase + "/oidc/ok",
+                       "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "hunter2-request",
+                       "AWS_ENDPOINT_URL_SECRETS_MANAGER": hostileBase + "/aws", "AWS_ENDPOINT_URL_SSM": hostileBase + "/aws"]
+            for (key, value) in environment { env[key] = value.replacingOccurrences(of: "HOSTILE", with: hostileBase) }
+            return sandbox.runRaw(Sandbox.executable(name), args, stdin: Array(stdin.utf8), extraEnvironment: env, timeout: 30)
+        }
+    }
+
+    /// #18's sources answering badly: the Actions OIDC endpoint, a github/sts exchange, Secrets
+    /// Manager and SSM, and ambient variables that do not fit. Each gets a sentence and a hint,
+    /// leaks nothing, and leaves the agent up.
+    static var hostileUpstreamRows: [Row] {
+        // swift-corelibs-foundation makes its URL cache's (empty) directories under XDG_CACHE_HOME
+        // on a process's first HTTP request, though the agent's session has no URL cache.
+        let spawned: Set<String> = ["run/agent.sock", "run/spawn.lock", "cache/org.swift.foundation.URLCache", "cache/org.swift.foundation.URLCache/broker-agent"]
+        let execInfo = #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#
+        func oidc(_ mode: String) -> Row {
+            Row(name: "oidc: \(mode)", run: { sandbox in
+                upstream("kube-credential-broker", ["--identity", "job"],
+                         ["ACTIONS_ID_TOKEN_REQUEST_URL": "HOSTILE/oidc/\(mode)", "KUBERNETES_EXEC_INFO": execInfo])(sandbox)
+            }, mayChange: spawned, isolated: true, config: "[identity \"job\"]\n    kind = github/oidc\n    audience = octo-sts.test\n",
+                agentStaysUp: true)
+        }
+        func sts(_ mode: String) -> Row {
+            Row(name: "sts: \(mode)", run: upstream("git-credential-broker", ["get"], stdin: "protocol=https\nhost=sts.example\n\n"),
+                mayChange: spawned, isolated: true, config: """
+                    [identity "job"]
+                        kind = github/oidc
+                        audience = octo-sts.test
+                    [identity "repo"]
+                        kind = github/sts
+                        via = identity:job
+                        url = HOSTILE/sts/\(mode)
+                        scope = acme/app
+                        policy = ci
+                    [git "https://sts.example"]
+                        identity = repo
+
+                    """, agentStaysUp: true)
+        }
+        func remote(_ reference: String) -> Row {
+            Row(name: "remote secret: \(reference)", run: upstream("git-credential-broker", ["get"], stdin: "protocol=https\nhost=sm.example\n\n"),
+                mayChange: spawned, isolated: true, config: """
+                    [secrets]
+                        aws-identity = keys
+                        region = us-east-1
+                    [identity "keys"]
+                        kind = aws/user
+                        access-key-id = AKIAEXAMPLE
+                        secret-access-key = env:BOT_TOKEN
+                        session-token = env:BOT_TOKEN
+                    [identity "shared"]
+                        kind = static
+                        username = u
+                        secret = \(reference)
+                    [git "https://sm.example"]
+                        identity = shared
+
+                    """, agentStaysUp: true)
+        }
+        func ambient(_ name: String, _ identity: String, _ environment: [String: String]) -> Row {
+            let job = ["CI": "true", "GITHUB_ACTIONS": "true"].merging(environment) { $1 }
+            return Row(name: "ambient: \(name)", run: upstream("aws-credential-process", ["--identity", identity], job),
+                       mayChange: spawned, isolated: true, config: "", agentStaysUp: true)
+        }
+        return ["status500", "badjson", "noexp", "expired", "crlf"].map(oidc)
+            + ["missing", "crlf", "control", "huge", "echo"].map(sts)
+            + ["aws-secretsmanager:malformed", "aws-secretsmanager:denied", "aws-secretsmanager:binary",
+               "aws-ssm:/malformed", "aws-ssm:/denied", "aws-ssm:/missing"].map(remote)
+            + [
+                ambient("request URL over plain http to another host", "gha-aws",
+                        ["ACTIONS_ID_TOKEN_REQUEST_URL": "http://actions.example/token", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"]),
+                ambient("request URL that is not a URL", "gha-aws",
+                        ["ACTIONS_ID_TOKEN_REQUEST_URL": "::not a url::", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"]),
+                ambient("role ARN with a newline", "gha-aws", ["AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci\nrole-arn = x"]),
+                ambient("server URL with a newline", "gha-token",
+                        ["GITHUB_TOKEN": "hunter2-job", "GITHUB_SERVER_URL": "https://git.example\n[identity \"x\"]"]),
+                ambient("access key id with a CR", "ci-aws", ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE\r\nX", "AWS_SECRET_ACCESS_KEY": "hunter2-keys"]),
+            ]
     }
 
     /// Rows that break the sandbox's directories or configuration: each gets its own sandbox.
@@ -245,11 +339,13 @@ final class BadInputMatrixTests: XCTestCase {
         _ = shared.agentPIDOrStart
         let rows = Self.rows
         XCTAssertGreaterThanOrEqual(rows.count, 40)
+        XCTAssertNotNil(Self.hostile, "Fixtures/hostile_upstream.py started")
         XCTAssertEqual(Set(rows.map(\.name)).count, rows.count, "row names are unique")
         for row in rows {
             let sandbox = row.isolated ? Sandbox() : shared
             if row.isolated {
-                sandbox.writeConfig((row.config ?? Self.baseConfig).replacingOccurrences(of: "SECRET", with: sandbox.root + "/secret"))
+                sandbox.writeConfig((row.config ?? Self.baseConfig).replacingOccurrences(of: "SECRET", with: sandbox.root + "/secret")
+                    .replacingOccurrences(of: "HOSTILE", with: Self.hostileBase))
                 // The private directories an agent would have made, so the row starts from a used world.
                 for dir in ["run", "cache", "cache/credential-broker", "cache/credential-broker/entries", "state", "state/credential-broker"] {
                     mkdir(sandbox.root + "/" + dir, 0o700)
@@ -263,6 +359,7 @@ final class BadInputMatrixTests: XCTestCase {
             let unexpected = changed.subtracting(Self.logs).subtracting(row.mayChange)
             let stdout = Self.normalized(String(decoding: result.stdout, as: UTF8.self), sandbox)
             let stderr = Self.normalized(result.stderr, sandbox)
+            if row.agentStaysUp && record != nil && sandbox.agentPID == nil { recorded.append(["name": row.name, "agent": "down"]) }
             if record != nil {
                 recorded.append(["name": row.name, "status": Int(result.status), "stdout": stdout, "stderr": stderr,
                                  "changed": unexpected.sorted()])
@@ -274,6 +371,7 @@ final class BadInputMatrixTests: XCTestCase {
             XCTAssertEqual(stderr, expected.stderr, "\(row.name): stderr")
             XCTAssertEqual(unexpected, [], "\(row.name): changed on disk")
             XCTAssertFalse(stderr.contains("hunter2") || Self.read(sandbox, Self.logs).contains("hunter2"), "\(row.name): a secret leaked")
+            if row.agentStaysUp { XCTAssertNotNil(sandbox.agentPID, "\(row.name): the agent stays up") }
         }
         if let record {
             let data = try JSONSerialization.data(withJSONObject: recorded, options: [.prettyPrinted, .sortedKeys])
@@ -311,6 +409,7 @@ final class BadInputMatrixTests: XCTestCase {
     /// The sandbox's temporary root reads as $ROOT; this process's pid as $PID.
     static func normalized(_ text: String, _ sandbox: Sandbox) -> String {
         text.replacingOccurrences(of: sandbox.root, with: "$ROOT").replacingOccurrences(of: "pid \(getpid())", with: "pid $PID")
+            .replacingOccurrences(of: "127.0.0.1:\(hostile?.port ?? -1)", with: "127.0.0.1:$PORT")
     }
 }
 
@@ -413,7 +512,7 @@ extension BadInputMatrixTests {
         "kube: identity of the wrong kind": (1, "",
               "kube-credential-broker: identity \"bot\": its kind gives password credentials, not a bearer token a cluster accepts (hint: use an identity of kind aws/eks or github/oidc)\n"),
         "brokerctl: unknown command": (64, "",
-              "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]\n"),
+              "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] [--profile NAME] SUBCOMMAND [ARGUMENTS]\n"),
         "brokerctl: logout a/../../b": (1, "",
               "brokerctl: identity \"a/../../b\" is not defined in $ROOT/config/credential-broker/config (hint: run `brokerctl list` to see the identities)\n"),
         "brokerctl: whoami ../x": (1, "",
@@ -498,5 +597,47 @@ extension BadInputMatrixTests {
               "git-credential-broker: identity \"bot\": secret file $ROOT/secret is readable by group or others (hint: chmod 600 $ROOT/secret)\n"),
         "cache: entry under a wrong key": (0, "{\"Version\":1,\"AccessKeyId\":\"AKIAEXAMPLE\",\"SecretAccessKey\":\"hunter2\"}\n",
               ""),
+        "oidc: status500": (1, "",
+              "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered HTTP 500 without a token (hint: GitHub's service may be failing; retry the job)\n"),
+        "oidc: badjson": (1, "",
+              "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered HTTP 200 without a token (hint: the answer is not {\"value\": JWT}; check that ACTIONS_ID_TOKEN_REQUEST_URL is the runner's)\n"),
+        "oidc: noexp": (1, "",
+              "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered with a token that has no exp claim; it was not used (hint: an ID token must say when it expires; check that ACTIONS_ID_TOKEN_REQUEST_URL is the runner's)\n"),
+        "oidc: expired": (1, "",
+              "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered with a token that has already expired; it was not used (hint: check this machine's clock: the token's exp is before its now)\n"),
+        "oidc: crlf": (1, "",
+              "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered with a token that is not a JWT (three base64url parts, at most 16 KiB); it was not used (hint: check that ACTIONS_ID_TOKEN_REQUEST_URL is the runner's)\n"),
+        "sts: missing": (1, "",
+              "git-credential-broker: identity \"repo\": the token exchange at http://127.0.0.1:$PORT/sts/missing answered HTTP 200 without a token (hint: check that url points at an octo-sts compatible service)\n"),
+        "sts: crlf": (1, "",
+              "git-credential-broker: identity \"repo\": the token exchange at http://127.0.0.1:$PORT/sts/crlf answered with a token that holds spaces, control characters or non-ASCII bytes, or is longer than 1024 bytes; it was not used (hint: report it to the service's operator: a GitHub token is printable ASCII)\n"),
+        "sts: control": (1, "",
+              "git-credential-broker: identity \"repo\": the token exchange at http://127.0.0.1:$PORT/sts/control answered with a token that holds spaces, control characters or non-ASCII bytes, or is longer than 1024 bytes; it was not used (hint: report it to the service's operator: a GitHub token is printable ASCII)\n"),
+        "sts: huge": (1, "",
+              "git-credential-broker: identity \"repo\": the token exchange at http://127.0.0.1:$PORT/sts/huge sent an answer of 2097165 bytes (HTTP 200); at most 65536 are read (hint: check that url points at the token exchange service, not at a proxy or portal page)\n"),
+        "sts: echo": (1, "",
+              "git-credential-broker: identity \"repo\": the token exchange at http://127.0.0.1:$PORT/sts/echo refused scope acme/app policy ci: HTTP 403: subject refused for token <redacted> (hint: check the trust policy's issuer, subject and audience against the OIDC token's claims)\n"),
+        "remote secret: aws-secretsmanager:malformed": (1, "",
+              "git-credential-broker: identity \"shared\": Secrets Manager GetSecretValue answered HTTP 200 with something that is not a JSON object (hint: check that AWS_ENDPOINT_URL_* points at Secrets Manager, not at a proxy or portal page)\n"),
+        "remote secret: aws-secretsmanager:denied": (1, "",
+              "git-credential-broker: identity \"shared\": Secrets Manager GetSecretValue failed: AccessDeniedException: User is not authorized to perform secretsmanager.GetSecretValue with session token <redacted> (hint: allow secretsmanager:GetSecretValue on this resource in the reading identity's IAM policy)\n"),
+        "remote secret: aws-secretsmanager:binary": (1, "",
+              "git-credential-broker: identity \"shared\": secret binary in Secrets Manager has no string value (a binary secret) (hint: store the value as a SecretString)\n"),
+        "remote secret: aws-ssm:/malformed": (1, "",
+              "git-credential-broker: identity \"shared\": Systems Manager GetParameter answered HTTP 200 with something that is not a JSON object (hint: check that AWS_ENDPOINT_URL_* points at Systems Manager, not at a proxy or portal page)\n"),
+        "remote secret: aws-ssm:/denied": (1, "",
+              "git-credential-broker: identity \"shared\": Systems Manager GetParameter failed: AccessDeniedException: User is not authorized to perform AmazonSSM.GetParameter with session token <redacted> (hint: allow ssm:GetParameter on this resource in the reading identity's IAM policy)\n"),
+        "remote secret: aws-ssm:/missing": (1, "",
+              "git-credential-broker: identity \"shared\": Systems Manager GetParameter answered without Parameter.Value for /missing (hint: check that AWS_ENDPOINT_URL_SSM (or AWS_ENDPOINT_URL) points at Systems Manager)\n"),
+        "ambient: request URL over plain http to another host": (1, "",
+              "aws-credential-process: identity \"gha-aws\": ACTIONS_ID_TOKEN_REQUEST_URL is not an https URL; refusing to send the request token over it (hint: the runner sets it; check that no step overwrote it)\n"),
+        "ambient: request URL that is not a URL": (1, "",
+              "aws-credential-process: identity \"gha-aws\": ACTIONS_ID_TOKEN_REQUEST_URL is not an https URL; refusing to send the request token over it (hint: the runner sets it; check that no step overwrote it)\n"),
+        "ambient: role ARN with a newline": (1, "",
+              "aws-credential-process: identity \"gha-aws\" is not defined in $ROOT/config/credential-broker/config, and ambient broker github-actions skipped: (ambient github-actions):1: role-arn \"arn:aws:iam::123456789012:role/ci\\x0arole-arn = x\" has an invalid role name or path (hint: write it as arn:aws:iam::123456789012:role/NAME) (hint: fix the variable the ambient broker names, then `brokerctl stop` so the next request starts an agent with it; `brokerctl status` lists the ambient identities)\n"),
+        "ambient: server URL with a newline": (1, "",
+              "aws-credential-process: identity \"gha-token\" is not defined in $ROOT/config/credential-broker/config, and ambient broker github-actions skipped: (ambient github-actions):1: git binding \"https://git.example\\x0a[identity \"x\"]\" has a bad host (hint: a host is a DNS name or an IP address, optionally after a single *. label) (hint: fix the variable the ambient broker names, then `brokerctl stop` so the next request starts an agent with it; `brokerctl status` lists the ambient identities)\n"),
+        "ambient: access key id with a CR": (1, "",
+              "aws-credential-process: identity \"ci-aws\": its access key id is not an AWS access key id (at most 128 letters and digits) (hint: check the variable, file or command access-key-id reads (a stray newline or carriage return?))\n"),
     ]
 }

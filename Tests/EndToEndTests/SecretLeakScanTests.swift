@@ -291,4 +291,100 @@ final class SecretLeakScanTests: MotoTestCase {
         XCTAssertTrue(Sandbox.isAlive(agentPID))
         XCTAssertEqual(hits, [], "canary secrets found where they must not be:\n" + hits.joined(separator: "\n"))
     }
+
+    /// #18's sources: a GitHub Actions job's variables (request token, GITHUB_TOKEN, runner AWS
+    /// keys), the ID token, a github/sts exchange, Secrets Manager and SSM values, and upstreams
+    /// that echo the caller's secrets back in their errors (Fixtures/hostile_upstream.py).
+    func testNoCanaryFromCIAndFleetSourcesAppearsOutsideWhereItBelongs() throws {
+        let canary = Canaries()
+        let request = canary.make("ACTIONSREQ"), job = canary.make("JOBTOKEN"), awsKey = canary.make("RUNNERKEY")
+        let awsSession = canary.make("RUNNERSESSION"), exchanged = "ghs_" + canary.make("STS").replacingOccurrences(of: "-", with: "")
+        let remote = canary.make("REMOTE")
+        // Every ID token the fixture signs ends in this signature: a JWT anywhere shows it.
+        let jwtSignature = "bm90LWEtc2lnbmF0dXJl"
+        let hostile = try PythonFixture("hostile_upstream.py", ["--request-token", request, "--sts-token", exchanged, "--secret-value", remote])
+        let base = "http://127.0.0.1:\(hostile.port)"
+        let sandbox = Sandbox()
+        defer { Kit.stopAgents(sandbox) }
+        for (key, value) in ["CI": "true", "GITHUB_ACTIONS": "true", "ACTIONS_ID_TOKEN_REQUEST_URL": base + "/oidc/ok",
+                             "ACTIONS_ID_TOKEN_REQUEST_TOKEN": request, "GITHUB_TOKEN": job, "GITHUB_SERVER_URL": "https://gh.example",
+                             "AWS_ACCESS_KEY_ID": "AKIALEAKSCAN", "AWS_SECRET_ACCESS_KEY": awsKey, "AWS_SESSION_TOKEN": awsSession,
+                             "AWS_ENDPOINT_URL_SECRETS_MANAGER": base + "/aws", "AWS_ENDPOINT_URL_SSM": base + "/aws"] {
+            sandbox.environment[key] = value
+        }
+        var sections = """
+            [secrets]
+                aws-identity = ci-aws
+                region = us-east-1
+            [identity "job"]
+                kind = github/oidc
+                audience = octo-sts.test
+
+            """
+        for (name, mode) in [("repo", "ok"), ("repo-echo", "echo")] {
+            sections += "[identity \"\(name)\"]\n    kind = github/sts\n    via = identity:job\n    url = \(base)/sts/\(mode)\n"
+                + "    scope = acme/app\n    policy = ci\n    env = GH_TOKEN\n[git \"https://\(name).example\"]\n    identity = \(name)\n"
+        }
+        for (name, reference) in [("sm", "aws-secretsmanager:ok"), ("ssm", "aws-ssm:/ok"), ("sm-denied", "aws-secretsmanager:denied"),
+                                  ("ssm-denied", "aws-ssm:/denied")] {
+            sections += "[identity \"\(name)\"]\n    kind = static\n    username = u\n    secret = \(reference)\n[git \"https://\(name).example\"]\n    identity = \(name)\n"
+        }
+        sandbox.writeConfig(sections)
+        let out = Outputs()
+
+        for host in ["repo.example", "sm.example", "ssm.example", "gh.example"] {
+            let got = out.record("git-credential-broker get \(host)", Kit.helperGet(sandbox, host: host), stdoutMayHoldSecret: true)
+            XCTAssertEqual(got.status, 0, "\(host): \(got.stderr)")
+        }
+        XCTAssertTrue(Kit.helperGet(sandbox, host: "repo.example").stdout.contains(exchanged))
+        XCTAssertTrue(Kit.helperGet(sandbox, host: "sm.example").stdout.contains(remote))
+        XCTAssertTrue(Kit.helperGet(sandbox, host: "gh.example").stdout.contains(job))
+        for host in ["repo-echo.example", "sm-denied.example", "ssm-denied.example"] {
+            let refused = out.record("git-credential-broker get \(host)", Kit.helperGet(sandbox, host: host))
+            XCTAssertEqual(refused.status, 1, host)
+            XCTAssertTrue(refused.stderr.contains("<redacted>"), "the echoed secret is cut out: \(refused.stderr)")
+        }
+        out.record("git credential fill repo-echo", sandbox.git(["credential", "fill"], stdin: "protocol=https\nhost=repo-echo.example\n"))
+        let execInfo = #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#
+        let kube = out.record("kube-credential-broker job", sandbox.broker("kube-credential-broker", ["--identity", "job"],
+                                                                           extraEnvironment: ["KUBERNETES_EXEC_INFO": execInfo]),
+                              stdoutMayHoldSecret: true)
+        XCTAssertTrue(kube.stdout.contains(jwtSignature), kube.stderr)
+        let wrap = out.record("broker-env-wrap repo", sandbox.run(Sandbox.executable("broker-env-wrap"),
+                                                                  ["--identity", "repo", "--", "/bin/sh", "-c", "test \"$GH_TOKEN\" = \"$WANT\""],
+                                                                  extraEnvironment: ["WANT": exchanged]))
+        XCTAssertEqual(wrap.status, 0, wrap.stderr)
+        for args in [["status"], ["status", "--format", "json"], ["list"], ["whoami", "job"], ["whoami", "repo"],
+                     ["audit", "--format", "json"], ["validate"]] {
+            out.record("brokerctl \(args.joined(separator: " "))", sandbox.broker("brokerctl", args))
+        }
+
+        let agentPID = try XCTUnwrap(sandbox.agentPID)
+        // What the agent inherited from the job is in its environment by design; nothing it
+        // obtained may be there or anywhere else.
+        let inherited: Set<String> = [request, job, awsKey, awsSession]
+        let obtained = [exchanged, remote, jwtSignature]
+        var hits: [String] = []
+        func scan(_ label: String, _ bytes: [UInt8], allowing allowed: Set<String> = []) {
+            let text = String(decoding: bytes.map { $0 == 0 ? 10 : $0 }, as: UTF8.self)
+            for secret in Array(inherited) + obtained where !allowed.contains(secret) && text.contains(secret) { hits.append("\(label): \(secret)") }
+        }
+        func bytes(_ path: String) -> [UInt8] { (FileManager.default.contents(atPath: path).map { [UInt8]($0) }) ?? [] }
+        scan("/proc/\(agentPID)/cmdline", bytes("/proc/\(agentPID)/cmdline"))
+        scan("/proc/\(agentPID)/environ", bytes("/proc/\(agentPID)/environ"), allowing: inherited)
+        for (label, text) in out.texts { scan(label, Array(text.utf8)) }
+        let walker = FileManager.default.enumerator(atPath: sandbox.root)
+        var files = 0
+        while let relative = walker?.nextObject() as? String {
+            let path = sandbox.root + "/" + relative
+            var st = stat()
+            guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            files += 1
+            scan(relative, bytes(path))
+        }
+        XCTAssertTrue(sandbox.read(sandbox.paths.auditLogPath).contains("\"identity\":\"sm-denied\""), "the audit log was scanned")
+        XCTAssertGreaterThan(files, 2)
+        XCTAssertTrue(Sandbox.isAlive(agentPID))
+        XCTAssertEqual(hits, [], "canary secrets found where they must not be:\n" + hits.joined(separator: "\n"))
+    }
 }

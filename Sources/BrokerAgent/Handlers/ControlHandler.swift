@@ -33,6 +33,8 @@ struct ControlHandler {
             .init("version", BrokerVersion.current),
         ])
         answer.append("executable", ifPresent: ProcessInfoLite.executablePath())
+        answer.append("profile", ifPresent: service.paths.profile)
+        answer.append("profile_file", ifPresent: service.paths.profileFile)
         let now = service.clock.instant()
         for entry in service.resolver.cache.snapshot() {
             let expires = entry.credential.asSeen(at: now).expiresAt

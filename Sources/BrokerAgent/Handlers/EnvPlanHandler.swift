@@ -46,6 +46,7 @@ struct EnvPlanHandler {
         var plan = EnvPlan()
         var awsIdentity: String?
         var leaseFiles: [String] = []
+        var revocations: [EnvWrapSessions.Revocation] = []
         var needsLease = false
         // Written once every identity has contributed, so a plan answered again on a thread
         // (ServingThread) audits each identity once.
@@ -94,6 +95,13 @@ struct EnvPlanHandler {
                     gitSteps(binding, binDirectory: binDirectory, into: &plan)
                     contributed = true
                 }
+                if case .resolved(let resolved) = kind.acquisition, resolved.revokesAfterWrap, contributed {
+                    // Resolved now (a memory hit when exported above), so what git in the wrap
+                    // is served is the very credential revoked when the wrap ends.
+                    let resolution = try issuer.resolve(name, in: config, validity: .git(config), caller: caller)
+                    revocations.append(revocation(name, kind: resolved, credential: resolution.credential, pid: pid))
+                    needsLease = true
+                }
                 guard contributed else {
                     throw BrokerFailure(.config, "identity \"\(name)\" (kind \(kind.kindName)) gives a wrapped command nothing",
                                         hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws))), add `env = NAME`, or bind it with [git \"URL\"]")
@@ -106,9 +114,31 @@ struct EnvPlanHandler {
         if needsLease { try ServingThread.permitWaiting() }
         for record in issued { service.audit.record(record) }
         if needsLease {
-            try service.envWrap.lease(pid, removing: leaseFiles)
+            try service.envWrap.lease(pid, removing: leaseFiles, revoking: revocations)
         }
         return .ok(plan.fields)
+    }
+
+    /// Revokes `credential` when the wraps holding it have ended: first dropped from the cache
+    /// (no request gets it any more), then ended at its issuer. Audited either way; a failure
+    /// only leaves the token to expire.
+    private func revocation(_ name: String, kind: any ResolvedKind, credential: Credential, pid: Int32) -> EnvWrapSessions.Revocation {
+        let secret = credential.password?.password ?? credential.token?.token
+        let fingerprint = secret.map(TokenFingerprint.of) ?? name
+        let resolver = service.resolver
+        let audit = service.audit
+        return EnvWrapSessions.Revocation(key: fingerprint) {
+            resolver.cache.remove(identity: name)
+            var record = AuditRecord(event: .revoked, identity: name, adapter: "env-wrap", caller: nil,
+                                     reason: "the wraps holding it ended (last: pid \(pid))", token: fingerprint)
+            do {
+                try kind.revoke(credential, context: resolver.context)
+            } catch {
+                record.outcome = "error"
+                record.reason = "revoke failed, the token stays valid until it expires: \(error)"
+            }
+            audit.record(record)
+        }
     }
 
     /// git inside the wrap asks the broker, and only the broker, for a bound URL.

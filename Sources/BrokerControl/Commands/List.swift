@@ -19,6 +19,7 @@ extension Brokerctl {
 
     func list(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "list")
+        if options.flags.contains("--profiles") { return try listProfiles(format: options.format) }
         let config = try loadConfig()
         if let provider = options.values["--provider"] {
             return try listProvider(provider, config: config, asConfig: options.flags.contains("--as-config"), format: options.format)
@@ -133,6 +134,29 @@ extension Brokerctl {
             [offer["name"]!, offer["kind"]!, pairs("note", index).map { "\($0.0)=\($0.1)" }.joined(separator: " "),
              config.identities[offer["name"]!] != nil ? "yes" : virtual ? "virtual" : "no"]
         }))
+        return ExitStatus.success
+    }
+
+    /// The profiles beside the configuration file. Read even when the selected profile does not
+    /// exist (that is when a person wants the list), and without reading any configuration.
+    func listProfiles(format: Format) throws -> Int32 {
+        var unselected = environment
+        let selected = unselected.values.removeValue(forKey: "BROKER_PROFILE").flatMap { $0.isEmpty ? nil : $0 }
+        let paths = try BrokerPaths.resolve(unselected)
+        let names = BrokerPaths.profiles(in: paths.profilesDirectory)
+        if format == .json {
+            emitJSON([
+                "directory": paths.profilesDirectory,
+                "selected": selected ?? NSNull(),
+                "profiles": names.map { ["name": $0, "file": paths.profilesDirectory + "/" + $0, "selected": $0 == selected] as [String: Any] },
+            ] as [String: Any])
+            return ExitStatus.success
+        }
+        if names.isEmpty {
+            out("no profiles: \(paths.profilesDirectory) holds no overlay files (create config.d/NAME beside the configuration to define profile NAME)")
+            return ExitStatus.success
+        }
+        out(renderTable([["PROFILE", "FILE", "SELECTED"]] + names.map { [$0, paths.profilesDirectory + "/" + $0, $0 == selected ? "yes" : ""] }))
         return ExitStatus.success
     }
 }

@@ -9,9 +9,10 @@ extension Brokerctl {
         let paths = try self.paths
         guard let answer = try client().send(WireMessage(.status), startAgent: false) else {
             if options.format == .json {
-                emitJSON(["running": false, "socket": paths.socketPath, "config": paths.configFile])
+                emitJSON(["running": false, "socket": paths.socketPath, "config": paths.configFile, "profile": paths.profile.map { $0 as Any } ?? NSNull()] as [String: Any])
             } else {
-                out("broker-agent is not running for config \(paths.configFile) (socket \(paths.socketPath))")
+                out("broker-agent is not running for config \(paths.configFile)" + (paths.profile.map { " profile \($0)" } ?? "")
+                    + " (socket \(paths.socketPath))")
             }
             return ExitStatus.success
         }
@@ -46,6 +47,7 @@ extension Brokerctl {
                 "docker_store_entries": Int(answer["docker_store_entries"] ?? "") ?? 0,
                 "leases": leases, "quarantined": quarantined,
             ]
+            object["profile"] = answer["profile"].map { $0 as Any } ?? NSNull()
             object["config_error"] = answer["config_error"]
             object["cache_error"] = answer["cache_error"]
             object["audit_error"] = answer["audit_error"]
@@ -57,6 +59,7 @@ extension Brokerctl {
             ["agent", "pid \(answer["pid"] ?? "?"), up \(humanDuration(now - started))"],
             ["socket", answer["socket"] ?? ""],
             ["config", answer["config"] ?? ""],
+        ] + (answer["profile"].map { [["profile", "\($0) (\(answer["profile_file"] ?? "config.d/\($0)"), read after config)"]] } ?? []) + [
             ["git cache", "\(plural(Int(answer["git_cache_entries"] ?? "0") ?? 0, "entry", "entries")) in memory"],
             ["docker logins", "\(answer["docker_store_entries"] ?? "0") in memory"],
         ]))

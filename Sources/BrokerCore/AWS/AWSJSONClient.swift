@@ -63,7 +63,8 @@ public struct AWSJSONClient: Sendable {
             let object = (try? JSONSerialization.jsonObject(with: Data(responseBody))) as? [String: Any]
             if (200..<300).contains(status) {
                 guard let object else {
-                    throw BrokerFailure(.upstream, "\(serviceTitle) \(operation) answered HTTP \(status) with something that is not a JSON object")
+                    throw BrokerFailure(.upstream, "\(serviceTitle) \(operation) answered HTTP \(status) with something that is not a JSON object",
+                                        hint: "check that AWS_ENDPOINT_URL_* points at \(serviceTitle), not at a proxy or portal page")
                 }
                 return object
             }
@@ -73,15 +74,21 @@ public struct AWSJSONClient: Sendable {
             let xml = object == nil ? XMLText(bytes: responseBody) : nil
             let type = (object?["__type"] as? String).map { String($0.split(separator: "#").last ?? "") }
                 ?? xml?.text("Code") ?? "HTTP \(status)"
-            let message = (object?["message"] as? String) ?? (object?["Message"] as? String) ?? xml?.text("Message") ?? ""
-            let sentence = "\(serviceTitle) \(operation) failed: \(type)" + (message.isEmpty ? "" : ": \(WireCodec.printable(message, limit: 300))")
+            // A service (or whatever answers in its place) that echoes the request back must not
+            // carry the session token or the secret key into the message.
+            let said = (object?["message"] as? String) ?? (object?["Message"] as? String) ?? xml?.text("Message") ?? ""
+            let message = scrubbedForMessage(said, removing: [credentials.secretAccessKey.reveal()] + (credentials.sessionToken.map { [$0.reveal()] } ?? []),
+                                             minimumSecretLength: 4, limit: 300)
+            let sentence = "\(serviceTitle) \(operation) failed: \(WireCodec.printable(type, limit: 100))" + (message.isEmpty ? "" : ": \(message)")
             switch type {
             case "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidSignatureException":
                 throw BrokerFailure(.denied, sentence, hint: "allow \(signingName):\(operation) on this resource in the reading identity's IAM policy")
             case "ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound":
                 throw BrokerFailure(.config, sentence, hint: "check the name, the region and the account the reference points at")
             default:
-                throw BrokerFailure(status >= 500 ? .unavailable : .upstream, sentence)
+                throw BrokerFailure(status >= 500 ? .unavailable : .upstream, sentence,
+                                    hint: status >= 500 ? "\(serviceTitle) may be failing; the request is tried again next time"
+                                        : "see the \(serviceTitle) \(operation) error in AWS's documentation")
             }
         }
     }

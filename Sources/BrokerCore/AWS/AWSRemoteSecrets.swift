@@ -173,7 +173,8 @@ public final class AWSRemoteSecrets: RemoteSecretReader, @unchecked Sendable {
                                        timeout: Double(timeout))
             let answer = try client.call("GetParameter", ["Name": secret.id, "WithDecryption": true], credentials: keys)
             guard let parameter = answer["Parameter"] as? [String: Any], let string = parameter["Value"] as? String else {
-                throw BrokerFailure(.upstream, "Systems Manager GetParameter answered without Parameter.Value for \(secret.id)")
+                throw BrokerFailure(.upstream, "Systems Manager GetParameter answered without Parameter.Value for \(secret.id)",
+                                    hint: "check that AWS_ENDPOINT_URL_SSM (or AWS_ENDPOINT_URL) points at Systems Manager")
             }
             text = string
             version = (parameter["Version"] as? Int).map(String.init)

@@ -158,14 +158,35 @@ public struct AWSUserIdentity: AWSIdentityKind {
     }
 
     func readKeys(_ context: ResolveContext) throws -> AWSCredentials {
+        let read: AWSCredentials
         switch keys {
         case .references(let id, let idReference, let secret, let token):
             let keyID = try idReference.map { try $0.resolve(context, timeout: 30).reveal() } ?? id
-            return AWSCredentials(accessKeyID: keyID, secretAccessKey: try secret.resolve(context, timeout: 30),
+            read = AWSCredentials(accessKeyID: keyID, secretAccessKey: try secret.resolve(context, timeout: 30),
                                   sessionToken: try token.map { try $0.resolve(context, timeout: 30) })
         case .profile(let profile, let file):
             let path = file ?? context.environment["AWS_SHARED_CREDENTIALS_FILE"] ?? ((context.environment["HOME"] ?? "~") + "/.aws/credentials")
-            return try SharedCredentialsFile.read(path: path, profile: profile)
+            read = try SharedCredentialsFile.read(path: path, profile: profile)
+        }
+        try checkShape(read)
+        return read
+    }
+
+    /// Keys read from a variable or a file go into HTTP headers and the answers hosts parse: a
+    /// CR, LF or space in them is a mistake (a pasted line, a Windows file) caught here, by name
+    /// and never by value.
+    func checkShape(_ keys: AWSCredentials) throws {
+        let id = keys.accessKeyID.utf8
+        guard (1...128).contains(id.count), id.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) }) else {
+            throw BrokerFailure(.config, "identity \"\(name)\": its access key id is not an AWS access key id (at most 128 letters and digits)",
+                                hint: "check the variable, file or command access-key-id reads (a stray newline or carriage return?)")
+        }
+        for (what, secret) in [("secret access key", Optional(keys.secretAccessKey)), ("session token", keys.sessionToken)] {
+            guard let value = secret?.reveal() else { continue }
+            guard !value.isEmpty, value.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+                throw BrokerFailure(.config, "identity \"\(name)\": its \(what) holds spaces, control characters or non-ASCII bytes",
+                                    hint: "check the variable, file or command it is read from (a stray newline or carriage return?)")
+            }
         }
     }
 }

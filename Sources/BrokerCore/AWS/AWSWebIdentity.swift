@@ -91,6 +91,6 @@ public struct AWSWebIdentity: AWSIdentityKind {
 
     /// GitHub Actions hands a job an URL and a bearer token to ask for an OIDC token.
     func githubToken(_ context: ResolveContext) throws -> Secret {
-        try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment).token
+        try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment, now: context.clock.now()).token
     }
 }

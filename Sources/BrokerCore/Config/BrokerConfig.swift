@@ -171,6 +171,12 @@ public struct BrokerConfig: Sendable {
         if let definition = identities[name], let kind = kinds[name] { return ConfiguredIdentity(definition: definition, kind: kind) }
         if let virtual = try virtualIdentity(name) { return virtual }
         let offering = providerOrder.filter { providerKinds[$0]?.autoProvisions == true }
+        // An ambient broker that would have defined it but was skipped says why (its sentence
+        // names variables and settings, never a value read through a reference).
+        if let skipped = ambientFailures.first {
+            throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)") + ", and \(skipped)",
+                                hint: "fix the variable the ambient broker names, then `brokerctl stop` so the next request starts an agent with it; `brokerctl status` lists the ambient identities")
+        }
         throw BrokerFailure(.denied, "identity \"\(name)\" is not defined" + (file.map { " in \($0)" } ?? " (no config file)"),
                             hint: offering.isEmpty ? "run `brokerctl list` to see the identities"
                                 : "run `brokerctl list` to see the identities, or `brokerctl list --provider \(offering[0])` for those provider \"\(offering[0])\" offers")
@@ -267,6 +273,21 @@ public struct BrokerConfig: Sendable {
             ], readable: false)
         }
         var document = exists ? ConfigSyntax.loadDocument(path: paths.configFile) : ConfigDocument()
+        if let overlay = paths.profileFile {
+            // A profile adds to the main file, read after it as an include at its end would be:
+            // a section it names again continues there, and a key it sets again wins.
+            guard FileManager.default.fileExists(atPath: overlay) else {
+                return ConfigCheck(config: BrokerConfig(), errors: [
+                    ConfigError("profile \"\(paths.profile ?? "")\" has no overlay file \(overlay)", at: nil,
+                                hint: "create it, or unset BROKER_PROFILE"),
+                ], readable: false)
+            }
+            let added = ConfigSyntax.loadDocument(path: overlay)
+            document.entries += added.entries
+            document.headers += added.headers
+            document.errors += added.errors
+            document.readable = document.readable && added.readable
+        }
         // The agent adds what its environment's ambient brokers define and the file does not.
         var ambient: (entries: [ConfigEntry], identities: [String], failures: [String]) = ([], [], [])
         if let environment, document.readable {
@@ -274,7 +295,7 @@ public struct BrokerConfig: Sendable {
             document.entries += ambient.entries
         }
         var checked = build(document)
-        checked.config.file = exists ? paths.configFile : nil
+        checked.config.file = exists ? paths.configFile : paths.profileFile
         checked.config.ambientIdentities = ambient.identities
         checked.config.ambientFailures = ambient.failures
         return checked

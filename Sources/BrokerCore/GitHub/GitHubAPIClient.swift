@@ -134,6 +134,20 @@ public struct GitHubAPIClient: Sendable {
         return GitHubInstallationToken(token: Secret(token), expiresAt: expiresAt)
     }
 
+    /// Revokes an installation token with itself as the bearer (`DELETE /installation/token`,
+    /// 204), retrying as any call does (a second revoke of a live token is harmless).
+    public func revokeInstallationToken(_ token: Secret) throws {
+        let call = Call(method: "DELETE", path: "/installation/token", purpose: "revoking an installation token", jwt: token)
+        let answer = try perform(call)
+        switch answer.status {
+        case 204, 200: return
+        case 401:
+            // Already revoked or expired: what a revoke wants, but say it did not happen now.
+            throw BrokerFailure(.upstream, "GitHub at \(printableBase) did not accept the token to revoke (HTTP 401): it was already revoked or has expired" + said(answer.body, call))
+        default: throw failure(answer, call)
+        }
+    }
+
     // MARK: - One call, with retries
 
     /// A request, and what an error message may say about it.

@@ -29,7 +29,8 @@ public struct GitHubOIDCIdentity: ResolvedKind {
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
-        let (token, expiresAt) = try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment)
+        let (token, expiresAt) = try GitHubActionsOIDC.requestToken(audience: audience, identity: name, environment: context.environment,
+                                                                     now: context.clock.now())
         return Credential(.token(token, scheme: "id-token"), expiresAt: expiresAt, persistable: false)
     }
 }

@@ -21,6 +21,10 @@ public struct GitHubSTSIdentity: ResolvedKind {
                         details: "Where the trust policy lives (`.github/chainguard/POLICY.sts.yaml` there) and what the token may reach."),
             SettingSpec("policy", "NAME", required: true, "the trust policy's name (octo-sts's `identity`)"),
             SettingSpec("username", "NAME", "the user name git presents (default x-access-token)"),
+            SettingSpec("revoke", "BOOL", .boolean, "true: revoke the token at GitHub when the broker-env-wrap runs that hold it have ended (default false)",
+                        details: "With `true`, a token handed to broker-env-wrap (its `env` variables or git inside the wrapped command) is revoked with GitHub's `DELETE /installation/token` once the last running wrap holding it exits, and dropped from the agent, so the next request exchanges a new one. Best-effort: a revoke that fails is written to the audit log (event `revoked`, outcome `error`) and never fails the wrap; the token then lives out its hour. A token served to git outside any wrap is not revoked."),
+            SettingSpec("api-url", "URL", "GitHub's REST API, where tokens are revoked (default https://api.github.com)",
+                        details: "Only `revoke` uses it. For GitHub Enterprise Server, `https://HOST/api/v3`. Plain http is refused except to a loopback address."),
             EnvironmentExports.spec,
         ],
         upstream: .required, produces: .password,
@@ -34,6 +38,8 @@ public struct GitHubSTSIdentity: ResolvedKind {
     public let policy: String
     public let username: String
     public let exports: EnvironmentExports
+    public let revokes: Bool
+    public let apiURL: String
 
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
@@ -55,6 +61,24 @@ public struct GitHubSTSIdentity: ResolvedKind {
         policy = try definition.require("policy").0
         username = definition.value("username") ?? "x-access-token"
         exports = try EnvironmentExports(definition)
+        revokes = try definition.entry("revoke").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
+        if let entry = definition.entry("api-url") {
+            let text = entry.value ?? ""
+            if let problem = GitHubAPIClient.problem(withURL: text) {
+                throw ConfigError("api-url \"\(STSEndpoint.printable(text))\" is not usable: \(problem)", at: entry.location,
+                                  hint: "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (plain http only for 127.0.0.1, ::1 or localhost)")
+            }
+            apiURL = GitHubAPIClient.normalizedURL(text)
+        } else {
+            apiURL = GitHubAPIClient.defaultURL
+        }
+    }
+
+    public var revokesAfterWrap: Bool { revokes }
+
+    public func revoke(_ credential: Credential, context: ResolveContext) throws {
+        guard let token = credential.password?.password else { return }
+        try GitHubAPIClient(baseURL: apiURL).revokeInstallationToken(token)
     }
 
     public var delivery: DeliverySettings { DeliverySettings(exports: exports.names) }
@@ -77,17 +101,44 @@ public struct GitHubSTSIdentity: ResolvedKind {
         case .transport(let problem):
             throw BrokerFailure(.unavailable, "cannot reach the token exchange at \(url): \(problem.reason)")
         case .response(let status, let body):
-            let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
-            guard status == 200, let token = object?["token"] as? String, !token.isEmpty else {
-                // The service's own words say which check failed (issuer, subject, audience, policy).
-                let message = (object?["message"] as? String) ?? (object?["error"] as? String) ?? ""
-                throw BrokerFailure(status == 401 || status == 403 ? .denied : .upstream,
-                                    "the token exchange at \(url) refused scope \(scope) policy \(policy): HTTP \(status)"
-                                        + (message.isEmpty ? "" : ": \(WireCodec.printable(message, limit: 300))"),
-                                    hint: status == 401 || status == 403 ? "check the trust policy's issuer, subject and audience against the OIDC token's claims" : nil)
+            // A token is tens of bytes; a larger answer is not one to parse (nor to quote).
+            guard body.count <= Self.maximumAnswer else {
+                throw BrokerFailure(.upstream, "the token exchange at \(url) sent an answer of \(body.count) bytes (HTTP \(status)); at most \(Self.maximumAnswer) are read",
+                                    hint: "check that url points at the token exchange service, not at a proxy or portal page")
             }
-            return Credential(.password(username: username, password: Secret(token)),
-                              expiresAt: context.clock.now() + 55 * 60, persistable: false)
+            let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+            if status == 200 {
+                guard let object else {
+                    throw BrokerFailure(.upstream, "the token exchange at \(url) answered HTTP 200 with something that is not a JSON object",
+                                        hint: "check that url points at the token exchange service (octo-sts: https://octo-sts.dev)")
+                }
+                // Never quote it: whatever is there may be the token, whole or in part.
+                guard let token = object["token"] as? String, !token.isEmpty else {
+                    throw BrokerFailure(.upstream, "the token exchange at \(url) answered HTTP 200 without a token",
+                                        hint: "check that url points at an octo-sts compatible service")
+                }
+                // It goes into git's credential protocol and HTTP headers: a CR, LF or other
+                // control character would end a line there and smuggle in another.
+                guard token.utf8.count <= 1024, token.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+                    throw BrokerFailure(.upstream, "the token exchange at \(url) answered with a token that holds spaces, control characters or non-ASCII bytes, or is longer than 1024 bytes; it was not used",
+                                        hint: "report it to the service's operator: a GitHub token is printable ASCII")
+                }
+                return Credential(.password(username: username, password: Secret(token)),
+                                  expiresAt: context.clock.now() + 55 * 60, persistable: false)
+            }
+            // The service's own words say which check failed (issuer, subject, audience, policy);
+            // a service that echoes the bearer back has it cut out.
+            let said = (object?["message"] as? String) ?? (object?["error"] as? String) ?? ""
+            let bearer = oidc.token.reveal()
+            let message = scrubbedForMessage(said, removing: [bearer, String(bearer.split(separator: ".").last ?? "")],
+                                             minimumSecretLength: 8, limit: 300)
+            throw BrokerFailure(status == 401 || status == 403 ? .denied : .upstream,
+                                "the token exchange at \(url) refused scope \(scope) policy \(policy): HTTP \(status)"
+                                    + (message.isEmpty ? "" : ": \(message)"),
+                                hint: status == 401 || status == 403 ? "check the trust policy's issuer, subject and audience against the OIDC token's claims" : nil)
         }
     }
+
+    /// The largest exchange answer read: octo-sts answers a few hundred bytes.
+    static let maximumAnswer = 64 * 1024
 }

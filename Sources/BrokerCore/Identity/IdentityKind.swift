@@ -221,6 +221,11 @@ public protocol ResolvedKind: IdentityKind {
     /// this kind's credential when it is not one (aws/user: GetFederationToken). `duration`:
     /// the console session's length. The default is the credential itself.
     func consoleSession(from credential: Credential, duration: Int, context: ResolveContext) throws -> Credential
+    /// True when a credential handed to a broker-env-wrap run must be revoked once no running
+    /// wrap holds it any more (github/sts `revoke = true`); the default is false.
+    var revokesAfterWrap: Bool { get }
+    /// Ends `credential` at its issuer. Best-effort: the agent audits a failure and goes on.
+    func revoke(_ credential: Credential, context: ResolveContext) throws
 }
 
 extension ResolvedKind {
@@ -229,6 +234,10 @@ extension ResolvedKind {
     public func deliverable(_ credential: Credential) throws {}
 
     public func consoleSession(from credential: Credential, duration: Int, context: ResolveContext) throws -> Credential { credential }
+
+    public var revokesAfterWrap: Bool { false }
+
+    public func revoke(_ credential: Credential, context: ResolveContext) throws {}
 
     public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
         switch credential.value {

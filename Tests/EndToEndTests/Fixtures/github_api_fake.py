@@ -15,10 +15,16 @@ API:
        an optional JSON body narrows the token: "repositories" must be among --repositories and
        "permissions" at most the --permissions granted, else 422 as GitHub answers.
   GET  /orgs/{owner}/installation, /users/{owner}/installation   200 {"id", "account"} or 404.
+With an installation token as the bearer (not a JWT), as GitHub answers them:
+  GET    /installation/repositories   200 {"total_count", "repositories"}; 401 "Bad credentials" for a
+         token that was never issued, has expired or was revoked.
+  DELETE /installation/token          204, and the token is refused from then on (also by the git server).
 Control (no JWT):
   GET  /__counts     {"mint", "lookup", "rejected", "total"}
   GET  /__requests   one record per API request: method, path, headers we check, body, claims, status
   POST /__revoke     forgets every issued token (the git server then refuses them)
+  POST /__issue      {"token", "expires_at"}: a new installation token, as an app would mint it (for
+                     sts_exchange.py --mint-url, standing in for octo-sts's own GitHub App)
   POST /__faults     {"status": 502, "count": 2}: the next N API requests get that status
 
 Issued tokens are written to --tokens-file as `TOKEN EXPIRY_UNIX` lines (write-then-rename), which
@@ -67,7 +73,7 @@ class State:
         self.token_lifetime = args.token_lifetime
         self.lock = threading.Lock()
         self.tokens = {}
-        self.counts = {"mint": 0, "lookup": 0, "rejected": 0, "total": 0}
+        self.counts = {"mint": 0, "lookup": 0, "rejected": 0, "total": 0, "revoked": 0}
         self.requests = []
         self.faults = []
         self.write_tokens()
@@ -105,6 +111,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.server.state
 
     def answer(self, status, obj):
+        if status == 204:
+            self.send_response(204)
+            self.end_headers()
+            return
         data = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -186,6 +196,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         problem = self.check_headers()
         if problem:
             return 400, {"message": problem, "documentation_url": DOCS}
+        if path in ("/installation/token", "/installation/repositories"):
+            return self.route_installation(path)
         try:
             record["claims"] = self.check_jwt()
         except (ValueError, KeyError, json.JSONDecodeError) as error:
@@ -233,6 +245,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 201, answer
         return 404, {"message": "Not Found", "documentation_url": DOCS}
 
+    def route_installation(self, path):
+        """Calls made with an installation token itself, which GitHub accepts as `Bearer` or `token`."""
+        state = self.state
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        with state.lock:
+            if scheme.lower() not in ("bearer", "token") or state.tokens.get(token, 0) <= time.time():
+                return 401, {"message": "Bad credentials", "documentation_url": DOCS}
+            if self.command == "DELETE" and path == "/installation/token":
+                del state.tokens[token]
+                state.counts["revoked"] += 1
+                state.write_tokens()
+                return 204, None
+            if self.command == "GET" and path == "/installation/repositories":
+                return 200, {"total_count": len(state.repositories), "repositories": [{"name": r} for r in state.repositories]}
+        return 404, {"message": "Not Found", "documentation_url": DOCS}
+
     def control(self, path, body):
         state = self.state
         with state.lock:
@@ -245,6 +274,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 state.tokens.clear()
                 state.write_tokens()
                 return self.answer(200, {"revoked": revoked})
+            if path == "/__issue" and self.command == "POST":
+                token, expiry = state.issue()
+                return self.answer(200, {"token": token, "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expiry))})
             if path == "/__faults" and self.command == "POST":
                 spec = json.loads(body)
                 state.faults.append({"status": int(spec["status"]), "count": int(spec.get("count", 1))})
@@ -253,6 +285,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = handle_any
     do_POST = handle_any
+    do_DELETE = handle_any
 
 
 def main():

@@ -8,6 +8,10 @@ issuer's JWKS (fetched from --jwks-url, key chosen by `kid`), `iss` is --issuer,
 trust policy's --subject-pattern (a full-match regex). Otherwise 401/404 with {"message": why}.
 GET /__count answers {"exchanged": N, "refused": M}.
 
+With --mint-url (github_api_fake.py's /__issue) each exchange answers a new installation token
+minted there, as octo-sts mints one through its GitHub App, so the GitHub fake knows, serves and
+revokes it; otherwise every exchange answers --token.
+
 Prints the port; serves until stdin closes or --lifetime ends.
 """
 import argparse, json, re, time, urllib.parse, urllib.request
@@ -59,13 +63,18 @@ class Handler(JSONHandler):
         if not re.fullmatch(a.subject_pattern, claims.get("sub", "")):
             return self.refuse(403, "subject %r does not match the trust policy" % claims.get("sub"))
         self.server.exchanged += 1
+        if a.mint_url:
+            minted = urllib.request.urlopen(urllib.request.Request(a.mint_url, data=b"", method="POST"), timeout=5).read()
+            return self.reply(200, {"token": json.loads(minted)["token"]})
         self.reply(200, {"token": a.token})
 
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("--jwks-url", "--issuer", "--audience", "--scope", "--policy", "--subject-pattern", "--token"):
+    for name in ("--jwks-url", "--issuer", "--audience", "--scope", "--policy", "--subject-pattern"):
         parser.add_argument(name, required=True)
+    parser.add_argument("--token", default="")
+    parser.add_argument("--mint-url", default="")
     parser.add_argument("--lifetime", type=int, default=120)
     args = parser.parse_args()
     serve(Handler, args.lifetime, args=args, exchanged=0, refused=0)

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Hostile answers from the upstreams of CI and fleet identities, for the bad-input matrix and the
+leak scan, on 127.0.0.1. Every wrong answer echoes the caller's secrets back where it can (the
+bearer, the session token), so a client that quotes an answer verbatim leaks in the test.
+
+The mode is part of the URL (or of the secret's name), so one server serves every row:
+
+GET  /oidc/MODE?audience=A   the Actions ID token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL); a bearer
+                             other than --request-token gets 401. MODE: ok (a JWT valid 10 min),
+                             status500 (500 echoing the bearer), badjson (200, not JSON), noexp (a
+                             JWT without exp), expired (exp 10 min ago), crlf (CR LF inside the token).
+GET  /sts/MODE/sts/exchange  an octo-sts style exchange (github/sts url = http://HOST/sts/MODE).
+                             MODE: ok ({"token": --sts-token}), missing ({}), crlf (CR LF inside the
+                             token), control (a control character inside), huge (a 2 MiB token),
+                             echo (403 whose message is the bearer).
+POST /aws                    AWS JSON 1.1 (Secrets Manager GetSecretValue, SSM GetParameter): the
+                             SecretId or Name picks the answer: ok / /ok (--secret-value), malformed
+                             (200, not JSON), denied (AccessDeniedException echoing the session token), binary / /missing (no SecretString, no Parameter.Value).
+GET  /__count                {"requests": N}
+
+Usage: hostile_upstream.py --request-token T --sts-token S --secret-value V; prints the port and
+serves until stdin closes or --lifetime ends.
+"""
+import argparse, json, time, urllib.parse
+
+from fixture_http import JSONHandler, b64url, serve
+
+
+def jwt(claims):
+    header = {"alg": "RS256", "typ": "JWT", "kid": "hostile"}
+    return b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode()) + "." + b64url(b"not-a-signature")
+
+
+class Handler(JSONHandler):
+    def raw(self, status, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.server.requests += 1
+        a = self.server.args
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.strip("/").split("/")
+        bearer = self.headers.get("Authorization", "").partition(" ")[2]
+        if url.path == "/__count":
+            return self.reply(200, {"requests": self.server.requests})
+        if parts[0] == "oidc" and len(parts) == 2:
+            if bearer != a.request_token:
+                return self.reply(401, {"message": "bad request token %s" % bearer})
+            mode, now = parts[1], int(time.time())
+            audience = dict(urllib.parse.parse_qsl(url.query)).get("audience", "")
+            claims = {"iss": "https://token.actions.githubusercontent.com", "sub": "repo:acme/app:ref:refs/heads/main",
+                      "aud": audience, "iat": now, "nbf": now - 5, "exp": now + 600}
+            if mode == "ok":
+                return self.reply(200, {"value": jwt(claims)})
+            if mode == "status500":
+                return self.reply(500, {"message": "internal error while serving bearer %s" % bearer})
+            if mode == "badjson":
+                return self.raw(200, b"{value: " + bearer.encode())
+            if mode == "noexp":
+                del claims["exp"]
+                return self.reply(200, {"value": jwt(claims)})
+            if mode == "expired":
+                claims["exp"] = now - 600
+                return self.reply(200, {"value": jwt(claims)})
+            if mode == "crlf":
+                return self.reply(200, {"value": jwt(claims) + "\r\nX-Injected: 1"})
+        if parts[0] == "sts" and len(parts) == 4 and parts[2:] == ["sts", "exchange"]:
+            mode = parts[1]
+            if mode == "ok":
+                return self.reply(200, {"token": a.sts_token})
+            if mode == "missing":
+                return self.reply(200, {})
+            if mode == "crlf":
+                return self.reply(200, {"token": a.sts_token + "\r\nhost=evil.example"})
+            if mode == "control":
+                return self.reply(200, {"token": a.sts_token + "\x01\x1b[2J"})
+            if mode == "huge":
+                return self.reply(200, {"token": "g" * (2 << 20)})
+            if mode == "echo":
+                return self.reply(403, {"message": "subject refused for token %s" % bearer})
+        self.reply(404, {"message": "not found"})
+
+    def do_POST(self):
+        self.server.requests += 1
+        a = self.server.args
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        target = self.headers.get("X-Amz-Target", "")
+        name = request.get("SecretId") or request.get("Name") or ""
+        echoed = self.headers.get("X-Amz-Security-Token", "(no session token)")
+        if name.lstrip("/") == "malformed":
+            return self.raw(200, b"{\"SecretString\": " + a.secret_value.encode(), "application/x-amz-json-1.1")
+        if name.lstrip("/") == "denied":
+            return self.reply(400, {"__type": "AccessDeniedException",
+                                    "message": "User is not authorized to perform %s with session token %s" % (target, echoed)})
+        if target == "secretsmanager.GetSecretValue":
+            if name == "ok":
+                return self.reply(200, {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:ok", "Name": "ok",
+                                        "SecretString": a.secret_value, "VersionId": "v1"})
+            if name == "binary":
+                return self.reply(200, {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:binary", "Name": "binary",
+                                        "SecretBinary": "AAEC", "VersionId": "v1"})
+        if target == "AmazonSSM.GetParameter":
+            if name == "/ok":
+                return self.reply(200, {"Parameter": {"Name": "/ok", "Type": "SecureString", "Value": a.secret_value, "Version": 1}})
+            if name == "/missing":
+                return self.reply(200, {"Parameter": {"Name": "/missing", "Type": "SecureString", "Version": 1}})
+        self.reply(400, {"__type": "ResourceNotFoundException", "message": "no such thing: %s" % name})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--request-token", required=True)
+    parser.add_argument("--sts-token", required=True)
+    parser.add_argument("--secret-value", required=True)
+    parser.add_argument("--lifetime", type=int, default=600)
+    args = parser.parse_args()
+    serve(Handler, args.lifetime, args=args, requests=0)
+
+
+if __name__ == "__main__":
+    main()
