@@ -21,6 +21,11 @@ public final class KeyringService: @unchecked Sendable {
     private var warm: [String: Secret] = [:]
     private var systemAnswers: Bool?
     private var built: (settings: KeyringSettings, backend: any KeyringBackend)?
+    /// What `generation()` reads without waiting for `lock`, which is held across backend reads
+    /// (scrypt, secret-tool): rebuilds of the backend and locks counted, the settings it was built
+    /// with, and the last use of a held passphrase.
+    private let publishedLock = NSLock()
+    private var published = (changes: 0, settings: KeyringSettings?.none, heldLastUse: Int64?.none)
 
     public init(environment: Environment, clock: Clock = .system, runner: CommandRunner = CommandRunner(),
                 settings: @escaping @Sendable () -> KeyringSettings) {
@@ -61,9 +66,28 @@ public final class KeyringService: @unchecked Sendable {
                                       passphrase: { [unowned self] in try self.passphrase() },
                                       isUnlocked: { [unowned self] in self.isUnlocked() })
             }
-            if built != nil { warm.removeAll() }
+            let rebuilt = built != nil
+            if rebuilt { warm.removeAll() }
             built = (current, backend)
+            publishedLock.withLock {
+                if rebuilt { published.changes += 1 }
+                published.settings = current
+            }
             return backend
+        }
+    }
+
+    /// Changes whenever a copy of a secret read earlier may be stale or must be forgotten: the
+    /// backend changed with the configuration, or the keyring was locked (by `brokerctl lock` or
+    /// the unlock timeout). For readers that keep their own decrypted copy (`[git] store`).
+    /// Never waits for a backend.
+    public func generation() -> Int {
+        let current = settings()
+        return publishedLock.withLock {
+            // Either one is counted when the next use of the keyring rebuilds or locks it.
+            let rebuilding = published.settings.map { $0 != current } ?? false
+            let expiring = published.heldLastUse.map { clock.elapsed() - $0 > Int64(current.unlockTimeout) } ?? false
+            return published.changes + (rebuilding || expiring ? 1 : 0)
         }
     }
 
@@ -157,6 +181,7 @@ public final class KeyringService: @unchecked Sendable {
             if var held = heldPassphrase { for i in 0..<held.count { held[i] = 0 } }
             heldPassphrase = nil
             warm.removeAll()
+            publishedLock.withLock { published.changes += 1; published.heldLastUse = nil }
         }
     }
 
@@ -183,7 +208,10 @@ public final class KeyringService: @unchecked Sendable {
         }
     }
 
-    private func touch() { lastUse = clock.elapsed() }
+    private func touch() {
+        lastUse = clock.elapsed()
+        if heldPassphrase != nil { publishedLock.withLock { published.heldLastUse = lastUse } }
+    }
 
     /// An interactive unlock lasts `unlock-timeout` seconds past its last use.
     private func expireIfIdle() {
