@@ -34,8 +34,13 @@ public final class KeyringService: @unchecked Sendable {
         self.runner = runner
         self.settings = settings
         memory = MemoryKeyring(clock: clock)
+        defaultDirectory = Self.defaultDirectory(environment)
+    }
+
+    /// `$XDG_DATA_HOME/credential-broker/keyring`.
+    public static func defaultDirectory(_ environment: Environment) -> String {
         let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ((environment["HOME"] ?? "") + "/.local/share")
-        defaultDirectory = dataHome + "/credential-broker/keyring"
+        return dataHome + "/credential-broker/keyring"
     }
 
     /// The backend in use: `BROKER_KEYRING_BACKEND`, else `[keyring] backend`, else `system` where
@@ -139,16 +144,19 @@ public final class KeyringService: @unchecked Sendable {
 
     public func list() throws -> [KeyringEntry] { try lock.withLock { try backend().list() } }
 
-    /// The backend's name and `unlocked` / `locked` / why it is unusable.
-    public func status() -> (backend: String, state: String) {
+    /// The backend's name and `unlocked` / `locked` / why it is unusable, with the fix.
+    public func status() -> (backend: String, state: String, fix: String?) {
         lock.withLock {
             expireIfIdle()
+            let health: KeyringHealth
+            let name: String
             do {
                 let backend = try backend()
-                return (backend.kind.rawValue, backend.state())
+                (name, health) = (backend.kind.rawValue, backend.health())
             } catch {
-                return ("?", "unavailable: \(error)")
+                (name, health) = ("?", .unavailable(error as? BrokerFailure ?? BrokerFailure(.unavailable, "\(error)")))
             }
+            return (name, health.text, health.fix)
         }
     }
 
@@ -203,8 +211,7 @@ public final class KeyringService: @unchecked Sendable {
                 guard !secret.isEmpty else { throw BrokerFailure(.config, "[keyring] passphrase \(reference) is empty") }
                 return Array(secret.reveal().utf8)
             }
-            throw BrokerFailure(.denied, "the file keyring is locked",
-                                hint: "run `brokerctl unlock`, or set [keyring] passphrase = cmd:… (BROKER_KEYRING_PASSWORD works too, but any process of yours can read it)")
+            throw BrokerFailure(.denied, "the file keyring is locked", hint: FileKeyring.unlockHint)
         }
     }
 
