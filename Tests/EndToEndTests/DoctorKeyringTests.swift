@@ -90,3 +90,13 @@ final class DoctorKeyringTests: XCTestCase {
         XCTAssertEqual(status, 1)
     }
 }
+
+extension DoctorKeyringTests {
+    func testALockedKeyringNothingNeedsIsFine() {
+        let sandbox = Sandbox()
+        configure(sandbox, keyring: "backend = file\n    directory = \(sandbox.root)/k", usesKeyring: false)
+        let (line, status) = keyringLine(sandbox)
+        XCTAssertEqual(line, "ok    keyring: an agent started from here would use the keyring: file backend, locked, in \(sandbox.root)/k; nothing in the configuration needs it yet")
+        XCTAssertEqual(status, 0)
+    }
+}

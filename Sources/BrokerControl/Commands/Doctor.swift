@@ -373,7 +373,8 @@ struct Doctor {
     /// Which backend holds `keyring:` secrets (and `[git] store = keyring`) and whether it is
     /// open: the running agent's answer, since it holds the passphrase and has its own D-Bus
     /// session; else what an agent started from here would find. A locked or unreachable keyring
-    /// is a failure when the configuration needs it, a warning otherwise. Never reads a secret.
+    /// is a failure when the configuration needs it; otherwise an unreachable one is a warning
+    /// and a locked one is fine. Never reads a secret.
     func keyring(_ paths: BrokerPaths, config: BrokerConfig) -> [DoctorFinding] {
         var needs: [String] = []
         let referencing = config.identityOrder.filter { name in
@@ -399,7 +400,10 @@ struct Doctor {
         let used = needs.isEmpty ? "" : " (needed by \(needs.joined(separator: " and ")))"
         if state == "unlocked" { return [.ok("keyring", detail + used)] }
         let fixText = fix ?? "set [keyring] backend = file"
-        return [needs.isEmpty ? .warn("keyring", detail, fix: fixText) : .fail("keyring", detail + used, fix: fixText)]
+        if !needs.isEmpty { return [.fail("keyring", detail + used, fix: fixText)] }
+        // A locked keyring nothing uses yet is how a new installation starts.
+        if state == "locked" { return [.ok("keyring", detail + "; nothing in the configuration needs it yet")] }
+        return [.warn("keyring", detail, fix: fixText)]
     }
 
     // MARK: - Secrets and upstreams
