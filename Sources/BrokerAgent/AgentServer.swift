@@ -137,7 +137,7 @@ public final class AgentServer: @unchecked Sendable {
         lock.unlock()
         // Like credential-cache's daemon: stay while approved git credentials are held in memory,
         // and while wrapped commands may still fetch from the credentials endpoint.
-        return idle && service.gitStore.count == 0 && service.registryStore.count == 0 && service.envWrap.activeLeases == 0
+        return idle && !service.gitStore.keepsAgentAlive && service.registryStore.count == 0 && service.envWrap.activeLeases == 0
     }
 
     /// Takes a max-connections slot for a thread, or answers "busy" and closes the connection.

@@ -51,10 +51,10 @@ public final class AgentService: @unchecked Sendable {
         let ambientAudit = AmbientFailureAudit(log: log)
         let configStore = ConfigStore(paths: paths, environment: environment, onAmbientFailure: { ambientAudit.report($0) })
         self.configStore = configStore
-        gitStore = GitCredentialStore(clock: clock)
         let cache = CredentialCache(directory: paths.cacheEntriesDirectory, log: log)
         keyring = KeyringService(environment: environment, clock: clock,
                                  settings: { (try? configStore.config().get())?.keyring ?? KeyringSettings() })
+        gitStore = GitCredentialStore(clock: clock, vault: GitKeyringVault(keyring: keyring))
         // Remote secrets are read with AWS credentials the resolver itself provides (and caches).
         let resolverBox = RemoteSecretsResolverBox()
         let remoteSecrets = AWSRemoteSecrets(environment: environment, clock: clock,

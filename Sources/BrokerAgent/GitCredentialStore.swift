@@ -23,18 +23,39 @@ import Foundation
 /// Removal follows the daemon's bookkeeping exactly: a removed entry's expiration is set to 0
 /// and, before the next request is served, expired entries are removed by moving the last entry
 /// into their slot (check_expirations). That decides which of several matches `get` answers.
-/// Entries never touch the disk.
+/// With `[git] store = memory` (the default) entries never touch the disk; with `keyring` they
+/// are mirrored into the keyring (GitCredentialVault) and survive the agent, without a timeout.
 public final class GitCredentialStore: @unchecked Sendable {
     struct Entry {
         var fields: GitCredential
         var expiration: Int64
     }
 
+    /// One change to the entries, kept until the vault holds it, so that it can be applied again
+    /// to the vault's copy when that copy is read later (the keyring was locked or changed).
+    enum Change {
+        case store(GitCredential)
+        case erase(GitCredential)
+    }
+
     private let lock = NSLock()
     private var entries: [Entry] = []
     private let clock: Clock
+    /// Where `[git] store = keyring` keeps the entries; nil keeps them in memory whatever the setting.
+    private let vault: (any GitCredentialVault)?
+    /// One load or save at a time; taken before `lock`, never inside it.
+    private let vaultLock = NSLock()
+    /// True while the entries mirror the vault (`[git] store = keyring`).
+    private var persistent = false
+    /// The vault generation the entries were read at; nil when the vault's copy is not read in.
+    private var loadedGeneration: Int?
+    /// Changes the vault does not hold yet, oldest first.
+    private var unsaved: [Change] = []
 
-    public init(clock: Clock = .system) { self.clock = clock }
+    public init(clock: Clock = .system, vault: (any GitCredentialVault)? = nil) {
+        self.clock = clock
+        self.vault = vault
+    }
 
     public enum StoreOutcome: Equatable { case stored, ephemeral, partial }
 
@@ -45,12 +66,8 @@ public final class GitCredentialStore: @unchecked Sendable {
         guard complete else { return .partial }
         if credential.ephemeral { return .ephemeral }
         lock.lock(); defer { lock.unlock() }
-        let now = clock.elapsed()
-        checkExpirations(now: now)
-        markRemoved(matching: credential, matchPassword: false)
-        // A peer's `timeout=` may be any Int: saturate rather than let the addition trap the agent.
-        let (expiration, overflow) = now.addingReportingOverflow(Int64(timeout))
-        entries.append(Entry(fields: credential, expiration: overflow ? (timeout > 0 ? .max : .min) : expiration))
+        apply(.store(credential), timeout: timeout)
+        if persistent { unsaved.append(.store(credential)) }
         return .stored
     }
 
@@ -58,8 +75,10 @@ public final class GitCredentialStore: @unchecked Sendable {
     @discardableResult
     public func erase(_ request: GitCredential) -> Int {
         lock.lock(); defer { lock.unlock() }
-        checkExpirations(now: clock.elapsed())
-        return markRemoved(matching: request, matchPassword: true)
+        let removed = apply(.erase(request), timeout: 0)
+        // An erase that found nothing here may still find something in a vault not read in yet.
+        if persistent, removed > 0 || loadedGeneration == nil { unsaved.append(.erase(request)) }
+        return removed
     }
 
     public func get(_ request: GitCredential) -> GitCredential? {
@@ -68,15 +87,117 @@ public final class GitCredentialStore: @unchecked Sendable {
         return entries.first { request.matches($0.fields, matchPassword: false) }?.fields
     }
 
-    /// Live entries; the agent stays up while there are any, as credential-cache's daemon does.
+    /// Live entries.
     public var count: Int {
         lock.lock(); defer { lock.unlock() }
         checkExpirations(now: clock.elapsed())
         return entries.count
     }
 
+    /// The agent stays up while it holds entries only it has, as credential-cache's daemon does:
+    /// in memory mode every entry, with a vault the changes not saved there yet.
+    public var keepsAgentAlive: Bool {
+        lock.lock(); defer { lock.unlock() }
+        if persistent { return !unsaved.isEmpty }
+        checkExpirations(now: clock.elapsed())
+        return !entries.isEmpty
+    }
+
+    /// Forgets every entry (`brokerctl logout`); with a vault, there too at the next save.
     public func removeAll() {
-        lock.lock(); entries.removeAll(); lock.unlock()
+        lock.lock(); defer { lock.unlock() }
+        entries.removeAll()
+        if persistent { unsaved.append(.erase(GitCredential())) }
+    }
+
+    // MARK: [git] store = keyring
+
+    /// Brings the entries in line with `[git] store` before a request. For `keyring` it reads the
+    /// vault's copy when none is read in, or when the one read in may be stale (the keyring was
+    /// locked or its backend changed: the decrypted copy is forgotten at once), and applies the
+    /// changes the vault does not hold yet on top of it, and writes them. Answers a warning when
+    /// the vault cannot be read or written: then the entries live in memory until it can. Throws only `MustWait` on a
+    /// serving loop, before anything changed.
+    public func prepare(persistent wanted: Bool) throws -> String? {
+        guard let vault, wanted else {
+            lock.withLock {
+                // The vault keeps its copy; this agent stops mirroring it.
+                if persistent { entries.removeAll(); unsaved.removeAll(); loadedGeneration = nil; persistent = false }
+            }
+            return nil
+        }
+        // Changes a locked keyring refused are written at the next request that finds it open.
+        let current = lock.withLock { persistent && loadedGeneration == vault.generation() && unsaved.isEmpty }
+        if current { return nil }
+        try ServingThread.permitWaiting()
+        return vaultLock.withLock {
+            let generation = vault.generation()
+            let stale: Bool = lock.withLock {
+                if !persistent {
+                    // What memory mode held goes to the vault as if approved now, in the daemon's order.
+                    checkExpirations(now: clock.elapsed())
+                    unsaved = entries.map { .store($0.fields) }
+                    persistent = true
+                    loadedGeneration = nil
+                } else if loadedGeneration != nil, loadedGeneration != generation {
+                    entries.removeAll()
+                    loadedGeneration = nil
+                }
+                return loadedGeneration == nil
+            }
+            guard stale else { return saveLocked(vault) }
+            let loaded: [GitCredential]
+            do { loaded = try vault.load() } catch {
+                return "git credentials approved for URLs bound to no identity are kept in memory until the keyring can be read: \(error)"
+            }
+            lock.withLock {
+                entries = loaded.map { Entry(fields: $0, expiration: .max) }
+                for change in unsaved { apply(change, timeout: 0) }
+                loadedGeneration = generation
+            }
+            return saveLocked(vault)
+        }
+    }
+
+    /// Writes the entries to the vault when it lacks a change; answers a warning when it cannot.
+    /// A change that could not be saved is kept and saved with the next one.
+    public func saveChanges() -> String? {
+        guard let vault else { return nil }
+        return vaultLock.withLock { saveLocked(vault) }
+    }
+
+    private func saveLocked(_ vault: any GitCredentialVault) -> String? {
+        let (snapshot, pending): ([GitCredential], Int) = lock.withLock {
+            checkExpirations(now: clock.elapsed())
+            return (entries.map(\.fields), persistent && loadedGeneration != nil ? unsaved.count : 0)
+        }
+        guard pending > 0 else { return nil }
+        do {
+            try vault.save(snapshot)
+        } catch {
+            return "git credentials approved for URLs bound to no identity are kept in memory until the keyring can be written: \(error)"
+        }
+        lock.withLock { unsaved.removeFirst(min(pending, unsaved.count)) }
+        return nil
+    }
+
+    /// One change, by the daemon's rules; the caller holds `lock`. Entries kept in a vault do not
+    /// expire (as git-credential-libsecret's and osxkeychain's do not).
+    @discardableResult
+    private func apply(_ change: Change, timeout: Int) -> Int {
+        let now = clock.elapsed()
+        checkExpirations(now: now)
+        switch change {
+        case .store(let credential):
+            markRemoved(matching: credential, matchPassword: false)
+            // A peer's `timeout=` may be any Int: saturate rather than let the addition trap the agent.
+            let (expiration, overflow) = now.addingReportingOverflow(Int64(timeout))
+            let expires: Int64 = persistent ? .max : overflow ? (timeout > 0 ? .max : .min) : expiration
+            entries.append(Entry(fields: credential, expiration: expires))
+            return 0
+        case .erase(let request):
+            return markRemoved(matching: request, matchPassword: true)
+        }
     }
 
     /// remove_credential(): marks every match as expired; the next check_expirations drops it.
@@ -103,6 +224,14 @@ public final class GitCredentialStore: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Where `[git] store = keyring` keeps approved credentials between agents.
+public protocol GitCredentialVault: AnyObject, Sendable {
+    /// Changes whenever a copy read earlier may be stale or must be forgotten.
+    func generation() -> Int
+    func load() throws -> [GitCredential]
+    func save(_ credentials: [GitCredential]) throws
 }
 
 /// The attributes of git's credential protocol that the store keeps, read as git's

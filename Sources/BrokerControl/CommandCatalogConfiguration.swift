@@ -116,7 +116,10 @@ extension CommandCatalog {
                 .paragraph("How git-credential-broker(1) treats git."),
                 .definitions([
                     Definition("cache-timeout = DURATION", style: .synopsis, [
-                        "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it.",
+                        "How long credentials git approved for URLs bound to no identity stay in the agent's memory. Default 900s. The helper's `--timeout` overrides it. Not used with `store = keyring`.",
+                    ]),
+                    Definition("store = memory|keyring", style: .synopsis, [
+                        "Where credentials git approved for URLs bound to no identity are kept. `memory` (the default) keeps them in the agent for cache-timeout, as `git credential-cache` does; they are gone when the agent exits. `keyring` also keeps them in the [keyring] backend, as one secret named `git-credentials`, until git erases them (as git-credential-libsecret and osxkeychain do): they survive agent restarts and the cache timeout does not apply. The agent holds a decrypted copy while the keyring is unlocked and forgets it on `brokerctl lock`. While the keyring cannot be read or written (a locked file keyring, no D-Bus session) what git approves is kept in memory, with a warning, and written once it can be. `brokerctl logout` without an identity forgets them in the keyring too.",
                     ]),
                     Definition("minimum-validity = DURATION", style: .synopsis, [
                         "Never hand git a token with less than this left; a cached token closer to its expiry is replaced first. Default 60s. Kinds that need more keep their own minimum whatever this says (see IDENTITY KINDS). When the upstream fails while replacing a token that still has 60 seconds or more, that token is served instead of the error (and the failure is audited).",

@@ -93,4 +93,97 @@ final class GitCredentialStoreTests: XCTestCase {
         let plain = credential(["protocol": "https", "host": "h"])
         XCTAssertEqual(store.get(plain)?.answer(for: plain).fields, [.init("capability[]", "authtype")])
     }
+
+    // MARK: [git] store = keyring
+
+    /// A keyring stand-in: the JSON text a KeyringService would hold, or an error while "locked".
+    final class TestVault: GitCredentialVault, @unchecked Sendable {
+        var text: Secret?
+        var locked = false
+        var generationNumber = 0
+        var saves = 0
+        func generation() -> Int { generationNumber }
+        func load() throws -> [GitCredential] {
+            if locked { throw BrokerFailure(.denied, "the test keyring is locked") }
+            return try text.map { try XCTUnwrap(GitCredential.list(fromJSON: $0)) } ?? []
+        }
+        func save(_ credentials: [GitCredential]) throws {
+            if locked { throw BrokerFailure(.denied, "the test keyring is locked") }
+            text = GitCredential.json(credentials)
+            saves += 1
+        }
+    }
+
+    func testKeptCredentialsOutliveTheStoreAndItsTimeout() throws {
+        let clock = TestClock()
+        let vault = TestVault()
+        let first = GitCredentialStore(clock: Clock { clock.now }, vault: vault)
+        XCTAssertNil(try first.prepare(persistent: true))
+        _ = first.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: 10)
+        XCTAssertNil(first.saveChanges())
+        XCTAssertFalse(first.keepsAgentAlive, "the keyring holds it, not the agent")
+        clock.now += 3600
+        let second = GitCredentialStore(clock: Clock { clock.now }, vault: vault)
+        XCTAssertNil(try second.prepare(persistent: true))
+        XCTAssertEqual(second.get(credential(["protocol": "https", "host": "h"]))?.password?.reveal(), "p")
+    }
+
+    func testEveryAttributeSurvivesTheKeyringInTheDaemonsOrder() throws {
+        let vault = TestVault()
+        let store = GitCredentialStore(vault: vault)
+        _ = try store.prepare(persistent: true)
+        let full = credential(["capability[]": "authtype", "protocol": "https", "host": "h:8443", "path": "a/b.git", "username": "u=1",
+                               "password": "p w\u{00e9}", "authtype": "Bearer", "credential": "tok", "password_expiry_utc": "2000000000",
+                               "oauth_refresh_token": "refresh"])
+        _ = store.store(full, timeout: 900)
+        _ = store.store(credential(["protocol": "https", "host": "h:8443", "username": "second", "password": "2"]), timeout: 900)
+        _ = store.saveChanges()
+        let reread = GitCredentialStore(vault: vault)
+        _ = try reread.prepare(persistent: true)
+        XCTAssertEqual(reread.get(credential(["protocol": "https", "host": "h:8443"])), full)
+        XCTAssertEqual(reread.count, 2)
+        XCTAssertFalse(vault.text!.reveal().contains("\n"), "one line, as every backend can carry")
+    }
+
+    func testChangesMadeWhileTheKeyringIsLockedAreAppliedToItsCopyLater() throws {
+        let vault = TestVault()
+        vault.text = GitCredential.json([credential(["protocol": "https", "host": "old", "username": "u", "password": "gone"])])
+        vault.locked = true
+        let store = GitCredentialStore(vault: vault)
+        XCTAssertEqual(try store.prepare(persistent: true)?.contains("the test keyring is locked"), true)
+        _ = store.store(credential(["protocol": "https", "host": "new", "username": "u", "password": "kept"]), timeout: 900)
+        // git rejected a password only the keyring holds: the erase must reach it.
+        _ = store.erase(credential(["protocol": "https", "host": "old", "username": "u", "password": "gone"]))
+        XCTAssertEqual(store.get(credential(["protocol": "https", "host": "new"]))?.password?.reveal(), "kept", "served from memory meanwhile")
+        XCTAssertTrue(store.keepsAgentAlive, "only this agent has the change")
+
+        vault.locked = false
+        XCTAssertNil(try store.prepare(persistent: true))
+        XCTAssertFalse(store.keepsAgentAlive)
+        let saved = try XCTUnwrap(GitCredential.list(fromJSON: vault.text!))
+        XCTAssertEqual(saved.map(\.host), ["new"])
+    }
+
+    func testANewKeyringGenerationForgetsTheDecryptedCopy() throws {
+        let vault = TestVault()
+        let store = GitCredentialStore(vault: vault)
+        _ = try store.prepare(persistent: true)
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: 900)
+        _ = store.saveChanges()
+        vault.locked = true
+        vault.generationNumber += 1   // `brokerctl lock`
+        XCTAssertNotNil(try store.prepare(persistent: true))
+        XCTAssertNil(store.get(credential(["protocol": "https", "host": "h"])))
+        XCTAssertEqual(vault.saves, 1)
+    }
+
+    func testSwitchingToTheKeyringTakesWhatMemoryHeld() throws {
+        let vault = TestVault()
+        let store = GitCredentialStore(vault: vault)
+        _ = try store.prepare(persistent: false)
+        _ = store.store(credential(["protocol": "https", "host": "h", "username": "u", "password": "p"]), timeout: 900)
+        XCTAssertNil(vault.text, "memory stays memory")
+        _ = try store.prepare(persistent: true)
+        XCTAssertEqual(try GitCredential.list(fromJSON: XCTUnwrap(vault.text)).map { $0.map(\.host) }, ["h"])
+    }
 }

@@ -177,23 +177,25 @@ final class AgeInteropTests: XCTestCase {
     }
 
     /// `age -p` always uses work factor 2^18; each such file costs a full scrypt here (seconds in a
-    /// debug build), so this reads a few of them, binary and armored, at chunk edges.
+    /// debug build), so this reads 100 random secrets of 1 byte to 64 KiB (odd ones armored) only
+    /// with BROKER_LONG_TESTS=1, and three (1 byte, 64 KiB, one random) otherwise.
     func testWeDecryptWhatAgePassphraseWrites() throws {
         var random = SplitMix64(seed: 0x6167_6536)
-        let sizes = [1, 65537]
+        let count = ProcessInfo.processInfo.environment["BROKER_LONG_TESTS"] == "1" ? 100 : 3
+        let sizes = (0..<count).map { $0 == 0 ? 1 : $0 == 1 ? 65536 : Int.random(in: 1...65536, using: &random) }
         var secrets: [[UInt8]] = [], jobs: [(String, [String])] = []
         for (index, size) in sizes.enumerated() {
             let secret = size == 1 ? [UInt8(ascii: "k")] : random.bytes(count: size)
             let input = directory.appendingPathComponent("\(index).txt").path
             FileManager.default.createFile(atPath: input, contents: Data(secret))
             secrets.append(secret)
-            jobs.append(("age-pass-\(index)", ["-p"] + (index == 1 ? ["-a"] : []) + ["-o", directory.appendingPathComponent("\(index).age").path, input]))
+            jobs.append(("age-pass-\(index)", ["-p"] + (index % 2 == 1 ? ["-a"] : []) + ["-o", directory.appendingPathComponent("\(index).age").path, input]))
         }
         let statuses = try runAge(jobs)
         for (index, status) in statuses.enumerated() { XCTAssertTrue(status.hasPrefix("0"), "age -p for secret \(index): \(status)") }
         for index in sizes.indices {
             let file = try XCTUnwrap(FileManager.default.contents(atPath: directory.appendingPathComponent("\(index).age").path))
-            XCTAssertTrue(String(decoding: file.prefix(80), as: UTF8.self).contains(" 18\n") || index == 1, "age -p writes work factor 18")
+            XCTAssertTrue(String(decoding: file.prefix(80), as: UTF8.self).contains(" 18\n") || index % 2 == 1, "age -p writes work factor 18")
             let start = Date()
             if index == 0 {
                 // Dropped into a file keyring as NAME.age, it is read like one the broker wrote.
@@ -207,6 +209,16 @@ final class AgeInteropTests: XCTestCase {
             }
             print("age -p file (\(sizes[index]) bytes, scrypt 2^18) decrypted in \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
         }
+    }
+
+    /// A well-formed file whose plaintext is empty is not a secret: the keyring says so and gives none.
+    func testAnEmptySecretIsAnError() throws {
+        chmod(directory.path, 0o700)
+        let path = directory.appendingPathComponent("empty.age").path
+        FileManager.default.createFile(atPath: path, contents: Data(AgeFile.encrypt([], passphrase: Array("pw".utf8), logN: 10)))
+        chmod(path, 0o600)
+        let keyring = FileKeyring(directory: directory.path, workFactor: 10, passphrase: { Array("pw".utf8) }, isUnlocked: { true })
+        XCTAssertThrowsError(try keyring.read("empty")) { XCTAssertTrue("\($0)".contains("holds an empty secret"), "\($0)") }
     }
 
     /// `age -d` refuses what we refuse: a wrong passphrase and a truncated file.

@@ -17,6 +17,14 @@ final class KeyringSettingsTests: XCTestCase {
         XCTAssertNil(try parse("").keyring.backend, "no backend named: chosen at run time")
     }
 
+    func testGitStoreIsMemoryUnlessSetToKeyring() throws {
+        XCTAssertEqual(try parse("").git.store, .memory)
+        XCTAssertEqual(try parse("[git]\n    store = keyring\n").git.store, .keyring)
+        XCTAssertThrowsError(try parse("[git]\n    store = disk\n")) {
+            XCTAssertTrue("\($0)".hasPrefix("cfg:2: [git] store must be memory or keyring, not \"disk\""), "\($0)")
+        }
+    }
+
     func testBadKeyringSettingsCiteTheLine() {
         for (text, expected) in [
             ("[keyring]\n    backend = vault\n", "cfg:2: [keyring] backend must be system, file or memory, not \"vault\""),

@@ -365,7 +365,7 @@ final class NewcomerTests: XCTestCase {
     func testAddAsksForASecretOnTheTerminalWithoutEcho() {
         let sandbox = Sandbox()
         let run = sandbox.onTerminal(Sandbox.executable("brokerctl"), ["add", "me", "--kind", "aws/user", "--set", "access-key-id=AKIDEXAMPLE",
-                                                                      "--set", "long-lived-keys=true", "--secret", "secret-access-key"],
+                                                                      "--set", "long-lived-keys=true", "--secret", "secret-access-key", "--store", "file"],
                                      ttyStdin: true, replies: [("(not shown): ", "CANARY-typed\n")])
         XCTAssertEqual(run.status, 0, run.tty + run.stdout)
         XCTAssertTrue(run.tty.contains("secret-access-key for identity \"me\" (not shown): "), run.tty)

@@ -15,6 +15,8 @@ struct ProcessResult {
 final class Sandbox {
     let root: String
     var environment: [String: String]
+    /// CredentialConversation stops the agent before each step (the next one starts it again).
+    var restartsAgentBetweenSteps = false
 
     /// The directory holding the built executables (next to the test bundle), or BROKER_BIN_DIR.
     static let binDirectory: String = {

@@ -114,6 +114,8 @@ final class CredentialConversation {
     func check(_ command: Command, _ text: String, config: [String] = [],
                file: StaticString = #filePath, line: UInt = #line) {
         let expected = transcript(text)
+        // A store that outlives its agent must answer every step from what it kept.
+        if sandbox.restartsAgentBetweenSteps { sandbox.stopAgent() }
         let status: Int32, stdout: String, stderr: String
         switch command {
         case .fill, .approve, .reject:

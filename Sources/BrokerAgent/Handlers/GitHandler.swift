@@ -83,30 +83,41 @@ struct GitHandler {
         }
     }
 
-    /// A URL bound to nothing: git's credential-cache, served from memory, per host.
+    /// A URL bound to nothing: git's credential-cache, served from memory, per host; with
+    /// `[git] store = keyring` the same entries are kept in the keyring as well.
     func cached(_ action: Action, _ credential: GitCredential, request: AgentRequest, config: BrokerConfig,
                 scheme: String, host: String, target: String) throws -> WireMessage {
         let caller = request.caller
+        let persistent = config.git.store == .keyring
+        let store = service.gitStore
+        // A change is written to the keyring: that waits, so it goes to a thread before anything changes.
+        if persistent, action != .get { try ServingThread.permitWaiting() }
+        var warnings: [WireMessage.Field] = []
+        if let warning = try store.prepare(persistent: persistent) { warnings.append(.init(WireKey.warning, warning)) }
+        func saved() -> [WireMessage.Field] {
+            guard persistent, let warning = store.saveChanges() else { return warnings }
+            return warnings + [.init(WireKey.warning, warning)]
+        }
         switch action {
         case .get:
-            var warning: [WireMessage.Field] = []
             if credential.path == nil, let needy = config.pathBoundBindingsNeedingPath(protocol: scheme, host: host).first {
-                warning.append(.init(WireKey.warning, "\(needy.pattern) is bound to identity \"\(needy.identity)\" but git sent no path; run: git config --global credential.\(scheme)://\(host).useHttpPath true"))
+                warnings.append(.init(WireKey.warning, "\(needy.pattern) is bound to identity \"\(needy.identity)\" but git sent no path; run: git config --global credential.\(scheme)://\(host).useHttpPath true"))
             }
-            guard let found = service.gitStore.get(credential) else { return .ok(warning) }
-            audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target, tier: "memory"))
-            return .ok(found.answer(for: credential).fields + warning)
+            guard let found = store.get(credential) else { return .ok(warnings) }
+            audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target,
+                                     tier: persistent ? "keyring" : "memory"))
+            return .ok(found.answer(for: credential).fields + warnings)
         case .store:
             // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
             let timeout = min(request[WireKey.timeout].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))
-            let outcome = service.gitStore.store(credential, timeout: timeout)
+            let outcome = store.store(credential, timeout: timeout)
             audit.record(AuditRecord(event: .stored, outcome: outcome == .stored ? "ok" : "skipped", identity: nil, adapter: "git",
                                      caller: caller, target: target, reason: outcome == .stored ? nil : "\(outcome) credential not stored"))
-            return .ok()
+            return .ok(saved())
         case .erase:
-            let removed = service.gitStore.erase(credential)
+            let removed = store.erase(credential)
             audit.record(AuditRecord(event: .erased, identity: nil, adapter: "git", caller: caller, target: target, reason: "\(removed) removed"))
-            return .ok()
+            return .ok(saved())
         }
     }
 

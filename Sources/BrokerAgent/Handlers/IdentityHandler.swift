@@ -69,7 +69,13 @@ struct IdentityHandler {
         }
         let identity = name == "*" ? nil : name
         let removed = service.resolver.cache.remove(identity: identity)
-        if identity == nil { service.gitStore.removeAll() }
+        if identity == nil {
+            // `[git] store = keyring` forgets them in the keyring too (or at its next save, when it cannot be written now).
+            let persistent = (try? service.loadConfig())?.git.store == .keyring
+            if persistent { _ = try service.gitStore.prepare(persistent: true) }
+            service.gitStore.removeAll()
+            if persistent { _ = service.gitStore.saveChanges() }
+        }
         service.audit.record(AuditRecord(event: .erased, identity: identity ?? "*", adapter: "brokerctl", caller: request.caller,
                                          reason: "logout; \(removed) removed"))
         return .ok([.init(WireKey.removed, String(removed))])

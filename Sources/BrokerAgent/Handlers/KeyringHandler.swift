@@ -32,6 +32,7 @@ struct KeyringHandler {
         case .keyringList:
             let status = keyring.status()
             var answer = WireMessage.ok([.init(WireKey.backend, status.backend), .init("state", status.state)])
+            answer.append("fix", ifPresent: status.fix)
             // A locked or unreachable keyring still answers with its state; the entries need it open.
             if !status.state.hasPrefix("unavailable") {
                 for entry in try keyring.list() {

@@ -1,13 +1,13 @@
-// `brokerctl add NAME --kind KIND [--set KEY=VALUE …] [--secret KEY …]`: a new identity section, its secrets in 0600 files, then validate.
+// `brokerctl add NAME --kind KIND [--set KEY=VALUE …] [--secret KEY …] [--store keyring|file]`: a new identity section, its secrets in the keyring or 0600 files, then validate.
 
 import BrokerCore
 import BrokerWire
 import Foundation
 
 /// Where `brokerctl add` keeps a secret a person typed, and the reference the configuration
-/// then holds. Files now; a keyring store (Secret Service / Keychain) plugs in here when it exists.
+/// then holds.
 protocol SecretStore {
-    /// Stores `secret` and returns the reference to write (`file:…`, later `keyring:…`).
+    /// Stores `secret` and returns the reference to write (`file:…`, `keyring:…`).
     func store(_ secret: Secret, identity: String, setting: String) throws -> String
     /// Removes what `store` wrote, when the configuration it was for is rolled back.
     func remove(reference: String)
@@ -36,7 +36,45 @@ struct FileSecretStore: SecretStore {
     }
 }
 
+/// The agent's keyring (`[keyring]`): one secret per setting, named `IDENTITY.KEY`.
+struct KeyringSecretStore: SecretStore {
+    let ctl: Brokerctl
+
+    func store(_ secret: Secret, identity: String, setting: String) throws -> String {
+        let name = Self.name(identity: identity, setting: setting)
+        let held = try ctl.agent(WireMessage(.keyringList)).records("entry", columns: ["name"]).compactMap { $0["name"] }
+        if held.contains(name) {
+            throw BrokerFailure(.input, "the keyring already holds \"\(name)\"; not overwriting a stored secret",
+                                hint: "remove it with `brokerctl secret rm \(name)`, or --set \(setting)=keyring:\(name) to use it")
+        }
+        _ = try ctl.agent(WireMessage(.keyringSet, [.init(WireKey.name, name), .init(WireKey.secret, secret.reveal())]))
+        return "keyring:" + name
+    }
+
+    func remove(reference: String) {
+        guard reference.hasPrefix("keyring:") else { return }
+        _ = try? ctl.agent(WireMessage(.keyringRemove, [.init(WireKey.name, String(reference.dropFirst(8)))]))
+    }
+
+    /// `IDENTITY.KEY`, with anything a keyring name may not hold (an identity's `/`) as `_`.
+    static func name(identity: String, setting: String) -> String {
+        let allowed = identity.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-@+".contains($0)) ? $0 : "_" }
+        let base = String(allowed).drop { $0 == "." }
+        return String(((base.isEmpty ? "identity" : base) + "." + setting).prefix(128))
+    }
+}
+
 extension Brokerctl {
+    /// Asks for one setting on the terminal (without echo for a secret), or reads one line from
+    /// standard input when there is no terminal.
+    static func ask(_ key: String, identity: String, secret: Bool) throws -> String {
+        let prompt = TerminalPrompt.isInteractive ? "\(key) for identity \"\(identity)\"\(secret ? " (not shown)" : ""): " : ""
+        guard let typed = TerminalPrompt.readLine(prompt, echo: !secret), !typed.isEmpty else {
+            throw BrokerFailure(.input, "no value given for \(key)", hint: "type it when asked, or pipe it on standard input (one line per value)")
+        }
+        return typed
+    }
+
     func add(_ args: [String]) throws -> Int32 {
         let options = try parse(args, as: "add")
         if let provider = options.values["--from-provider"] {
@@ -75,8 +113,12 @@ extension Brokerctl {
             }
             settings.append((key, value))
         }
-        // Secrets to ask for: the kind's required secret settings not given, and every --secret KEY.
-        var asked: [String] = []
+        // Where typed values go: the keyring for kinds that keep settings there (aws-vault add), else
+        // files. The option table refuses any other --store.
+        let storeName = options.values["--store"] ?? (descriptor.keyringKeys.isEmpty ? "file" : "keyring")
+        // What to ask for: with the keyring, the kind's keyring settings not given; the kind's
+        // required secret settings not given, and every --secret KEY.
+        var asked: [String] = storeName == "keyring" ? descriptor.keyringKeys.filter { key in !settings.contains { $0.key == key } } : []
         for key in options.lists["--secret"] ?? [] {
             guard descriptor.settings.contains(where: { $0.name == key && $0.type == .secretReference }) else {
                 let secretKeys = descriptor.settings.filter { $0.type == .secretReference }.map(\.name)
@@ -94,15 +136,16 @@ extension Brokerctl {
         }
 
         let configDirectory = String(paths.configFile[..<(paths.configFile.lastIndex(of: "/") ?? paths.configFile.startIndex)])
-        let store: SecretStore = FileSecretStore(configDirectory: configDirectory)
+        let store: SecretStore = storeName == "keyring" ? KeyringSecretStore(ctl: self) : FileSecretStore(configDirectory: configDirectory)
         var stored: [String] = []
         let original = FileManager.default.contents(atPath: paths.configFile).map { [UInt8]($0) }
         do {
             for key in asked {
-                let interactive = TerminalPrompt.isInteractive
-                guard let typed = TerminalPrompt.readLine(interactive ? "\(key) for identity \"\(name)\" (not shown): " : "", echo: false),
-                      !typed.isEmpty else {
-                    throw BrokerFailure(.input, "no value given for \(key)", hint: "type it when asked, or pipe it on standard input (one line per secret)")
+                let secret = descriptor.settings.first { $0.name == key }?.type == .secretReference
+                let typed = try Self.ask(key, identity: name, secret: secret)
+                guard secret || storeName == "keyring" else {
+                    settings.append((key, typed))   // not a secret: it goes into the section as it is
+                    continue
                 }
                 let reference = try store.store(Secret(typed), identity: name, setting: key)
                 stored.append(reference)

@@ -85,6 +85,7 @@ struct Doctor {
         findings += containers(config)
         findings += agent(paths, config: config)
         if let config {
+            findings += keyring(paths, config: config)
             findings += secrets(config)
             if network { findings += upstreams(config) }
         }
@@ -365,6 +366,44 @@ struct Doctor {
         if let error = answer["cache_error"] { findings.append(.fail("cache", "the agent cannot write its cache: \(error)", fix: "free disk space or fix \(paths.cacheDirectory)")) }
         if let error = answer["audit_error"] { findings.append(.fail("audit", "the agent cannot write the audit log: \(error)", fix: "free disk space or fix \(paths.stateDirectory)")) }
         return findings
+    }
+
+    // MARK: - Keyring
+
+    /// Which backend holds `keyring:` secrets (and `[git] store = keyring`) and whether it is
+    /// open: the running agent's answer, since it holds the passphrase and has its own D-Bus
+    /// session; else what an agent started from here would find. A locked or unreachable keyring
+    /// is a failure when the configuration needs it; otherwise an unreachable one is a warning
+    /// and a locked one is fine. Never reads a secret.
+    func keyring(_ paths: BrokerPaths, config: BrokerConfig) -> [DoctorFinding] {
+        var needs: [String] = []
+        let referencing = config.identityOrder.filter { name in
+            config.kinds[name]?.secretReferences.contains { if case .keyring = $0 { return true } else { return false } } ?? false
+        }
+        if !referencing.isEmpty { needs.append("keyring: secrets of \(referencing.map { "\"\($0)\"" }.joined(separator: ", "))") }
+        if config.git.store == .keyring { needs.append("[git] store = keyring") }
+        let backend: String, state: String, fix: String?, secrets: Int?, whose: String
+        if let answer = try? AgentClient(paths: paths, environment: environment, timeoutSeconds: 60).send(WireMessage(.keyringList), startAgent: false) {
+            (backend, state, fix) = (answer[WireKey.backend] ?? "?", answer["state"] ?? "?", answer["fix"])
+            secrets = state == "unlocked" ? answer.records("entry", columns: ["name"]).count : nil
+            whose = "the running agent's"
+        } else {
+            let service = KeyringService(environment: environment, runner: runner, settings: { [keyring = config.keyring] in keyring })
+            (backend, state, fix) = service.status()
+            secrets = nil
+            whose = "an agent started from here would use the"
+        }
+        var detail = "\(whose) keyring: \(backend) backend, \(state)"
+        if backend == KeyringBackendKind.file.rawValue { detail += ", in \(config.keyring.directory ?? KeyringService.defaultDirectory(environment))" }
+        if let secrets { detail += ", \(secrets) \(secrets == 1 ? "secret" : "secrets")" }
+        if backend == KeyringBackendKind.memory.rawValue { detail += " (held by the agent only: gone when it exits)" }
+        let used = needs.isEmpty ? "" : " (needed by \(needs.joined(separator: " and ")))"
+        if state == "unlocked" { return [.ok("keyring", detail + used)] }
+        let fixText = fix ?? "set [keyring] backend = file"
+        if !needs.isEmpty { return [.fail("keyring", detail + used, fix: fixText)] }
+        // A locked keyring nothing uses yet is how a new installation starts.
+        if state == "locked" { return [.ok("keyring", detail + "; nothing in the configuration needs it yet")] }
+        return [.warn("keyring", detail, fix: fixText)]
     }
 
     // MARK: - Secrets and upstreams

@@ -115,7 +115,9 @@ extension Brokerctl {
                 }
             }
         } else {
-            rows.append(["git uses", "no identity: the helper acts as git credential-cache for this URL (what git approves is kept \(config.git.cacheTimeout) s)"])
+            rows.append(["git uses", config.git.store == .keyring
+                ? "no identity: the helper keeps what git approves for this URL in the keyring ([git] store = keyring)"
+                : "no identity: the helper acts as git credential-cache for this URL (what git approves is kept \(config.git.cacheTimeout) s)"])
             rows.append(["why", reason ?? ""])
         }
         out(renderTable(rows))

@@ -29,7 +29,8 @@ extension Brokerctl {
             let names = config.identityOrder + virtualNames(config)
             names.filter { name in
                 guard let use, let kind = config.kind(name) else { return true }
-                return Self.canServe(kind, use)
+                // `login` also stores the keys a section reads from the keyring (Login.swift).
+                return Self.canServe(kind, use) || (use == .login && !Self.keyringKeys(config.identities[name], kind).isEmpty)
             }.forEach { out($0) }
             return ExitStatus.success
         }

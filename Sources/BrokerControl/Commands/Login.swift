@@ -1,4 +1,4 @@
-// `brokerctl login`: an identity's MFA code, or a provider's device login (the agent polls, we show it).
+// `brokerctl login`: an identity's keys into the keyring and its MFA code, or a provider's device login (the agent polls, we show it).
 
 import BrokerCore
 import BrokerWire
@@ -16,7 +16,12 @@ extension Brokerctl {
             return try providerLogin(name, openBrowser: !options.flags.contains("--no-browser") && isatty(0) == 1 && isatty(1) == 1)
         }
         let identity = try config.identity(name)
+        let storedKeys = try loginKeys(identity, name: name, replace: options.flags.contains("--keys"))
         guard identity.kind.loginFlow != nil else {
+            if let storedKeys {
+                if !storedKeys { out("identity \"\(name)\" has its keys in the keyring; nothing else to log in to (--keys replaces them)") }
+                return ExitStatus.success
+            }
             let able = config.identityOrder.filter { config.kinds[$0]?.loginFlow != nil }
             throw BrokerFailure(.input, "identity \"\(name)\" (kind \(identity.kind.kindName)) has no login step; there is nothing to log in to",
                                 hint: "its credential needs nothing from a person, so just use it"
@@ -41,6 +46,43 @@ extension Brokerctl {
 }
 
 extension Brokerctl {
+    /// The settings the identity's kind keeps in the keyring (an IAM user's key pair, as
+    /// `aws-vault add` keeps it) and its section references as `keyring:NAME`: asked for when
+    /// the keyring lacks one, or all of them with `replace`, and stored under those names. nil
+    /// when the section references none; whether anything was stored otherwise.
+    func loginKeys(_ identity: ConfiguredIdentity, name: String, replace: Bool) throws -> Bool? {
+        let descriptor = type(of: identity.kind).descriptor
+        let referenced = Self.keyringKeys(identity.definition, identity.kind)
+        guard !referenced.isEmpty else {
+            if replace {
+                throw BrokerFailure(.input, "identity \"\(name)\" does not read its \(descriptor.keyringKeys.joined(separator: " or ")) from the keyring, so --keys has nothing to replace",
+                                    hint: descriptor.keyringKeys.isEmpty ? "its kind keeps no keys in the keyring"
+                                        : "write " + descriptor.keyringKeys.map { "\($0) = keyring:\(KeyringSecretStore.name(identity: name, setting: $0))" }.joined(separator: " and ") + " in its section")
+            }
+            return nil
+        }
+        let listing = try agent(WireMessage(.keyringList))
+        let held = Set(listing.records("entry", columns: ["name"]).compactMap { $0["name"] })
+        let wanted = replace ? referenced : referenced.filter { !held.contains($0.secret) }
+        guard !wanted.isEmpty else { return false }
+        var backend = listing[WireKey.backend] ?? "?"
+        for (key, secret) in wanted {
+            let value = try Self.ask(key, identity: name, secret: descriptor.settings.first { $0.name == key }?.type == .secretReference)
+            backend = try agent(WireMessage(.keyringSet, [.init(WireKey.name, secret), .init(WireKey.secret, value)]))[WireKey.backend] ?? backend
+        }
+        out("stored \(wanted.map(\.key).joined(separator: " and ")) of identity \"\(name)\" in the \(backend) keyring as "
+            + wanted.map { "keyring:\($0.secret)" }.joined(separator: ", "))
+        return true
+    }
+
+    /// The kind's keyring-held settings that the section references as `keyring:NAME`, with NAME.
+    static func keyringKeys(_ definition: IdentityDefinition?, _ kind: any IdentityKind) -> [(key: String, secret: String)] {
+        type(of: kind).descriptor.keyringKeys.compactMap { key in
+            guard let value = definition?.value(key), value.hasPrefix("keyring:") else { return nil }
+            return (key, String(value.dropFirst(8)))
+        }
+    }
+
     /// Starts the provider's device login in the agent, shows the person where to approve it,
     /// opens a browser when both ends are a terminal, and follows the agent's polling to the end.
     func providerLogin(_ name: String, openBrowser: Bool) throws -> Int32 {

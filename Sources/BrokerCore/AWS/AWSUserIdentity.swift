@@ -13,10 +13,10 @@ public struct AWSUserIdentity: AWSIdentityKind {
         summary: "long-lived IAM user keys, optionally traded for an MFA session",
         family: .aws,
         settings: [
-            SettingSpec("access-key-id", "ID", .textOrReference, "the access key id (plain, or env:/file:/cmd:)",
+            SettingSpec("access-key-id", "ID", .textOrReference, "the access key id (plain, or env:/file:/cmd:/keyring:)",
                         details: "The access key id, as text or as a reference."),
-            SettingSpec("secret-access-key", "REFERENCE", .secretReference, "reference to the secret key: env:NAME, file:PATH or cmd:COMMAND",
-                        details: "Where the secret key is read from: `env:NAME`, `file:PATH` or `cmd:COMMAND`."),
+            SettingSpec("secret-access-key", "REFERENCE", .secretReference, "reference to the secret key: env:NAME, file:PATH, cmd:COMMAND or keyring:NAME",
+                        details: "Where the secret key is read from: `env:NAME`, `file:PATH`, `cmd:COMMAND` or `keyring:NAME`. `brokerctl add NAME --kind aws/user` asks for the key pair and keeps both halves in the keyring (`keyring:NAME.access-key-id`, `keyring:NAME.secret-access-key`), as `aws-vault add` does; `brokerctl login NAME` asks for them again when the keyring lacks them, or with `--keys` to replace them."),
             SettingSpec("session-token", "REFERENCE", .secretReference, "reference to a session token, for keys that are already temporary",
                         details: "For keys that are already temporary."),
             SettingSpec("profile", "NAME", "read the keys from this profile of the shared credentials file instead",
@@ -34,7 +34,8 @@ public struct AWSUserIdentity: AWSIdentityKind {
                         details: "Prints the current MFA code."),
         ] + AWSSettings.specs,
         upstream: .none, produces: .aws,
-        description: ["Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."])
+        description: ["Long-lived IAM user keys, read when needed and held in memory only. With `get-session-token = true` or an `mfa-serial`, they are traded for a GetSessionToken session, which is cached until it nears expiry. The MFA code comes from `mfa-command`; without one, adapters never prompt: they fail with `run: brokerctl login NAME`, and brokerctl(1) prompts for the code and hands it to the agent."],
+        keyringKeys: ["access-key-id", "secret-access-key"])
 
     enum KeySource: Sendable, Equatable {
         case references(id: String, idReference: SecretReference?, secret: SecretReference, token: SecretReference?)

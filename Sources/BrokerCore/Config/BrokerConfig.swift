@@ -95,7 +95,17 @@ public struct GitSettings: Sendable, Equatable {
     public var cacheTimeout: Int = 900
     /// Minimum validity of a token handed to git (DESIGN D7).
     public var minimumValidity: Int = 60
+    /// Where those approved credentials live: the agent's memory (credential-cache) or the keyring.
+    public var store: GitStoreMode = .memory
     public init() {}
+}
+
+/// `[git] store`.
+public enum GitStoreMode: String, Sendable, CaseIterable {
+    /// In the agent's memory for `cache-timeout`, as git credential-cache keeps them.
+    case memory
+    /// In the `[keyring]` backend, without a timeout, surviving the agent (git-credential-libsecret).
+    case keyring
 }
 
 public struct AWSAdapterSettings: Sendable, Equatable {
@@ -324,7 +334,7 @@ public struct BrokerConfig: Sendable {
     static let awsKeys = ["minimum-validity", "console-session-duration", "signin-endpoint"]
     static let agentKeys = ["idle-timeout", "max-connections", "request-timeout", "refresh-ahead", "command-timeout",
                             "rate-limits", "upstream-rate", "upstream-burst", "upstream-wait", "hit-rate", "hit-burst"]
-    static let gitKeys = ["cache-timeout", "minimum-validity"]
+    static let gitKeys = ["cache-timeout", "minimum-validity", "store"]
     static let gitBindingKeys = ["identity"]
     /// Keys every identity section takes, whatever its kind.
     public static let commonIdentityKeys = ["kind", "via", "default"]
@@ -576,6 +586,11 @@ public struct BrokerConfig: Sendable {
                 switch entry.key {
                 case "cache-timeout": config.git.cacheTimeout = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
                 case "minimum-validity": config.git.minimumValidity = try ConfigSyntax.parseDuration(entry.value, at: entry.location)
+                case "store":
+                    guard let mode = entry.value.flatMap(GitStoreMode.init(rawValue:)) else {
+                        throw ConfigError("[git] store must be memory or keyring, not \"\(entry.value ?? "")\"", at: entry.location)
+                    }
+                    config.git.store = mode
                 default: break
                 }
             case ("git", let pattern?):

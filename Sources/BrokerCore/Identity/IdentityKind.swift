@@ -99,10 +99,14 @@ public struct KindDescriptor: Sendable {
     /// The man page's paragraphs before the settings, and blocks after them.
     public var description: [String]
     public var notes: [KindDocBlock]
+    /// Settings a person types that `brokerctl add` keeps in the keyring by default and
+    /// `brokerctl login` (re)stores there, as `aws-vault add` keeps an IAM user's key pair.
+    public var keyringKeys: [String]
 
     public init(name: String, summary: String, family: KindFamily = .general, settings: [SettingSpec], upstream: UpstreamRule,
                 produces: CredentialType, minimumValidity: Int? = nil, upstreamValidity: Int? = nil,
-                description: [String] = [], notes: [KindDocBlock] = []) {
+                description: [String] = [], notes: [KindDocBlock] = [], keyringKeys: [String] = []) {
+        self.keyringKeys = keyringKeys
         self.name = name
         self.summary = summary
         self.family = family

@@ -68,5 +68,10 @@ public final class FileKeyring: KeyringBackend, @unchecked Sendable {
         }
     }
 
-    public func state() -> String { isUnlocked() ? "unlocked" : "locked" }
+    public func state() -> String { health().text }
+
+    public func health() -> KeyringHealth { isUnlocked() ? .unlocked : .locked(fix: Self.unlockHint) }
+
+    static let unlockHint = "run `brokerctl unlock`, or set [keyring] passphrase = cmd:… (BROKER_KEYRING_PASSWORD works too, but any process of yours can read it)"
+
 }

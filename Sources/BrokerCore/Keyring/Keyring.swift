@@ -37,6 +37,41 @@ public protocol KeyringBackend: AnyObject, Sendable {
     func list() throws -> [KeyringEntry]
     /// `unlocked`, `locked`, or why it is unusable: for `brokerctl doctor` and `secret list`.
     func state() -> String
+    /// The same, with the fix a person needs when it is not unlocked.
+    func health() -> KeyringHealth
+}
+
+public enum KeyringHealth: Sendable {
+    case unlocked
+    case locked(fix: String)
+    case unavailable(BrokerFailure)
+
+    /// What `state()` says.
+    public var text: String {
+        switch self {
+        case .unlocked: return "unlocked"
+        case .locked: return "locked"
+        case .unavailable(let failure): return "unavailable: \(failure)"
+        }
+    }
+
+    public var fix: String? {
+        switch self {
+        case .unlocked: return nil
+        case .locked(let fix): return fix
+        case .unavailable(let failure): return failure.hint ?? "set [keyring] backend = file"
+        }
+    }
+}
+
+extension KeyringBackend {
+    /// For a backend that only says `state()`.
+    public func health() -> KeyringHealth {
+        let state = state()
+        if state == "unlocked" { return .unlocked }
+        if state == "locked" { return .locked(fix: "unlock it, or set [keyring] backend = file") }
+        return .unavailable(BrokerFailure(.unavailable, String(state.dropFirst(state.hasPrefix("unavailable: ") ? 13 : 0))))
+    }
 }
 
 /// `[keyring]` in the configuration.

@@ -21,6 +21,11 @@ public final class KeyringService: @unchecked Sendable {
     private var warm: [String: Secret] = [:]
     private var systemAnswers: Bool?
     private var built: (settings: KeyringSettings, backend: any KeyringBackend)?
+    /// What `generation()` reads without waiting for `lock`, which is held across backend reads
+    /// (scrypt, secret-tool): rebuilds of the backend and locks counted, the settings it was built
+    /// with, and the last use of a held passphrase.
+    private let publishedLock = NSLock()
+    private var published = (changes: 0, settings: KeyringSettings?.none, heldLastUse: Int64?.none)
 
     public init(environment: Environment, clock: Clock = .system, runner: CommandRunner = CommandRunner(),
                 settings: @escaping @Sendable () -> KeyringSettings) {
@@ -29,8 +34,13 @@ public final class KeyringService: @unchecked Sendable {
         self.runner = runner
         self.settings = settings
         memory = MemoryKeyring(clock: clock)
+        defaultDirectory = Self.defaultDirectory(environment)
+    }
+
+    /// `$XDG_DATA_HOME/credential-broker/keyring`.
+    public static func defaultDirectory(_ environment: Environment) -> String {
         let dataHome = environment["XDG_DATA_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? ((environment["HOME"] ?? "") + "/.local/share")
-        defaultDirectory = dataHome + "/credential-broker/keyring"
+        return dataHome + "/credential-broker/keyring"
     }
 
     /// The backend in use: `BROKER_KEYRING_BACKEND`, else `[keyring] backend`, else `system` where
@@ -61,9 +71,28 @@ public final class KeyringService: @unchecked Sendable {
                                       passphrase: { [unowned self] in try self.passphrase() },
                                       isUnlocked: { [unowned self] in self.isUnlocked() })
             }
-            if built != nil { warm.removeAll() }
+            let rebuilt = built != nil
+            if rebuilt { warm.removeAll() }
             built = (current, backend)
+            publishedLock.withLock {
+                if rebuilt { published.changes += 1 }
+                published.settings = current
+            }
             return backend
+        }
+    }
+
+    /// Changes whenever a copy of a secret read earlier may be stale or must be forgotten: the
+    /// backend changed with the configuration, or the keyring was locked (by `brokerctl lock` or
+    /// the unlock timeout). For readers that keep their own decrypted copy (`[git] store`).
+    /// Never waits for a backend.
+    public func generation() -> Int {
+        let current = settings()
+        return publishedLock.withLock {
+            // Either one is counted when the next use of the keyring rebuilds or locks it.
+            let rebuilding = published.settings.map { $0 != current } ?? false
+            let expiring = published.heldLastUse.map { clock.elapsed() - $0 > Int64(current.unlockTimeout) } ?? false
+            return published.changes + (rebuilding || expiring ? 1 : 0)
         }
     }
 
@@ -115,16 +144,19 @@ public final class KeyringService: @unchecked Sendable {
 
     public func list() throws -> [KeyringEntry] { try lock.withLock { try backend().list() } }
 
-    /// The backend's name and `unlocked` / `locked` / why it is unusable.
-    public func status() -> (backend: String, state: String) {
+    /// The backend's name and `unlocked` / `locked` / why it is unusable, with the fix.
+    public func status() -> (backend: String, state: String, fix: String?) {
         lock.withLock {
             expireIfIdle()
+            let health: KeyringHealth
+            let name: String
             do {
                 let backend = try backend()
-                return (backend.kind.rawValue, backend.state())
+                (name, health) = (backend.kind.rawValue, backend.health())
             } catch {
-                return ("?", "unavailable: \(error)")
+                (name, health) = ("?", .unavailable(error as? BrokerFailure ?? BrokerFailure(.unavailable, "\(error)")))
             }
+            return (name, health.text, health.fix)
         }
     }
 
@@ -157,6 +189,7 @@ public final class KeyringService: @unchecked Sendable {
             if var held = heldPassphrase { for i in 0..<held.count { held[i] = 0 } }
             heldPassphrase = nil
             warm.removeAll()
+            publishedLock.withLock { published.changes += 1; published.heldLastUse = nil }
         }
     }
 
@@ -178,12 +211,14 @@ public final class KeyringService: @unchecked Sendable {
                 guard !secret.isEmpty else { throw BrokerFailure(.config, "[keyring] passphrase \(reference) is empty") }
                 return Array(secret.reveal().utf8)
             }
-            throw BrokerFailure(.denied, "the file keyring is locked",
-                                hint: "run `brokerctl unlock`, or set [keyring] passphrase = cmd:… (BROKER_KEYRING_PASSWORD works too, but any process of yours can read it)")
+            throw BrokerFailure(.denied, "the file keyring is locked", hint: FileKeyring.unlockHint)
         }
     }
 
-    private func touch() { lastUse = clock.elapsed() }
+    private func touch() {
+        lastUse = clock.elapsed()
+        if heldPassphrase != nil { publishedLock.withLock { published.heldLastUse = lastUse } }
+    }
 
     /// An interactive unlock lasts `unlock-timeout` seconds past its last use.
     private func expireIfIdle() {

@@ -103,17 +103,19 @@ public final class SecretServiceKeyring: KeyringBackend, @unchecked Sendable {
         return formatter.date(from: text).map { Int64($0.timeIntervalSince1970) }
     }
 
-    public func state() -> String {
+    public func state() -> String { health().text }
+
+    public func health() -> KeyringHealth {
         do {
             // lookup cannot tell a locked collection from a missing item; search reports "locked" for any item it finds.
             let result = try run(["search", "service", Self.service])
-            if result.stderr.contains("locked") { return "locked" }
+            if result.stderr.contains("locked") { return .locked(fix: Self.locked("").hint ?? "unlock it") }
             if result.status != 0, !result.stderr.isEmpty, !result.stderr.contains("attribute.") {
-                return "unavailable: \(failure(result, doing: "search", name: "*").message)"
+                return .unavailable(failure(result, doing: "search", name: "*"))
             }
-            return "unlocked"
+            return .unlocked
         } catch {
-            return "unavailable: \(error)"
+            return .unavailable(error as? BrokerFailure ?? BrokerFailure(.unavailable, "\(error)"))
         }
     }
 
