@@ -46,7 +46,12 @@ struct GCEMetadataRoute: LoopbackRoute {
         return (secret, String(tail.dropFirst(prefix.count)), query)
     }
 
-    func matches(_ head: HTTPRequestHead) -> Bool { Self.split(head.target) != nil }
+    /// Only targets whose first segment has the shape of a grant's secret (64 hex digits): any
+    /// other path stays the other routes' (or a 404), as before this route existed.
+    func matches(_ head: HTTPRequestHead) -> Bool {
+        guard let secret = Self.split(head.target)?.secret else { return false }
+        return secret.utf8.count == 64 && secret.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard head.value(of: "metadata-flavor") == "Google" else {

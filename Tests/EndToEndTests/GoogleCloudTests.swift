@@ -146,7 +146,8 @@ final class GoogleCloudTests: GoogleCloudTestCase {
             """
         let result = wrapped(sandbox, "gcp", [MotoServer.python, "-c", script])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stdout, "403 403 403 403 200\n")
+        // No secret: no route (404); a wrong one, no flavor, or a proxy: 403.
+        XCTAssertEqual(result.stdout, "404 403 403 403 200\n")
         XCTAssertEqual(fake?.minted("jwt-bearer"), 1, "only the last request was answered")
         let log = sandbox.read(sandbox.paths.agentLogPath) + sandbox.read(sandbox.paths.auditLogPath)
         XCTAssertFalse(log.contains("ya29.fake-"), "tokens are never logged")
