@@ -45,6 +45,7 @@ struct EnvPlanHandler {
         let config = try service.loadConfig()
         var plan = EnvPlan()
         var awsIdentity: String?
+        var gcpIdentity: String?
         var leaseFiles: [String] = []
         var revocations: [EnvWrapSessions.Revocation] = []
         var needsLease = false
@@ -59,6 +60,17 @@ struct EnvPlanHandler {
                 let kind = identity.kind
                 let bindings = config.gitBindings(boundTo: name)
                 switch (kind.acquisition, type(of: kind).descriptor.produces) {
+                case (.resolved, _) where kind.delivery.gcp != nil:
+                    if let other = gcpIdentity {
+                        throw BrokerFailure(.config, "identities \"\(other)\" and \"\(name)\" both give Google Cloud credentials; a command gets one",
+                                            hint: "wrap twice with --nested, or pick one")
+                    }
+                    gcpIdentity = name
+                    let delivery = requestedDelivery ?? kind.delivery.envDelivery ?? .endpoint
+                    reason = "delivery=\(delivery.rawValue)"
+                    leaseFiles += try gcpSteps(name, delivery: delivery, pid: pid, config: config, caller: caller, into: &plan)
+                    needsLease = true
+                    contributed = true
                 case (.resolved, .aws):
                     if let other = awsIdentity {
                         throw BrokerFailure(.config, "identities \"\(other)\" and \"\(name)\" both give AWS credentials; a command gets one",
@@ -190,6 +202,64 @@ struct EnvPlanHandler {
         return file
     }
 
+    /// Variables a Google Cloud delivery clears first: anything the caller had that google-auth,
+    /// gcloud or terraform would prefer to what the wrap delivers.
+    static let gcpVariablesCleared = [
+        "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_OAUTH_ACCESS_TOKEN", "GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON",
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", "CLOUDSDK_CORE_ACCOUNT",
+        "GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP", "NO_GCE_CHECK", "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT",
+        "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT",
+    ]
+
+    /// The Google Cloud part of a plan; returns generated files the lease must remove.
+    private func gcpSteps(_ name: String, delivery: EnvDelivery, pid: Int32, config: BrokerConfig, caller: Caller,
+                          into plan: inout EnvPlan) throws -> [String] {
+        let resolution = try issuer.resolve(name, in: config, validity: GCPHandler.validity, caller: caller)
+        let (_, token) = try GCPHandler.token(of: resolution.credential, identity: name)
+        for variable in Self.gcpVariablesCleared { plan.steps.append(.unset(variable)) }
+        let gcp = config.kind(name)?.delivery.gcp ?? GCPDelivery()
+        if let project = gcp.project {
+            for variable in ["CLOUDSDK_CORE_PROJECT", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT"] { plan.steps.append(.set(variable, project, secret: false)) }
+        }
+        if let region = gcp.region {
+            for variable in ["CLOUDSDK_COMPUTE_REGION", "GOOGLE_CLOUD_REGION"] { plan.steps.append(.set(variable, region, secret: false)) }
+        }
+        if let zone = gcp.zone {
+            for variable in ["CLOUDSDK_COMPUTE_ZONE", "GOOGLE_CLOUD_ZONE"] { plan.steps.append(.set(variable, zone, secret: false)) }
+        }
+        switch delivery {
+        case .endpoint:
+            try ServingThread.permitWaiting()  // may start the endpoint's thread
+            let endpoint = try loopbackEndpoint()
+            let grant = endpoint.grant(identity: name, pid: pid, route: GCEMetadataRoute.name)
+            let host = GCEMetadataRoute.host(endpoint, secret: grant.token)
+            // google-auth reads GCE_METADATA_HOST (GCE_METADATA_ROOT for older ones) and pings GCE_METADATA_IP;
+            // gcloud's own metadata reads use GCE_METADATA_ROOT. All hold the secret.
+            for variable in ["GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"] { plan.steps.append(.set(variable, host, secret: true)) }
+            return []
+        case .env:
+            try ServingThread.permitWaiting()  // writes a file
+            let path = "\(service.paths.runtimeDirectory)/env-wrap-\(pid)-\(UInt32.random(in: 0...UInt32.max)).gcp-token"
+            try writePrivate(path, token.reveal())
+            plan.steps.append(.set("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", path, secret: false))
+            plan.steps.append(.set("GOOGLE_OAUTH_ACCESS_TOKEN", token.reveal(), secret: true))
+            return [path]
+        case .profile:
+            throw BrokerFailure(.input, "identity \"\(name)\" gives Google Cloud credentials, which have no profile delivery",
+                                hint: "use --delivery endpoint (the metadata server) or --delivery env")
+        }
+    }
+
+    private func writePrivate(_ path: String, _ text: String) throws {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec], permissions: 0o600)
+        } catch {
+            throw BrokerFailure(.unavailable, "cannot write \(path): \(error)")
+        }
+        try fd.closeAfter { try fd.writeAll(text) }
+    }
+
     /// The per-run endpoint with every cloud's route; started on first use.
     private func loopbackEndpoint() throws -> LoopbackEndpoint {
         let service = self.service
@@ -197,6 +267,10 @@ struct EnvPlanHandler {
             [AWSCredentialsRoute(keys: { [weak service] grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
                 return AWSHandler(service: service).endpointReply(grant)
+            }),
+             GCEMetadataRoute(answerRequest: { [weak service] path, query, grant in
+                guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
+                return GCPHandler(service: service).metadataReply(path: path, query: query, grant: grant)
             })]
         }, log: service.log)
     }

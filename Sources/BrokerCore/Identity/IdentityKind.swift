@@ -164,10 +164,14 @@ public struct DeliverySettings: Sendable, Equatable {
     public var region: String?
     /// broker-env-wrap's delivery when its flag is not given.
     public var envDelivery: EnvDelivery?
-    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil) {
+    /// Set by Google Cloud kinds: deliver the credential as a GCP access token (metadata server,
+    /// token file), with these project and location variables.
+    public var gcp: GCPDelivery?
+    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil, gcp: GCPDelivery? = nil) {
         self.exports = exports
         self.region = region
         self.envDelivery = envDelivery
+        self.gcp = gcp
     }
 }
 

@@ -18,6 +18,11 @@ public enum IdentityKinds {
         AWSEKSIdentity.self,
         GitHubOIDCIdentity.self,
         GitHubSTSIdentity.self,
+        GCPServiceAccountKeyIdentity.self,
+        GCPADCIdentity.self,
+        GCPServiceAccountIdentity.self,
+        GCPWorkloadIdentityFederation.self,
+        GCPProjectIdentity.self,
     ]
 
     /// Every provider kind: `[provider "NAME"]` sections, the roots of `via = provider:NAME` chains.

@@ -3,7 +3,10 @@
 On PYTHONPATH only for the env-wrap tests' moto. moto's verifier rebuilds the request URL from
 werkzeug's `request.url`, which decodes `%3A`/`%2F` in the query (terraform's `prefix=env%3A%2F`),
 so a correctly signed request fails with SignatureDoesNotMatch (TESTING.md, "moto gaps"). This
-patch hands the verifier werkzeug's RAW_URI instead. It loads lazily: only a process that imports
+patch hands the verifier werkzeug's RAW_URI instead. It also hands the verifier the empty body of
+a POST whose parameters are all in its query (google-auth's serialized GetCallerIdentity, which
+Google replays to STS): moto would sign its parsed parameters as a form body, and a correctly
+signed request fails the same way. It loads lazily: only a process that imports
 moto's access control (moto_server) is touched.
 """
 
@@ -25,6 +28,8 @@ def patch(module):
                     path = raw
         except ImportError:
             pass
+        if method == "POST" and not body and "?" in path:
+            data = {}
         original(self, account_id, method, path, data, body, headers, action)
 
     module.IAMRequestBase.__init__ = init

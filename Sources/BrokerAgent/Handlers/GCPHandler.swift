@@ -1,0 +1,82 @@
+// Google Cloud access tokens for the wrapped command's emulated GCE metadata server.
+
+import BrokerCore
+import BrokerWire
+import Foundation
+
+struct GCPHandler {
+    let service: AgentService
+
+    /// A token must outlive the request that carries it; google-auth itself refreshes 3m45s
+    /// before expiry, so short-lived tokens are simply asked for more often.
+    static let validity = Validity(minimum: 60, fallback: nil)
+
+    /// The GCP credential of `name` (the service account's email and the access token), or the
+    /// sentence saying the identity gives none.
+    static func token(of credential: Credential, identity name: String) throws -> (email: String, token: Secret) {
+        guard let given = credential.password else {
+            throw BrokerFailure(.config, "identity \"\(name)\" does not give a Google Cloud access token")
+        }
+        return (given.username, given.password)
+    }
+
+    /// Answers a metadata request of a live grant: the paths google-auth and gcloud read.
+    func metadataReply(path: String?, query: [String: String], grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+        // The ping (GCE_METADATA_IP) and the directory root: what the real server says there.
+        guard let path else { return LoopbackReply(status: 200, text: "computeMetadata/\n") }
+        let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
+        do {
+            let config = try service.loadConfig()
+            let gcp = config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
+            switch path {
+            case "project/project-id":
+                return gcp.project.map { LoopbackReply(status: 200, text: $0) } ?? .error(404, "NotFound", "no project is set for this identity")
+            case "project/numeric-project-id":
+                // gcloud takes a numeric answer here as the sign that it runs on GCE, and uses the
+                // metadata server only then; the number itself it does not use for its calls.
+                return LoopbackReply(status: 200, text: gcp.projectNumber ?? "0")
+            case "universe/universe-domain":
+                return LoopbackReply(status: 200, text: "googleapis.com")
+            case "instance/zone":
+                return gcp.zone.map { LoopbackReply(status: 200, text: "projects/\(gcp.projectNumber ?? "0")/zones/\($0)") }
+                    ?? .error(404, "NotFound", "no zone is set for this identity")
+            default:
+                break
+            }
+            guard path.hasPrefix("instance/service-accounts/") else { return .error(404, "NotFound", "not served here") }
+            let resolution = try service.issuer.issue(grant.identity, in: config, validity: Self.validity, caller: caller, adapter: "gce-metadata")
+            let (email, token) = try Self.token(of: resolution.credential, identity: grant.identity)
+            let account = email.isEmpty ? "default" : email
+            let rest = path.dropFirst("instance/service-accounts/".count)
+            if rest.isEmpty { return LoopbackReply(status: 200, text: "default/\n" + (email.isEmpty ? "" : "\(email)/\n")) }
+            let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts[0] == "default" || parts[0] == account else { return .error(404, "NotFound", "no such service account here") }
+            let leaf = parts.count > 1 ? String(parts[1]) : ""
+            let scopes = [GCPScopes.cloudPlatform]
+            switch leaf {
+            case "":
+                if query["recursive"] == "true" {
+                    return LoopbackReply(status: 200, body: .object([("aliases", .array([.string("default")])), ("email", .string(account)),
+                                                                     ("scopes", .array(scopes.map(JSONValue.string)))]))
+                }
+                return LoopbackReply(status: 200, text: "aliases\nemail\nidentity\nscopes\ntoken\n")
+            case "email":
+                return LoopbackReply(status: 200, text: account)
+            case "scopes":
+                return LoopbackReply(status: 200, text: scopes.joined(separator: "\n") + "\n")
+            case "aliases":
+                return LoopbackReply(status: 200, text: "default\n")
+            case "token":
+                let left = max(1, resolution.credential.remaining(at: service.clock.now()) ?? 3600)
+                return LoopbackReply(status: 200, body: .object([("access_token", .string(token.reveal())), ("expires_in", .int(left)),
+                                                                 ("token_type", .string("Bearer"))]))
+            case "identity":
+                return .error(404, "NotFound", "ID tokens are not served by the metadata emulation; use a gcp/service-account identity with audience")
+            default:
+                return .error(404, "NotFound", "not served here")
+            }
+        } catch {
+            return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
+        }
+    }
+}
