@@ -160,10 +160,14 @@ public struct DeliverySettings: Sendable, Equatable {
     public var region: String?
     /// broker-env-wrap's delivery when its flag is not given.
     public var envDelivery: EnvDelivery?
-    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil) {
+    /// Tenant, client, subscription and resource for Azure deliveries (managed-identity
+    /// endpoint, workload-identity file, `ARM_*`); nil for kinds that are not Azure's.
+    public var azure: AzureDelivery?
+    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil, azure: AzureDelivery? = nil) {
         self.exports = exports
         self.region = region
         self.envDelivery = envDelivery
+        self.azure = azure
     }
 }
 

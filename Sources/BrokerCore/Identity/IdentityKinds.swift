@@ -18,6 +18,11 @@ public enum IdentityKinds {
         AWSEKSIdentity.self,
         GitHubOIDCIdentity.self,
         GitHubSTSIdentity.self,
+        AzureClientSecretIdentity.self,
+        AzureClientCertificateIdentity.self,
+        AzureOIDCIdentity.self,
+        AzureSubscriptionIdentity.self,
+        AzureCLIIdentity.self,
     ]
 
     /// Every provider kind: `[provider "NAME"]` sections, the roots of `via = provider:NAME` chains.
