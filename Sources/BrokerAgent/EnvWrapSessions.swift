@@ -8,7 +8,7 @@ import Foundation
 /// that never wraps anything opens no TCP port), and per wrapped pid, what to undo when it exits.
 public final class EnvWrapSessions: @unchecked Sendable {
     private let lock = NSLock()
-    private var endpoint: ContainerEndpoint?
+    private var endpoint: LoopbackEndpoint?
     /// pid → files to remove when it exits (generated AWS config files).
     private var files: [Int32: [String]] = [:]
     private var leases: Set<Int32> = []
@@ -22,11 +22,11 @@ public final class EnvWrapSessions: @unchecked Sendable {
         return leases.count
     }
 
-    func endpoint(answer: @escaping @Sendable (ContainerEndpoint.Grant) -> ContainerEndpoint.Reply,
-                  log: @escaping @Sendable (String) -> Void) throws -> ContainerEndpoint {
+    /// The running endpoint, started with `routes()` (every cloud's) on first use.
+    func endpoint(routes: () -> [any LoopbackRoute], log: @escaping @Sendable (String) -> Void) throws -> LoopbackEndpoint {
         lock.lock(); defer { lock.unlock() }
         if let endpoint { return endpoint }
-        let started = try ContainerEndpoint(answer: answer, log: log)
+        let started = try LoopbackEndpoint(routes: routes(), log: log)
         log("credentials endpoint listening on 127.0.0.1:\(started.port)")
         endpoint = started
         return started

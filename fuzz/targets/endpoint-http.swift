@@ -1,14 +1,14 @@
-// Fuzz target: the container-credentials endpoint's request head parser and its answer. The
+// Fuzz target: the loopback endpoint's request head parser and its answer. The
 // bytes "TOKEN" in the input stand for the one granted token, so the accepted path is reachable.
 
 @testable import BrokerAgent
 import BrokerWire
 
 // The reply is made per call: a global enum holding objects hides its pointers from LeakSanitizer (spare bits).
-private let endpoint = try! ContainerEndpoint(answer: { _ in
-    ContainerEndpoint.Reply(status: 200, body: .object([("AccessKeyId", .string("AKIDFUZZ"))]))
-}, log: { _ in })
-private let token = Array(endpoint.grant(identity: "fuzz", pid: 4242).token.reveal().utf8)
+private let endpoint = try! LoopbackEndpoint(routes: [AWSCredentialsRoute(keys: { _ in
+    LoopbackReply(status: 200, body: .object([("AccessKeyId", .string("AKIDFUZZ"))]))
+})], log: { _ in })
+private let token = Array(endpoint.grant(identity: "fuzz", pid: 4242, route: AWSCredentialsRoute.name).token.reveal().utf8)
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -27,11 +27,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     switch HTTPRequestHead.parse(bytes) {
     case .success(let head):
         let reply = endpoint.respond(to: head)
-        if reply.status == 200 && (head.method != "GET" || head.target != ContainerEndpoint.path) {
+        if reply.status == 200 && (head.method != "GET" || head.target != AWSCredentialsRoute.path) {
             fatalError("endpoint-http: answered \(head.method) \(head.target)")
         }
-        _ = ContainerEndpoint.reason(reply.status)
-        _ = reply.body.encoded()
+        _ = LoopbackEndpoint.reason(reply.status)
+        _ = LoopbackEndpoint.encoded(reply)
     case .failure(let reply):
         guard reply.status == 400 else { fatalError("endpoint-http: a parse failure with status \(reply.status)") }
     }

@@ -61,7 +61,7 @@ struct AWSHandler {
 
     /// What the endpoint answers a valid token: the identity's current keys, refreshed ahead
     /// of expiry by the resolver like every other adapter's.
-    func endpointReply(_ grant: ContainerEndpoint.Grant) -> ContainerEndpoint.Reply {
+    func endpointReply(_ grant: LoopbackEndpoint.Grant) -> LoopbackReply {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
@@ -70,7 +70,7 @@ struct AWSHandler {
             // Long-lived keys have no expiry, but boto3 requires one: say an hour, and the SDK
             // comes back then for the same keys.
             let expiry = resolution.credential.expiresAt ?? (service.clock.now() + 3600)
-            return ContainerEndpoint.Reply(status: 200, body: .object([
+            return LoopbackReply(status: 200, body: .object([
                 ("AccessKeyId", .string(keys.accessKeyID)),
                 ("SecretAccessKey", .string(keys.secretAccessKey.reveal())),
                 // boto3 requires the key; an empty token is never sent on a request.

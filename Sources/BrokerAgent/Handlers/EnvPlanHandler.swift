@@ -144,12 +144,9 @@ struct EnvPlanHandler {
             }
         case .endpoint:
             try ServingThread.permitWaiting()  // may start the endpoint's thread
-            let endpoint = try service.envWrap.endpoint(answer: { [weak service] grant in
-                guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
-                return AWSHandler(service: service).endpointReply(grant)
-            }, log: service.log)
-            let grant = endpoint.grant(identity: name, pid: pid)
-            plan.steps.append(.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url, secret: false))
+            let endpoint = try loopbackEndpoint()
+            let grant = endpoint.grant(identity: name, pid: pid, route: AWSCredentialsRoute.name)
+            plan.steps.append(.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", AWSCredentialsRoute.url(endpoint), secret: false))
             plan.steps.append(.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", grant.token.reveal(), secret: true))
             // A [default] in ~/.aws/credentials would outrank the endpoint in every SDK's chain.
             plan.steps.append(.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", secret: false))
@@ -161,6 +158,17 @@ struct EnvPlanHandler {
             plan.steps.append(.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", secret: false))
         }
         return file
+    }
+
+    /// The per-run endpoint with every cloud's route; started on first use.
+    private func loopbackEndpoint() throws -> LoopbackEndpoint {
+        let service = self.service
+        return try service.envWrap.endpoint(routes: {
+            [AWSCredentialsRoute(keys: { [weak service] grant in
+                guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
+                return AWSHandler(service: service).endpointReply(grant)
+            })]
+        }, log: service.log)
     }
 
     /// An AWS config file (0600, in the private runtime directory) whose default profile runs

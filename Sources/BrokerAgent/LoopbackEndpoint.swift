@@ -1,40 +1,83 @@
-// The container-credentials endpoint on 127.0.0.1: AWS SDKs in wrapped commands fetch keys here.
+// The per-run loopback endpoint on 127.0.0.1: cloud SDKs in wrapped commands fetch credentials
+// here, each cloud through its own route (AWSCredentialsRoute.swift, ...).
 
 import BrokerCore
 import BrokerWire
 import Foundation
 
-/// A small HTTP/1.1 server that speaks exactly one request: `GET /credentials` with the
-/// `Authorization` header the SDKs copy from `AWS_CONTAINER_AUTHORIZATION_TOKEN`. One request
-/// per connection, heads bounded to 8 KiB and 2 s from accept (read in the accept loop's poll, so
-/// slow clients hold no thread), Host must be loopback, no Origin (no web pages), no bodies. Each wrapped command gets its own
-/// random token, which dies with the command; the answer is
-/// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (boto3 reads `Token`).
-final class ContainerEndpoint: @unchecked Sendable {
-    /// One wrapped command's right to one identity's credentials.
+/// One way an SDK asks the endpoint for credentials: which requests it owns, where their per-run
+/// secret rides (a header, a path segment), and what it answers once the secret is known good.
+/// A secret granted for one route opens no other.
+protocol LoopbackRoute: Sendable {
+    /// The name grants are bound to (`aws-credentials`, `gce-metadata`, ...).
+    var name: String { get }
+    /// Whether the request's target is this route's (decided before any secret is looked at).
+    func matches(_ head: HTTPRequestHead) -> Bool
+    /// The secret the request presents, or the refusal when it presents none this route takes.
+    func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply>
+    /// The answer to a request whose secret belongs to a live grant of this route.
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply
+    /// Headers every answer of this route carries, refusals included (SDKs that sniff for a
+    /// server, like google-auth's metadata ping, look at them).
+    var replyHeaders: [(String, String)] { get }
+}
+
+extension LoopbackRoute {
+    var replyHeaders: [(String, String)] { [] }
+}
+
+/// An answer: JSON by default, or plain text (the metadata server's scalar values).
+struct LoopbackReply: Equatable, Error {
+    var status: Int
+    var body: JSONValue
+    var text: String?
+    var headers: [(String, String)] = []
+
+    init(status: Int, body: JSONValue) {
+        self.status = status
+        self.body = body
+    }
+
+    init(status: Int, text: String) {
+        self.status = status
+        self.body = .null
+        self.text = text
+    }
+
+    static func == (a: LoopbackReply, b: LoopbackReply) -> Bool {
+        a.status == b.status && a.body == b.body && a.text == b.text && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
+    }
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> LoopbackReply {
+        LoopbackReply(status: status, body: .object([("code", .string(code)), ("message", .string(message))]))
+    }
+
+    var contentType: String { text == nil ? "application/json" : "application/text" }
+    var encodedBody: String { text ?? body.encoded() }
+}
+
+/// A small HTTP/1.1 server for GET requests without bodies. One request per connection, heads
+/// bounded to 8 KiB and 2 s from accept (read in the accept loop's poll, so slow clients hold no
+/// thread), Host must be loopback, no Origin (no web pages). Each wrapped command gets its own
+/// random secret per route, which dies with the command; what a route answers is its own.
+final class LoopbackEndpoint: @unchecked Sendable {
+    /// One wrapped command's right to one identity's credentials through one route.
     struct Grant: Sendable {
         let id: UInt64
         let token: Secret
         let identity: String
         let pid: Int32
+        let route: String
     }
 
-    struct Reply: Equatable, Error {
-        var status: Int
-        var body: JSONValue
+    typealias Reply = LoopbackReply
 
-        static func error(_ status: Int, _ code: String, _ message: String) -> Reply {
-            Reply(status: status, body: .object([("code", .string(code)), ("message", .string(message))]))
-        }
-    }
-
-    static let path = "/credentials"
     static let maxHeadBytes = 8192
     static let maxConnections = 64
 
     let port: UInt16
+    let routes: [any LoopbackRoute]
     private let listener: FileDescriptor
-    private let answer: @Sendable (Grant) -> Reply
     private let log: @Sendable (String) -> Void
     private let lock = NSLock()
     private var grants: [Grant] = []
@@ -42,11 +85,12 @@ final class ContainerEndpoint: @unchecked Sendable {
     private var connections = 0
     private var stopped = false
 
-    var url: String { "http://127.0.0.1:\(port)\(Self.path)" }
+    /// Where routes hang their paths: `http://127.0.0.1:PORT`.
+    var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Listens on an ephemeral loopback port and starts the accept thread.
-    init(answer: @escaping @Sendable (Grant) -> Reply, log: @escaping @Sendable (String) -> Void) throws {
-        self.answer = answer
+    init(routes: [any LoopbackRoute], log: @escaping @Sendable (String) -> Void) throws {
+        self.routes = routes
         self.log = log
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BrokerFailure(.unavailable, "cannot open the credentials endpoint's socket: \(Errno.current)") }
@@ -70,15 +114,15 @@ final class ContainerEndpoint: @unchecked Sendable {
         thread.start()
     }
 
-    /// A new random token for `identity`, valid until `revoke`.
-    func grant(identity: String, pid: Int32) -> Grant {
+    /// A new random token for `identity` through `route`, valid until `revoke`.
+    func grant(identity: String, pid: Int32, route: String) -> Grant {
         var generator = SystemRandomNumberGenerator()
         let hex = (0..<32).map { _ in
             let byte = UInt8.random(in: 0...255, using: &generator)
             return (byte < 16 ? "0" : "") + String(byte, radix: 16)
         }.joined()
         lock.lock(); defer { lock.unlock() }
-        let grant = Grant(id: nextID, token: Secret(hex), identity: identity, pid: pid)
+        let grant = Grant(id: nextID, token: Secret(hex), identity: identity, pid: pid, route: route)
         nextID += 1
         grants.append(grant)
         return grant
@@ -175,10 +219,15 @@ final class ContainerEndpoint: @unchecked Sendable {
         case .success(let head): reply = respond(to: head)
         case .failure(let problem): reply = problem
         }
-        let body = reply.body.encoded()
-        let head = "HTTP/1.1 \(reply.status) \(Self.reason(reply.status))\r\nContent-Type: application/json\r\n"
-            + "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-        _ = try? connection.writeAll(head + body)
+        _ = try? connection.writeAll(Self.encoded(reply))
+    }
+
+    static func encoded(_ reply: Reply) -> String {
+        let body = reply.encodedBody
+        var head = "HTTP/1.1 \(reply.status) \(reason(reply.status))\r\nContent-Type: \(reply.contentType)\r\n"
+        for (name, value) in reply.headers { head += "\(name): \(value)\r\n" }
+        head += "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
+        return head + body
     }
 
     static func head(of bytes: [UInt8]) -> Result<HTTPRequestHead, Reply> {
@@ -194,7 +243,15 @@ final class ContainerEndpoint: @unchecked Sendable {
     /// caller cannot tell a token that never existed from one whose command has exited.
     func respond(to head: HTTPRequestHead) -> Reply {
         guard head.method == "GET" else { return .error(405, "MethodNotAllowed", "only GET is served") }
-        guard head.target == Self.path else { return .error(404, "NotFound", "the credentials live at \(Self.path)") }
+        guard let route = routes.first(where: { $0.matches(head) }) else {
+            return .error(404, "NotFound", "no credentials live at this path")
+        }
+        var reply = authorize(head, route: route)
+        reply.headers = route.replyHeaders + reply.headers
+        return reply
+    }
+
+    private func authorize(_ head: HTTPRequestHead, route: any LoopbackRoute) -> Reply {
         // A web page can reach loopback through a browser (a cross-origin fetch, DNS rebinding):
         // browsers always send Origin on such requests and the page's own name as Host.
         if head.value(of: "origin") != nil {
@@ -203,20 +260,21 @@ final class ContainerEndpoint: @unchecked Sendable {
         guard let host = head.value(of: "host")?.lowercased(), host == "127.0.0.1:\(port)" || host == "localhost:\(port)" else {
             return .error(421, "MisdirectedRequest", "the Host header must be 127.0.0.1:\(port) or localhost:\(port)")
         }
-        guard let presented = head.value(of: "authorization"), !presented.isEmpty else {
-            return .error(403, "AccessDenied", "no authorization token (set AWS_CONTAINER_AUTHORIZATION_TOKEN)")
+        let token: Secret
+        switch route.presentedSecret(in: head) {
+        case .success(let presented): token = presented
+        case .failure(let refusal): return refusal
         }
-        let token = Secret(presented)
         lock.lock()
         var match: Grant?
         // Compare against every grant, in constant time each, whatever matched first.
-        for grant in grants where grant.token.constantTimeEquals(token) && match == nil { match = grant }
+        for grant in grants where grant.token.constantTimeEquals(token) && match == nil && grant.route == route.name { match = grant }
         lock.unlock()
         guard let grant = match else {
-            log("endpoint: refused a request with an unknown or expired token")
+            log("endpoint: refused a \(route.name) request with an unknown or expired token")
             return .error(403, "AccessDenied", "the authorization token is unknown or its wrapped command has exited")
         }
-        return answer(grant)
+        return route.answer(head, grant: grant)
     }
 
     static func reason(_ status: Int) -> String {
@@ -250,8 +308,8 @@ struct HTTPRequestHead: Equatable {
         headers.first { $0.0.lowercased() == name }?.1
     }
 
-    static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, ContainerEndpoint.Reply> {
-        func bad(_ why: String) -> Result<HTTPRequestHead, ContainerEndpoint.Reply> { .failure(.error(400, "BadRequest", why)) }
+    static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, LoopbackReply> {
+        func bad(_ why: String) -> Result<HTTPRequestHead, LoopbackReply> { .failure(.error(400, "BadRequest", why)) }
         guard let end = bytes.headEnd else { return bad("incomplete request") }
         var lines: [ArraySlice<UInt8>] = []
         var start = 0
