@@ -88,7 +88,7 @@ complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l format -x -a 't
 complete -c brokerctl -n '__fish_seen_subcommand_from doctor' -l offline -d 'skip the checks that contact upstreams (reachability and clock)'
 complete -c brokerctl -n '__fish_seen_subcommand_from explain' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
 complete -c brokerctl -n '__fish_seen_subcommand_from which' -l format -x -a 'table json' -d 'print a table for people (the default) or one JSON document for programs'
-complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity aws/permission-set aws/saml github/app github/pat-pool aws/ecr aws/eks github/oidc github/sts' -d 'the identity kind (see credential-broker(5))'
+complete -c brokerctl -n '__fish_seen_subcommand_from add' -l kind -x -a 'static exec aws/user aws/credentials aws/assume-role aws/web-identity aws/permission-set aws/saml github/app github/pat-pool aws/ecr aws/eks github/oidc github/sts azure/client-secret azure/client-certificate azure/oidc azure/subscription azure/cli' -d 'the identity kind (see credential-broker(5))'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l set -x -d 'one setting of the kind; repeat for more'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l from-provider -x -d 'add a section for every identity the provider\'s session offers that is not defined yet'
 complete -c brokerctl -n '__fish_seen_subcommand_from add' -l secret -x -d 'ask for the secret setting KEY and store it in a 0600 file (for optional ones, such as an AWS user\'s secret-access-key); repeatable'

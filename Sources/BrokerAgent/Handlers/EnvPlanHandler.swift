@@ -45,6 +45,7 @@ struct EnvPlanHandler {
         let config = try service.loadConfig()
         var plan = EnvPlan()
         var awsIdentity: String?
+        var azureIdentity: String?
         var leaseFiles: [String] = []
         var needsLease = false
         // Written once every identity has contributed, so a plan answered again on a thread
@@ -70,6 +71,18 @@ struct EnvPlanHandler {
                     let file = try awsSteps(name, region: kind.delivery.region, delivery: delivery, pid: pid, binDirectory: binDirectory,
                                             config: config, caller: caller, into: &plan)
                     leaseFiles += file.map { [$0] } ?? []
+                    needsLease = needsLease || delivery != .env
+                    contributed = true
+                case (.resolved, .token) where kind.delivery.azure != nil:
+                    if let other = azureIdentity {
+                        throw BrokerFailure(.config, "identities \"\(other)\" and \"\(name)\" both give Azure tokens; a command gets one",
+                                            hint: "wrap twice with --nested, or pick one")
+                    }
+                    azureIdentity = name
+                    let delivery = requestedDelivery ?? kind.delivery.envDelivery ?? .endpoint
+                    reason = "delivery=\(delivery.rawValue)"
+                    leaseFiles += try AzureHandler(service: service).planSteps(name, delivery: delivery, pid: pid, config: config, caller: caller,
+                                                                               endpoint: { try loopbackEndpoint() }, into: &plan)
                     needsLease = needsLease || delivery != .env
                     contributed = true
                 case (.leased(let pool), _):
@@ -150,6 +163,9 @@ struct EnvPlanHandler {
             plan.steps.append(.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", grant.token.reveal(), secret: true))
             // A [default] in ~/.aws/credentials would outrank the endpoint in every SDK's chain.
             plan.steps.append(.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", secret: false))
+        case .file:
+            throw BrokerFailure(.config, "--delivery file writes an Azure workload-identity token file; identity \"\(name)\" gives AWS credentials",
+                                hint: "use --delivery endpoint, env or profile for AWS identities")
         case .profile:
             try ServingThread.permitWaiting()  // writes a file
             let path = try writeProfile(name, region: region, pid: pid, binDirectory: binDirectory)
@@ -167,6 +183,10 @@ struct EnvPlanHandler {
             [AWSCredentialsRoute(keys: { [weak service] grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
                 return AWSHandler(service: service).endpointReply(grant)
+            }),
+             AzureManagedIdentityRoute(token: { [weak service] query, grant in
+                guard let service else { return AzureManagedIdentityRoute.error(502, "broker-agent is stopping") }
+                return AzureHandler(service: service).endpointReply(query, grant: grant)
             })]
         }, log: service.log)
     }

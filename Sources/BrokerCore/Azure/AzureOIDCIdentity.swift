@@ -6,7 +6,7 @@ import BrokerWire
 /// credential), and the token itself is the client assertion. It comes from `via` (a github/oidc
 /// identity asking for audience `api://AzureADTokenExchange`) or from a reference (a projected
 /// Kubernetes token file, a command).
-public struct AzureOIDCIdentity: ResolvedKind {
+public struct AzureOIDCIdentity: AzureFederatedKind {
     public static let descriptor = KindDescriptor(
         name: "azure/oidc",
         summary: "an Azure access token from a federated OIDC token (workload identity federation)",

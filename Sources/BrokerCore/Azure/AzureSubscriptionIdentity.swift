@@ -14,10 +14,10 @@ public struct AzureSubscriptionIdentity: ResolvedKind {
             SettingSpec("subscription-id", "GUID", required: true, "the subscription ID broker-env-wrap announces"),
             SettingSpec("tenant-id", "TENANT", "the tenant to announce when it differs from the via identity's"),
             SettingSpec("location", "REGION", "the default location (region), such as westeurope",
-                        details: "The default location, announced as `AZURE_DEFAULTS_LOCATION` (the az CLI's default) and `ARM_LOCATION`."),
+                        details: "The default location, announced as `AZURE_DEFAULTS_LOCATION` (the az CLI's default)."),
         ],
         upstream: .required, produces: .token,
-        description: ["Gives the access token of its `via` identity (an Azure identity) unchanged, and makes broker-env-wrap(1) announce the subscription: `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID`, the tenant (`AZURE_TENANT_ID`, `ARM_TENANT_ID`), the client (`AZURE_CLIENT_ID`, `ARM_CLIENT_ID`) and the location (`AZURE_DEFAULTS_LOCATION`, `ARM_LOCATION`)."])
+        description: ["Gives the access token of its `via` identity (an Azure identity) unchanged, and makes broker-env-wrap(1) announce the subscription: `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID`, the tenant (`AZURE_TENANT_ID`, `ARM_TENANT_ID`), the client (`AZURE_CLIENT_ID`, `ARM_CLIENT_ID`) and the location (`AZURE_DEFAULTS_LOCATION`)."])
 
     public let name: String
     public let subscription: String

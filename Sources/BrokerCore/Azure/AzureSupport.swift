@@ -281,3 +281,21 @@ public enum FederatedTokenSource: Sendable, Equatable {
     case upstream
     case reference(SecretReference)
 }
+
+/// A kind whose credential rests on a federated OIDC token it can also hand over as such: what
+/// broker-env-wrap writes into a workload-identity token file (`AZURE_FEDERATED_TOKEN_FILE`).
+public protocol AzureFederatedKind: ResolvedKind {
+    /// The OIDC token, given the `via` identity's credential when the kind chains from one.
+    func federatedToken(upstream: Credential?, context: ResolveContext) throws -> Secret
+}
+
+/// The `exp` claim of a JWT, read without verifying anything: only to know when to fetch a
+/// new one. nil when the text is no JWT with a numeric `exp`.
+public func unverifiedJWTExpiry(_ token: Secret) -> Int64? {
+    let parts = token.reveal().split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3 else { return nil }
+    var text = String(parts[1]).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    while text.utf8.count % 4 != 0 { text += "=" }
+    guard let data = Data(base64Encoded: text), let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+    return AzureTokenEndpoint.seconds(object["exp"])
+}
