@@ -121,4 +121,93 @@ final class AzureDeliveryTests: XCTestCase {
                                                      parts[0] + "?api-version=2019-08-01&resource=https://management.azure.com"])
         XCTAssertEqual(after.stdout, "403")
     }
+
+    // MARK: - Federated: workload identity from a GitHub Actions job
+
+    /// `fed`: an azure/oidc identity chained from the job's OIDC token (audience
+    /// api://AzureADTokenExchange), which the fake's federated app trusts.
+    func federated(tokenLifetime: Int = 300) throws -> (Sandbox, EntraFake, ActionsOIDCServer) {
+        let oidc = try ActionsOIDCServer(serving: 600, tokenLifetime: tokenLifetime)
+        let (sandbox, entra) = try configured(extra: """
+            [identity "job"]
+                kind = github/oidc
+                audience = api://AzureADTokenExchange
+            [identity "fed"]
+                kind = azure/oidc
+                via = identity:job
+                tenant-id = \(EntraFake.tenant)
+                client-id = \(EntraFake.federatedClient)
+                authority = http://127.0.0.1:PORT
+
+            """, issuer: oidc)
+        sandbox.writeConfig(sandbox.read(sandbox.configPath).replacingOccurrences(of: "PORT", with: String(entra.port)))
+        sandbox.environment["ACTIONS_ID_TOKEN_REQUEST_URL"] = oidc.tokenURL
+        sandbox.environment["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc.requestToken
+        return (sandbox, entra, oidc)
+    }
+
+    func testAFederatedIdentityListsSubscriptionsThroughTheManagedIdentityEndpoint() throws {
+        let (sandbox, entra, oidc) = try federated()
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let result = sandbox.run(wrap, ["--identity", "fed", "--", MotoServer.python, "-c", entra.listingScript()],
+                                 extraEnvironment: entra.clientEnvironment, timeout: 90)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "[\"\(EntraFake.subscription)\"]\n")
+        XCTAssertEqual(entra.count("federated"), 1)
+        XCTAssertEqual(oidc.issued, 1)
+    }
+
+    /// `--delivery file`: azure-identity's WorkloadIdentityCredential (first in
+    /// DefaultAzureCredential's chain) reads the job's token from AZURE_FEDERATED_TOKEN_FILE and
+    /// exchanges it at the fake itself. The agent reaches the fake over loopback http (its HTTP
+    /// stack cannot be pointed at a test CA), azure-identity only over https: the script checks
+    /// the authority the wrap announced, then points azure-identity at the fake's https twin.
+    func testDefaultAzureCredentialUsesTheWorkloadIdentityTokenFile() throws {
+        let (sandbox, entra, oidc) = try federated()
+        defer { AgentProcessKit.stopAgents(sandbox); withExtendedLifetime(oidc) {} }
+        let script = """
+            import os, stat, sys
+            path = os.environ["AZURE_FEDERATED_TOKEN_FILE"]
+            print(stat.S_IMODE(os.stat(path).st_mode) == 0o600, path.startswith("\(sandbox.paths.runtimeDirectory)/"),
+                  os.environ["ARM_OIDC_TOKEN_FILE_PATH"] == path, os.environ["ARM_USE_OIDC"], "IDENTITY_ENDPOINT" in os.environ)
+            print(os.environ["AZURE_AUTHORITY_HOST"] == "\(entra.authority)", os.environ["AZURE_CLIENT_ID"], os.environ["AZURE_TENANT_ID"])
+            print(path, file=sys.stderr)
+            os.environ["AZURE_AUTHORITY_HOST"] = "\(entra.httpsAuthority)"
+            """ + "\n" + entra.listingScript(credentialArguments: "disable_instance_discovery=True")
+        let result = sandbox.run(wrap, ["--identity", "fed", "--delivery", "file", "--", MotoServer.python, "-c", script],
+                                 extraEnvironment: entra.clientEnvironment, timeout: 90)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout.split(separator: "\n").map(String.init), [
+            "True True True true False",
+            "True \(EntraFake.federatedClient) \(EntraFake.tenant)",
+            "[\"\(EntraFake.subscription)\"]",
+        ])
+        XCTAssertEqual(entra.count("federated"), 2, "once by the agent before the command started, once by azure-identity from the file")
+        let path = result.stderr.split(separator: "\n").first.map(String.init) ?? ""
+        XCTAssertTrue(AgentProcessKit.waitUntil(5) { access(path, F_OK) != 0 }, "the token file goes when the command exits")
+    }
+
+    /// With 70-second job tokens the agent rewrites the file at half life, for as long as the
+    /// command runs; every version is a token the fake accepts.
+    func testTheTokenFileIsRewrittenBeforeItsTokenExpires() throws {
+        let (sandbox, entra, oidc) = try federated(tokenLifetime: 70)
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let script = """
+            import os, time
+            path = os.environ["AZURE_FEDERATED_TOKEN_FILE"]
+            seen = [open(path).read()]
+            deadline = time.time() + 120
+            while len(seen) < 3 and time.time() < deadline:
+                time.sleep(1)
+                token = open(path).read()
+                if token != seen[-1]:
+                    seen.append(token)
+            print(len(seen), len(set(seen)), all(t.count(".") == 2 for t in seen))
+            """
+        let result = sandbox.run(wrap, ["--identity", "fed", "--delivery", "file", "--", MotoServer.python, "-c", script], timeout: 180)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "3 3 True\n")
+        XCTAssertGreaterThanOrEqual(oidc.issued, 3)
+        withExtendedLifetime(entra) {}
+    }
 }
