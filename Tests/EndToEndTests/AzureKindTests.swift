@@ -1,0 +1,168 @@
+// Each Azure kind against the fake identity platform: what it sends is verified there (secret,
+// certificate assertion, federated token), and each refusal comes back as a sentence naming the
+// cause, without the secret.
+
+import BrokerWire
+import Foundation
+import XCTest
+
+final class AzureKindTests: XCTestCase {
+    func configured(_ extra: String, entraLifetime: Int = 3600, issuer: ActionsOIDCServer? = nil) throws -> (Sandbox, EntraFake) {
+        let sandbox = Sandbox()
+        let entra = try EntraFake(directory: sandbox.root + "/entra", lifetime: entraLifetime, federatedIssuer: issuer)
+        entra.agentEnvironment(sandbox)
+        sandbox.writeConfig(entra.identities() + extra.replacingOccurrences(of: "AUTHORITY", with: entra.authority)
+            .replacingOccurrences(of: "ROOT", with: sandbox.root))
+        return (sandbox, entra)
+    }
+
+    func whoami(_ sandbox: Sandbox, _ identity: String) -> (status: Int32, json: [String: Any], stderr: String) {
+        let result = sandbox.broker("brokerctl", ["whoami", identity, "--format", "json"])
+        let json = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [String: Any] ?? [:]
+        return (result.status, json, result.stderr)
+    }
+
+    func testAWrongClientSecretIsRefusedWithTheServicesReasonAndNoSecret() throws {
+        let (sandbox, entra) = try configured("")
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        sandbox.environment["TEST_AZURE_SECRET"] = "wrong-secret-value-123"
+        let result = whoami(sandbox, "sp-secret")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("identity \"sp-secret\": the Microsoft identity platform answered HTTP 401: invalid_client: AADSTS7000215: Invalid client secret provided."), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hint: check client-id and the secret or certificate"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("wrong-secret-value-123"))
+        XCTAssertFalse(result.stderr.contains("Trace ID"), "only the description's first line")
+        XCTAssertEqual(entra.count("issued"), 0)
+    }
+
+    func testAClientSecretAndACertificateEachGiveATokenOnce() throws {
+        let (sandbox, entra) = try configured("")
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        for identity in ["sp-secret", "sp-cert", "sp-secret", "sp-cert"] {
+            let result = whoami(sandbox, identity)
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        XCTAssertEqual(entra.count("secret"), 1)
+        XCTAssertEqual(entra.count("certificate"), 1)
+    }
+
+    /// A certificate the app does not know: its thumbprint (x5t#S256) is not registered.
+    func testACertificateTheAppDoesNotKnowIsRefused() throws {
+        let (sandbox, entra) = try configured("")
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let other = try EntraFake(directory: sandbox.root + "/other")
+        try FileManager.default.removeItem(atPath: entra.certificateBundle)
+        try FileManager.default.copyItem(atPath: other.certificateBundle, toPath: entra.certificateBundle)
+        let result = whoami(sandbox, "sp-cert")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."), result.stderr)
+    }
+
+    func testACertificateFileWithoutACertificateSaysWhatIsMissing() throws {
+        let (sandbox, entra) = try configured("")
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let keyOnly = try String(contentsOfFile: entra.directory + "/app-key.pem", encoding: .utf8)
+        try keyOnly.write(toFile: entra.certificateBundle, atomically: true, encoding: .utf8)
+        chmod(entra.certificateBundle, 0o600)
+        let result = whoami(sandbox, "sp-cert")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("certificate file:\(entra.certificateBundle) cannot be used: it holds no certificate"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("PRIVATE KEY"))
+    }
+
+    /// azure/oidc with `token = file:PATH` (a projected Kubernetes token): the file is read for
+    /// each exchange; a token from an issuer the app does not trust is refused by name.
+    func testAFederatedTokenFromAFileIsExchanged() throws {
+        let oidc = try ActionsOIDCServer(serving: 300)
+        let (sandbox, entra) = try configured("""
+            [identity "pod"]
+                kind = azure/oidc
+                tenant-id = \(EntraFake.tenant)
+                client-id = \(EntraFake.federatedClient)
+                authority = AUTHORITY
+                token = file:ROOT/pod-token
+
+            """, issuer: oidc)
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let wrongAudience = try XCTUnwrap(oidcToken(oidc, audience: "sts.amazonaws.com"))
+        _ = sandbox.write("pod-token", wrongAudience)
+        let refused = whoami(sandbox, "pod")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("No matching federated identity record found for presented assertion audience 'sts.amazonaws.com'"), refused.stderr)
+        _ = sandbox.write("pod-token", try XCTUnwrap(oidcToken(oidc, audience: "api://AzureADTokenExchange")))
+        let accepted = whoami(sandbox, "pod")
+        XCTAssertEqual(accepted.status, 0, accepted.stderr)
+        XCTAssertEqual(entra.count("federated"), 1)
+    }
+
+    func oidcToken(_ oidc: ActionsOIDCServer, audience: String) -> String? {
+        var request = URLComponents(string: oidc.tokenURL)!
+        request.queryItems = [URLQueryItem(name: "audience", value: audience)]
+        let curl = Process()
+        let out = Pipe()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-H", "Authorization: bearer \(oidc.requestToken)", request.url!.absoluteString]
+        curl.standardOutput = out
+        try? curl.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["value"] as? String
+    }
+
+    /// azure/cli runs `az account get-access-token` — here a clearly labelled stand-in script,
+    /// since the real az CLI is not installed on the test machines. It records its argv, so the
+    /// test sees exactly what the broker asks (and that no secret is on it).
+    func testTheCLIKindRunsAzGetAccessTokenAndUsesItsExpiry() throws {
+        let sandbox = Sandbox()
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let expiry = Int(Date().timeIntervalSince1970) + 1800
+        let standIn = sandbox.write("bin/az", """
+            #!/bin/sh
+            # STAND-IN for the Azure CLI (not installed here): answers get-access-token as az 2.6x does.
+            echo "$@" >> "\(sandbox.root)/az-argv"
+            case "$*" in
+              "account get-access-token --resource https://management.azure.com --output json --tenant \(EntraFake.tenant)")
+                printf '{"accessToken": "az-cli-token-123", "expiresOn": "2030-01-01 00:00:00.000000", "expires_on": \(expiry), "subscription": "\(EntraFake.subscription)", "tenant": "\(EntraFake.tenant)", "tokenType": "Bearer"}\\n' ;;
+              *) echo "ERROR: Please run 'az login' to setup account." >&2; exit 1 ;;
+            esac
+
+            """, mode: 0o755)
+        sandbox.writeConfig("""
+            [identity "me"]
+                kind = azure/cli
+                az = \(standIn)
+                tenant-id = \(EntraFake.tenant)
+            [identity "other-tenant"]
+                kind = azure/cli
+                az = \(standIn)
+                tenant-id = contoso.onmicrosoft.com
+            """)
+        let result = whoami(sandbox, "me")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.json["expiration"] as? String, rfc3339UTC(Int64(expiry)), "expires_on wins over expiresOn: \(result.json)")
+        XCTAssertEqual(sandbox.read(sandbox.root + "/az-argv"), "account get-access-token --resource https://management.azure.com --output json --tenant \(EntraFake.tenant)\n")
+        let refused = whoami(sandbox, "other-tenant")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("az account get-access-token exited with status 1: ERROR: Please run 'az login' to setup account."), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("hint: run az login"), refused.stderr)
+    }
+
+    func testASubscriptionNeedsAnAzureTokenBeneathIt() throws {
+        let sandbox = Sandbox()
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        sandbox.environment["SOME_TOKEN"] = "not-azure"
+        sandbox.writeConfig("""
+            [identity "static"]
+                kind = static
+                username = x
+                secret = env:SOME_TOKEN
+            [identity "sub"]
+                kind = azure/subscription
+                via = identity:static
+                subscription-id = \(EntraFake.subscription)
+            """)
+        let result = whoami(sandbox, "sub")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("identity \"sub\" needs an Azure access token from its via identity"), result.stderr)
+    }
+}
