@@ -165,4 +165,39 @@ final class AzureKindTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("identity \"sub\" needs an Azure access token from its via identity"), result.stderr)
     }
+
+    /// Azure DevOps bound to an Azure identity: git 2.39 (this machine's) gets the access token as
+    /// a Basic password; a caller announcing `capability[]=authtype` (git ≥ 2.46, fed directly
+    /// here) gets `authtype=Bearer` and the token as `credential` instead.
+    func testAzureDevOpsGetsTheAccessTokenAsPasswordOrBearerCredential() throws {
+        let (sandbox, entra) = try configured("""
+            [identity "devops"]
+                kind = azure/client-secret
+                tenant-id = \(EntraFake.tenant)
+                client-id = \(EntraFake.secretClient)
+                client-secret = env:TEST_AZURE_SECRET
+                authority = AUTHORITY
+                resource = 499b84ac-1321-427f-aa17-267ca6975798
+            [git "https://dev.azure.com/acme"]
+                identity = devops
+
+            """)
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let filled = sandbox.git(["credential", "fill"], stdin: "protocol=https\nhost=dev.azure.com\npath=acme/app/_git/app\n\n",
+                                 config: ["credential.useHttpPath=true"])
+        XCTAssertEqual(filled.status, 0, filled.stderr)
+        let fields = Dictionary(filled.stdout.split(separator: "\n").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+            .filter { $0.count == 2 }.map { ($0[0], $0[1]) }, uniquingKeysWith: { $1 })
+        XCTAssertEqual(fields["username"], "oauth2")
+        XCTAssertTrue(fields["password"]?.hasPrefix("fake-entra-at-") ?? false, filled.stdout)
+        let helper = sandbox.broker("git-credential-broker", ["get"],
+                                    stdin: "capability[]=authtype\nprotocol=https\nhost=dev.azure.com\npath=acme/app/_git/app\n\n")
+        XCTAssertEqual(helper.status, 0, helper.stderr)
+        let lines = helper.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.first, "capability[]=authtype")
+        XCTAssertTrue(lines.contains("authtype=Bearer"), helper.stdout)
+        XCTAssertTrue(lines.contains("credential=\(fields["password"] ?? "-")"), "the same cached token")
+        XCTAssertFalse(lines.contains { $0.hasPrefix("password=") })
+        XCTAssertEqual(entra.count("secret"), 1)
+    }
 }

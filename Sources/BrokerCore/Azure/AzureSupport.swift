@@ -24,7 +24,7 @@ public struct AzureApplication: Sendable, Equatable {
     public static let authoritySpec = SettingSpec("authority", "URL", "the identity platform (default https://login.microsoftonline.com)",
                                                   details: "The Microsoft identity platform's host: default `https://login.microsoftonline.com`; `https://login.microsoftonline.us` for US Government, `https://login.chinacloudapi.cn` for China. Plain http is refused except to a loopback address, and redirects are not followed, since the requests carry the secret or assertion.")
     public static let resourceSpec = SettingSpec("resource", "URI", "the resource the token is for (default https://management.azure.com)",
-                                                 details: "The resource (audience) of the token: default Azure Resource Manager, `https://management.azure.com`. The scope asked for is `RESOURCE/.default`; the managed-identity endpoint answers only requests for this resource.")
+                                                 details: "The resource (audience) of the token: default Azure Resource Manager, `https://management.azure.com`; an application ID names one too (Azure DevOps, for git: `499b84ac-1321-427f-aa17-267ca6975798`). The scope asked for is `RESOURCE/.default`; the managed-identity endpoint answers only requests for this resource.")
     public static var specs: [SettingSpec] { [tenantSpec, clientSpec, authoritySpec, resourceSpec] }
 
     public let tenant: String
@@ -88,6 +88,8 @@ public struct AzureApplication: Sendable, Equatable {
         var value = text
         if value.hasSuffix("/.default") { value.removeLast("/.default".count) }
         while value.hasSuffix("/") { value.removeLast() }
+        // An application ID names a resource too: Azure DevOps is 499b84ac-1321-427f-aa17-267ca6975798.
+        if isGUID(value) { return value.lowercased() }
         guard let colon = value.firstIndex(of: ":"), colon != value.startIndex, value.index(after: colon) != value.endIndex,
               value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
         return value
