@@ -200,4 +200,60 @@ final class AzureKindTests: XCTestCase {
         XCTAssertFalse(lines.contains { $0.hasPrefix("password=") })
         XCTAssertEqual(entra.count("secret"), 1)
     }
+
+    /// `brokerctl login me` runs the device-code flow (the fake answers authorization_pending
+    /// until the person approves); a subscription identity on the provider then lists
+    /// subscriptions through the managed-identity endpoint, and the session is renewed silently
+    /// with the (rotating) refresh token.
+    func testADeviceCodeLoginThenSilentRefreshesServeAWrappedCommand() throws {
+        let (sandbox, entra) = try configured("""
+            [provider "me"]
+                kind = azure/device-code
+                tenant-id = \(EntraFake.tenant)
+                client-id = \(EntraFake.publicClient)
+                authority = AUTHORITY
+            [identity "mine"]
+                kind = azure/subscription
+                via = provider:me
+                subscription-id = \(EntraFake.subscription)
+
+            """, entraLifetime: 200)
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let before = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", "mine", "--", "true"])
+        XCTAssertNotEqual(before.status, 0)
+        XCTAssertTrue(before.stderr.contains("provider \"me\" has no session; run: brokerctl login me"), before.stderr)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Sandbox.executable("brokerctl"))
+        process.arguments = ["login", "me", "--no-browser"]
+        process.environment = sandbox.environment
+        let out = sandbox.write("login.out", ""), err = sandbox.write("login.err", "")
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        var codes: [String] = []
+        XCTAssertTrue(AgentProcessKit.waitUntil(20) { codes = entra.pendingUserCodes; return !codes.isEmpty })
+        XCTAssertTrue(AgentProcessKit.waitUntil(10) { entra.count("pending") >= 1 }, "the agent polls while the code is pending")
+        XCTAssertTrue(entra.approve(userCode: codes.first ?? "-"))
+        XCTAssertTrue(AgentProcessKit.waitUntil(30) { !process.isRunning })
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, sandbox.read(err))
+        XCTAssertTrue(sandbox.read(out).contains(codes.first ?? "-"), sandbox.read(out))
+        XCTAssertEqual(entra.count("device"), 1)
+
+        let wrapped = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", "mine", "--", MotoServer.python, "-c", entra.listingScript()],
+                                  extraEnvironment: entra.clientEnvironment, timeout: 90)
+        XCTAssertEqual(wrapped.status, 0, wrapped.stderr)
+        XCTAssertEqual(wrapped.stdout, "[\"\(EntraFake.subscription)\"]\n")
+        // 200-second tokens are inside the 5-minute renewal window: the session was renewed silently
+        // (the resolver's refresh-ahead may renew once more in the background).
+        let renewals = entra.count("refresh")
+        XCTAssertGreaterThanOrEqual(renewals, 1)
+        XCTAssertEqual(sandbox.broker("brokerctl", ["logout", "mine"]).status, 0)
+        XCTAssertEqual(whoami(sandbox, "mine").status, 0, "renewed again, with the rotated refresh token (the fake accepts each once)")
+        XCTAssertGreaterThan(entra.count("refresh"), renewals)
+        XCTAssertEqual(entra.count("device"), 1, "no second login")
+    }
 }

@@ -75,6 +75,8 @@ final class EntraFake {
     /// Every token issued so far stops working (ARM answers 401 ExpiredAuthenticationToken).
     func expireAllTokens() { _ = fixture.get("/__expire") }
 
+    var pendingUserCodes: [String] { fixture.get("/__pending")["user_codes"] as? [String] ?? [] }
+
     func approve(userCode: String) -> Bool { fixture.get("/__approve?user_code=\(userCode)")["approved"] as? Bool ?? false }
 
     /// The identity sections for each app registration, all against this fake.

@@ -121,6 +121,8 @@ public enum UpstreamRule: Sendable, Equatable {
     case none, optional, required
     /// `via = provider:NAME` is required: the identity starts from a provider's session.
     case provider
+    /// `via` is required and may name an identity or a provider (its session is the credential beneath).
+    case identityOrProvider
 }
 
 /// Everything an identity kind may use while obtaining a credential.

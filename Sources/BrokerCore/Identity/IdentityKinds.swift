@@ -28,6 +28,7 @@ public enum IdentityKinds {
     /// Every provider kind: `[provider "NAME"]` sections, the roots of `via = provider:NAME` chains.
     public static let providers: [any ProviderKind.Type] = [
         AWSIdentityCenterProvider.self,
+        AzureDeviceCodeProvider.self,
     ]
 
     /// Identity and provider kinds' descriptors together, in registry order (the manual reads them).

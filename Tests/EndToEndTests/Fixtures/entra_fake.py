@@ -19,7 +19,7 @@ Routes:
   POST /TENANT/oauth2/v2.0/devicecode  device authorization for a public client.
   GET  /TENANT/v2.0/.well-known/openid-configuration   what MSAL reads first.
   GET  /subscriptions?api-version=...  ARM: only a live token for https://management.azure.com.
-  GET  /__info, /__count, /__approve?user_code=C, /__expire (every token dies), /__log.
+  GET  /__info, /__count, /__pending, /__approve?user_code=C, /__expire (every token dies), /__log.
 
 Usage: entra_fake.py CONFIG_JSON CA_PATH; prints the http port, then serves until stdin closes.
 """
@@ -165,6 +165,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if url.path == "/__log":
             with self.state.lock:
                 return self.reply(200, {"log": list(self.state.log)})
+        if url.path == "/__pending":
+            with self.state.lock:
+                return self.reply(200, {"user_codes": [d["user_code"] for d in self.state.devices.values() if not d["approved"]]})
         if url.path == "/__approve":
             with self.state.lock:
                 for device in self.state.devices.values():
