@@ -77,8 +77,10 @@ def make_ca(path):
 
 
 class State:
-    def __init__(self, config):
+    def __init__(self, config, directory):
         self.lock = threading.Lock()
+        # Every token issued, one a line, for leak scans to search for.
+        self.issued_path = os.path.join(directory, "issued-tokens")
         self.apps = config["apps"]
         self.lifetime = int(config.get("lifetime", 3600))
         self.subscriptions = config.get("subscriptions", [])
@@ -105,6 +107,8 @@ class State:
                 self.refresh[refresh] = {"client_id": app["client_id"], "tenant": app["tenant"], "scope": scope}
                 answer["refresh_token"] = refresh
                 answer["scope"] = scope
+            with open(self.issued_path, "a") as f:
+                f.write(token + "\n" + (answer.get("refresh_token", "") + "\n" if with_refresh else ""))
         return answer
 
     def app(self, tenant, client_id):
@@ -358,7 +362,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     with open(sys.argv[1]) as f:
         config = json.load(f)
-    state = State(config)
+    state = State(config, os.path.dirname(os.path.abspath(sys.argv[2])))
     cert_path, key_path = make_ca(sys.argv[2])
     plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     secure = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
