@@ -411,7 +411,7 @@ extension BadInputMatrixTests {
         "kube: exec info of an old version": (1, "",
               "kube-credential-broker: KUBERNETES_EXEC_INFO asks for apiVersion client.authentication.k8s.io/v1alpha1, which this plugin does not speak (hint: set the kubeconfig exec stanza's apiVersion to client.authentication.k8s.io/v1 or v1beta1)\n"),
         "kube: identity of the wrong kind": (1, "",
-              "kube-credential-broker: identity \"bot\": its kind gives password credentials, not a bearer token a cluster accepts (hint: use an identity of kind aws/eks or github/oidc)\n"),
+              "kube-credential-broker: identity \"bot\": its kind gives password credentials, not a bearer token a cluster accepts (hint: use an identity of kind aws/eks, github/oidc, azure/client-secret, azure/client-certificate, azure/oidc, azure/subscription or azure/cli)\n"),
         "brokerctl: unknown command": (64, "",
               "brokerctl: unknown command \"frobnicate\"\nusage: brokerctl [--config FILE] SUBCOMMAND [ARGUMENTS]\n"),
         "brokerctl: logout a/../../b": (1, "",
