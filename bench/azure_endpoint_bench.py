@@ -49,21 +49,27 @@ def target(url):
 aws = target(os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]) + ({{"Authorization": os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]}},)
 azure = target(os.environ["IDENTITY_ENDPOINT"] + "?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com") + \\
         ({{"X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"], "Metadata": "true"}},)
-def ask(host, port, path, headers, expect):
+def ask(host, port, path, headers, expect, status=200):
     start = time.perf_counter()
     c = http.client.HTTPConnection(host, port, timeout=5)
     c.request("GET", path, headers=headers)
     r = c.getresponse(); body = r.read(); c.close()
-    assert r.status == 200 and expect in body, (r.status, body[:200])
+    assert r.status == status and expect in body, (r.status, body[:200])
     return (time.perf_counter() - start) * 1000
+def wrong(route):
+    host, port, path, headers = route
+    return (host, port, path, {{name: "0" * 64 for name in headers}})
 for _ in range(20):
     ask(*aws, b"AccessKeyId"); ask(*azure, b"access_token")
-a, z = [], []
+a, z, ra, rz = [], [], [], []
 for _ in range({REQUESTS}):
     a.append(ask(*aws, b"AccessKeyId"))
     z.append(ask(*azure, b"access_token"))
+    ra.append(ask(*wrong(aws), b"", status=403))
+    rz.append(ask(*wrong(azure), b"", status=403))
 a.sort(); z.sort()
-print(json.dumps({{"aws": statistics.median(a), "azure": statistics.median(z), "aws90": a[int(len(a) * .9)], "azure90": z[int(len(z) * .9)]}}))
+print(json.dumps({{"aws": statistics.median(a), "azure": statistics.median(z), "aws90": a[int(len(a) * .9)], "azure90": z[int(len(z) * .9)],
+                  "aws403": statistics.median(ra), "azure403": statistics.median(rz)}}))
 """
     done = subprocess.run([f"{BIN}/broker-env-wrap", "--identity", "role", "--identity", "sp", "--", sys.executable, "-c", client],
                           env=env, capture_output=True, text=True)
@@ -74,6 +80,7 @@ print(json.dumps({{"aws": statistics.median(a), "azure": statistics.median(z), "
     print(f"  AWS container credentials, median      {r['aws']:7.3f}   p90 {r['aws90']:7.3f}")
     print(f"  Azure managed identity, median         {r['azure']:7.3f}   p90 {r['azure90']:7.3f}")
     print(f"  ratio Azure / AWS (median)             {r['azure'] / r['aws']:7.3f}   (target <= 1)")
+    print(f"  403 for a wrong secret, AWS / Azure    {r['aws403']:7.3f} / {r['azure403']:7.3f}   (the same round trip without an answer)")
 finally:
     subprocess.run([f"{BIN}/brokerctl", "stop"], env=env, capture_output=True)
     for fixture in (moto, entra):
