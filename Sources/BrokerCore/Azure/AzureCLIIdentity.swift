@@ -29,22 +29,8 @@ public struct AzureCLIIdentity: ResolvedKind {
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
         resource = try AzureApplication.resource(definition)
-        if let entry = definition.entry("tenant-id") {
-            guard let value = entry.value, AzureApplication.isTenant(value) else {
-                throw ConfigError("tenant-id must be a directory ID (a GUID) or a domain", at: entry.location)
-            }
-            tenant = value
-        } else {
-            tenant = nil
-        }
-        if let entry = definition.entry("subscription-id") {
-            guard let value = entry.value, AzureApplication.isGUID(value) else {
-                throw ConfigError("subscription-id must be a subscription ID, a GUID", at: entry.location)
-            }
-            subscription = value.lowercased()
-        } else {
-            subscription = nil
-        }
+        tenant = try AzureApplication.optionalTenant(definition)
+        subscription = try AzureApplication.optionalSubscription(definition)
         program = definition.value("az") ?? "az"
     }
 

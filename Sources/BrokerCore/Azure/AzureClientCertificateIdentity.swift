@@ -47,9 +47,7 @@ public struct AzureClientCertificateIdentity: ResolvedKind {
         } catch let error as RSAKeyError {
             throw BrokerFailure(.config, "certificate \(certificate) cannot be used: \(error.message)", hint: error.hint)
         }
-        let form = [("grant_type", "client_credentials"), ("client_id", application.clientID),
-                    ("client_assertion_type", AzureTokenEndpoint.assertionType), ("client_assertion", assertion.reveal()),
-                    ("scope", application.scope)]
+        let form = application.assertionGrant(assertion)
         return try application.endpoint.request(form, purpose: "identity \"\(name)\"", secrets: [assertion.reveal()], now: context.clock.now()).credential
     }
 }

@@ -77,9 +77,7 @@ public struct AzureOIDCIdentity: AzureFederatedKind {
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let token = try federatedToken(upstream: upstream, context: context)
-        let form = [("grant_type", "client_credentials"), ("client_id", application.clientID),
-                    ("client_assertion_type", AzureTokenEndpoint.assertionType), ("client_assertion", token.reveal()),
-                    ("scope", application.scope)]
+        let form = application.assertionGrant(token)
         var credential = try application.endpoint.request(form, purpose: "identity \"\(name)\"", secrets: [token.reveal()], now: context.clock.now()).credential
         credential.persistable = false
         return credential

@@ -26,20 +26,9 @@ public struct AzureSubscriptionIdentity: ResolvedKind {
 
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
-        let (text, location) = try definition.require("subscription-id")
-        guard AzureApplication.isGUID(text) else {
-            throw ConfigError("subscription-id must be a subscription ID, a GUID such as 00000000-0000-0000-0000-000000000000", at: location,
-                              hint: "az account list --output table shows them")
-        }
-        subscription = text.lowercased()
-        if let entry = definition.entry("tenant-id") {
-            guard let value = entry.value, AzureApplication.isTenant(value) else {
-                throw ConfigError("tenant-id must be a directory ID (a GUID) or a domain", at: entry.location)
-            }
-            tenant = value
-        } else {
-            tenant = nil
-        }
+        _ = try definition.require("subscription-id")
+        subscription = try AzureApplication.optionalSubscription(definition)!
+        tenant = try AzureApplication.optionalTenant(definition)
         if let entry = definition.entry("location") {
             guard let value = entry.value, !value.isEmpty, value.utf8.count <= 64,
                   value.utf8.allSatisfy({ (0x61...0x7a).contains($0) || (0x30...0x39).contains($0) }) else {

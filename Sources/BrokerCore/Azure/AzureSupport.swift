@@ -61,6 +61,31 @@ public struct AzureApplication: Sendable, Equatable {
 
     public var upstreams: [UpstreamService] { [UpstreamService(name: "Microsoft identity platform", url: authority)] }
 
+    /// The client-credentials grant with a client assertion (a certificate's JWT, a federated token).
+    func assertionGrant(_ assertion: Secret) -> [(String, String)] {
+        [("grant_type", "client_credentials"), ("client_id", clientID), ("client_assertion_type", AzureTokenEndpoint.assertionType),
+         ("client_assertion", assertion.reveal()), ("scope", scope)]
+    }
+
+    /// An optional `tenant-id` (a GUID or a domain), checked at its line.
+    static func optionalTenant(_ definition: IdentityDefinition) throws -> String? {
+        guard let entry = definition.entry("tenant-id") else { return nil }
+        guard let value = entry.value, isTenant(value) else {
+            throw ConfigError("tenant-id must be a directory ID (a GUID) or a domain", at: entry.location)
+        }
+        return value
+    }
+
+    /// An optional `subscription-id`, checked at its line, in lower case.
+    static func optionalSubscription(_ definition: IdentityDefinition) throws -> String? {
+        guard let entry = definition.entry("subscription-id") else { return nil }
+        guard let value = entry.value, isGUID(value) else {
+            throw ConfigError("subscription-id must be a subscription ID, a GUID such as 00000000-0000-0000-0000-000000000000", at: entry.location,
+                              hint: "az account list --output table shows them")
+        }
+        return value.lowercased()
+    }
+
     static func authority(_ definition: IdentityDefinition) throws -> String {
         guard let entry = definition.entry("authority") else { return defaultAuthority }
         let text = entry.value ?? ""
