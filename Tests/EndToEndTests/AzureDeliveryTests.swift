@@ -210,4 +210,27 @@ final class AzureDeliveryTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(oidc.issued, 3)
         withExtendedLifetime(entra) {}
     }
+
+    /// `--delivery env` hands terraform's azurerm the federated token itself (ARM_OIDC_TOKEN);
+    /// identities without one are refused for env and file, and `profile` is AWS's.
+    func testEnvAndFileDeliveriesNeedAFederatedIdentity() throws {
+        let (sandbox, entra, oidc) = try federated()
+        defer { AgentProcessKit.stopAgents(sandbox); withExtendedLifetime(oidc) {} }
+        let printed = sandbox.run(wrap, ["--identity", "fed", "--delivery", "env", "--print", "--format", "json"], timeout: 60)
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        let plan = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as? [String: Any])
+        let set = try XCTUnwrap(plan["set"] as? [String: String])
+        XCTAssertEqual(set["ARM_USE_OIDC"], "true")
+        XCTAssertEqual(set["ARM_OIDC_TOKEN"]?.split(separator: ".").count, 3, "the job's JWT")
+        XCTAssertEqual(set["ARM_CLIENT_ID"], EntraFake.federatedClient)
+        XCTAssertNil(set["IDENTITY_ENDPOINT"])
+        for delivery in ["env", "file"] {
+            let refused = sandbox.run(wrap, ["--identity", "sp-secret", "--delivery", delivery, "--", "true"], timeout: 60)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.stderr.contains("identity \"sp-secret\" holds no federated token to hand over: only the managed-identity endpoint delivers it (hint: use --delivery endpoint, or chain from a federated identity (kind azure/oidc))"), refused.stderr)
+        }
+        let profile = sandbox.run(wrap, ["--identity", "sp-secret", "--delivery", "profile", "--", "true"], timeout: 60)
+        XCTAssertTrue(profile.stderr.contains("identity \"sp-secret\" is an Azure identity: --delivery profile writes an AWS profile"), profile.stderr)
+        withExtendedLifetime(entra) {}
+    }
 }
