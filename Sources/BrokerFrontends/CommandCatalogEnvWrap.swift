@@ -5,8 +5,8 @@ extension CommandCatalog {
         name: "broker-env-wrap",
         summary: "run a command with credentials from the credential-broker agent",
         synopsis: [
-            "broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]",
-            "broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile] --print [--format bash|fish|dotenv|json|github]",
+            "broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile|file] [--nested] [--socket-dir DIR] [--] COMMAND [ARG...]",
+            "broker-env-wrap [--identity NAME]... [--delivery endpoint|env|profile|file] --print [--format bash|fish|dotenv|json|github]",
         ],
         description: [
             .paragraph("broker-env-wrap asks broker-agent(1) for an environment plan for the named identities, applies it to its own environment and then replaces itself with COMMAND (it calls `execve`, so the command keeps the wrap's pid, gets every signal sent to it and exits with its own status). Variables the plan does not name are passed through untouched. COMMAND is looked up on `PATH` the way a shell looks it up."),
@@ -33,13 +33,14 @@ extension CommandCatalog {
             .subheading("Nesting and the off switch"),
             .paragraph("The wrap sets `BROKER_ENV_WRAP` to its pid. Inside a wrapped command, a second broker-env-wrap refuses to run unless given `--nested`, since the inner plan would silently replace the outer one's credentials. With `BROKER_IDENTITY` set to `false`, `0`, `no` or `off`, the wrap runs COMMAND untouched, without asking the agent: a switch for scripts that call broker-env-wrap unconditionally."),
             .subheading("Printing the plan"),
+            .paragraph("An `azure/...` identity is delivered as a managed identity (`endpoint`, the default): the loopback endpoint answers App Service's protocol at `IDENTITY_ENDPOINT` (`GET ?api-version=2019-08-01&resource=R`, the per-run secret in the `X-IDENTITY-HEADER` header the SDKs copy from `IDENTITY_HEADER`) with `{\"access_token\", \"expires_on\", \"resource\", \"token_type\"}`, for the identity's `resource` only; a wrong or missing header is refused. azure-identity's `DefaultAzureCredential` and `ManagedIdentityCredential` find it. With `--delivery file`, a federated identity (azure/oidc) instead gets a workload-identity token file: `AZURE_FEDERATED_TOKEN_FILE` (0600, in the agent's private runtime directory, rewritten before the token in it expires and removed when the command exits) with `AZURE_AUTHORITY_HOST`, and terraform's `ARM_USE_OIDC` and `ARM_OIDC_TOKEN_FILE_PATH`. `--delivery env` puts the federated token itself in `ARM_OIDC_TOKEN` (it does not refresh). Every form clears the variables that would outrank it (`AZURE_CLIENT_SECRET`, `AZURE_CLIENT_CERTIFICATE_PATH`, `AZURE_USERNAME`, `MSI_ENDPOINT`, `ARM_CLIENT_SECRET`, ...) and sets `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `ARM_TENANT_ID`, `ARM_CLIENT_ID`, and with an azure/subscription identity `AZURE_SUBSCRIPTION_ID`, `ARM_SUBSCRIPTION_ID` and `AZURE_DEFAULTS_LOCATION`. A command gets at most one Azure identity."),
             .paragraph("`--print` prints the changes instead of running a command, in the syntax `--format` names: `bash` (the default; `eval \"$(broker-env-wrap --print --identity NAME)\"`), `fish`, `dotenv` (unset variables appear as `# unset NAME` comments), `json` (`{\"set\": {NAME: VALUE}, \"unset\": [NAME]}`) or `github`, which appends to the file `$GITHUB_ENV` names (variables to unset are set empty) and prints `::add-mask::` for every secret. With `endpoint` delivery the token then lives as long as the wrap's parent process, the shell that evaluates the output; printed keys and tokens are secrets in that shell's environment."),
         ],
         options: [
             CommandOption("--identity", value: "NAME", completion: .identity,
                           "An identity to deliver, as named by an `[identity \"NAME\"]` section; repeat for more (default `BROKER_IDENTITY`)."),
-            CommandOption("--delivery", value: "endpoint|env|profile", completion: .choices(["endpoint", "env", "profile"]),
-                          "How an AWS identity reaches the command: the loopback credentials endpoint (the default), static keys in the environment, or a generated AWS profile."),
+            CommandOption("--delivery", value: "endpoint|env|profile|file", completion: .choices(["endpoint", "env", "profile", "file"]),
+                          "How an AWS identity reaches the command: the loopback credentials endpoint (the default), static keys in the environment, or a generated AWS profile. An Azure identity: the managed-identity endpoint (the default), or `file`, a workload-identity token file (federated identities only)."),
             CommandOption("--nested", "Run even inside another broker-env-wrap; this plan then replaces the outer one's variables."),
             CommandOption("--print", "Print the changes the plan makes instead of running a command."),
             CommandOption("--format", value: "bash|fish|dotenv|json|github", completion: .choices(EnvChanges.Format.allCases.map(\.rawValue)),

@@ -143,7 +143,7 @@ public enum EnvWrapFrontend {
             } else if matches(arg, "--delivery") {
                 let text = try value(arg, "--delivery")
                 guard let delivery = EnvDelivery(rawValue: text) else {
-                    throw BrokerFailure(.usage, "--delivery must be endpoint, env or profile, not \(WireCodec.printable(text))")
+                    throw BrokerFailure(.usage, "--delivery must be endpoint, env, profile or file, not \(WireCodec.printable(text))")
                 }
                 options.delivery = delivery
             } else if matches(arg, "--format") {

@@ -2,7 +2,7 @@
 
 /// How an AWS identity reaches a wrapped command: the loopback credentials endpoint, static keys
 /// in the environment, or a generated AWS profile (`--delivery`, an identity's `delivery`).
-public enum EnvDelivery: String, CaseIterable, Sendable { case endpoint, env, profile }
+public enum EnvDelivery: String, CaseIterable, Sendable { case endpoint, env, profile, file }
 
 /// What the agent wants changed in a wrapped command's environment, in order. The plan never
 /// carries a whole environment: the caller's other variables stay exactly as they were.

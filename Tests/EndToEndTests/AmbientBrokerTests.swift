@@ -14,8 +14,9 @@ final class ActionsOIDCServer {
     let requestToken = "actions-request-\(UUID().uuidString)"
     var port: Int { fixture.port }
 
-    init() throws {
-        fixture = try PythonFixture("actions_oidc.py", [requestToken, "--lifetime", "120"])
+    /// `tokenLifetime`: seconds each ID token lives (GitHub's are 5 minutes).
+    init(serving: Int = 120, tokenLifetime: Int = 300) throws {
+        fixture = try PythonFixture("actions_oidc.py", [requestToken, "--lifetime", String(serving), "--token-lifetime", String(tokenLifetime)])
     }
 
     var tokenURL: String { "http://127.0.0.1:\(port)/token" }

@@ -17,7 +17,7 @@ end
 # Files only where an option or argument takes one.
 complete -c broker-env-wrap -f
 complete -c broker-env-wrap -l identity -x -a '(__fish_broker_env_wrap_identities)' -d 'an identity to deliver, as named by an [identity "NAME"] section; repeat for more (default BROKER_IDENTITY)'
-complete -c broker-env-wrap -l delivery -x -a 'endpoint env profile' -d 'how an AWS identity reaches the command: the loopback credentials endpoint (the default), static keys in the environment, or a generated AWS profile'
+complete -c broker-env-wrap -l delivery -x -a 'endpoint env profile file' -d 'how an AWS identity reaches the command: the loopback credentials endpoint (the default), static keys in the environment, or a generated AWS profile'
 complete -c broker-env-wrap -l nested -d 'run even inside another broker-env-wrap; this plan then replaces the outer one\'s variables'
 complete -c broker-env-wrap -l print -d 'print the changes the plan makes instead of running a command'
 complete -c broker-env-wrap -l format -x -a 'bash fish dotenv json github' -d 'the syntax of --print; default bash'

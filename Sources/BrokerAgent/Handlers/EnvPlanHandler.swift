@@ -46,6 +46,7 @@ struct EnvPlanHandler {
         var plan = EnvPlan()
         var awsIdentity: String?
         var gcpIdentity: String?
+        var azureIdentity: String?
         var leaseFiles: [String] = []
         var revocations: [EnvWrapSessions.Revocation] = []
         var needsLease = false
@@ -83,6 +84,18 @@ struct EnvPlanHandler {
                     let file = try awsSteps(name, region: kind.delivery.region, delivery: delivery, pid: pid, binDirectory: binDirectory,
                                             config: config, caller: caller, into: &plan)
                     leaseFiles += file.map { [$0] } ?? []
+                    needsLease = needsLease || delivery != .env
+                    contributed = true
+                case (.resolved, .token) where kind.delivery.azure != nil:
+                    if let other = azureIdentity {
+                        throw BrokerFailure(.config, "identities \"\(other)\" and \"\(name)\" both give Azure tokens; a command gets one",
+                                            hint: "wrap twice with --nested, or pick one")
+                    }
+                    azureIdentity = name
+                    let delivery = requestedDelivery ?? kind.delivery.envDelivery ?? .endpoint
+                    reason = "delivery=\(delivery.rawValue)"
+                    leaseFiles += try AzureHandler(service: service).planSteps(name, delivery: delivery, pid: pid, config: config, caller: caller,
+                                                                               endpoint: { try loopbackEndpoint() }, into: &plan)
                     needsLease = needsLease || delivery != .env
                     contributed = true
                 case (.leased(let pool), _):
@@ -192,6 +205,9 @@ struct EnvPlanHandler {
             plan.steps.append(.set("AWS_CONTAINER_AUTHORIZATION_TOKEN", grant.token.reveal(), secret: true))
             // A [default] in ~/.aws/credentials would outrank the endpoint in every SDK's chain.
             plan.steps.append(.set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", secret: false))
+        case .file:
+            throw BrokerFailure(.config, "--delivery file writes an Azure workload-identity token file; identity \"\(name)\" gives AWS credentials",
+                                hint: "use --delivery endpoint, env or profile for AWS identities")
         case .profile:
             try ServingThread.permitWaiting()  // writes a file
             let path = try writeProfile(name, region: region, pid: pid, binDirectory: binDirectory)
@@ -237,12 +253,13 @@ struct EnvPlanHandler {
             // gcloud's own metadata reads use GCE_METADATA_ROOT. All hold the secret.
             for variable in ["GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"] { plan.steps.append(.set(variable, host, secret: true)) }
             return []
-        case .env:
+        case .env, .file:
+            // `file` is gcloud's token file alone; `env` adds the variable terraform's google provider reads.
             try ServingThread.permitWaiting()  // writes a file
             let path = "\(service.paths.runtimeDirectory)/env-wrap-\(pid)-\(UInt32.random(in: 0...UInt32.max)).gcp-token"
             try writePrivate(path, token.reveal())
             plan.steps.append(.set("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", path, secret: false))
-            plan.steps.append(.set("GOOGLE_OAUTH_ACCESS_TOKEN", token.reveal(), secret: true))
+            if delivery == .env { plan.steps.append(.set("GOOGLE_OAUTH_ACCESS_TOKEN", token.reveal(), secret: true)) }
             return [path]
         case .profile:
             throw BrokerFailure(.input, "identity \"\(name)\" gives Google Cloud credentials, which have no profile delivery",
@@ -271,6 +288,10 @@ struct EnvPlanHandler {
              GCEMetadataRoute(answerRequest: { [weak service] path, query, grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
                 return GCPHandler(service: service).metadataReply(path: path, query: query, grant: grant)
+            }),
+             AzureManagedIdentityRoute(token: { [weak service] query, grant in
+                guard let service else { return AzureManagedIdentityRoute.error(502, "broker-agent is stopping") }
+                return AzureHandler(service: service).endpointReply(query, grant: grant)
             })]
         }, log: service.log)
     }

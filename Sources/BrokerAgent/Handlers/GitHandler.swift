@@ -36,7 +36,8 @@ struct GitHandler {
                 return try PoolLeasing(service: service).git(action, pool: pool, credential: credential, config: config,
                                                              caller: request.caller, target: target)
             case .resolved:
-                return try bound(action, identity: binding.identity, config: config, caller: request.caller, target: target)
+                return try bound(action, identity: binding.identity, config: config, caller: request.caller, target: target,
+                                 authtypeCapable: credential.capabilities.contains("authtype"))
             }
         }
         return try cached(action, credential, request: request, config: config, scheme: scheme, host: host, target: target)
@@ -59,10 +60,17 @@ struct GitHandler {
 
     /// A URL bound to a resolved identity: the broker is the source of truth, so `store` changes
     /// nothing and `erase` (git got a 401) drops the cached credential.
-    func bound(_ action: Action, identity name: String, config: BrokerConfig, caller: Caller, target: String) throws -> WireMessage {
+    func bound(_ action: Action, identity name: String, config: BrokerConfig, caller: Caller, target: String,
+               authtypeCapable: Bool = false) throws -> WireMessage {
         switch action {
         case .get:
             let resolution = try issuer.issue(name, in: config, validity: .git(config), caller: caller, adapter: "git", target: target)
+            if let token = resolution.credential.token, token.scheme == "Bearer" {
+                var answer = Self.answer(bearer: token.token, expiresAt: resolution.credential.expiresAt, authtypeCapable: authtypeCapable)
+                answer.append(WireKey.answeringIdentity, name)
+                answer.append(WireKey.answeringTier, resolution.tier.rawValue)
+                return answer
+            }
             guard let password = resolution.credential.password else {
                 throw Issuer.naming(name, BrokerFailure(.config, "its kind gives \(resolution.credential.type.rawValue) credentials, not a password git can use",
                                                         hint: "bind a kind that gives a password: \(IdentityKinds.sentence(IdentityKinds.names(producing: .password)))"))
@@ -120,6 +128,26 @@ struct GitHandler {
             return .ok(saved())
         }
     }
+
+    /// An OAuth access token (Azure DevOps, Google Cloud Source Repositories): git ≥ 2.46, which
+    /// announces `capability[]=authtype`, sends it as `Authorization: Bearer`; older git as the
+    /// password of a Basic login, which those services also take.
+    static func answer(bearer token: Secret, expiresAt: Int64?, authtypeCapable: Bool) -> WireMessage {
+        var answer = WireMessage.ok()
+        answer.append("capability[]", "authtype")
+        if authtypeCapable {
+            answer.append("authtype", "Bearer")
+            answer.append("credential", token.reveal())
+        } else {
+            answer.append("username", bearerUsername)
+            answer.append("password", token.reveal())
+        }
+        answer.append("password_expiry_utc", ifPresent: expiresAt.map(String.init))
+        return answer
+    }
+
+    /// Any user name goes with a bearer token as a Basic password; this one says what it is.
+    static let bearerUsername = "oauth2"
 
     /// What git reads for an identity's credential: the one place a bound answer is built.
     static func answer(username: String, password: Secret, expiresAt: Int64?) -> WireMessage {

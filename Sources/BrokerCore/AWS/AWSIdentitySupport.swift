@@ -49,7 +49,7 @@ public struct AWSSettings: Sendable, Equatable {
     public static let specs = [
         SettingSpec("region", "REGION", "signing region for STS (default AWS_REGION, AWS_DEFAULT_REGION, then us-east-1)"),
         SettingSpec("sts-endpoint", "URL", "STS endpoint URL (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),
-        SettingSpec("delivery", "HOW", .choice(EnvDelivery.allCases.map(\.rawValue)),
+        SettingSpec("delivery", "HOW", .choice(EnvDelivery.allCases.filter { $0 != .file }.map(\.rawValue)),
                     "how broker-env-wrap delivers these credentials: endpoint (default), env or profile"),
     ]
 
@@ -57,7 +57,7 @@ public struct AWSSettings: Sendable, Equatable {
         region = definition.value("region")
         stsEndpoint = definition.value("sts-endpoint")
         if let entry = definition.entry("delivery") {
-            guard let value = entry.value.flatMap(EnvDelivery.init(rawValue:)) else {
+            guard let value = entry.value.flatMap(EnvDelivery.init(rawValue:)), value != .file else {
                 throw ConfigError("delivery must be endpoint, env or profile", at: entry.location)
             }
             delivery = value

@@ -677,6 +677,8 @@ public struct BrokerConfig: Sendable {
         switch (descriptor.upstream, via) {
         case (.required, nil):
             throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = identity:NAME", at: header)
+        case (.identityOrProvider, nil):
+            throw ConfigError("identity \"\(name)\" (kind \(kindName)) needs via = identity:NAME or provider:NAME", at: header)
         case (.none, let v?):
             throw ConfigError("identity \"\(name)\" (kind \(kindName)) takes no via (got \(v))", at: settings["via"]!.last!.location)
         case (.provider, nil):

@@ -125,6 +125,8 @@ public enum UpstreamRule: Sendable, Equatable {
     case none, optional, required
     /// `via = provider:NAME` is required: the identity starts from a provider's session.
     case provider
+    /// `via` is required and may name an identity or a provider (its session is the credential beneath).
+    case identityOrProvider
 }
 
 /// Everything an identity kind may use while obtaining a credential.
@@ -167,11 +169,15 @@ public struct DeliverySettings: Sendable, Equatable {
     /// Set by Google Cloud kinds: deliver the credential as a GCP access token (metadata server,
     /// token file), with these project and location variables.
     public var gcp: GCPDelivery?
-    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil, gcp: GCPDelivery? = nil) {
+    /// Tenant, client, subscription and resource for Azure deliveries (managed-identity
+    /// endpoint, workload-identity file, `ARM_*`); nil for kinds that are not Azure's.
+    public var azure: AzureDelivery?
+    public init(exports: [String] = [], region: String? = nil, envDelivery: EnvDelivery? = nil, gcp: GCPDelivery? = nil, azure: AzureDelivery? = nil) {
         self.exports = exports
         self.region = region
         self.envDelivery = envDelivery
         self.gcp = gcp
+        self.azure = azure
     }
 }
 

@@ -23,11 +23,17 @@ public enum IdentityKinds {
         GCPServiceAccountIdentity.self,
         GCPWorkloadIdentityFederation.self,
         GCPProjectIdentity.self,
+        AzureClientSecretIdentity.self,
+        AzureClientCertificateIdentity.self,
+        AzureOIDCIdentity.self,
+        AzureSubscriptionIdentity.self,
+        AzureCLIIdentity.self,
     ]
 
     /// Every provider kind: `[provider "NAME"]` sections, the roots of `via = provider:NAME` chains.
     public static let providers: [any ProviderKind.Type] = [
         AWSIdentityCenterProvider.self,
+        AzureDeviceCodeProvider.self,
     ]
 
     /// Identity and provider kinds' descriptors together, in registry order (the manual reads them).

@@ -7,8 +7,8 @@ the Actions runtime does for ACTIONS_ID_TOKEN_REQUEST_URL: an RS256 JWT with the
 iat, nbf, exp) and a `kid` that names the key in GET /.well-known/jwks. A wrong or missing
 bearer gets 401. GET /__count answers how many tokens were issued.
 
-Usage: actions_oidc.py REQUEST_TOKEN [--lifetime SECONDS]; prints the port, then serves until
-stdin closes (or the lifetime ends).
+Usage: actions_oidc.py REQUEST_TOKEN [--lifetime SECONDS] [--token-lifetime SECONDS (default 300)];
+prints the port, then serves until stdin closes (or the lifetime ends).
 """
 import json, sys, time, urllib.parse
 
@@ -22,13 +22,16 @@ KID = "fixture-key-1"
 REPO = "acme/app"
 
 
+TOKEN_LIFETIME = int(sys.argv[sys.argv.index("--token-lifetime") + 1]) if "--token-lifetime" in sys.argv else 300
+
+
 def jwt(audience, issuer):
     now = int(time.time())
     header = {"alg": "RS256", "typ": "JWT", "kid": KID}
     claims = {"iss": issuer, "sub": "repo:%s:ref:refs/heads/main" % REPO, "aud": audience,
               "repository": REPO, "repository_owner": REPO.split("/")[0], "ref": "refs/heads/main",
               "job_workflow_ref": "%s/.github/workflows/ci.yml@refs/heads/main" % REPO,
-              "iat": now, "nbf": now - 5, "exp": now + 300}
+              "iat": now, "nbf": now - 5, "exp": now + TOKEN_LIFETIME}
     signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
     signature = KEY.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return signing_input + "." + b64url(signature)

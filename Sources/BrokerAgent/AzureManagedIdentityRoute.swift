@@ -1,0 +1,110 @@
+// The Azure managed-identity route of the loopback endpoint: App Service's `IDENTITY_ENDPOINT`,
+// which azure-identity's ManagedIdentityCredential (through MSAL) asks for tokens.
+
+import BrokerCore
+import BrokerWire
+
+/// MSAL sends `GET IDENTITY_ENDPOINT?api-version=2019-08-01&resource=R[&client_id=C]` with the
+/// per-run secret in `X-IDENTITY-HEADER` (copied from `IDENTITY_HEADER`), and reads
+/// `{"access_token", "expires_on", "resource", "token_type"}`, `expires_on` being Unix seconds
+/// (App Service sends them as a string; MSAL takes `int()` of either).
+struct AzureManagedIdentityRoute: LoopbackRoute {
+    static let name = "azure-managed-identity"
+    static let path = "/msi/token"
+    static let apiVersion = "2019-08-01"
+
+    /// What a request asks for, once its query has been read.
+    struct Query: Equatable {
+        var resource: String
+        var clientID: String?
+    }
+
+    /// The identity's token for a live grant and a well-formed query (AzureHandler.endpointReply).
+    let token: @Sendable (Query, LoopbackEndpoint.Grant) -> LoopbackReply
+
+    var name: String { Self.name }
+
+    static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + path }
+
+    func matches(_ head: HTTPRequestHead) -> Bool {
+        let path = head.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return path == Self.path || path == Self.path + "/"
+    }
+
+    func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
+        guard let presented = head.value(of: "x-identity-header"), !presented.isEmpty else {
+            return .failure(Self.error(401, "the X-IDENTITY-HEADER header is missing (set IDENTITY_HEADER)"))
+        }
+        if head.headers.filter({ $0.0.lowercased() == "x-identity-header" }).count > 1 {
+            return .failure(Self.error(400, "more than one X-IDENTITY-HEADER header"))
+        }
+        return .success(Secret(presented))
+    }
+
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+        switch Self.query(of: head.target) {
+        case .failure(let refusal): return refusal
+        case .success(let query): return token(query, grant)
+        }
+    }
+
+    /// App Service's error shape, which MSAL folds into its error description.
+    static func error(_ status: Int, _ message: String) -> LoopbackReply {
+        LoopbackReply(status: status, body: .object([("statusCode", .int(Int64(status))), ("message", .string(message))]))
+    }
+
+    /// Reads the query strictly: known parameters once each, valid %-escapes, the one
+    /// api-version MSAL sends, a resource; `object_id` and `mi_res_id` name identities a wrap
+    /// does not have.
+    static func query(of target: String) -> Result<Query, LoopbackReply> {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[1].isEmpty else { return .failure(error(400, "the query must name api-version and resource")) }
+        var values: [String: String] = [:]
+        for pair in parts[1].split(separator: "&", omittingEmptySubsequences: false) {
+            let item = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard item.count == 2, let name = percentDecoded(item[0]), let value = percentDecoded(item[1]) else {
+                return .failure(error(400, "the query is not name=value pairs with valid %-escapes"))
+            }
+            guard ["api-version", "resource", "client_id", "object_id", "mi_res_id", "principal_id"].contains(name) else {
+                return .failure(error(400, "unknown query parameter \(WireCodec.printable(name, limit: 40))"))
+            }
+            guard values[name] == nil else { return .failure(error(400, "\(name) is given twice")) }
+            values[name] = value
+        }
+        guard values["api-version"] == apiVersion else {
+            return .failure(error(400, "api-version must be \(apiVersion) (App Service's managed identity protocol)"))
+        }
+        guard let text = values["resource"], let resource = AzureApplication.normalizedResource(text) else {
+            return .failure(error(400, "resource must be a URI such as https://management.azure.com"))
+        }
+        if values["object_id"] != nil || values["mi_res_id"] != nil || values["principal_id"] != nil {
+            return .failure(error(400, "this endpoint serves one identity, named by client_id only"))
+        }
+        return .success(Query(resource: resource, clientID: values["client_id"]))
+    }
+
+    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                bytes.append(high << 4 | low)
+            case UInt8(ascii: "+"): bytes.append(0x20)
+            default: bytes.append(byte)
+            }
+        }
+        guard let decoded = String(validating: bytes, as: UTF8.self), !decoded.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return nil }
+        return decoded
+    }
+
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
+    }
+}
