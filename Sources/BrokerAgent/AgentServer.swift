@@ -130,8 +130,7 @@ public final class AgentServer: @unchecked Sendable {
     }
 
     func idleExpired() -> Bool {
-        let config = try? service.configStore.config().get()
-        let limit = options.idleTimeoutOverride ?? config?.agent.idleTimeout ?? 900
+        let limit = options.idleTimeoutOverride ?? service.configStore.agentSettings.idleTimeout
         lock.lock()
         let idle = activeConnections == 0 && loopPending.allSatisfy { $0 == 0 } && monotonicSeconds() - lastActivity >= Double(limit)
         lock.unlock()
@@ -142,7 +141,7 @@ public final class AgentServer: @unchecked Sendable {
 
     /// Takes a max-connections slot for a thread, or answers "busy" and closes the connection.
     func reserveThread(for connection: FileDescriptor) -> Bool {
-        let maxConnections = (try? service.configStore.config().get())?.agent.maxConnections ?? 128
+        let maxConnections = service.configStore.agentSettings.maxConnections
         lock.lock()
         lastActivity = monotonicSeconds()
         let admitted = activeConnections < maxConnections
@@ -151,8 +150,7 @@ public final class AgentServer: @unchecked Sendable {
         guard admitted else {
             let busy = AgentService.errorAnswer(BrokerFailure(.unavailable, "broker-agent is serving \(maxConnections) connections; try again",
                                                                hint: "raise [agent] max-connections"))
-            var bytes = (try? busy.encoded()) ?? []
-            bytes.append(10)
+            let bytes = (try? busy.encoded(blankLine: true)) ?? [10]
             _ = try? bytes.withUnsafeBytes { try UnixSocket.sendSome(connection, $0) }
             connection.close()
             return false
@@ -226,9 +224,8 @@ public final class AgentServer: @unchecked Sendable {
 
     /// The bytes of an answer: its fields and the blank line that ends it.
     static func bytes(of answer: WireMessage) -> [UInt8] {
-        var bytes = (try? answer.encoded()) ?? (try! AgentService.errorAnswer(BrokerFailure(.internal, "answer could not be encoded")).encoded())
-        bytes.append(10)
-        return bytes
+        (try? answer.encoded(blankLine: true))
+            ?? (try! AgentService.errorAnswer(BrokerFailure(.internal, "answer could not be encoded")).encoded(blankLine: true))
     }
 
     /// Writes a whole answer on a blocking descriptor (a thread's).
@@ -236,20 +233,36 @@ public final class AgentServer: @unchecked Sendable {
         _ = try? UnixSocket.sendAll(connection, bytes(of: answer))
     }
 
-    /// Writes an answer from a loop without waiting; what the socket's buffer cannot take at
-    /// once (only a huge status answer to a slow reader) is finished by a thread. Closes.
-    func sendFromLoop(_ answer: WireMessage, to connection: FileDescriptor, timeout: Double) {
-        let bytes = Self.bytes(of: answer)
-        let sent = (try? bytes.withUnsafeBytes { try UnixSocket.sendSome(connection, $0) }) ?? bytes.count
-        guard sent < bytes.count else { connection.close(); return }
+    /// Writes an answer from a loop without waiting, encoded in the loop's `scratch`; what the
+    /// socket's buffer cannot take at once (only a huge status answer to a slow reader) is
+    /// finished by a thread. Closes.
+    func sendFromLoop(_ answer: WireMessage, to connection: FileDescriptor, timeout: Double, scratch: ByteScratch) {
+        let rest: [UInt8]?
+        do {
+            rest = try scratch.write(capacity: answer.encodedCount(blankLine: true), { try answer.encode(blankLine: true, into: &$0) }) {
+                Self.unsent($0, on: connection)
+            }
+        } catch {
+            rest = Self.unsent(Self.bytes(of: answer), on: connection)  // the encoding error's own answer
+        }
+        guard let rest else { connection.close(); return }
         // The answer is made: finish it even past max-connections rather than drop it.
         lock.lock(); activeConnections += 1; lock.unlock()
-        let rest = Array(bytes[sent...])
         onThread(connection) {
             try? UnixSocket.setNonBlocking(connection, false)
             UnixSocket.setTimeouts(connection, seconds: timeout)
             _ = try? UnixSocket.sendAll(connection, rest)
         }
+    }
+
+    /// What a non-blocking send of `bytes` left over; nil when all went (or the peer is gone).
+    static func unsent(_ bytes: UnsafeRawBufferPointer, on connection: FileDescriptor) -> [UInt8]? {
+        let sent = (try? UnixSocket.sendSome(connection, bytes)) ?? bytes.count
+        return sent < bytes.count ? Array(bytes[sent...]) : nil
+    }
+
+    static func unsent(_ bytes: [UInt8], on connection: FileDescriptor) -> [UInt8]? {
+        bytes.withUnsafeBytes { unsent($0, on: connection) }
     }
 
     /// Whichever comes first of "the request arrived" and "its time ran out" wins, once.
@@ -299,6 +312,9 @@ final class ServingLoop {
     var pending: [Pending] = []
     var pollers: [pollfd] = []
     var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+    /// Where answers are encoded before they are sent.
+    let scratch = ByteScratch()
+    var recentCaller: (caller: Caller, at: Double)?
     /// Settings read once per tick.
     var requestTimeout = 10.0
     var configChecked = false
@@ -324,7 +340,7 @@ final class ServingLoop {
             for connection in pending { pollers.append(pollfd(fd: connection.fd.rawValue, events: Int16(POLLIN), revents: 0)) }
             let ready = (try? Poll.wait(&pollers, timeoutMilliseconds: 250, retryOnInterrupt: false)) ?? -1
             configChecked = false
-            requestTimeout = Double((try? service.configStore.current.get())?.agent.requestTimeout ?? 10)
+            requestTimeout = Double(service.configStore.agentSettings.requestTimeout)
             var accepted = false
             if ready > 0 {
                 // Connections already waiting first (in their order), then the new ones.
@@ -395,7 +411,8 @@ final class ServingLoop {
                     return true
                 }
             } catch {
-                server.sendFromLoop(AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)")), to: fd, timeout: requestTimeout)
+                server.sendFromLoop(AgentService.errorAnswer(BrokerFailure(.input, "bad request: \(error)")), to: fd, timeout: requestTimeout,
+                                  scratch: scratch)
                 return true
             }
             if pending[index].reader.bytesRead > AgentServer.loopRequestBytes {
@@ -416,12 +433,26 @@ final class ServingLoop {
             configChecked = true
         }
         servedSinceTrim += 1
-        let caller = Caller.describe(connection.peer)
+        let caller = caller(of: connection.peer)
         if let answer = ServingThread.withoutWaiting({ service.answerWithoutWaiting(request, caller: caller) }) {
-            server.sendFromLoop(answer, to: connection.fd, timeout: requestTimeout)
+            server.sendFromLoop(answer, to: connection.fd, timeout: requestTimeout, scratch: scratch)
         } else {
             server.answerOnThread(connection.fd, request: request, caller: caller, timeout: requestTimeout)
         }
+    }
+
+    /// The peer as a `Caller`: the last connection's when it came from the same process within
+    /// the time `ProcessNames` trusts what it read of one (a burst comes from few processes), so
+    /// its names are looked up once for all of them rather than once per request.
+    func caller(of peer: UnixSocket.PeerCredentials) -> Caller {
+        let now = monotonicSeconds()
+        if let recent = recentCaller, recent.caller.pid == peer.pid, recent.caller.uid == peer.uid,
+           now - recent.at < ProcessNames.shared.trusted {
+            return recent.caller
+        }
+        let caller = Caller.describe(peer)
+        recentCaller = (caller, now)
+        return caller
     }
 
     /// Closes connections whose whole request did not arrive within `[agent] request-timeout`.

@@ -63,7 +63,7 @@ public final class AgentService: @unchecked Sendable {
         resolver = ChainResolver(cache: cache, context: ResolveContext(environment: environment, clock: clock,
                                                                        remoteSecrets: remoteSecrets, keyring: keyring))
         resolverBox.resolver = resolver
-        audit = AuditLog(path: paths.auditLogPath, settings: { (try? configStore.config().get())?.audit ?? AuditSettings() }, log: log)
+        audit = AuditLog(path: paths.auditLogPath, settings: { configStore.auditSettings }, log: log)
         ambientAudit.attach(audit)
         leases = LeaseManager(directory: paths.leasesDirectory, clock: clock, log: log)
         issuer = Issuer(resolver: resolver, audit: audit, limiter: limiter, clock: clock)
@@ -78,7 +78,7 @@ public final class AgentService: @unchecked Sendable {
     /// a `status=error` answer.
     public func handle(_ message: WireMessage, caller: Caller) -> WireMessage {
         do {
-            return try answer(message, caller: caller)
+            return try answer(message, operation: message.operation, caller: caller)
         } catch {
             // Only a loop thread is ever told to wait (ServingThread); say so rather than hang.
             return Self.errorAnswer(BrokerFailure(.internal, "request needed to wait where waiting is not allowed"))
@@ -88,23 +88,29 @@ public final class AgentService: @unchecked Sendable {
     /// Operations a serving loop may try to answer at once: each answers from memory when it
     /// can, and throws `MustWait` at its first step that could wait. Any other operation (and
     /// every new one, until it is listed here) goes to a thread.
-    static let answeredWithoutWaiting: Set<AgentOperation> = [.ping, .status, .gitGet, .gitStore, .gitErase, .awsCredentials, .envPlan]
+    static func answeredWithoutWaiting(_ operation: AgentOperation) -> Bool {
+        switch operation {
+        case .ping, .status, .gitGet, .gitStore, .gitErase, .awsCredentials, .envPlan: return true
+        default: return false
+        }
+    }
 
     /// The answer when it needs no waiting (a cache hit, a git credential-cache entry, an
     /// error); nil when the request must go to a thread that may wait. Called on a loop.
     func answerWithoutWaiting(_ message: WireMessage, caller: Caller) -> WireMessage? {
-        if let operation = message.operation, !Self.answeredWithoutWaiting.contains(operation) { return nil }
-        return try? answer(message, caller: caller)
+        let operation = message.operation
+        if let operation, !Self.answeredWithoutWaiting(operation) { return nil }
+        return try? answer(message, operation: operation, caller: caller)
     }
 
-    /// Throws only `MustWait`.
-    private func answer(_ message: WireMessage, caller: Caller) throws -> WireMessage {
+    /// Throws only `MustWait`. `operation`: the one `message` names, looked up once by the caller.
+    private func answer(_ message: WireMessage, operation: AgentOperation?, caller: Caller) throws -> WireMessage {
         guard message[WireKey.version] == "1" else {
             return Self.errorAnswer(BrokerFailure(.input, "unsupported protocol version \(message[WireKey.version].map { WireCodec.printable($0) } ?? "(none)")",
                                                   hint: "the adapter and broker-agent come from different releases; run `brokerctl stop`"))
         }
         do {
-            guard let operation = message.operation else {
+            guard let operation else {
                 throw BrokerFailure(.input, "unknown operation \"\(WireCodec.printable(message[WireKey.operation] ?? ""))\"")
             }
             let request = AgentRequest(operation: operation, message: message, caller: caller)

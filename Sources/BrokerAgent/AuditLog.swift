@@ -46,6 +46,16 @@ public final class AuditLog: @unchecked Sendable {
     private let settings: @Sendable () -> AuditSettings
     private let lock = NSLock()
     private var fd: CInt = -1
+    /// The live file's size: taken with `fstat` when it was opened and once every
+    /// `recordsPerStat` records, counted from our own writes in between (a stat per record was a
+    /// seventh of the agent's system calls per answer). Another agent writing the same log
+    /// (one runs per configuration) can so take it past max-size by at most what it wrote in
+    /// those records. -1: not known.
+    private var knownSize: Int64 = -1
+    private var recordsSinceStat = 0
+    static let recordsPerStat = 32
+    /// Where each line is built, under the lock.
+    private let scratch = ByteScratch(capacity: 1024)
 
     private let syslog: SyslogSink
 
@@ -58,24 +68,34 @@ public final class AuditLog: @unchecked Sendable {
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
-        let data = AuditLine.encode(record, time: time)
         let limits = settings()
+        let names = record.caller?.description  // looked up in /proc, if at all, outside the lock
         lock.lock(); defer { lock.unlock() }
-        // The file first (audit before answer); syslog is a copy and may fail on its own.
-        defer {
+        scratch.write(capacity: AuditLine.capacity(record, names), { AuditLine.write(record, time: time, names: names, into: &$0) }) { line in
+            append(line, limits: limits)
+            // The file first (audit before answer); syslog is a copy and may fail on its own.
             if limits.syslog {
-                syslog.send(json: String(decoding: data.last == 10 ? data.dropLast() : data[...], as: UTF8.self),
-                            outcome: record.outcome, time: time, socket: limits.syslogSocket)
+                syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: record.outcome, time: time, socket: limits.syslogSocket)
             }
         }
+    }
+
+    /// Appends one whole line to the live log, rotating first when it would pass max-size. Locked.
+    private func append(_ data: UnsafeRawBufferPointer, limits: AuditSettings) {
         if fd < 0 {
             do {
                 fd = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: 0o600).rawValue
+                knownSize = -1
             } catch {
                 failure = "cannot open \(path): \(error)"; return
             }
         }
-        var size = Int64((try? FileDescriptor(rawValue: fd).status())?.size ?? -1)
+        if knownSize < 0 || recordsSinceStat >= Self.recordsPerStat {
+            knownSize = Int64((try? FileDescriptor(rawValue: fd).status())?.size ?? -1)
+            recordsSinceStat = 0
+        }
+        recordsSinceStat += 1
+        var size = knownSize
         var rotationFailure: String?
         if size > 0, size + Int64(data.count) > Int64(limits.maxSize) {
             do {
@@ -93,10 +113,12 @@ public final class AuditLog: @unchecked Sendable {
         do {
             try FileDescriptor(rawValue: fd).writeAll(data)
             failure = rotationFailure
+            knownSize = size < 0 ? -1 : size + Int64(data.count)
         } catch {
             // A full disk may take part of a line: cut it off again, so the next record starts
             // on a line of its own and every line stays one whole JSON object.
             if size >= 0 { try? FileDescriptor(rawValue: fd).truncate(to: size) }
+            knownSize = size
             failure = "cannot write \(path): \(error)"
         }
     }
@@ -117,15 +139,31 @@ public final class AuditLog: @unchecked Sendable {
 }
 
 /// One audit record as its JSON line, built byte by byte (no Foundation, no intermediate
-/// strings): `{"time":…,"event":…,"outcome":…,"adapter":…[,"identity":…]…}` and a newline.
+/// strings) into one allocation sized up front:
+/// `{"time":…,"event":…,"outcome":…,"adapter":…[,"identity":…]…}` and a newline.
 /// The key order and escapes are the ones `JSONValue` writes, so readers see no difference.
 enum AuditLine {
     static func encode(_ record: AuditRecord, time: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(320)
-        literal(#"{"time":""#, &out)
+        let names = record.caller?.description
+        return [UInt8](capacity: capacity(record, names)) { write(record, time: time, names: names, into: &$0) }
+    }
+
+    /// Bytes `write` may take: every string may grow sixfold (\u00XX); the rest is keys,
+    /// punctuation and numbers.
+    static func capacity(_ record: AuditRecord, _ names: ProcessNames.Description?) -> Int {
+        var capacity = 256
+        func room(_ text: String?) { capacity += 6 * (text?.utf8.count ?? 0) }
+        room(record.event.rawValue); room(record.outcome); room(record.adapter); room(record.identity)
+        room(record.target); room(record.tier); room(record.reason); room(record.token)
+        room(record.holder?.executable); room(names?.executable); room(names?.parentExecutable)
+        return capacity
+    }
+
+    /// `names`: the caller's, looked up once by the writer.
+    static func write(_ record: AuditRecord, time: Int64, names: ProcessNames.Description?, into out: inout ByteWriter) {
+        out.literal(#"{"time":""#)
         appendTime(time, &out)
-        out.append(UInt8(ascii: "\""))
+        out.byte(UInt8(ascii: "\""))
         member("event", record.event.rawValue, &out)
         member("outcome", record.outcome, &out)
         member("adapter", record.adapter, &out)
@@ -135,103 +173,93 @@ enum AuditLine {
         if let reason = record.reason { member("reason", reason, &out) }
         if let token = record.token { member("token", token, &out) }
         if let holder = record.holder {
-            literal(#","holder":{"pid":"#, &out)
-            appendInt(Int64(holder.pid), &out)
+            out.literal(#","holder":{"pid":"#)
+            out.decimal(Int64(holder.pid))
             if let exe = holder.executable { member("exe", exe, &out) }
-            out.append(UInt8(ascii: "}"))
+            out.byte(UInt8(ascii: "}"))
         }
-        if let caller = record.caller {
-            literal(#","caller":{"pid":"#, &out)
-            appendInt(Int64(caller.pid), &out)
-            literal(#","uid":"#, &out)
-            appendInt(Int64(caller.uid), &out)
-            let names = caller.description
+        if let caller = record.caller, let names {
+            out.literal(#","caller":{"pid":"#)
+            out.decimal(Int64(caller.pid))
+            out.literal(#","uid":"#)
+            out.decimal(Int64(caller.uid))
             if let exe = names.executable { member("exe", exe, &out) }
             if let ppid = names.parentPID {
-                literal(#","parent_pid":"#, &out)
-                appendInt(Int64(ppid), &out)
+                out.literal(#","parent_pid":"#)
+                out.decimal(Int64(ppid))
             }
             if let pexe = names.parentExecutable { member("parent_exe", pexe, &out) }
-            out.append(UInt8(ascii: "}"))
+            out.byte(UInt8(ascii: "}"))
         }
-        out.append(UInt8(ascii: "}"))
-        out.append(10)
-        return out
+        out.byte(UInt8(ascii: "}"))
+        out.byte(10)
     }
 
     /// `,"key":"value"` (keys are ours and need no escaping).
     @inline(__always)
-    static func member(_ key: StaticString, _ value: String, _ out: inout [UInt8]) {
-        literal(#",""#, &out)
-        literal(key, &out)
-        literal(#"":"#, &out)
+    static func member(_ key: StaticString, _ value: String, _ out: inout ByteWriter) {
+        out.literal(#",""#)
+        out.literal(key)
+        out.literal(#"":"#)
         appendString(value, &out)
     }
 
-    /// Our own text, copied as it is.
-    @inline(__always)
-    static func literal(_ text: StaticString, _ out: inout [UInt8]) {
-        text.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
+    /// Which bytes end a run of text copied as it is: `"`, `\`, C0 controls, DEL, and 0xE2 (the
+    /// first byte of U+2028/2029, checked further where it occurs). One load per byte.
+    private static let stopsRun: UnsafePointer<Bool> = {
+        let table = UnsafeMutablePointer<Bool>.allocate(capacity: 256)
+        for byte in 0..<256 { table[byte] = byte < 0x20 || byte == 0x22 || byte == 0x5c || byte == 0x7f || byte == 0xE2 }
+        return UnsafePointer(table)
+    }()
 
     /// A JSON string: quotes, backslashes and control characters escaped, and U+2028/2029
     /// (which end lines for some readers); everything else as its UTF-8 bytes, copied in runs.
-    static func appendString(_ text: String, _ out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
+    static func appendString(_ text: String, _ out: inout ByteWriter) {
+        out.byte(UInt8(ascii: "\""))
         var text = text
+        let stops = stopsRun
         text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return }
             var run = 0
             var i = 0
             while i < bytes.count {
-                let byte = bytes[i]
-                if byte >= 0x20 && byte != 0x22 && byte != 0x5c && byte != 0x7f && byte != 0xE2 { i += 1; continue }
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
+                let byte = base[i]
+                if !stops[Int(byte)] { i &+= 1; continue }
+                out.bytes(base + run, i - run)
                 var width = 1
                 switch byte {
-                case 0x22: out.append(contentsOf: [92, 34])
-                case 0x5c: out.append(contentsOf: [92, 92])
-                case 10: out.append(contentsOf: [92, UInt8(ascii: "n")])
-                case 13: out.append(contentsOf: [92, UInt8(ascii: "r")])
-                case 9: out.append(contentsOf: [92, UInt8(ascii: "t")])
-                case 0xE2 where i + 2 < bytes.count && bytes[i + 1] == 0x80 && (bytes[i + 2] == 0xA8 || bytes[i + 2] == 0xA9):
-                    appendUnicodeEscape(bytes[i + 2] == 0xA8 ? 0x2028 : 0x2029, &out)
+                case 0x22: out.byte(92); out.byte(34)
+                case 0x5c: out.byte(92); out.byte(92)
+                case 10: out.byte(92); out.byte(UInt8(ascii: "n"))
+                case 13: out.byte(92); out.byte(UInt8(ascii: "r"))
+                case 9: out.byte(92); out.byte(UInt8(ascii: "t"))
+                case 0xE2 where i + 2 < bytes.count && base[i + 1] == 0x80 && (base[i + 2] == 0xA8 || base[i + 2] == 0xA9):
+                    appendUnicodeEscape(base[i + 2] == 0xA8 ? 0x2028 : 0x2029, &out)
                     width = 3
-                case 0xE2: out.append(byte)
+                case 0xE2: out.byte(byte)
                 default: appendUnicodeEscape(UInt32(byte), &out)
                 }
                 i += width
                 run = i
             }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<bytes.count]))
+            out.bytes(base + run, bytes.count - run)
         }
-        out.append(UInt8(ascii: "\""))
+        out.byte(UInt8(ascii: "\""))
     }
 
-    static func appendUnicodeEscape(_ value: UInt32, _ out: inout [UInt8]) {
-        out.append(contentsOf: [92, UInt8(ascii: "u")])
+    static func appendUnicodeEscape(_ value: UInt32, _ out: inout ByteWriter) {
+        out.byte(92)
+        out.byte(UInt8(ascii: "u"))
         for shift in stride(from: 12, through: 0, by: -4) {
             let digit = UInt8((value >> UInt32(shift)) & 0xf)
-            out.append(digit < 10 ? 48 + digit : 87 + digit)
-        }
-    }
-
-    static func appendInt(_ value: Int64, _ out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits = 1
-        var scale: UInt64 = 1
-        while magnitude / scale >= 10 { scale *= 10; digits += 1 }
-        for _ in 0..<digits {
-            out.append(UInt8(48 + magnitude / scale))
-            magnitude %= scale
-            scale /= 10
+            out.byte(digit < 10 ? 48 + digit : 87 + digit)
         }
     }
 
     /// `2026-11-21T23:55:46Z`, as `rfc3339UTC` writes it, by arithmetic (the proleptic
     /// Gregorian calendar's days-to-date, as in Howard Hinnant's `civil_from_days`): glibc's
     /// gmtime_r takes a process-wide lock.
-    static func appendTime(_ seconds: Int64, _ out: inout [UInt8]) {
+    static func appendTime(_ seconds: Int64, _ out: inout ByteWriter) {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = seconds - days * 86400
         let z = days + 719468
@@ -243,13 +271,13 @@ enum AuditLine {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) { out.append(UInt8(48 + n / 10)); out.append(UInt8(48 + n % 10)) }
-        appendInt(year, &out)
-        out.append(UInt8(ascii: "-")); two(month)
-        out.append(UInt8(ascii: "-")); two(day)
-        out.append(UInt8(ascii: "T")); two(secondOfDay / 3600)
-        out.append(UInt8(ascii: ":")); two(secondOfDay / 60 % 60)
-        out.append(UInt8(ascii: ":")); two(secondOfDay % 60)
-        out.append(UInt8(ascii: "Z"))
+        func two(_ n: Int64, _ out: inout ByteWriter) { out.byte(UInt8(48 + n / 10)); out.byte(UInt8(48 + n % 10)) }
+        out.decimal(year)
+        out.byte(UInt8(ascii: "-")); two(month, &out)
+        out.byte(UInt8(ascii: "-")); two(day, &out)
+        out.byte(UInt8(ascii: "T")); two(secondOfDay / 3600, &out)
+        out.byte(UInt8(ascii: ":")); two(secondOfDay / 60 % 60, &out)
+        out.byte(UInt8(ascii: ":")); two(secondOfDay % 60, &out)
+        out.byte(UInt8(ascii: "Z"))
     }
 }

@@ -15,6 +15,8 @@ public final class ConfigStore: @unchecked Sendable {
     private var stamp: [Int64] = []
     private var checkedAt = -Double.infinity
     private var loaded: Result<BrokerConfig, Error> = .success(BrokerConfig())
+    private var agent = AgentSettings()
+    private var audit = AuditSettings()
     /// How many times the file was parsed (tests: an unchanged file is parsed once).
     public private(set) var loads = 0
     let recheckInterval: Double
@@ -50,6 +52,20 @@ public final class ConfigStore: @unchecked Sendable {
         return loaded
     }
 
+    /// The `[agent]` settings as of the last check (the defaults while the file has errors): what
+    /// the poll loop reads per tick, without copying the whole configuration.
+    public var agentSettings: AgentSettings {
+        lock.lock(); defer { lock.unlock() }
+        return agent
+    }
+
+    /// The `[audit]` settings as of the last check (the defaults while the file has errors): what
+    /// the audit log reads per record.
+    public var auditSettings: AuditSettings {
+        lock.lock(); defer { lock.unlock() }
+        return audit
+    }
+
     /// Stats the file (and the profile's overlay) now and re-reads them when an inode, size or mtime changed.
     @discardableResult
     public func refresh() -> Result<BrokerConfig, Error> {
@@ -64,6 +80,9 @@ public final class ConfigStore: @unchecked Sendable {
         if newStamp != stamp {
             stamp = newStamp
             loaded = Result { try BrokerConfig.load(paths, ambient: environment) }
+            let config = try? loaded.get()
+            agent = config?.agent ?? AgentSettings()
+            audit = config?.audit ?? AuditSettings()
             loads += 1
             if case .success(let config) = loaded { config.ambientFailures.forEach(onAmbientFailure) }
         }

@@ -253,20 +253,30 @@ public struct GitCredential: Sendable, Equatable {
 
     /// A repeated single-valued key keeps its last value, as credential_read() overwrites.
     public init(_ message: WireMessage) {
-        // One pass over the fields (a later value overwrites an earlier one).
+        // One pass over the fields (a later value overwrites an earlier one); the key's length
+        // picks the one name to compare, and the request's own fields (v, op, adapter) none.
         for field in message.fields {
-            switch field.key {
-            case "protocol": `protocol` = field.value
-            case "host": host = field.value
-            case "path": path = field.value
-            case "username": username = field.value
-            case "password": password = Secret(field.value)
-            case "authtype": authtype = field.value
-            case "credential": credential = Secret(field.value)
-            case "password_expiry_utc": passwordExpiryUTC = Self.parseTimestamp(field.value)
-            case "oauth_refresh_token": oauthRefreshToken = Secret(field.value)
-            case "ephemeral": ephemeral = Self.parseBool(field.value)
-            case "capability[]": capabilities.insert(field.value)
+            let key = field.key
+            switch key.utf8.count {
+            case 4:
+                if key == "host" { host = field.value } else if key == "path" { path = field.value }
+            case 8:
+                switch key {
+                case "protocol": `protocol` = field.value
+                case "username": username = field.value
+                case "password": password = Secret(field.value)
+                case "authtype": authtype = field.value
+                default: break
+                }
+            case 9: if key == "ephemeral" { ephemeral = Self.parseBool(field.value) }
+            case 10: if key == "credential" { credential = Secret(field.value) }
+            case 12: if key == "capability[]" { capabilities.insert(field.value) }
+            case 19:
+                if key == "password_expiry_utc" {
+                    passwordExpiryUTC = Self.parseTimestamp(field.value)
+                } else if key == "oauth_refresh_token" {
+                    oauthRefreshToken = Secret(field.value)
+                }
             default: break
             }
         }
@@ -315,6 +325,12 @@ public struct GitCredential: Sendable, Equatable {
     /// password_expiry_utc and oauth_refresh_token.
     public func answer(for request: GitCredential) -> WireMessage {
         var out = WireMessage()
+        answer(for: request, into: &out)
+        return out
+    }
+
+    /// The same fields, appended to `out` (the agent's answer, after its status).
+    func answer(for request: GitCredential, into out: inout WireMessage) {
         let capable = request.capabilities.contains("authtype")
         out.append("capability[]", "authtype")
         out.append("username", ifPresent: username)
@@ -325,6 +341,5 @@ public struct GitCredential: Sendable, Equatable {
         }
         out.append("password_expiry_utc", ifPresent: passwordExpiryUTC.map(String.init))
         out.append("oauth_refresh_token", ifPresent: oauthRefreshToken?.reveal())
-        return out
     }
 }

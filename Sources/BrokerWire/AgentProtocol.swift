@@ -48,6 +48,14 @@ public enum AgentOperation: String, CaseIterable, Sendable {
     case providerList = "provider.list"
 }
 
+extension AgentOperation {
+    private static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
+
+    /// The operation with this wire name: one hash lookup, where `init(rawValue:)` compares the
+    /// name with every case in turn.
+    public static func named(_ name: String) -> AgentOperation? { byName[name] }
+}
+
 /// Field names of requests and answers, written once.
 public enum WireKey {
     public static let version = "v"
@@ -105,11 +113,15 @@ extension WireMessage {
     }
 
     /// The operation a request names, or nil.
-    public var operation: AgentOperation? { self[WireKey.operation].flatMap(AgentOperation.init(rawValue:)) }
+    public var operation: AgentOperation? { self[WireKey.operation].flatMap(AgentOperation.named) }
 
     /// `status=ok` followed by `fields` in order.
     public static func ok(_ fields: [WireMessage.Field] = []) -> WireMessage {
-        WireMessage([WireMessage.Field(WireKey.status, "ok")] + fields)
+        var message = WireMessage()
+        message.fields.reserveCapacity(fields.count + 4)  // room for what handlers append
+        message.fields.append(WireMessage.Field(WireKey.status, "ok"))
+        message.fields += fields
+        return message
     }
 }
 

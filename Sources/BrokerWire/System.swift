@@ -112,12 +112,14 @@ public struct FileDescriptor: RawRepresentable, Hashable, Sendable {
 
     /// Writes every byte, looping over short writes. The corresponding C function is `write`.
     public func writeAll(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = try retryOnInterrupt({ systemWrite(rawValue, raw.baseAddress! + offset, raw.count - offset) }, failed: { $0 < 0 })
-                offset += n
-            }
+        try bytes.withUnsafeBytes { try writeAll($0) }
+    }
+
+    public func writeAll(_ raw: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < raw.count {
+            let n = try retryOnInterrupt({ systemWrite(rawValue, raw.baseAddress! + offset, raw.count - offset) }, failed: { $0 < 0 })
+            offset += n
         }
     }
 

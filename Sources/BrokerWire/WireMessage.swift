@@ -1,5 +1,11 @@
 // The key=value codec shared by git's stdin/stdout, the agent socket and the cache files (DESIGN D2).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One message in git's credential grammar: `key=value` lines in order, keys may repeat
 /// (`capability[]=authtype`), a blank line or end of input ends it.
 public struct WireMessage: Equatable, Sendable {
@@ -46,19 +52,36 @@ public struct WireMessage: Equatable, Sendable {
 
     /// The bytes on the wire, each field on its own line, with no terminating blank line.
     /// Refuses what git would die on rather than emit half a message (D12).
-    public func encoded() throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 2 })
+    public func encoded() throws -> [UInt8] { try encoded(blankLine: false) }
+
+    /// `blankLine`: followed by the empty line that ends a message on the agent socket.
+    public func encoded(blankLine: Bool) throws -> [UInt8] {
+        try [UInt8](capacity: encodedCount(blankLine: blankLine)) { try encode(blankLine: blankLine, into: &$0) }
+    }
+
+    /// How many bytes `encode` writes.
+    public func encodedCount(blankLine: Bool) -> Int {
+        var count = blankLine ? 1 : 0
+        for field in fields { count += field.key.utf8.count + field.value.utf8.count + 2 }
+        return count
+    }
+
+    /// Writes the message (`encodedCount` bytes), each key and value checked as it is copied.
+    public func encode(blankLine: Bool, into out: inout ByteWriter) throws {
         for field in fields {
-            try WireCodec.checkKey(field.key)
-            try WireCodec.checkValue(field.value, key: field.key)
-            var key = field.key, value = field.value  // withUTF8: one copy of contiguous bytes
-            key.withUTF8 { out.append(contentsOf: $0) }
-            out.append(UInt8(ascii: "="))
-            value.withUTF8 { out.append(contentsOf: $0) }
-            out.append(UInt8(ascii: "\n"))
+            var key = field.key, value = field.value  // withUTF8: the bytes where they are
+            try key.withUTF8 { bytes in
+                try WireCodec.checkKey(bytes, field.key)
+                out.bytes(bytes.baseAddress!, bytes.count)
+            }
+            out.byte(UInt8(ascii: "="))
+            try value.withUTF8 { bytes in
+                try WireCodec.checkValue(bytes, key: field.key)
+                if let start = bytes.baseAddress { out.bytes(start, bytes.count) }
+            }
+            out.byte(UInt8(ascii: "\n"))
         }
-        return out
+        if blankLine { out.byte(UInt8(ascii: "\n")) }
     }
 }
 
@@ -88,15 +111,15 @@ public struct WireError: BrokerError, Equatable {
 }
 
 public enum WireCodec {
-    static func checkKey(_ key: String) throws {
+    static func checkKey(_ key: UnsafeBufferPointer<UInt8>, _ text: String) throws {
         if key.isEmpty { throw WireError("empty key") }
-        for byte in key.utf8 where byte == 0 || byte == 10 || byte == 13 || byte == UInt8(ascii: "=") {
-            throw WireError("key \(printable(key)) contains a forbidden character")
+        for byte in key where byte <= UInt8(ascii: "=") && (byte == 0 || byte == 10 || byte == 13 || byte == UInt8(ascii: "=")) {
+            throw WireError("key \(printable(text)) contains a forbidden character")
         }
     }
 
-    static func checkValue(_ value: String, key: String) throws {
-        for byte in value.utf8 where byte == 0 || byte == 10 || byte == 13 {
+    static func checkValue(_ value: UnsafeBufferPointer<UInt8>, key: String) throws {
+        for byte in value where byte <= 13 && (byte == 0 || byte == 10 || byte == 13) {
             // Name the key only: the value may be a secret.
             throw WireError("value for \"\(key)\" contains a newline, carriage return or NUL byte")
         }
@@ -122,38 +145,56 @@ public enum WireCodec {
         return message
     }
 
+    /// One `key=value` line, in one pass over its bytes: where the `=` is, whether the key holds
+    /// a control character, the value a NUL or CR, and whether all of it is ASCII.
     static func parseLine(_ line: ArraySlice<UInt8>, limits: WireLimits, count: Int) throws -> WireMessage.Field {
         if count >= limits.maxFields { throw WireError("too many lines (more than \(limits.maxFields))") }
-        guard let eq = line.firstIndex(of: UInt8(ascii: "=")) else {
-            // Do not echo the line: it may be the tail of a secret split by a stray newline.
-            throw WireError("malformed line \(count + 1) (\(line.count) bytes) has no '='")
+        return try line.withUnsafeBufferPointer { bytes in
+            var equals = -1
+            var keyControl = false
+            var high: UInt8 = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "=") { equals = index; break }
+                high |= byte
+                if byte < 0x20 || byte == 0x7f { keyControl = true }
+                index += 1
+            }
+            guard equals >= 0 else {
+                // Do not echo the line: it may be the tail of a secret split by a stray newline.
+                throw WireError("malformed line \(count + 1) (\(bytes.count) bytes) has no '='")
+            }
+            let keyBytes = UnsafeBufferPointer(rebasing: bytes[0..<equals])
+            let valueBytes = UnsafeBufferPointer(rebasing: bytes[(equals + 1)...])
+            guard let key = text(keyBytes, ascii: high < 0x80), !key.isEmpty else {
+                throw WireError("malformed line: empty or invalid key")
+            }
+            // Whatever is read must be writable again: a key with a control byte is refused here too.
+            if keyControl { throw WireError("key \"\(printable(key))\" contains a control character") }
+            var valueHigh: UInt8 = 0
+            var nul = false, carriageReturn = false
+            for byte in valueBytes {
+                valueHigh |= byte
+                if byte <= 13 {
+                    nul = nul || byte == 0
+                    carriageReturn = carriageReturn || byte == 13
+                }
+            }
+            if nul { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
+            if carriageReturn { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
+            guard let value = text(valueBytes, ascii: valueHigh < 0x80) else {
+                throw WireError("value for \"\(printable(key))\" is not valid UTF-8")
+            }
+            return WireMessage.Field(key, value)
         }
-        let keyBytes = line[line.startIndex..<eq]
-        let valueBytes = line[(eq + 1)...]
-        guard let key = text(keyBytes), !key.isEmpty else {
-            throw WireError("malformed line: empty or invalid key")
-        }
-        // Whatever is read must be writable again: a key with a control byte is refused here too.
-        if keyBytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-            throw WireError("key \"\(printable(key))\" contains a control character")
-        }
-        if valueBytes.contains(0) { throw WireError("value for \"\(printable(key))\" contains a NUL byte") }
-        if valueBytes.contains(13) { throw WireError("value for \"\(printable(key))\" contains a carriage return") }
-        guard let value = text(valueBytes) else {
-            throw WireError("value for \"\(printable(key))\" is not valid UTF-8")
-        }
-        return WireMessage.Field(key, value)
     }
 
-    /// The bytes as a String when they are valid UTF-8. ASCII (nearly every line) is taken as
+    /// The bytes as a String when they are valid UTF-8: ASCII (nearly every line) is taken as
     /// it is; anything else is validated.
-    static func text(_ bytes: ArraySlice<UInt8>) -> String? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var high: UInt8 = 0
-            for byte in buffer { high |= byte }
-            if high < 0x80 { return String(decoding: buffer, as: UTF8.self) }
-            return String(validating: buffer, as: UTF8.self)
-        }
+    static func text(_ buffer: UnsafeBufferPointer<UInt8>, ascii: Bool) -> String? {
+        if ascii { return String(decoding: buffer, as: UTF8.self) }
+        return String(validating: buffer, as: UTF8.self)
     }
 
     /// Untrusted text made safe for a terminal: C0 controls, DEL and C1 controls (which start
@@ -269,29 +310,34 @@ struct LineSplitter {
     mutating func feed(_ chunk: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) throws -> Bool) throws -> Bool {
         total += chunk.count
         var start = chunk.startIndex
-        var i = chunk.startIndex
-        while i < chunk.endIndex {
-            if chunk[i] == 10 {
-                var line: ArraySlice<UInt8>
-                if pending.isEmpty {
-                    line = chunk[start..<i]
-                } else {
-                    pending.append(contentsOf: chunk[start..<i])
-                    line = pending[...]
-                }
-                if line.count > limits.maxLineBytes { throw WireError("line longer than \(limits.maxLineBytes) bytes") }
-                if line.last == 13 { line = line.dropLast() }
-                let keepGoing = try body(line)
-                pending.removeAll(keepingCapacity: true)
-                start = i + 1
-                if !keepGoing { return false }
+        while start < chunk.endIndex, let i = Self.newline(in: chunk, from: start) {
+            var line: ArraySlice<UInt8>
+            if pending.isEmpty {
+                line = chunk[start..<i]
+            } else {
+                pending.append(contentsOf: chunk[start..<i])
+                line = pending[...]
             }
-            i += 1
+            if line.count > limits.maxLineBytes { throw WireError("line longer than \(limits.maxLineBytes) bytes") }
+            if line.last == 13 { line = line.dropLast() }
+            let keepGoing = try body(line)
+            pending.removeAll(keepingCapacity: true)
+            start = i + 1
+            if !keepGoing { return false }
         }
-        pending.append(contentsOf: chunk[start..<chunk.endIndex])
+        if start < chunk.endIndex { pending.append(contentsOf: chunk[start..<chunk.endIndex]) }
         if pending.count > limits.maxLineBytes { throw WireError("line longer than \(limits.maxLineBytes) bytes") }
         if total > limits.maxMessageBytes { throw WireError("message larger than \(limits.maxMessageBytes) bytes") }
         return true
+    }
+
+    /// The index of the first LF at or after `start` (memchr: a request is read in one piece).
+    static func newline(in chunk: ArraySlice<UInt8>, from start: Int) -> Int? {
+        chunk.withUnsafeBufferPointer { buffer in
+            let offset = start - chunk.startIndex
+            guard let base = buffer.baseAddress, let found = memchr(base + offset, 10, buffer.count - offset) else { return nil }
+            return start + (UnsafeRawPointer(found) - UnsafeRawPointer(base + offset))
+        }
     }
 
     /// The final line that had no LF, if any.

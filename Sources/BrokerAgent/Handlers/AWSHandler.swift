@@ -13,7 +13,7 @@ struct AWSHandler {
         let config = try service.loadConfig()
         let resolution = try service.issuer.issue(name, in: config, validity: .aws(config), caller: request.caller,
                                                   adapter: request[WireKey.adapter] ?? "aws")
-        let keys = try Self.keys(of: resolution.credential, identity: name, config: config)
+        let keys = try Self.keys(of: resolution, identity: name, config: config)
         var answer = WireMessage.ok()
         answer.append(WireKey.accessKeyID, keys.accessKeyID)
         answer.append(WireKey.secretAccessKey, keys.secretAccessKey.reveal())
@@ -50,12 +50,17 @@ struct AWSHandler {
 
     /// The keys of an AWS credential for a host, or the sentence saying the identity gives none
     /// or may not hand these out.
-    static func keys(of credential: Credential, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
+    static func keys(of resolution: Resolution, identity name: String, config: BrokerConfig) throws -> AWSCredentials {
+        let credential = resolution.credential
         guard let keys = credential.aws else {
             throw BrokerFailure(.config, "identity \"\(name)\" (kind \(config.kind(name)?.kindName ?? "?")) does not give AWS credentials",
                                 hint: "use an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .aws)))")
         }
-        if case .resolved(let kind)? = config.kind(name)?.acquisition { try kind.deliverable(credential) }
+        if let kind = resolution.kind {
+            try kind.deliverable(credential)
+        } else if case .resolved(let kind)? = config.kind(name)?.acquisition {
+            try kind.deliverable(credential)
+        }
         return keys
     }
 
@@ -66,7 +71,7 @@ struct AWSHandler {
         do {
             let config = try service.loadConfig()
             let resolution = try service.issuer.issue(grant.identity, in: config, validity: .aws(config), caller: caller, adapter: "endpoint")
-            let keys = try Self.keys(of: resolution.credential, identity: grant.identity, config: config)
+            let keys = try Self.keys(of: resolution, identity: grant.identity, config: config)
             // Long-lived keys have no expiry, but boto3 requires one: say an hour, and the SDK
             // comes back then for the same keys.
             let expiry = resolution.credential.expiresAt ?? (service.clock.now() + 3600)

@@ -182,7 +182,7 @@ struct EnvPlanHandler {
     private func awsSteps(_ name: String, region: String?, delivery: EnvDelivery, pid: Int32, binDirectory: String,
                           config: BrokerConfig, caller: Caller, into plan: inout EnvPlan) throws -> String? {
         let resolution = try issuer.resolve(name, in: config, validity: .aws(config), caller: caller)
-        let keys = try AWSHandler.keys(of: resolution.credential, identity: name, config: config)
+        let keys = try AWSHandler.keys(of: resolution, identity: name, config: config)
         for variable in Self.awsVariablesCleared { plan.steps.append(.unset(variable)) }
         if let region {
             plan.steps.append(.set("AWS_REGION", region, secret: false))

@@ -114,7 +114,10 @@ struct GitHandler {
             guard let found = store.get(credential) else { return .ok(warnings) }
             audit.record(AuditRecord(event: .issued, identity: nil, adapter: "git", caller: caller, target: target,
                                      tier: persistent ? "keyring" : "memory"))
-            return .ok(found.answer(for: credential).fields + warnings)
+            var answer = WireMessage.ok()
+            found.answer(for: credential, into: &answer)
+            answer.fields += warnings
+            return answer
         case .store:
             // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).
             let timeout = min(request[WireKey.timeout].flatMap(Int.init) ?? config.git.cacheTimeout, Int(Int32.max))

@@ -37,6 +37,12 @@ struct GitBindingIndex: Sendable {
     /// The host lower-cased, without its port: as `GitURLPattern.specificity` sees it, with
     /// ASCII (every host a pattern can name) lower-cased byte by byte.
     static func hostKey(_ requestHost: String) -> String {
+        // As git sends it nearly always: lower-case ASCII without a port, which is its own key.
+        var host = requestHost
+        let plain = host.withUTF8 { bytes in
+            bytes.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: ":") && !($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) }
+        }
+        if plain { return requestHost }
         var bytes = Array(requestHost.utf8)
         guard bytes.allSatisfy({ $0 < 0x80 }) else {
             var host = Substring(requestHost.lowercased())

@@ -10,6 +10,9 @@ public struct Resolution: Sendable {
     /// Set when the upstream failed and a cached credential, short of the requested validity but
     /// still above the caller's floor, was served instead: the failure's sentence, for the audit.
     public var fallbackReason: String?
+    /// The kind of the identity resolved (its chain's first hop), so a handler asks it about the
+    /// credential without looking the identity up again.
+    public var kind: (any ResolvedKind)?
 }
 
 /// One hop of a chain: the identity's name and its configured kind.
@@ -18,11 +21,15 @@ public struct ChainHop: Sendable {
     public var kind: any ResolvedKind
     /// The provider this hop starts from (`via = provider:NAME`); only the chain's last hop has one.
     public var provider: ConfiguredProvider?
+    /// The kind's own least validity (`KindDescriptor.minimumValidity`), read once: a descriptor
+    /// is a whole table of settings, copied on every read.
+    let kindMinimumValidity: Int?
 
     public init(name: String, kind: any ResolvedKind, provider: ConfiguredProvider? = nil) {
         self.name = name
         self.kind = kind
         self.provider = provider
+        kindMinimumValidity = type(of: kind).descriptor.minimumValidity
     }
 }
 
@@ -121,7 +128,7 @@ public final class ChainResolver: @unchecked Sendable {
 
     /// A kind may demand more time left than the requester asks for (github/app: 8 minutes).
     static func minimumValidity(of chain: ArraySlice<ChainHop>, requested: Int) -> Int {
-        max(requested, type(of: chain.first!.kind).descriptor.minimumValidity ?? 0)
+        max(requested, chain.first!.kindMinimumValidity ?? 0)
     }
 
     private func hit(_ cached: CachedCredential?, _ chain: ArraySlice<ChainHop>, key: CacheKey, minimumValidity: Int,
@@ -132,7 +139,7 @@ public final class ChainResolver: @unchecked Sendable {
         if let remaining = cached.credential.remaining(at: now), remaining < window {
             refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
         }
-        return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key)
+        return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, kind: chain.first!.kind)
     }
 
     func resolve(_ chain: ArraySlice<ChainHop>, key known: CacheKey? = nil, minimumValidity requested: Int, fallbackValidity: Int? = nil,
@@ -150,7 +157,8 @@ public final class ChainResolver: @unchecked Sendable {
             if now.elapsed.subtractingSaturating(failure.at) >= Int64(retryAfterFailure) / 2 {
                 refreshInBackground(chain, key: key, minimumValidity: minimumValidity)
             }
-            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: failure.reason)
+            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: failure.reason,
+                              kind: chain.first!.kind)
         }
         do {
             if let beforeUpstream, !flights.isRunning(key) { try beforeUpstream() }
@@ -161,12 +169,14 @@ public final class ChainResolver: @unchecked Sendable {
                 }
                 return try obtain(chain, key: key, minimumValidity: minimumValidity)
             }
-            return Resolution(credential: credential.asSeen(at: context.clock.instant()), tier: shared ? .memory : .upstream, key: key)
+            return Resolution(credential: credential.asSeen(at: context.clock.instant()), tier: shared ? .memory : .upstream, key: key,
+                              kind: chain.first!.kind)
         } catch {
             let now = context.clock.instant()
             guard let cached = cache.lookup(key), floor < minimumValidity || cached.credential.refreshAtElapsed != nil,
                   isUsable(cached.credential, at: now, minimumValidity: floor, ignoringRefresh: true) else { throw error }
-            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: "\(error)")
+            return Resolution(credential: cached.credential.asSeen(at: now), tier: cached.tier, key: key, fallbackReason: "\(error)",
+                              kind: chain.first!.kind)
         }
     }
 
