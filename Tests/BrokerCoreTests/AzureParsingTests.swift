@@ -97,6 +97,21 @@ final class AzureParsingTests: XCTestCase {
         XCTAssertTrue(config("    kind = azure/cli\n    subscription-id = prod\n").contains("cfg:3: subscription-id must be a subscription ID, a GUID"))
     }
 
+    /// An Azure access token is a bearer for ARM, not an ID token an issuer signed for a
+    /// federation: kinds that exchange their via identity's token refuse it when the file is read.
+    func testOIDCConsumersRefuseAnAccessTokenChain() {
+        let app = "    tenant-id = contoso.onmicrosoft.com\n    client-id = 0b5e3f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5b\n"
+        let azure = "[identity \"arm\"]\n    kind = azure/client-secret\n    client-secret = env:S\n" + app
+        XCTAssertEqual(config("    kind = aws/web-identity\n    via = identity:arm\n    role-arn = arn:aws:iam::123456789012:role/r\n" + azure),
+                       "cfg:3: identity \"a\" needs an OIDC ID token from its via identity, but \"arm\" (kind azure/client-secret) gives an access token, which no federation accepts (hint: chain from an identity of kind github/oidc)")
+        XCTAssertTrue(config("    kind = azure/oidc\n    via = identity:arm\n" + app + azure)
+            .contains("cfg:3: identity \"a\" needs an OIDC ID token from its via identity, but \"arm\" (kind azure/client-secret) gives an access token"))
+        let job = "[identity \"job\"]\n    kind = github/oidc\n    audience = api://AzureADTokenExchange\n"
+        XCTAssertEqual(config("    kind = azure/oidc\n    via = identity:job\n" + app + job), "ok")
+        XCTAssertEqual(config("    kind = azure/subscription\n    via = identity:arm\n    subscription-id = 9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d\n" + azure), "ok",
+                       "kinds that only pass the token on take an access token")
+    }
+
     func testResourcesCompareInOneForm() {
         XCTAssertEqual(AzureApplication.normalizedResource("https://management.azure.com/"), "https://management.azure.com")
         XCTAssertEqual(AzureApplication.normalizedResource("https://management.azure.com/.default"), "https://management.azure.com")

@@ -240,6 +240,20 @@ final class BadInputMatrixTests: XCTestCase {
 
                     """, agentStaysUp: true)
         }
+        // The client secret contains "hunter2", and the hostile token endpoint quotes it back.
+        func azure(_ mode: String) -> Row {
+            Row(name: "azure token endpoint: \(mode)", run: { sandbox in
+                upstream("kube-credential-broker", ["--identity", "arm"], ["KUBERNETES_EXEC_INFO": execInfo])(sandbox)
+            }, mayChange: spawned, isolated: true, config: """
+                    [identity "arm"]
+                        kind = azure/client-secret
+                        tenant-id = contoso.onmicrosoft.com
+                        client-id = 0b5e3f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5b
+                        client-secret = env:BOT_TOKEN
+                        authority = HOSTILE/azure/\(mode)
+
+                    """, agentStaysUp: true)
+        }
         func ambient(_ name: String, _ identity: String, _ environment: [String: String]) -> Row {
             let job = ["CI": "true", "GITHUB_ACTIONS": "true"].merging(environment) { $1 }
             return Row(name: "ambient: \(name)", run: upstream("aws-credential-process", ["--identity", identity], job),
@@ -249,6 +263,7 @@ final class BadInputMatrixTests: XCTestCase {
             + ["missing", "crlf", "control", "huge", "echo"].map(sts)
             + ["aws-secretsmanager:malformed", "aws-secretsmanager:denied", "aws-secretsmanager:binary",
                "aws-ssm:/malformed", "aws-ssm:/denied", "aws-ssm:/missing"].map(remote)
+            + ["badjson", "missing", "nan", "huge", "echo"].map(azure)
             + [
                 ambient("request URL over plain http to another host", "gha-aws",
                         ["ACTIONS_ID_TOKEN_REQUEST_URL": "http://actions.example/token", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"]),
@@ -597,6 +612,16 @@ extension BadInputMatrixTests {
               "git-credential-broker: identity \"bot\": secret file $ROOT/secret is readable by group or others (hint: chmod 600 $ROOT/secret)\n"),
         "cache: entry under a wrong key": (0, "{\"Version\":1,\"AccessKeyId\":\"AKIAEXAMPLE\",\"SecretAccessKey\":\"hunter2\"}\n",
               ""),
+        "azure token endpoint: badjson": (1, "",
+              "kube-credential-broker: identity \"arm\": the Microsoft identity platform's answer could not be used: it is not a JSON object\n"),
+        "azure token endpoint: missing": (1, "",
+              "kube-credential-broker: identity \"arm\": the Microsoft identity platform's answer could not be used: it has no access_token\n"),
+        "azure token endpoint: nan": (1, "",
+              "kube-credential-broker: identity \"arm\": the Microsoft identity platform's answer could not be used: its expires_in is not a number of seconds between 1 and 86400\n"),
+        "azure token endpoint: huge": (1, "",
+              "kube-credential-broker: identity \"arm\": the Microsoft identity platform's answer could not be used: its access_token is not printable ASCII of at most 16 KiB\n"),
+        "azure token endpoint: echo": (1, "",
+              "kube-credential-broker: identity \"arm\": the Microsoft identity platform answered HTTP 400: invalid_client: AADSTS7000215: Invalid client secret provided: <redacted> (hint: check client-id and the secret or certificate: is it current, and registered on that app?)\n"),
         "oidc: status500": (1, "",
               "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered HTTP 500 without a token (hint: GitHub's service may be failing; retry the job)\n"),
         "oidc: badjson": (1, "",

@@ -29,7 +29,7 @@ public struct AWSIdentityCenterProvider: ProviderKind {
             SettingSpec("oidc-endpoint", "URL", "SSO OIDC endpoint (default AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL, then https://oidc.REGION.amazonaws.com)"),
             SettingSpec("portal-endpoint", "URL", "SSO portal endpoint (default AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL, then https://portal.sso.REGION.amazonaws.com)"),
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .accessToken,
         description: ["An IAM Identity Center session. `brokerctl login NAME` runs the OAuth device authorization flow against SSO OIDC: it registers a public client (reused until the registration expires), shows the verification URL with its code, and the agent polls CreateToken at the interval the service asks (5 s more after each `slow_down`) until you approve in the browser. The session's access token is renewed silently with its refresh token for as long as Identity Center allows (8 hours by default). Identities of kind aws/permission-set start from it (see below)."],
         notes: [.code("""
             [provider "corp"]

@@ -23,7 +23,7 @@ public struct AWSWebIdentity: AWSIdentityKind {
             SettingSpec("duration", "DURATION", .duration, "session length, 15m to 12h (default 1h)"),
         ] + AWSSettings.specs,
         // The token is spent in the exchange: it need only outlive the STS call, not the role.
-        upstream: .optional, produces: .aws, upstreamValidity: 60,
+        upstream: .optional, produces: .aws, upstreamToken: .idToken, upstreamValidity: 60,
         description: ["sts:AssumeRoleWithWebIdentity with an OIDC token, for CI jobs that must never hold a long-lived key. The token comes from `token-file`, from GitHub Actions (`github-oidc = true`), or from the identity named by `via = identity:NAME` when that gives a token (a github/oidc identity). Its credentials come from ambient material and are never written to the disk cache."])
 
     public let name: String
@@ -65,7 +65,7 @@ public struct AWSWebIdentity: AWSIdentityKind {
         if let upstream {
             guard let given = upstream.token else {
                 throw BrokerFailure(.config, "identity \"\(name)\" needs an OIDC token from its via identity, which gives \(upstream.type.rawValue) credentials",
-                                    hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))")
+                                    hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producingToken: .idToken)))")
             }
             token = given.token
         } else {

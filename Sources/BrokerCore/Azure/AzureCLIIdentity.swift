@@ -17,7 +17,7 @@ public struct AzureCLIIdentity: ResolvedKind {
             SettingSpec("subscription-id", "GUID", "ask az for a token for this subscription (--subscription) and announce it"),
             SettingSpec("az", "PATH", "the az program (default: az on the agent's PATH)"),
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .accessToken,
         description: ["Reuses the az CLI's login: the agent runs `az account get-access-token --resource RESOURCE --output json` (adding `--tenant` and `--subscription` when set) and hands out the token it prints until its `expires_on`. No secret passes on the command line, and the token stays in the agent's memory: the az CLI keeps its own refresh token. When the az session has ended, the error says to run `az login`."])
 
     public let name: String

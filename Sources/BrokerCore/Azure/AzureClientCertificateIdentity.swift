@@ -15,7 +15,7 @@ public struct AzureClientCertificateIdentity: ResolvedKind {
                         "reference to a PEM holding the certificate and its RSA private key: env:NAME, file:PATH, cmd:COMMAND or keyring:NAME",
                         details: "Where a PEM bundle with the certificate (`BEGIN CERTIFICATE`) and its unencrypted RSA private key (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`) is read from, as `az ad sp create-for-rbac --create-cert` writes it. Errors name the reference, never the key."),
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .accessToken,
         description: ["The client-credentials grant of the Microsoft identity platform with a certificate: for each token the agent reads the PEM, signs a client assertion (RS256, `x5t#S256` = the certificate's SHA-256 thumbprint, `aud` the token endpoint, valid 10 minutes) and trades it for an access token. The token is cached; the key never is."])
 
     public let name: String

@@ -14,7 +14,7 @@ public struct AzureClientSecretIdentity: ResolvedKind {
                         "reference to the client secret: env:NAME, file:PATH, cmd:COMMAND or keyring:NAME",
                         details: "Where the app registration's client secret is read from for each token request: `env:NAME`, `file:PATH`, `cmd:COMMAND` or `keyring:NAME`. Errors name the reference, never the secret."),
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .accessToken,
         description: ["The client-credentials grant of the Microsoft identity platform with a client secret (`az ad sp create-for-rbac` prints one as `password`). The access token lives about an hour and is cached in memory and on disk (0600); the secret never is."],
         notes: [.code("""
             [identity "ci-sp"]

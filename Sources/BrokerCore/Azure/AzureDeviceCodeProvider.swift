@@ -20,7 +20,7 @@ public struct AzureDeviceCodeProvider: ProviderKind {
             AzureApplication.authoritySpec,
             AzureApplication.resourceSpec,
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .accessToken,
         description: ["A person's session with the Microsoft identity platform. `brokerctl login NAME` starts the device-code flow (`AUTHORITY/TENANT/oauth2/v2.0/devicecode`, scope `RESOURCE/.default offline_access`), shows the code and https://microsoft.com/devicelogin, and the agent polls the token endpoint at the interval it asks while the answer is `authorization_pending`. Afterwards the access token (about an hour) is renewed silently with the refresh token; when that fails, requests say to log in again. The refresh token stays in the agent's memory, and in the keyring when that is a system keyring (Secret Service, Keychain) that needs no passphrase. Identities start from it with `via = provider:NAME`, such as an azure/subscription identity."],
         notes: [.code("""
             [provider "me"]

@@ -16,7 +16,7 @@ public struct AzureOIDCIdentity: AzureFederatedKind {
                         details: "Without `via`: where the federated OIDC token is read for each exchange, such as `file:/var/run/secrets/azure/tokens/azure-identity-token`. With `via` the token is that identity's (a github/oidc identity with `audience = api://AzureADTokenExchange`)."),
         ],
         // The OIDC token is spent in the exchange; the access token is what must last.
-        upstream: .optional, produces: .token, upstreamValidity: 60,
+        upstream: .optional, produces: .token, tokenForm: .accessToken, upstreamToken: .idToken, upstreamValidity: 60,
         description: ["Workload identity federation: the OIDC token of the `via` identity (or read from `token`) is sent as the client assertion, and the identity platform checks it against the app registration's federated credentials (issuer, subject, audience). Derived from ambient material, the access token stays in memory and never reaches the disk cache. broker-env-wrap can also hand the federated token itself to the command as a workload-identity file (`--delivery file`)."])
 
     public let name: String
@@ -69,7 +69,7 @@ public struct AzureOIDCIdentity: AzureFederatedKind {
             }
             guard let given = upstream.token else {
                 throw BrokerFailure(.config, "identity \"\(name)\" needs an OIDC token from its via identity, which gives \(upstream.type.rawValue) credentials",
-                                    hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))")
+                                    hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producingToken: .idToken)))")
             }
             return given.token
         }

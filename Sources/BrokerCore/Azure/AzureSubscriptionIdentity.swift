@@ -16,7 +16,7 @@ public struct AzureSubscriptionIdentity: ResolvedKind {
             SettingSpec("location", "REGION", "the default location (region), such as westeurope",
                         details: "The default location, announced as `AZURE_DEFAULTS_LOCATION` (the az CLI's default)."),
         ],
-        upstream: .identityOrProvider, produces: .token,
+        upstream: .identityOrProvider, produces: .token, tokenForm: .accessToken,
         description: ["Gives the access token of its `via` identity (an Azure identity) or provider (a device-code login) unchanged, and makes broker-env-wrap(1) announce the subscription: `AZURE_SUBSCRIPTION_ID` and `ARM_SUBSCRIPTION_ID`, the tenant (`AZURE_TENANT_ID`, `ARM_TENANT_ID`), the client (`AZURE_CLIENT_ID`, `ARM_CLIENT_ID`) and the location (`AZURE_DEFAULTS_LOCATION`)."])
 
     public let name: String

@@ -729,6 +729,7 @@ public struct BrokerConfig: Sendable {
                     continue
                 }
                 graph[name] = [target]
+                if let error = checkUpstreamToken(config, name, target, at: viaLocation) { errors.append(error) }
             case .provider(let target):
                 if config.providers[target] == nil {
                     errors.append(ConfigError("identity \"\(name)\" has via = provider:\(target), which is not defined", at: viaLocation))
@@ -741,6 +742,20 @@ public struct BrokerConfig: Sendable {
                                       hint: "break the cycle by changing one `via`"))
         }
         return errors
+    }
+
+    /// A kind that exchanges its `via` identity's token (an OIDC ID token for a role) chained from
+    /// a kind whose token has another form: an Azure access token would reach the exchange and be
+    /// refused there with the issuer's words, so it is refused here with the kinds that fit.
+    /// Kinds that give no token at all keep the error at request time, which names what they give.
+    static func checkUpstreamToken(_ config: BrokerConfig, _ name: String, _ target: String, at location: SourceLocation) -> ConfigError? {
+        guard let kind = config.kinds[name], let needed = type(of: kind).descriptor.upstreamToken,
+              let upstream = config.kinds[target] else { return nil }
+        let given = type(of: upstream).descriptor
+        guard given.produces == .token, given.tokenForm != needed else { return nil }
+        let what = given.tokenForm == .accessToken ? "an access token" : "a token"
+        return ConfigError("identity \"\(name)\" needs an OIDC ID token from its via identity, but \"\(target)\" (kind \(given.name)) gives \(what), which no federation accepts",
+                           at: location, hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producingToken: needed)))")
     }
 
     /// Every `aws-secretsmanager:`/`aws-ssm:` reference is read through an AWS identity that

@@ -19,7 +19,7 @@ public struct AWSEKSIdentity: ResolvedKind {
             ContainerKindSupport.regionSpec,
             SettingSpec("sts-endpoint", "URL", "STS endpoint the token names (default AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL, then the region's)"),
         ],
-        upstream: .required, produces: .token,
+        upstream: .required, produces: .token, tokenForm: .clusterToken,
         description: ["The bearer token an EKS cluster (aws-iam-authenticator) accepts, as `aws eks get-token` makes it: an STS GetCallerIdentity URL presigned with the `via` identity's credentials and the cluster name as the signed `x-k8s-aws-id` header. Presigning is local: a token costs no upstream call beyond the `via` chain's. It lives 14 minutes from signing (never longer than the `via` credentials), and the agent refreshes it ahead."])
 
     public static let tokenPrefix = "k8s-aws-v1."

@@ -21,7 +21,7 @@ public struct GCPWorkloadIdentityFederation: ResolvedKind {
             SettingSpec("iam-endpoint", "URL", "the IAM Credentials API, for service-account (default https://iamcredentials.googleapis.com)"),
             GCPScopes.spec,
         ] + GCPDelivery.specs,
-        upstream: .optional, produces: .password, upstreamValidity: 60,
+        upstream: .optional, produces: .password, upstreamToken: .idToken, upstreamValidity: 60,
         description: ["An STS token exchange (`urn:ietf:params:oauth:grant-type:token-exchange`) of a subject token for a federated access token, then, with `service-account`, IAM Credentials `generateAccessToken` for that account. The subject token comes from the identity named by `via`: one that gives an OIDC token (github/oidc), or one that gives AWS keys (any aws/ kind), whose keys sign an STS GetCallerIdentity request for `sts.REGION.amazonaws.com` that Google replays to AWS (`subject_token_type` `urn:ietf:params:aws:token-type:aws4_request`), so an AWS chain reaches Google Cloud with no key at all. Without `via`, `subject-token` names a file or command giving the OIDC token."])
 
     public let name: String

@@ -13,7 +13,7 @@ public struct GitHubOIDCIdentity: ResolvedKind {
             SettingSpec("audience", "TEXT", "the audience to ask for (default: GitHub's, the repository owner's URL)",
                         details: "The `aud` claim to ask for, such as `sts.amazonaws.com`; default GitHub's own (the URL of the repository owner). Each audience is a separate token and cache entry."),
         ],
-        upstream: .none, produces: .token,
+        upstream: .none, produces: .token, tokenForm: .idToken,
         description: ["The ID token GitHub Actions issues to a job that has `permissions: id-token: write`, requested from `ACTIONS_ID_TOKEN_REQUEST_URL` with the bearer `ACTIONS_ID_TOKEN_REQUEST_TOKEN` (both from the agent's environment: start the agent inside the job). It is cached in memory until its `exp` and never written to the disk cache: the next job on the same runner must not find it. Other identities chain from it with `via`: an aws/web-identity identity exchanges it for a role. kube-credential-broker can also hand it to a cluster that accepts the issuer's tokens (Kubernetes OIDC authentication)."])
 
     public let name: String

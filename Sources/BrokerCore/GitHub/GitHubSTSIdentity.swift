@@ -27,7 +27,7 @@ public struct GitHubSTSIdentity: ResolvedKind {
                         details: "Only `revoke` uses it. For GitHub Enterprise Server, `https://HOST/api/v3`. Plain http is refused except to a loopback address."),
             EnvironmentExports.spec,
         ],
-        upstream: .required, produces: .password,
+        upstream: .required, produces: .password, upstreamToken: .idToken,
         // The OIDC token is spent in the exchange; the GitHub token is what must last.
         upstreamValidity: 60,
         description: ["Exchanges the OIDC token of its `via` identity (a github/oidc identity whose `audience` is what the service expects, `octo-sts.dev` for the public one) for a GitHub installation token scoped by a trust policy, as octo-sts and Atmos Pro's github/sts do. git receives it as `x-access-token` and the token, like a github/app token. Installation tokens live an hour; the service does not say when this one ends, so the broker treats it as valid for 55 minutes. Derived from ambient material, it stays in memory and never reaches the disk cache."])
@@ -90,7 +90,7 @@ public struct GitHubSTSIdentity: ResolvedKind {
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         guard let oidc = upstream?.token else {
             throw BrokerFailure(.config, "identity \"\(name)\" needs an OIDC token from its via identity",
-                                hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producing: .token)))")
+                                hint: "chain from an identity of kind \(IdentityKinds.sentence(IdentityKinds.names(producingToken: .idToken)))")
         }
         var components = URLComponents(string: url + "/sts/exchange")!
         components.queryItems = [URLQueryItem(name: "scope", value: scope), URLQueryItem(name: "identity", value: policy)]

@@ -89,6 +89,12 @@ public struct KindDescriptor: Sendable {
     /// Whether `via` is required, allowed or refused.
     public var upstream: UpstreamRule
     public var produces: CredentialType
+    /// What a `.token` kind's token is: OIDC consumers need an ID token an issuer signed for a
+    /// federation, which an access token for one API (Azure's, IAM Identity Center's) is not.
+    public var tokenForm: TokenForm?
+    /// The form the `via` identity's token must have, for kinds that exchange it (web identity,
+    /// federation); nil: any credential the kind knows how to use.
+    public var upstreamToken: TokenForm?
     /// Seconds a credential must have left to be handed out when the kind needs more than the
     /// requester asks for (the resolver takes the larger); nil: the requester decides.
     public var minimumValidity: Int?
@@ -104,9 +110,12 @@ public struct KindDescriptor: Sendable {
     public var keyringKeys: [String]
 
     public init(name: String, summary: String, family: KindFamily = .general, settings: [SettingSpec], upstream: UpstreamRule,
-                produces: CredentialType, minimumValidity: Int? = nil, upstreamValidity: Int? = nil,
+                produces: CredentialType, tokenForm: TokenForm? = nil, upstreamToken: TokenForm? = nil,
+                minimumValidity: Int? = nil, upstreamValidity: Int? = nil,
                 description: [String] = [], notes: [KindDocBlock] = [], keyringKeys: [String] = []) {
         self.keyringKeys = keyringKeys
+        self.tokenForm = tokenForm
+        self.upstreamToken = upstreamToken
         self.name = name
         self.summary = summary
         self.family = family
@@ -118,6 +127,16 @@ public struct KindDescriptor: Sendable {
         self.description = description
         self.notes = notes
     }
+}
+
+/// What a bearer token is to the party that receives it.
+public enum TokenForm: Sendable, Equatable {
+    /// A JWT an OIDC issuer signed (GitHub Actions'): what STS, Entra ID and Google's STS federate.
+    case idToken
+    /// An OAuth access token for one resource (ARM, Graph, an SSO portal): bearer only there.
+    case accessToken
+    /// A token only a Kubernetes cluster's authenticator reads (EKS's presigned GetCallerIdentity).
+    case clusterToken
 }
 
 /// What `via` may name: nothing, an identity (optionally or necessarily), or a provider.

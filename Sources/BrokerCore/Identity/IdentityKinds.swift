@@ -57,6 +57,11 @@ public enum IdentityKinds {
         all.filter { $0.descriptor.produces == type }.map { $0.descriptor.name }
     }
 
+    /// Kinds whose token has `form`, for hints such as "chain from an identity of kind github/oidc".
+    public static func names(producingToken form: TokenForm) -> [String] {
+        all.filter { $0.descriptor.produces == .token && $0.descriptor.tokenForm == form }.map { $0.descriptor.name }
+    }
+
     /// "a or b" lists for sentences.
     public static func sentence(_ names: [String]) -> String {
         guard names.count > 1 else { return names.first ?? "" }

@@ -16,6 +16,11 @@ GET  /sts/MODE/sts/exchange  an octo-sts style exchange (github/sts url = http:/
 POST /aws                    AWS JSON 1.1 (Secrets Manager GetSecretValue, SSM GetParameter): the
                              SecretId or Name picks the answer: ok / /ok (--secret-value), malformed
                              (200, not JSON), denied (AccessDeniedException echoing the session token), binary / /missing (no SecretString, no Parameter.Value).
+POST /azure/MODE/TENANT/oauth2/v2.0/token  the Microsoft identity platform's token endpoint
+                             (azure/client-secret authority = http://HOST/azure/MODE). MODE: badjson
+                             (200, not JSON), missing (no access_token), nan (expires_in not a
+                             number), huge (a 2 MiB token), echo (400 whose description quotes the
+                             client secret).
 GET  /__count                {"requests": N}
 
 Usage: hostile_upstream.py --request-token T --sts-token S --secret-value V; prints the port and
@@ -88,7 +93,24 @@ class Handler(JSONHandler):
         self.server.requests += 1
         a = self.server.args
         length = int(self.headers.get("Content-Length") or 0)
-        request = json.loads(self.rfile.read(length) or b"{}")
+        body = self.rfile.read(length)
+        parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
+        if parts[0] == "azure" and len(parts) == 6:
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            mode, secret = parts[1], form.get("client_secret", "(no secret)")
+            if mode == "badjson":
+                return self.raw(200, b"{access_token: " + secret.encode())
+            if mode == "missing":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": 3599})
+            if mode == "nan":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": "soon", "access_token": "eyJhunter2"})
+            if mode == "huge":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "g" * (2 << 20)})
+            if mode == "echo":
+                return self.reply(400, {"error": "invalid_client",
+                                        "error_description": "AADSTS7000215: Invalid client secret provided: %s" % secret})
+            return self.reply(404, {"error": "not_found"})
+        request = json.loads(body or b"{}")
         target = self.headers.get("X-Amz-Target", "")
         name = request.get("SecretId") or request.get("Name") or ""
         echoed = self.headers.get("X-Amz-Security-Token", "(no session token)")
