@@ -330,20 +330,26 @@ extension ConfigSyntax {
 
 private func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
 
-private extension Unicode.Scalar {
-    var isASCIILetter: Bool { ("a"..."z").contains(self) || ("A"..."Z").contains(self) }
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+private enum ASCII {
+    static let newline = UInt8(ascii: "\n")
+    static let quote = UInt8(ascii: "\"")
+    static let backslash = UInt8(ascii: "\\")
+
+    static func isLetter(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) }
     /// git's `iskeychar`: what section and key names are made of.
-    var isKeyChar: Bool { isASCIILetter || isASCIIDigit || self == "-" }
+    static func isKeyChar(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == UInt8(ascii: "-") }
     /// Newline is handled separately everywhere, because it ends values and headers.
-    var isBlank: Bool { self == " " || self == "\t" || self == "\r" }
-    var isCommentStart: Bool { self == "#" || self == ";" }
+    static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
+    static func isCommentStart(_ b: UInt8) -> Bool { b == UInt8(ascii: "#") || b == UInt8(ascii: ";") }
+    /// ASCII lower-casing, which is all `String.lowercased()` changes in a name made of key characters.
+    static func lowered(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
 }
 
-/// A hand-written scanner modelled on git's `config.c`, over Unicode scalars because Swift
-/// treats "\r\n" as a single Character.
+/// A hand-written scanner modelled on git's `config.c`, over the file's UTF-8 bytes: every byte
+/// the grammar looks at is ASCII, and a multi-byte scalar is copied whole, so slicing at ASCII
+/// bytes always yields valid UTF-8 (the text came from a `String`). "\r\n" is read as "\n".
 private struct Parser {
-    private let scalars: [Unicode.Scalar]
+    private let bytes: [UInt8]
     private let file: String
     private var position = 0
     private var line = 1
@@ -353,43 +359,62 @@ private struct Parser {
     private(set) var entries: [ConfigEntry] = []
     private(set) var headers: [ConfigSectionHeader] = []
     private(set) var errors: [ConfigError] = []
+    /// Reused for every value, so a line costs no buffer of its own.
+    private var scratch: [UInt8] = []
 
     init(text: String, file: String) {
         self.file = file
-        var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(text.unicodeScalars.count)
-        for scalar in text.unicodeScalars {
-            if scalar == "\n", scalars.last == "\r" { scalars.removeLast() }
-            scalars.append(scalar)
+        var text = text
+        let bytes: [UInt8] = text.withUTF8 { source in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(source.count)
+            var index = 0
+            if source.count >= 3, source[0] == 0xEF, source[1] == 0xBB, source[2] == 0xBF { index = 3 }
+            while index < source.count {
+                let b = source[index]
+                if b == 0x0D, index + 1 < source.count, source[index + 1] == ASCII.newline {
+                    index += 1
+                    continue
+                }
+                bytes.append(b)
+                index += 1
+            }
+            return bytes
         }
-        if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
-        self.scalars = scalars
+        self.bytes = bytes
     }
 
     private var here: SourceLocation { SourceLocation(file: file, line: line) }
-    private var current: Unicode.Scalar? { position < scalars.count ? scalars[position] : nil }
+    private var current: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    /// The whole scalar starting at `position`, for messages that quote a character.
+    private func scalarText(at index: Int) -> String {
+        var end = index + 1
+        while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+        return String(decoding: bytes[index..<end], as: UTF8.self)
+    }
 
     private mutating func advance() {
-        if scalars[position] == "\n" { line += 1 }
+        if bytes[position] == ASCII.newline { line += 1 }
         position += 1
     }
 
     private mutating func skipBlanks() {
-        while let c = current, c.isBlank { advance() }
+        while position < bytes.count, ASCII.isBlank(bytes[position]) { position += 1 }
     }
 
     private mutating func skipRestOfLine() {
-        while let c = current, c != "\n" { advance() }
+        while position < bytes.count, bytes[position] != ASCII.newline { position += 1 }
     }
 
     /// Reads to the end; a line with an error is recorded and skipped, and reading goes on.
     mutating func run() {
         while let c = current {
-            if c == "\n" || c.isBlank {
+            if c == ASCII.newline || ASCII.isBlank(c) {
                 advance()
-            } else if c.isCommentStart {
+            } else if ASCII.isCommentStart(c) {
                 skipRestOfLine()
-            } else if c == "[" {
+            } else if c == UInt8(ascii: "[") {
                 // Like git, a header may share its line with a key: `[core] bare`.
                 let start = here
                 do {
@@ -424,84 +449,93 @@ private struct Parser {
     private mutating func parseHeader() throws -> (name: String, subsection: String?) {
         let start = here
         advance()  // "["
-        var name = ""
+        let nameStart = position
+        var dot: Int?
         while true {
-            guard let c = current, c != "\n" else { throw badHeader("missing ']'", at: start) }
+            guard let c = current, c != ASCII.newline else { throw badHeader("missing ']'", at: start) }
+            if c == UInt8(ascii: "]") { break }
+            if c == 0x20 || c == 0x09 {
+                let name = lowered(nameStart..<position)
+                advance()
+                return try parseExtendedHeader(name: name, hasDot: dot != nil, start: start)
+            }
+            guard ASCII.isKeyChar(c) || c == UInt8(ascii: ".") else {
+                throw badHeader("'\(scalarText(at: position))' is not allowed in a section name", at: start)
+            }
+            if c == UInt8(ascii: "."), dot == nil { dot = position }
             advance()
-            if c == "]" { break }
-            if c == " " || c == "\t" {
-                return try parseExtendedHeader(name: name, start: start)
-            }
-            guard c.isKeyChar || c == "." else {
-                throw badHeader("'\(Character(c))' is not allowed in a section name", at: start)
-            }
-            name.unicodeScalars.append(c)
         }
+        let nameEnd = position
+        advance()  // "]"
 
         // Legacy `[section.subsection]`: git lower-cases the whole header, subsection included.
-        let lowered = name.lowercased()
-        guard let dot = lowered.firstIndex(of: ".") else {
-            guard !lowered.isEmpty else { throw badHeader("empty section name", at: start) }
-            return (lowered, nil)
+        guard let dot else {
+            guard nameEnd > nameStart else { throw badHeader("empty section name", at: start) }
+            return (lowered(nameStart..<nameEnd), nil)
         }
-        let base = String(lowered[..<dot])
-        let subsection = String(lowered[lowered.index(after: dot)...])
-        guard !base.isEmpty, !subsection.isEmpty else {
+        guard dot > nameStart, nameEnd > dot + 1 else {
             throw badHeader("empty name around '.'", at: start)
         }
-        return (base, subsection)
+        return (lowered(nameStart..<dot), lowered(dot + 1..<nameEnd))
     }
 
-    private mutating func parseExtendedHeader(name: String, start: SourceLocation) throws -> (name: String, subsection: String?) {
+    private func lowered(_ range: Range<Int>) -> String {
+        String(unsafeUninitializedCapacity: range.count) { buffer in
+            for (offset, index) in range.enumerated() { buffer[offset] = ASCII.lowered(bytes[index]) }
+            return range.count
+        }
+    }
+
+    private mutating func parseExtendedHeader(name: String, hasDot: Bool, start: SourceLocation) throws -> (name: String, subsection: String?) {
         guard !name.isEmpty else { throw badHeader("empty section name", at: start) }
         // `[a.b "c"]` mixes both spellings; git half-accepts it, we refuse the ambiguity.
-        guard !name.contains("." as Character) else {
+        guard !hasDot else {
             throw badHeader("a section with a quoted subsection cannot contain '.'", at: start)
         }
         skipBlanks()
-        guard current == "\"" else { throw badHeader("the subsection must be in double quotes", at: start) }
+        guard current == ASCII.quote else { throw badHeader("the subsection must be in double quotes", at: start) }
         advance()
-        var subsection = String.UnicodeScalarView()
+        scratch.removeAll(keepingCapacity: true)
         while true {
-            guard var c = current, c != "\n" else { throw badHeader("missing closing quote", at: start) }
+            guard var c = current, c != ASCII.newline else { throw badHeader("missing closing quote", at: start) }
             advance()
-            if c == "\"" { break }
-            if c == "\\" {
+            if c == ASCII.quote { break }
+            if c == ASCII.backslash {
                 // git keeps the escaped character and drops the backslash, whatever it escapes.
-                guard let escaped = current, escaped != "\n" else {
+                guard let escaped = current, escaped != ASCII.newline else {
                     throw badHeader("missing closing quote", at: start)
                 }
                 advance()
                 c = escaped
             }
-            subsection.append(c)
+            scratch.append(c)
         }
-        guard current == "]" else {
+        guard current == UInt8(ascii: "]") else {
             throw badHeader("expected ']' right after the closing quote", at: start)
         }
         advance()
-        return (name.lowercased(), String(subsection))
+        return (name, String(decoding: scratch, as: UTF8.self))
     }
 
     // MARK: Entries
 
     private mutating func parseEntry() throws {
         let start = here
-        var token = ""
-        while let c = current, !c.isBlank, c != "\n", c != "=", !c.isCommentStart {
-            token.unicodeScalars.append(c)
-            advance()
+        let tokenStart = position
+        while let c = current, !ASCII.isBlank(c), c != ASCII.newline, c != UInt8(ascii: "="), !ASCII.isCommentStart(c) {
+            position += 1
         }
-        guard !token.isEmpty else {
+        let tokenRange = tokenStart..<position
+        guard !tokenRange.isEmpty else {
             throw ConfigError("expected a key or a [section] header", at: start, hint: "write key = value")
         }
-        guard let first = token.unicodeScalars.first, first.isASCIILetter,
-              token.unicodeScalars.allSatisfy(\.isKeyChar)
-        else {
+        guard ASCII.isLetter(bytes[tokenStart]), bytes[tokenRange].allSatisfy(ASCII.isKeyChar) else {
+            let token = String(decoding: bytes[tokenRange], as: UTF8.self)
             throw ConfigError("invalid key name \"\(token)\"", at: start,
                               hint: "a key starts with a letter and holds only letters, digits and '-'")
         }
         guard let section else {
+            let token = String(decoding: bytes[tokenRange], as: UTF8.self)
             throw ConfigError("key \"\(token)\" is outside any section", at: start,
                               hint: "put it under a [section] header")
         }
@@ -509,73 +543,76 @@ private struct Parser {
         skipBlanks()
         var value: String?
         switch current {
-        case nil, "\n":
+        case nil, ASCII.newline?:
             value = nil
-        case let c? where c.isCommentStart:
+        case let c? where ASCII.isCommentStart(c):
             // git rejects `flag # note`; nothing is ambiguous about it, so we allow it.
             skipRestOfLine()
             value = nil
-        case "=":
+        case UInt8(ascii: "=")?:
             advance()
             value = try parseValue()
         default:
+            let token = String(decoding: bytes[tokenRange], as: UTF8.self)
             throw ConfigError("expected '=' after key \"\(token)\"", at: start, hint: "write key = value")
         }
         entries.append(ConfigEntry(section: section.name, subsection: section.subsection,
-                                   key: token.lowercased(), value: value, location: start))
+                                   key: lowered(tokenRange), value: value, location: start))
     }
 
     /// Everything after `=` up to the end of the logical line, following git's `parse_value`
     /// except that whitespace runs outside quotes collapse to one space.
     private mutating func parseValue() throws -> String {
-        var value = String.UnicodeScalarView()
+        scratch.removeAll(keepingCapacity: true)
         var inQuotes = false
         var inComment = false
         // A space is only written once something follows it, which is what trims the end.
         var pendingSpace = false
 
-        func append(_ c: Unicode.Scalar) {
-            if pendingSpace { value.append(" ") }
+        func append(_ c: UInt8) {
+            if pendingSpace { scratch.append(0x20) }
             pendingSpace = false
-            value.append(c)
+            scratch.append(c)
         }
 
         while true {
-            guard let c = current, c != "\n" else {
+            guard let c = current, c != ASCII.newline else {
                 if inQuotes {
                     throw ConfigError("unterminated quote", at: here, hint: "close the value with \"")
                 }
-                return String(value)
+                return String(decoding: scratch, as: UTF8.self)
             }
             advance()
             if inComment { continue }
-            if !inQuotes, c.isBlank {
-                if !value.isEmpty { pendingSpace = true }
+            if !inQuotes, ASCII.isBlank(c) {
+                if !scratch.isEmpty { pendingSpace = true }
                 continue
             }
-            if !inQuotes, c.isCommentStart {
+            if !inQuotes, ASCII.isCommentStart(c) {
                 inComment = true
                 continue
             }
-            if c == "\\" {
+            if c == ASCII.backslash {
                 let escapeLine = here
                 guard let escaped = current else { continue }  // a final backslash continues into nothing
+                let escapedText = escaped < 0x80 ? "" : scalarText(at: position)
                 advance()
                 switch escaped {
-                case "\n": continue  // continuation; the next line's indentation becomes one space
-                case "n": append("\n")
-                case "t": append("\t")
-                case "b": append("\u{8}")
-                case "\\", "\"": append(escaped)
+                case ASCII.newline: continue  // continuation; the next line's indentation becomes one space
+                case UInt8(ascii: "n"): append(ASCII.newline)
+                case UInt8(ascii: "t"): append(0x09)
+                case UInt8(ascii: "b"): append(0x08)
+                case ASCII.backslash, ASCII.quote: append(escaped)
                 default:
-                    throw ConfigError("invalid escape \"\\\(Character(escaped))\"", at: escapeLine,
+                    let shown = escaped < 0x80 ? String(UnicodeScalar(escaped)) : escapedText
+                    throw ConfigError("invalid escape \"\\\(shown)\"", at: escapeLine,
                                       hint: "only \\\", \\\\, \\n, \\t and \\b are escapes; write \\\\ for a backslash")
                 }
                 continue
             }
-            if c == "\"" {
+            if c == ASCII.quote {
                 // Flushing here keeps the space in `a ""`, as git does.
-                if pendingSpace { value.append(" ") }
+                if pendingSpace { scratch.append(0x20) }
                 pendingSpace = false
                 inQuotes.toggle()
                 continue
