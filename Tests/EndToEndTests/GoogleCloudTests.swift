@@ -203,6 +203,24 @@ final class GoogleCloudTests: GoogleCloudTestCase {
         XCTAssertTrue(gone, "the token file outlived the command")
     }
 
+    /// gcloud reads its token file on every command, so the agent rewrites it (atomically, still
+    /// 0600) when half the token's life is gone: with 62 s tokens a long run sees a new token in
+    /// the same file, and gcloud lists the bucket with it.
+    func testTheGcloudTokenFileIsRewrittenBeforeTheTokenExpires() throws {
+        var fake: GoogleFake?
+        let sandbox = try googleSandbox(&fake, lifetime: 62) { self.keyIdentity($0) }
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let result = sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", "gcp", "--delivery", "file", "--", "/bin/sh", "-c", """
+            file="$CLOUDSDK_AUTH_ACCESS_TOKEN_FILE"; first=$(cat "$file")
+            for _ in $(seq 120); do test "$(cat "$file")" = "$first" || break; sleep 1; done
+            test "$(cat "$file")" != "$first" && echo rewritten; stat -c %a "$file"
+            CLOUDSDK_API_ENDPOINT_OVERRIDES_STORAGE="$FAKE_STORAGE/" gcloud storage buckets list --format='value(name)'
+            """], timeout: 240)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "rewritten\n600\nfake-bucket\n")
+        XCTAssertGreaterThanOrEqual(fake?.minted("jwt-bearer") ?? 0, 2)
+    }
+
     /// Impersonation through a delegate: caller may mint for delegate, delegate for target, caller
     /// not for target directly; the fake checks each link.
     func testImpersonationWithDelegatesReachesTheTargetAndWithoutThemIsRefused() throws {
@@ -329,5 +347,40 @@ final class GoogleCloudTests: GoogleCloudTestCase {
             + "\(MotoServer.python) -c 'import google.auth; print(google.auth.default()[1])'"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "prod-project prod-project europe-west1 europe-west1-b\nprod-project\n")
+    }
+
+    /// Cloud Source Repositories bound to a GCP identity: real `git credential fill` gets the
+    /// service account as the user name and a live access token (the fake's bucket list accepts
+    /// it) as the password, minted once and answered from the cache on the next fill.
+    func testCloudSourceRepositoriesGetTheAccessTokenThroughGitCredentialFill() throws {
+        var fake: GoogleFake?
+        let sandbox = try googleSandbox(&fake) { fake in
+            self.keyIdentity(fake, name: "repos") + """
+            [git "https://source.developers.google.com"]
+                identity = repos
+
+            """
+        }
+        defer { AgentProcessKit.stopAgents(sandbox) }
+        let request = "protocol=https\nhost=source.developers.google.com\npath=p/fake-project/r/app\n\n"
+        let filled = sandbox.git(["credential", "fill"], stdin: request)
+        XCTAssertEqual(filled.status, 0, filled.stderr)
+        XCTAssertFalse(filled.stderr.contains("askpass:"), "git must not fall through to prompting")
+        let fields = Dictionary(filled.stdout.split(separator: "\n").map { $0.split(separator: "=", maxSplits: 1).map(String.init) }
+            .filter { $0.count == 2 }.map { ($0[0], $0[1]) }, uniquingKeysWith: { $1 })
+        XCTAssertEqual(fields["username"], "caller@fake-project.iam.gserviceaccount.com")
+        let token = try XCTUnwrap(fields["password"])
+        XCTAssertTrue(token.hasPrefix("ya29.fake-"), "the fake's access token, not some other secret")
+        // The token on curl's stdin, not its argv.
+        let listing = sandbox.run("/usr/bin/curl", ["-sS", "-f", "-H", "@-", fake!.endpoint + "/storage/v1/b?project=fake-project"],
+                                  stdin: "Authorization: Bearer \(token)\n")
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        XCTAssertEqual(fake?.listed, ["caller@fake-project.iam.gserviceaccount.com"])
+        let again = sandbox.git(["credential", "fill"], stdin: request)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("password=\(token)\n"), "the cached token again")
+        XCTAssertEqual(fake?.minted("jwt-bearer"), 1)
+        let elsewhere = sandbox.git(["credential", "fill"], stdin: "protocol=https\nhost=example.com\n\n")
+        XCTAssertFalse(elsewhere.stdout.contains(token), "an unbound host never gets the token")
     }
 }

@@ -108,7 +108,9 @@ struct AzureHandler {
         let path = "\(service.paths.runtimeDirectory)/env-wrap-\(pid)-\(UInt32.random(in: 0...UInt32.max)).azure-token"
         try Self.replace(path, with: token, creating: true)
         let refresher = Thread { [service] in
-            Self.keepFresh(path, identity: name, pid: pid, expiry: expiry, caller: caller, service: service)
+            Self.keepFresh(path, identity: name, pid: pid, expiry: expiry, service: service, what: "federated token") { minimum in
+                try AzureHandler(service: service).federatedToken(name, config: try service.loadConfig(), caller: caller, minimum: minimum)
+            }
         }
         refresher.stackSize = 256 * 1024
         refresher.start()
@@ -116,8 +118,10 @@ struct AzureHandler {
     }
 
     /// Rewrites the file when half the token's life has gone, until the file is removed (the
-    /// wrapped command exited) or the process is gone.
-    static func keepFresh(_ path: String, identity: String, pid: Int32, expiry: Int64?, caller: Caller, service: AgentService) {
+    /// wrapped command exited) or the process is gone. `fetch` gives a token valid at least the
+    /// seconds it is passed, and its expiry. Shared by every cloud's token file.
+    static func keepFresh(_ path: String, identity: String, pid: Int32, expiry: Int64?, service: AgentService, what: String,
+                          fetch: (Int) throws -> (Secret, Int64?)) {
         let clock = service.clock
         var written = clock.now()
         var expiresAt = expiry
@@ -129,16 +133,14 @@ struct AzureHandler {
                 guard access(path, F_OK) == 0, kill(pid, 0) == 0 || errno == EPERM else { return }
             }
             do {
-                let config = try service.loadConfig()
-                let minimum = Int(max(60, lifetime / 2 + 1))
-                let (token, next) = try AzureHandler(service: service).federatedToken(identity, config: config, caller: caller, minimum: minimum)
+                let (token, next) = try fetch(Int(max(60, lifetime / 2 + 1)))
                 guard access(path, F_OK) == 0 else { return }
                 try replace(path, with: token, creating: false)
                 written = clock.now()
                 expiresAt = next
-                service.log("env-wrap: rewrote the federated token file of identity \"\(identity)\" for pid \(pid)")
+                service.log("env-wrap: rewrote the \(what) file of identity \"\(identity)\" for pid \(pid)")
             } catch {
-                service.log("env-wrap: cannot refresh the federated token file of identity \"\(identity)\": \("\(error)".onOneLine)")
+                service.log("env-wrap: cannot refresh the \(what) file of identity \"\(identity)\": \("\(error)".onOneLine)")
                 written = clock.now() - lifetime / 2 + 15  // try again in 15 s
             }
         }

@@ -255,9 +255,19 @@ struct EnvPlanHandler {
             return []
         case .env, .file:
             // `file` is gcloud's token file alone; `env` adds the variable terraform's google provider reads.
-            try ServingThread.permitWaiting()  // writes a file
+            try ServingThread.permitWaiting()  // writes a file and starts its refresher
             let path = "\(service.paths.runtimeDirectory)/env-wrap-\(pid)-\(UInt32.random(in: 0...UInt32.max)).gcp-token"
-            try writePrivate(path, token.reveal())
+            try AzureHandler.replace(path, with: token, creating: true)
+            // gcloud reads the file on every command, so a long run keeps working only if it is rewritten.
+            let refresher = Thread { [service] in
+                AzureHandler.keepFresh(path, identity: name, pid: pid, expiry: resolution.credential.expiresAt, service: service,
+                                       what: "Google Cloud access token") { minimum in
+                    let fresh = try service.issuer.resolve(name, in: try service.loadConfig(), validity: Validity(minimum: minimum, fallback: nil), caller: caller)
+                    return (try GCPHandler.token(of: fresh.credential, identity: name).token, fresh.credential.expiresAt)
+                }
+            }
+            refresher.stackSize = 256 * 1024
+            refresher.start()
             plan.steps.append(.set("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE", path, secret: false))
             if delivery == .env { plan.steps.append(.set("GOOGLE_OAUTH_ACCESS_TOKEN", token.reveal(), secret: true)) }
             return [path]
@@ -265,16 +275,6 @@ struct EnvPlanHandler {
             throw BrokerFailure(.input, "identity \"\(name)\" gives Google Cloud credentials, which have no profile delivery",
                                 hint: "use --delivery endpoint (the metadata server) or --delivery env")
         }
-    }
-
-    private func writePrivate(_ path: String, _ text: String) throws {
-        let fd: FileDescriptor
-        do {
-            fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec], permissions: 0o600)
-        } catch {
-            throw BrokerFailure(.unavailable, "cannot write \(path): \(error)")
-        }
-        try fd.closeAfter { try fd.writeAll(text) }
     }
 
     /// The per-run endpoint with every cloud's route; started on first use.
