@@ -79,6 +79,18 @@ public struct GitHubAPIClient: Sendable {
         return nil
     }
 
+    /// A section's `api-url` (github.com's API when unset), checked and without trailing slashes;
+    /// every kind that calls GitHub's API reads it through here.
+    public static func apiURL(_ definition: IdentityDefinition) throws -> String {
+        guard let entry = definition.entry("api-url") else { return defaultURL }
+        let text = entry.value ?? ""
+        if let problem = problem(withURL: text) {
+            throw ConfigError("api-url \"\(STSEndpoint.printable(text))\" is not usable: \(problem)", at: entry.location,
+                              hint: "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (plain http only for 127.0.0.1, ::1 or localhost)")
+        }
+        return normalizedURL(text)
+    }
+
     /// `text` without trailing slashes, so paths can be appended.
     public static func normalizedURL(_ text: String) -> String {
         var url = text

@@ -104,16 +104,7 @@ public struct GitHubAppIdentity: ResolvedKind {
         privateKey = try SecretReference(keyText, at: keyLocation)
         scope = GitHubTokenScope(repositories: try Self.repositories(definition), permissions: try Self.permissions(definition))
 
-        if let entry = definition.entry("api-url") {
-            let text = entry.value ?? ""
-            if let problem = GitHubAPIClient.problem(withURL: text) {
-                throw ConfigError("api-url \"\(STSEndpoint.printable(text))\" is not usable: \(problem)", at: entry.location,
-                                  hint: "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (plain http only for 127.0.0.1, ::1 or localhost)")
-            }
-            apiURL = GitHubAPIClient.normalizedURL(text)
-        } else {
-            apiURL = GitHubAPIClient.defaultURL
-        }
+        apiURL = try GitHubAPIClient.apiURL(definition)
         if let entry = definition.entry("username") {
             guard let user = entry.value, !user.isEmpty, user.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7f }) else {
                 throw ConfigError("username must be a non-empty name without spaces", at: entry.location)

@@ -62,16 +62,7 @@ public struct GitHubSTSIdentity: ResolvedKind {
         username = definition.value("username") ?? "x-access-token"
         exports = try EnvironmentExports(definition)
         revokes = try definition.entry("revoke").map { try ConfigSyntax.parseBool($0.value, at: $0.location) } ?? false
-        if let entry = definition.entry("api-url") {
-            let text = entry.value ?? ""
-            if let problem = GitHubAPIClient.problem(withURL: text) {
-                throw ConfigError("api-url \"\(STSEndpoint.printable(text))\" is not usable: \(problem)", at: entry.location,
-                                  hint: "use https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server (plain http only for 127.0.0.1, ::1 or localhost)")
-            }
-            apiURL = GitHubAPIClient.normalizedURL(text)
-        } else {
-            apiURL = GitHubAPIClient.defaultURL
-        }
+        apiURL = try GitHubAPIClient.apiURL(definition)
     }
 
     public var revokesAfterWrap: Bool { revokes }
