@@ -75,6 +75,7 @@ extension Brokerctl {
         let agent = try? client().send(WireMessage(.status), startAgent: false)
         let agentMissing = agent.map { Set($0.records("env_missing", columns: ["name"]).compactMap { $0["name"] }) }
         var reportedVariables = Set<String>()
+        var checkedReferences: [String: BrokerFailure?] = [:]
         // Which identities read each variable, worked out once: a filter per variable was a scan
         // of every identity for each of them.
         lazy var usersOfVariable: [String: [String]] = {
@@ -109,7 +110,15 @@ extension Brokerctl {
                     }
                     continue
                 }
-                if let problem = reference.check(environment: environment) {
+                // Many identities share one file or program: each is looked at once.
+                let problem: BrokerFailure?
+                if let known = checkedReferences[reference.keyMaterial] {
+                    problem = known
+                } else {
+                    problem = reference.check(environment: environment)
+                    checkedReferences[reference.keyMaterial] = .some(problem)
+                }
+                if let problem {
                     errors.append(ValidationFinding(location: location, message: "identity \"\(name)\": \(problem.message)", hint: problem.hint))
                 }
             }
