@@ -105,6 +105,11 @@ enum AWSNames {
     /// arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, as IAM accepts it.
     static func checkRoleARN(_ arn: String, at location: SourceLocation) throws {
         if isPlainRoleARN(arn) { return }
+        try checkRoleARNInDetail(arn, at: location)
+    }
+
+    /// Any ARN, Character by Character, with the error that says what is wrong with it.
+    static func checkRoleARNInDetail(_ arn: String, at location: SourceLocation) throws {
         let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         func fail(_ why: String) -> ConfigError {
             ConfigError("role-arn \"\(WireCodec.printable(arn))\" \(why)", at: location,

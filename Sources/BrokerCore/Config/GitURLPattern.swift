@@ -15,10 +15,11 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 
     public init(_ text: String, at location: SourceLocation) throws {
-        if let parsed = Self.plain(text) {
-            self = parsed
-            return
-        }
+        self = try Self.plain(text) ?? GitURLPattern(general: text, at: location)
+    }
+
+    /// Any pattern, Character by Character, with the error that says what is wrong with it.
+    init(general text: String, at location: SourceLocation) throws {
         self.text = text
         guard let schemeEnd = Self.schemeSeparator(in: text) else {
             throw ConfigError("git binding \"\(text)\" is not a URL", at: location, hint: "write it as https://host/path")
