@@ -132,8 +132,12 @@ extension Brokerctl {
 
     /// The line that wrote a reference: the setting whose value parses to it, else the section's.
     static func location(of reference: SecretReference, in definition: IdentityDefinition) -> SourceLocation {
+        // As written it is nearly always its own spelling (`file:/abs/path`, `env:NAME`), which
+        // parses to it: no need to parse every candidate again.
+        let spelling = reference.keyMaterial
         for entries in definition.settings.values {
             for entry in entries {
+                if entry.value == spelling, spelling.hasPrefix("env:") || spelling.hasPrefix("file:/") { return entry.location }
                 guard let value = entry.value, value.hasPrefix("env:") || value.hasPrefix("file:") || value.hasPrefix("cmd:"),
                       let parsed = try? SecretReference(value, at: entry.location), parsed == reference else { continue }
                 return entry.location

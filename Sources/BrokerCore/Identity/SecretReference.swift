@@ -69,20 +69,22 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
     /// The absolute directory of a config file; nil when it has none that exists (text parsed
     /// without a file, as in tests).
     static func directory(of file: String) -> String? {
-        // Every reference in a file asks about the same file: one look per absolute path, not
-        // two Foundation `fileExists` per reference (10,000 identities spent 5% of validate here).
-        // Only an answer that found both is kept; nothing can load a file that is gone.
+        // Every reference in a file asks about the same file: one look, not two Foundation
+        // `fileExists` per reference (10,000 identities spent 5% of validate here). Only an
+        // answer that found both is kept; nothing can load a file that is gone.
+        // The last answer is kept: the references of one file come one after another, and their
+        // locations share its name's storage, so the comparison is a pointer's.
         let cacheable = file.hasPrefix("/")
-        if cacheable, let known = knownDirectoriesLock.withLock({ knownDirectories[file] }) { return known }
-        let found = lookUpDirectory(of: file)
-        if cacheable, let found {
-            knownDirectoriesLock.withLock { if knownDirectories.count < 64 { knownDirectories[file] = found } }
+        if cacheable, let known = lastDirectoryLock.withLock({ lastDirectory.flatMap { $0.file == file ? $0.directory : nil } }) {
+            return known
         }
+        let found = lookUpDirectory(of: file)
+        if cacheable, let found { lastDirectoryLock.withLock { lastDirectory = (file, found) } }
         return found
     }
 
-    private static let knownDirectoriesLock = NSLock()
-    nonisolated(unsafe) private static var knownDirectories: [String: String] = [:]
+    private static let lastDirectoryLock = NSLock()
+    nonisolated(unsafe) private static var lastDirectory: (file: String, directory: String)?
 
     private static func lookUpDirectory(of file: String) -> String? {
         // By hand: swift-corelibs' deletingLastPathComponent traps on some one-letter names.
