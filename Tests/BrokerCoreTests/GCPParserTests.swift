@@ -113,4 +113,38 @@ final class GCPParserTests: XCTestCase {
         XCTAssertTrue(decoded.hasPrefix(#"{"headers":[{"key":"Authorization","value":"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature="#), decoded)
         XCTAssertTrue(decoded.hasSuffix(#"{"key":"host","value":"sts.us-east-1.amazonaws.com"},{"key":"x-amz-date","value":"20150830T123600Z"},{"key":"x-amz-security-token","value":"TOKEN"},{"key":"x-goog-cloud-target-resource","value":"//iam.googleapis.com/x"}],"method":"POST","url":"https://sts.us-east-1.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"}"#), decoded)
     }
+
+    /// Which hop makes an identity's ID token: a project passes the question to its via; a key
+    /// or an impersonation answers it with a variant cached apart per audience; a federated token
+    /// without impersonation, or a kind that has no ID tokens, says why not, naming the hop.
+    func testTheIDTokenChainReplacesTheFirstHopThatCanMakeOne() throws {
+        let config = try BrokerConfig.parse(ConfigSyntax.parse(text: """
+            [identity "key"]
+                kind = gcp/service-account-key
+                key = file:/k.json
+            [identity "prod"]
+                kind = gcp/project
+                via = identity:key
+                project = p
+            [identity "wif"]
+                kind = gcp/workload-identity-federation
+                audience = //iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q
+                subject-token = file:/t
+            [identity "on-wif"]
+                kind = gcp/project
+                via = identity:wif
+                project = p
+            """, file: "cfg"))
+        let resolver = ChainResolver(cache: CredentialCache(directory: NSTemporaryDirectory() + "gcp-id-\(UUID().uuidString)", log: { _ in }),
+                                     context: ResolveContext(environment: Environment([:])))
+        let (chain, key) = try resolver.idTokenChain("prod", audience: "https://a.example", in: config)
+        XCTAssertEqual(chain.map(\.name), ["key"])
+        XCTAssertEqual((chain.first?.kind as? GCPServiceAccountKeyIdentity)?.idTokenAudience, "https://a.example")
+        let other = try resolver.idTokenChain("prod", audience: "https://b.example", in: config).1
+        let access = try resolver.chainAndKey("key", in: config).1
+        XCTAssertEqual(Set([key.digest, other.digest, access.digest]).count, 3, "one cache entry per audience, apart from the access token's")
+        XCTAssertThrowsError(try resolver.idTokenChain("on-wif", audience: "https://a.example", in: config)) { error in
+            XCTAssertEqual("\(error)", "its via identity \"wif\": a federated token without service-account impersonation cannot make ID tokens (hint: set service-account = EMAIL on the identity (generateIdToken needs a service account))")
+        }
+    }
 }

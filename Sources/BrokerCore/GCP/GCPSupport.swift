@@ -165,6 +165,19 @@ public struct GCPServiceAccountKey: Sendable {
         let signature = try privateKey.signPKCS1v15SHA256(Array(input.utf8))
         return Secret(input + "." + base64URLEncoded(signature))
     }
+
+    /// The JWT-bearer grant at the key's token_uri: an access token for `scopes`, or with
+    /// `idTokenAudience` the ID token Google answers a `target_audience` assertion with.
+    func obtain(scopes: [String], idTokenAudience: String?, now: Int64) throws -> Credential {
+        let answer = try GCPClient.tokenRequest(tokenURI, form: [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", try assertion(scopes: scopes, targetAudience: idTokenAudience, now: now).reveal()),
+        ], what: "Google's token endpoint", now: now)
+        guard let token = idTokenAudience == nil ? answer.accessToken : answer.idToken else {
+            throw BrokerFailure(.upstream, "Google's token endpoint answered without an \(idTokenAudience == nil ? "access_token" : "id_token")")
+        }
+        return GCPCredential.make(email: clientEmail, token: token, expiresAt: answer.expiresAt)
+    }
 }
 
 /// JSON documents from files and upstreams, with errors that name the document and never quote it.
