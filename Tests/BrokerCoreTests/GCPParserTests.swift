@@ -66,7 +66,10 @@ final class GCPParserTests: XCTestCase {
     }
 
     func parse(_ status: Int, _ body: String) -> Result<GCPTokenAnswer, BrokerFailure> {
-        do { return .success(try GCPClient.parseTokenAnswer(status: status, body: Array(body.utf8), what: "Google's token endpoint", now: 100)) } catch {
+        do {
+            return .success(try GCPClient.parseTokenAnswer(status: status, body: Array(body.utf8), what: "Google's token endpoint", now: 100,
+                                                           secrets: ["1//secret-refresh"]))
+        } catch {
             return .failure(error as! BrokerFailure)
         }
     }
@@ -78,7 +81,10 @@ final class GCPParserTests: XCTestCase {
         let rows: [(Int, String, BrokerFailure.Kind, String)] = [
             (400, #"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#, .denied, "refused: invalid_grant: Invalid JWT Signature."),
             (403, #"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#, .denied, "refused: PERMISSION_DENIED: denied"),
-            (502, "<html>bad gateway</html>", .upstream, "refused: HTTP 502"),
+            (502, "<html>bad gateway</html>", .unavailable, "answered HTTP 502 without an OAuth error"),
+            (404, "<html>not found</html>", .upstream, "answered HTTP 404 without an OAuth error"),
+            (400, #"{"error":"invalid_grant","error_description":"Token revoked: 1//secret-refresh"}"#, .denied, "Token revoked: <redacted>"),
+            (200, "{\"access_token\":\"" + String(repeating: "g", count: 17 * 1024) + "\",\"expires_in\":3600}", .upstream, "longer than 16 KiB"),
             (200, "<html>", .upstream, "not a JSON object"),
             (200, #"{"token_type":"Bearer","expires_in":3600}"#, .upstream, "without an access_token"),
             (200, #"{"access_token":"ya29 a","expires_in":3600}"#, .upstream, "spaces or control characters"),
@@ -90,7 +96,8 @@ final class GCPParserTests: XCTestCase {
             guard case .failure(let error) = parse(status, body) else { XCTFail("accepted \(body)"); continue }
             XCTAssertEqual(error.kind, kind, body)
             XCTAssertTrue(error.message.contains(expected), "\(body): \(error.message)")
-            XCTAssertFalse(error.message.contains("ya29"), "a token is quoted: \(error.message)")
+            XCTAssertFalse(error.message.contains("ya29") || error.message.contains("secret-refresh"), "a token is quoted: \(error.message)")
+            XCTAssertNotNil(error.hint, "\(body): a hint says what to do")
         }
     }
 
