@@ -27,7 +27,8 @@ struct GCPHandler {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
-            let gcp = config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
+            // The token path is what SDKs ask most: it needs no project or location settings.
+            let gcp = path.hasPrefix("instance/service-accounts/") ? GCPDelivery() : config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
             switch path {
             case "project/project-id":
                 return gcp.project.map { LoopbackReply(status: 200, text: $0) } ?? .error(404, "NotFound", "no project is set for this identity")
