@@ -75,15 +75,25 @@ extension Brokerctl {
         let agent = try? client().send(WireMessage(.status), startAgent: false)
         let agentMissing = agent.map { Set($0.records("env_missing", columns: ["name"]).compactMap { $0["name"] }) }
         var reportedVariables = Set<String>()
+        var checkedReferences: [String: BrokerFailure?] = [:]
+        // Which identities read each variable, worked out once: a filter per variable was a scan
+        // of every identity for each of them.
+        lazy var usersOfVariable: [String: [String]] = {
+            var users: [String: [String]] = [:]
+            for other in config.identityOrder {
+                for case .environment(let variable) in config.kinds[other]?.secretReferences ?? [] where users[variable]?.last != other {
+                    users[variable, default: []].append(other)
+                }
+            }
+            return users
+        }()
         for name in config.identityOrder {
             guard let definition = config.identities[name], let kind = config.kinds[name] else { continue }
             for reference in kind.secretReferences {
                 let location = Self.location(of: reference, in: definition)
                 if case .environment(let variable) = reference {
                     guard reportedVariables.insert(variable).inserted else { continue }
-                    let users = config.identityOrder.filter { other in
-                        config.kinds[other]?.secretReferences.contains(reference) ?? false
-                    }
+                    let users = usersOfVariable[variable] ?? []
                     let usedBy = users.count == 1 ? "identity \"\(name)\"" : "\(users.count) identities (\"\(users[0])\", …)"
                     if let agentMissing, let pid = agent?["pid"] {
                         if agentMissing.contains(variable) {
@@ -100,7 +110,15 @@ extension Brokerctl {
                     }
                     continue
                 }
-                if let problem = reference.check(environment: environment) {
+                // Many identities share one file or program: each is looked at once.
+                let problem: BrokerFailure?
+                if let known = checkedReferences[reference.keyMaterial] {
+                    problem = known
+                } else {
+                    problem = reference.check(environment: environment)
+                    checkedReferences[reference.keyMaterial] = .some(problem)
+                }
+                if let problem {
                     errors.append(ValidationFinding(location: location, message: "identity \"\(name)\": \(problem.message)", hint: problem.hint))
                 }
             }

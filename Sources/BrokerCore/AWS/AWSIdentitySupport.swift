@@ -104,6 +104,12 @@ extension Credential {
 enum AWSNames {
     /// arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME, as IAM accepts it.
     static func checkRoleARN(_ arn: String, at location: SourceLocation) throws {
+        if isPlainRoleARN(arn) { return }
+        try checkRoleARNInDetail(arn, at: location)
+    }
+
+    /// Any ARN, Character by Character, with the error that says what is wrong with it.
+    static func checkRoleARNInDetail(_ arn: String, at location: SourceLocation) throws {
         let parts = arn.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         func fail(_ why: String) -> ConfigError {
             ConfigError("role-arn \"\(WireCodec.printable(arn))\" \(why)", at: location,
@@ -121,6 +127,34 @@ enum AWSNames {
               path.dropLast().allSatisfy({ !$0.isEmpty && $0.allSatisfy(isNameCharacter) }) else {
             throw fail("has an invalid role name or path")
         }
+    }
+
+    /// The same rules read byte by byte for an ARN of printable ASCII, as nearly every one is;
+    /// false sends it to `checkRoleARN`'s own reading, which says what is wrong. (Character
+    /// properties cost 45,000 instructions an ARN: a sixth of validating 10,000 identities.)
+    static func isPlainRoleARN(_ arn: String) -> Bool {
+        let bytes = Array(arn.utf8)
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return false }
+        var parts: [ArraySlice<UInt8>] = []
+        var start = 0
+        for i in bytes.indices where bytes[i] == UInt8(ascii: ":") && parts.count < 5 {
+            parts.append(bytes[start..<i])
+            start = i + 1
+        }
+        parts.append(bytes[start...])
+        guard parts.count == 6, parts[0].elementsEqual("arn".utf8), parts[2].elementsEqual("iam".utf8), parts[3].isEmpty,
+              parts[1].elementsEqual("aws".utf8) || parts[1].elementsEqual("aws-cn".utf8) || parts[1].elementsEqual("aws-us-gov".utf8),
+              parts[4].count == 12, parts[4].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              parts[5].starts(with: "role/".utf8) else { return false }
+        let path = parts[5].dropFirst(5).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard let name = path.last, !name.isEmpty, name.count <= 64 else { return false }
+        return path.allSatisfy { !$0.isEmpty && $0.allSatisfy(isNameByte) }
+    }
+
+    /// `isNameCharacter` for one byte of ASCII.
+    static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
+            || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || "+=,.@_-".utf8.contains(b)
     }
 
     static func isNameCharacter(_ c: Character) -> Bool {

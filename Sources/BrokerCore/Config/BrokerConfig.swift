@@ -436,7 +436,7 @@ public struct BrokerConfig: Sendable {
 
         mutating func read(_ entries: [ConfigEntry]) {
             for entry in entries {
-                guard !reportedSections.contains(Self.sectionKey(entry.section, entry.subsection)) else { continue }
+                guard reportedSections.isEmpty || !reportedSections.contains(Self.sectionKey(entry.section, entry.subsection)) else { continue }
                 do { try readEntry(entry) } catch { record(error) }
             }
             for name in config.providerOrder {
@@ -448,12 +448,17 @@ public struct BrokerConfig: Sendable {
                     record(error)
                 }
             }
+            // Collected, then assigned once: each assignment starts the configuration's memo afresh.
+            var identities: [String: IdentityDefinition] = [:]
+            var kinds: [String: any IdentityKind] = [:]
+            identities.reserveCapacity(config.identityOrder.count)
+            kinds.reserveCapacity(config.identityOrder.count)
             for name in config.identityOrder {
                 let entries = identityEntries[name] ?? []
                 do {
                     let built = try identity(name, entries: entries, header: identityHeaders[name]!)
-                    config.identities[name] = built.definition
-                    config.kinds[name] = built.kind
+                    identities[name] = built.definition
+                    kinds[name] = built.kind
                     if let entry = built.definition.entry("default"), try ConfigSyntax.parseBool(entry.value, at: entry.location) {
                         if let earlier = config.defaultIdentity {
                             throw ConfigError("identities \"\(earlier)\" and \"\(name)\" are both marked default = true; at most one identity may be the default",
@@ -466,6 +471,8 @@ public struct BrokerConfig: Sendable {
                     record(error)
                 }
             }
+            config.identities = identities
+            config.kinds = kinds
             // Collected, then assigned once: each assignment re-indexes every binding.
             var bindings: [GitBinding] = []
             bindings.reserveCapacity(bindingEntries.count)
@@ -612,8 +619,9 @@ public struct BrokerConfig: Sendable {
                     registryEntries.append((pattern, [entry]))
                 }
             case ("identity", let name?):
-                try checkName(name, entry)
+                // A name with a header or an earlier line was checked there.
                 if identityHeaders[name] == nil {
+                    try checkName(name, entry)
                     identityHeaders[name] = entry.location
                     config.identityOrder.append(name)
                 }
@@ -667,8 +675,10 @@ public struct BrokerConfig: Sendable {
                                 ?? "known kinds: \(names.joined(separator: ", "))")
         }
         let descriptor = kind.descriptor
-        let allowed = commonIdentityKeys + descriptor.settings.map(\.name)
-        for entry in entries { try checkKey(entry, allowed: allowed, in: "[identity \"\(name)\"] (kind \(kindName))") }
+        // The list of keys is built only for a key that is not in it, which the error spells out.
+        for entry in entries where !commonIdentityKeys.contains(entry.key) && !descriptor.settings.contains(where: { $0.name == entry.key }) {
+            try checkKey(entry, allowed: commonIdentityKeys + descriptor.settings.map(\.name), in: "[identity \"\(name)\"] (kind \(kindName))")
+        }
 
         var via: ViaReference?
         if let viaEntry = settings["via"]?.last {
@@ -794,8 +804,10 @@ public struct BrokerConfig: Sendable {
         }
     }
 
-    static func checkKey(_ entry: ConfigEntry, allowed: [String], in section: String) throws {
+    /// `section` is only spelled out for an error: building it for every line cost more than the check.
+    static func checkKey(_ entry: ConfigEntry, allowed: [String], in section: @autoclosure () -> String) throws {
         guard !allowed.contains(entry.key) else { return }
+        let section = section()
         let guess = closestMatch(to: entry.key, among: allowed)
         throw ConfigError("unknown key \"\(entry.key)\" in \(section)", at: entry.location,
                           hint: guess.map { "did you mean \"\($0)\"?" } ?? "known keys: \(allowed.joined(separator: ", "))")

@@ -341,6 +341,10 @@ private enum ASCII {
     /// Newline is handled separately everywhere, because it ends values and headers.
     static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
     static func isCommentStart(_ b: UInt8) -> Bool { b == UInt8(ascii: "#") || b == UInt8(ascii: ";") }
+    /// What `parseValue` must interpret rather than copy: line ends, blanks, quotes, escapes, comments.
+    static func needsValueParsing(_ b: UInt8) -> Bool {
+        b == newline || isBlank(b) || b == quote || b == backslash || isCommentStart(b)
+    }
     /// ASCII lower-casing, which is all `String.lowercased()` changes in a name made of key characters.
     static func lowered(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
 }
@@ -366,6 +370,10 @@ private struct Parser {
         self.file = file
         var text = text
         let bytes: [UInt8] = text.withUTF8 { source in
+            // Nearly every file has neither a byte-order mark nor a carriage return: one copy.
+            if !source.starts(with: [0xEF, 0xBB, 0xBF]), source.isEmpty || memchr(source.baseAddress!, 0x0D, source.count) == nil {
+                return Array(source)
+            }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(source.count)
             var index = 0
@@ -563,6 +571,16 @@ private struct Parser {
     /// Everything after `=` up to the end of the logical line, following git's `parse_value`
     /// except that whitespace runs outside quotes collapse to one space.
     private mutating func parseValue() throws -> String {
+        // A value of plain characters up to the end of its line (`kind = static`, a path, a URL)
+        // is the bytes as written, taken without a copy into `scratch`.
+        var start = position
+        while start < bytes.count, ASCII.isBlank(bytes[start]) { start += 1 }
+        var end = start
+        while end < bytes.count, !ASCII.needsValueParsing(bytes[end]) { end += 1 }
+        if end == bytes.count || bytes[end] == ASCII.newline {
+            position = end
+            return String(decoding: bytes[start..<end], as: UTF8.self)
+        }
         scratch.removeAll(keepingCapacity: true)
         var inQuotes = false
         var inComment = false

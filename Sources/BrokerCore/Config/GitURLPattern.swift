@@ -15,6 +15,11 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 
     public init(_ text: String, at location: SourceLocation) throws {
+        self = try Self.plain(text) ?? GitURLPattern(general: text, at: location)
+    }
+
+    /// Any pattern, Character by Character, with the error that says what is wrong with it.
+    init(general text: String, at location: SourceLocation) throws {
         self.text = text
         guard let schemeEnd = Self.schemeSeparator(in: text) else {
             throw ConfigError("git binding \"\(text)\" is not a URL", at: location, hint: "write it as https://host/path")
@@ -62,6 +67,77 @@ public struct GitURLPattern: Sendable, Equatable, CustomStringConvertible {
                               hint: "write the path as it appears in the URL, without . or .. segments, quotes or spaces")
         }
         path = segments.joined(separator: "/")
+    }
+
+    /// A pattern of printable ASCII that is valid as written, read byte by byte: what nearly
+    /// every `[git "URL"]` is. nil for anything else (other characters, IPv6, percent escapes, any
+    /// mistake), which the general parser reads and explains. Validating 10,000 bindings spent a
+    /// third of its time in that parser's Character-by-Character work.
+    static func plain(_ text: String) -> GitURLPattern? {
+        var bytes = Array(text.utf8)
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
+        func lower(_ b: UInt8) -> UInt8 { b >= 65 && b <= 90 ? b + 32 : b }
+        func isLowerOrDigit(_ b: UInt8) -> Bool { (b >= 97 && b <= 122) || (b >= 48 && b <= 57) }
+        func string(_ range: Range<Int>) -> String { String(decoding: bytes[range], as: UTF8.self) }
+        var schemeEnd = 0
+        while schemeEnd + 2 < bytes.count, !(bytes[schemeEnd] == 58 && bytes[schemeEnd + 1] == 47 && bytes[schemeEnd + 2] == 47) {
+            schemeEnd += 1
+        }
+        guard schemeEnd > 0, schemeEnd + 2 < bytes.count else { return nil }
+        for i in 0..<schemeEnd { bytes[i] = lower(bytes[i]) }
+        guard bytes[0] >= 97 && bytes[0] <= 122,
+              bytes[0..<schemeEnd].allSatisfy({ isLowerOrDigit($0) || $0 == 43 || $0 == 45 || $0 == 46 }) else { return nil }
+        let hostStart = schemeEnd + 3
+        let slash = bytes[hostStart...].firstIndex(of: 47) ?? bytes.count
+        guard !bytes[hostStart..<slash].contains(64) else { return nil }  // '@': a user part
+        var hostEnd = slash
+        var port: String?
+        if let colon = bytes[hostStart..<slash].lastIndex(of: 58) {
+            let digits = bytes[(colon + 1)..<slash]
+            guard !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                  let number = Int(string((colon + 1)..<slash)), number <= 65535 else { return nil }
+            port = string((colon + 1)..<slash)
+            hostEnd = colon
+        }
+        guard hostEnd > hostStart, hostEnd - hostStart <= 253 else { return nil }
+        for i in hostStart..<hostEnd { bytes[i] = lower(bytes[i]) }
+        // Labels of letters, digits and '-' (neither first nor last), at most 63; a first `*` label.
+        var labels: [String] = []
+        var labelStart = hostStart
+        for i in hostStart...hostEnd where i == hostEnd || bytes[i] == 46 {
+            let label = bytes[labelStart..<i]
+            let wildcard = labels.isEmpty && label.count == 1 && label.first == 42 && i < hostEnd
+            guard wildcard || (!label.isEmpty && label.count <= 63 && label.first != 45 && label.last != 45
+                               && label.allSatisfy({ isLowerOrDigit($0) || $0 == 45 })) else { return nil }
+            labels.append(string(labelStart..<i))
+            labelStart = i + 1
+        }
+        // Path segments as written: no dot segments, escapes or characters a URL would encode.
+        var segments: [String] = []
+        var segmentStart = slash + 1
+        if slash < bytes.count {
+            for i in segmentStart...bytes.count where i == bytes.count || bytes[i] == 47 {
+                let segment = bytes[segmentStart..<i]
+                segmentStart = i + 1
+                if segment.isEmpty { continue }
+                guard !segment.allSatisfy({ $0 == 46 }) || segment.count > 2,
+                      !segment.contains(where: { Self.forbiddenInPathBytes.contains($0) }) else { return nil }
+                segments.append(String(decoding: segment, as: UTF8.self))
+            }
+        }
+        return GitURLPattern(scheme: string(0..<schemeEnd), hostLabels: labels, port: port, path: segments.joined(separator: "/"), text: text)
+    }
+
+    /// Bytes `plain` leaves to the general parser inside a path: '%' (an escape to decode) and
+    /// those `isPathSegment` refuses.
+    private static let forbiddenInPathBytes = Set(Array("%\"'`\\<>^{}|;".utf8))
+
+    private init(scheme: String, hostLabels: [String], port: String?, path: String, text: String) {
+        self.scheme = scheme
+        self.hostLabels = hostLabels
+        self.port = port
+        self.path = path
+        self.text = text
     }
 
     /// Where the first "://" is (without Foundation's `range(of:)`, which costs more than the
