@@ -48,7 +48,10 @@ struct AzureHandler {
 
     /// What the chain says about tenant, client, subscription and resource, the top winning.
     static func delivery(_ name: String, in config: BrokerConfig) throws -> AzureDelivery {
-        try chain(name, in: config).reduce(AzureDelivery()) { merged, hop in merged.over(hop.identity.kind.delivery.azure!) }
+        // Every managed-identity request asks; the chain walk builds each hop's settings anew.
+        try config.memo.derived("azure-delivery\u{0}" + name) {
+            try chain(name, in: config).reduce(AzureDelivery()) { merged, hop in merged.over(hop.identity.kind.delivery.azure!) }
+        }
     }
 
     /// The steps for one Azure identity; returns files the lease must remove.

@@ -317,7 +317,22 @@ public final class ConfigMemo: @unchecked Sendable {
     private let lock = NSLock()
     private var chains: [Key: (ArraySlice<ChainHop>, CacheKey)] = [:]
     private var virtuals: [String: ConfiguredIdentity] = [:]
+    private var derivedValues: [String: any Sendable] = [:]
     static let virtualLimit = 4096
+
+    /// A value worked out from this configuration alone and asked for on every request (an Azure
+    /// identity's delivery settings merged down its chain), made once per `key`. Bounded like
+    /// the virtual identities: past the limit, made per request.
+    public func derived<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
+        lock.lock()
+        if let known = derivedValues[key] as? T { lock.unlock(); return known }
+        lock.unlock()
+        let made = try make()
+        lock.lock()
+        if derivedValues.count < Self.virtualLimit { derivedValues[key] = made }
+        lock.unlock()
+        return made
+    }
 
     public init() {}
 
