@@ -68,8 +68,36 @@ for _ in range({REQUESTS}):
     ra.append(ask(*wrong(aws), b"", status=403))
     rz.append(ask(*wrong(azure), b"", status=403))
 a.sort(); z.sort()
+# The floor: the same client against a canned server that answers each route with the bytes the
+# agent answered (captured once): what the two protocols' request and reply shapes cost the client.
+import socket, threading
+def raw(host, port, path, headers):
+    s = socket.create_connection((host, port))
+    s.sendall(("GET %s HTTP/1.1\\r\\nHost: %s:%d\\r\\n" % (path, host, port) + "".join("%s: %s\\r\\n" % kv for kv in headers.items()) + "\\r\\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+    s.close()
+    return data
+aws_reply, azure_reply = raw(*aws), raw(*azure)
+canned = socket.socket(); canned.bind(("127.0.0.1", 0)); canned.listen(128)
+def serve():
+    while True:
+        c, _ = canned.accept()
+        head = b""
+        while b"\\r\\n\\r\\n" not in head: head += c.recv(4096)
+        c.sendall(azure_reply if b"api-version" in head else aws_reply); c.close()
+threading.Thread(target=serve, daemon=True).start()
+fport = canned.getsockname()[1]
+fa, fz = [], []
+for _ in range({REQUESTS}):
+    fa.append(ask("127.0.0.1", fport, aws[2], aws[3], b"AccessKeyId"))
+    fz.append(ask("127.0.0.1", fport, azure[2], azure[3], b"access_token"))
 print(json.dumps({{"aws": statistics.median(a), "azure": statistics.median(z), "aws90": a[int(len(a) * .9)], "azure90": z[int(len(z) * .9)],
-                  "aws403": statistics.median(ra), "azure403": statistics.median(rz)}}))
+                  "aws403": statistics.median(ra), "azure403": statistics.median(rz),
+                  "floor_aws": statistics.median(fa), "floor_azure": statistics.median(fz)}}))
 """
     done = subprocess.run([f"{BIN}/broker-env-wrap", "--identity", "role", "--identity", "sp", "--", sys.executable, "-c", client],
                           env=env, capture_output=True, text=True)
@@ -81,6 +109,8 @@ print(json.dumps({{"aws": statistics.median(a), "azure": statistics.median(z), "
     print(f"  Azure managed identity, median         {r['azure']:7.3f}   p90 {r['azure90']:7.3f}")
     print(f"  ratio Azure / AWS (median)             {r['azure'] / r['aws']:7.3f}   (target <= 1)")
     print(f"  403 for a wrong secret, AWS / Azure    {r['aws403']:7.3f} / {r['azure403']:7.3f}   (the same round trip without an answer)")
+    print(f"  the same client against a canned server replaying each route's bytes: AWS {r['floor_aws']:.3f}, Azure {r['floor_azure']:.3f},")
+    print(f"  ratio {r['floor_azure'] / r['floor_aws']:7.3f}   (what the protocols' request and reply shapes alone cost the client)")
 finally:
     subprocess.run([f"{BIN}/brokerctl", "stop"], env=env, capture_output=True)
     for fixture in (moto, entra):

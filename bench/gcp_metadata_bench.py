@@ -43,7 +43,36 @@ aws, gcp = [], []
 for _ in range({REQUESTS}):
     aws.append(ask(aws_url.split("/")[2], "/credentials", {{"Authorization": token}}))
     gcp.append(ask(host, "/" + rest + "/computeMetadata/v1/instance/service-accounts/default/token", {{"Metadata-Flavor": "Google"}}))
-print(json.dumps({{"aws": statistics.median(aws), "gcp": statistics.median(gcp)}}))
+# The floor: the same client against a canned server that answers each route with the bytes the
+# agent answered (captured once): what the two protocols' request and reply shapes cost the client.
+import socket, threading
+def raw(h, path, headers):
+    address, port = h.split(":")
+    s = socket.create_connection((address, int(port)))
+    s.sendall(("GET %s HTTP/1.1\\r\\nHost: %s\\r\\n" % (path, h) + "".join("%s: %s\\r\\n" % kv for kv in headers.items()) + "\\r\\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk: break
+        data += chunk
+    s.close()
+    return data
+aws_reply = raw(aws_url.split("/")[2], "/credentials", {{"Authorization": token}})
+gcp_reply = raw(host, "/" + rest + "/computeMetadata/v1/instance/service-accounts/default/token", {{"Metadata-Flavor": "Google"}})
+canned = socket.socket(); canned.bind(("127.0.0.1", 0)); canned.listen(128)
+def serve():
+    while True:
+        c, _ = canned.accept()
+        head = b""
+        while b"\\r\\n\\r\\n" not in head: head += c.recv(4096)
+        c.sendall(gcp_reply if b"computeMetadata" in head else aws_reply); c.close()
+threading.Thread(target=serve, daemon=True).start()
+floor = "127.0.0.1:%d" % canned.getsockname()[1]
+faws, fgcp = [], []
+for _ in range({REQUESTS}):
+    faws.append(ask(floor, "/credentials", {{"Authorization": token}}))
+    fgcp.append(ask(floor, "/" + rest + "/computeMetadata/v1/instance/service-accounts/default/token", {{"Metadata-Flavor": "Google"}}))
+print(json.dumps({{"aws": statistics.median(aws), "gcp": statistics.median(gcp), "floor_aws": statistics.median(faws), "floor_gcp": statistics.median(fgcp)}}))
 """
     done = subprocess.run([BIN + "/broker-env-wrap", "--identity", "keys", "--identity", "gcp", "--", sys.executable, "-c", client],
                           env=env, capture_output=True, text=True, timeout=600)
@@ -54,6 +83,8 @@ print(json.dumps({{"aws": statistics.median(aws), "gcp": statistics.median(gcp)}
     print(f"  AWS  GET /credentials                                   {result['aws']:7.3f}")
     print(f"  GCP  GET .../service-accounts/default/token (metadata)  {result['gcp']:7.3f}")
     print(f"  ratio GCP / AWS  {result['gcp'] / result['aws']:5.2f}   (target <= 1)")
+    print(f"  the same client against a canned server replaying each route's bytes: AWS {result['floor_aws']:.3f}, GCP {result['floor_gcp']:.3f},")
+    print(f"  ratio {result['floor_gcp'] / result['floor_aws']:5.2f}   (what the protocols' request and reply shapes alone cost the client)")
 finally:
     subprocess.run([BIN + "/brokerctl", "stop"], env=env, capture_output=True)
     fake.stdin.close()

@@ -162,6 +162,14 @@ public final class AgentService: @unchecked Sendable {
     }
 
     func loadConfig() throws -> BrokerConfig { try configStore.config().get() }
+
+    /// `body` with the configuration `loadConfig` would give, read in the store's box rather than
+    /// copied out of it (for the warm paths: the copy was a tenth of a cache hit's instructions).
+    func withConfig<R>(_ body: (BrokerConfig) throws -> R) throws -> R {
+        let snapshot = configStore.snapshot()
+        if let error = snapshot.error { throw error }
+        return try body(snapshot.config)
+    }
 }
 
 /// Lets the remote-secrets reader resolve the AWS identity it reads with through the resolver

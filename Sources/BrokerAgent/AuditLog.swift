@@ -56,6 +56,8 @@ public final class AuditLog: @unchecked Sendable {
     static let recordsPerStat = 32
     /// Where each line is built, under the lock.
     private let scratch = ByteScratch(capacity: 1024)
+    /// The last record's time as text, under the lock: a busy agent writes many lines a second.
+    private var timeText = AuditLine.TimeText()
 
     private let syslog: SyslogSink
 
@@ -71,7 +73,7 @@ public final class AuditLog: @unchecked Sendable {
         let limits = settings()
         let names = record.caller?.description  // looked up in /proc, if at all, outside the lock
         lock.lock(); defer { lock.unlock() }
-        scratch.write(capacity: AuditLine.capacity(record, names), { AuditLine.write(record, time: time, names: names, into: &$0) }) { line in
+        scratch.write(capacity: AuditLine.capacity(record, names), { AuditLine.write(record, time: time, names: names, into: &$0, timeText: &timeText) }) { line in
             append(line, limits: limits)
             // The file first (audit before answer); syslog is a copy and may fail on its own.
             if limits.syslog {
@@ -159,10 +161,27 @@ enum AuditLine {
         return capacity
     }
 
+    /// A second and its text, kept from one line to the next.
+    struct TimeText {
+        var seconds = Int64.min
+        var text: [UInt8] = []
+    }
+
     /// `names`: the caller's, looked up once by the writer.
     static func write(_ record: AuditRecord, time: Int64, names: ProcessNames.Description?, into out: inout ByteWriter) {
+        var timeText = TimeText()
+        write(record, time: time, names: names, into: &out, timeText: &timeText)
+    }
+
+    /// `timeText`: the text of the last time written, reused when `time` is the same second.
+    static func write(_ record: AuditRecord, time: Int64, names: ProcessNames.Description?, into out: inout ByteWriter,
+                      timeText: inout TimeText) {
         out.literal(#"{"time":""#)
-        appendTime(time, &out)
+        if timeText.seconds != time {
+            timeText.text = [UInt8](capacity: 48) { appendTime(time, &$0) }
+            timeText.seconds = time
+        }
+        timeText.text.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
         out.byte(UInt8(ascii: "\""))
         member("event", record.event.rawValue, &out)
         member("outcome", record.outcome, &out)

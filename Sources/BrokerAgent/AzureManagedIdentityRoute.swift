@@ -26,16 +26,21 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
 
     static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + path }
 
+    /// `/msi/token` or `/msi/token/`, with or without a query; read as bytes, since every
+    /// request to the endpoint that no earlier route took asks this.
     func matches(_ head: HTTPRequestHead) -> Bool {
-        let path = head.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return path == Self.path || path == Self.path + "/"
+        let utf8 = head.target.utf8
+        guard utf8.starts(with: Self.path.utf8) else { return false }
+        var rest = utf8.dropFirst(Self.path.utf8.count)
+        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+        return rest.isEmpty || rest.first == UInt8(ascii: "?")
     }
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard let presented = head.value(of: "x-identity-header"), !presented.isEmpty else {
             return .failure(Self.error(401, "the X-IDENTITY-HEADER header is missing (set IDENTITY_HEADER)"))
         }
-        if head.headers.filter({ $0.0.lowercased() == "x-identity-header" }).count > 1 {
+        if head.count(of: "x-identity-header") > 1 {
             return .failure(Self.error(400, "more than one X-IDENTITY-HEADER header"))
         }
         return .success(Secret(presented))
@@ -57,16 +62,20 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     /// api-version MSAL sends, a resource; `object_id` and `mi_res_id` name identities a wrap
     /// does not have.
     static func query(of target: String) -> Result<Query, LoopbackReply> {
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[1].isEmpty else { return .failure(error(400, "the query must name api-version and resource")) }
+        // Bytes and slices, not Character-wise splits: this runs on every request.
+        let utf8 = target.utf8
+        guard let mark = utf8.firstIndex(of: UInt8(ascii: "?")), utf8.index(after: mark) != utf8.endIndex else {
+            return .failure(error(400, "the query must name api-version and resource"))
+        }
         var values: [String: String] = [:]
-        for pair in parts[1].split(separator: "&", omittingEmptySubsequences: false) {
-            let item = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard item.count == 2, let name = percentDecoded(item[0]), let value = percentDecoded(item[1]) else {
+        for pair in utf8[utf8.index(after: mark)...].split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")), let name = percentDecoded(pair[..<equals]),
+                  let value = percentDecoded(pair[pair.index(after: equals)...]) else {
                 return .failure(error(400, "the query is not name=value pairs with valid %-escapes"))
             }
-            guard ["api-version", "resource", "client_id", "object_id", "mi_res_id", "principal_id"].contains(name) else {
-                return .failure(error(400, "unknown query parameter \(WireCodec.printable(name, limit: 40))"))
+            switch name {
+            case "api-version", "resource", "client_id", "object_id", "mi_res_id", "principal_id": break
+            default: return .failure(error(400, "unknown query parameter \(WireCodec.printable(name, limit: 40))"))
             }
             guard values[name] == nil else { return .failure(error(400, "\(name) is given twice")) }
             values[name] = value
@@ -83,9 +92,12 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
         return .success(Query(resource: resource, clientID: values["client_id"]))
     }
 
-    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? {
+    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? { percentDecoded(text.utf8) }
+
+    static func percentDecoded<C: Collection<UInt8>>(_ text: C) -> String? {
         var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
+        bytes.reserveCapacity(text.count)
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "%"):

@@ -12,9 +12,11 @@ import Foundation
 public final class ConfigStore: @unchecked Sendable {
     private let paths: BrokerPaths
     private let lock = NSLock()
-    private var stamp: [Int64] = []
+    /// What the last stat saw of the file and the profile's overlay; nil before the first.
+    private var stamp: Stamp?
     private var checkedAt = -Double.infinity
-    private var loaded: Result<BrokerConfig, Error> = .success(BrokerConfig())
+    private var loaded: Result<BrokerConfig, Error> { loadedSnapshot.result }
+    private var loadedSnapshot = Snapshot(.success(BrokerConfig()))
     private var agent = AgentSettings()
     private var audit = AuditSettings()
     /// How many times the file was parsed (tests: an unchanged file is parsed once).
@@ -46,6 +48,35 @@ public final class ConfigStore: @unchecked Sendable {
         return refresh()
     }
 
+    /// What `config()` gives, in the store's own box: a request reads the configuration there
+    /// rather than copying every field of it (that copy was a tenth of a warm git get's instructions).
+    public func snapshot() -> Snapshot {
+        lock.lock()
+        if monotonicSeconds() - checkedAt < recheckInterval {
+            defer { lock.unlock() }
+            return loadedSnapshot
+        }
+        lock.unlock()
+        refresh()
+        lock.lock(); defer { lock.unlock() }
+        return loadedSnapshot
+    }
+
+    /// One load: the configuration, or why it could not be read (then `config` is empty).
+    /// Passed straight from its `let` as an argument, `config` is borrowed, not copied.
+    public final class Snapshot: @unchecked Sendable {
+        public let result: Result<BrokerConfig, Error>
+        public let config: BrokerConfig
+        public let error: Error?
+        init(_ result: Result<BrokerConfig, Error>) {
+            self.result = result
+            switch result {
+            case .success(let config): (self.config, error) = (config, nil)
+            case .failure(let failure): (config, error) = (BrokerConfig(), failure)
+            }
+        }
+    }
+
     /// The config as of the last check, without checking.
     public var current: Result<BrokerConfig, Error> {
         lock.lock(); defer { lock.unlock() }
@@ -66,20 +97,33 @@ public final class ConfigStore: @unchecked Sendable {
         return audit
     }
 
+    /// Inode, size and mtime of the file and of the profile's overlay (a missing one: all -1).
+    /// Plain numbers: the poll loop takes one per tick, and building arrays of them for a compare
+    /// cost more than the `stat` itself.
+    struct Stamp: Equatable {
+        var config: FileStamp
+        var profile: FileStamp?
+    }
+
+    struct FileStamp: Equatable {
+        var inode: UInt64 = .max, size: Int64 = -1, seconds: Int64 = -1, nanoseconds: Int64 = -1
+
+        init(_ path: String) {
+            guard let st = try? FileStatus(path: path) else { return }
+            (inode, size, seconds, nanoseconds) = (st.inode, st.size, st.modified.seconds, st.modified.nanoseconds)
+        }
+    }
+
     /// Stats the file (and the profile's overlay) now and re-reads them when an inode, size or mtime changed.
     @discardableResult
     public func refresh() -> Result<BrokerConfig, Error> {
         // A profile's overlay is part of the configuration: an edit to either reloads both.
-        let newStamp: [Int64] = ([paths.configFile] + (paths.profileFile.map { [$0] } ?? [])).flatMap { file in
-            (try? FileStatus(path: file)).map {
-                [Int64(bitPattern: $0.inode), $0.size, $0.modified.seconds, $0.modified.nanoseconds]
-            } ?? [-1]
-        }
+        let newStamp = Stamp(config: FileStamp(paths.configFile), profile: paths.profileFile.map(FileStamp.init))
         lock.lock(); defer { lock.unlock() }
         checkedAt = monotonicSeconds()
         if newStamp != stamp {
             stamp = newStamp
-            loaded = Result { try BrokerConfig.load(paths, ambient: environment) }
+            loadedSnapshot = Snapshot(Result { try BrokerConfig.load(paths, ambient: environment) })
             let config = try? loaded.get()
             agent = config?.agent ?? AgentSettings()
             audit = config?.audit ?? AuditSettings()

@@ -35,9 +35,9 @@ final class Issuer: @unchecked Sendable {
     /// Resolves `name` for `caller`, audits what was issued (or refused), and names the identity
     /// in any error. `reason` goes into the audit record of a successful issue.
     func issue(_ name: String, in config: BrokerConfig, validity: Validity, caller: Caller, adapter: String,
-               target: String? = nil, reason: String? = nil) throws -> Resolution {
+               target: String? = nil, reason: String? = nil, idTokenAudience: String? = nil) throws -> Resolution {
         do {
-            let resolution = try resolve(name, in: config, validity: validity, caller: caller)
+            let resolution = try resolve(name, in: config, validity: validity, caller: caller, idTokenAudience: idTokenAudience)
             // Audit before answer: the record is on disk before the handler returns the credential.
             audit.record(AuditRecord(event: .issued, identity: name, adapter: adapter, caller: caller, target: target,
                                      tier: resolution.tier.rawValue, reason: reason))
@@ -54,15 +54,18 @@ final class Issuer: @unchecked Sendable {
     ///
     /// On a serving loop only a cache hit is answered; anything else throws `MustWait`, and the
     /// request is answered again from the start on a thread that may wait.
-    func resolve(_ name: String, in config: BrokerConfig, validity: Validity, caller: Caller) throws -> Resolution {
+    /// With `idTokenAudience`, an OIDC ID token for that audience instead (ChainResolver.idTokenChain).
+    func resolve(_ name: String, in config: BrokerConfig, validity: Validity, caller: Caller,
+                 idTokenAudience: String? = nil) throws -> Resolution {
         if !ServingThread.mayWait {
             guard let hit = try resolver.cachedResolution(name, in: config, minimumValidity: validity.minimum,
-                                                          refreshAhead: config.agent.refreshAhead) else { throw MustWait() }
+                                                          refreshAhead: config.agent.refreshAhead,
+                                                          idTokenAudience: idTokenAudience) else { throw MustWait() }
             return hit
         }
         let settings = RateSettings(config.agent)
         let resolution = try resolver.resolve(name, in: config, minimumValidity: validity.minimum, fallbackValidity: validity.fallback,
-                                              refreshAhead: config.agent.refreshAhead) {
+                                              refreshAhead: config.agent.refreshAhead, idTokenAudience: idTokenAudience) {
             try self.waitForUpstream(name, caller: caller, settings: settings, bound: Double(config.agent.upstreamWait))
         }
         if let reason = resolution.fallbackReason {

@@ -303,9 +303,21 @@ struct HTTPRequestHead: Equatable {
         a.method == b.method && a.target == b.target && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
     }
 
-    /// The value of a header (name compared case-insensitively); nil when absent.
+    /// The value of a header (name compared case-insensitively); nil when absent. `name` is
+    /// lower case. Compared byte by byte: each request looks up several headers, and lowercasing
+    /// every name for each lookup was a string built per header per lookup.
     func value(of name: String) -> String? {
-        headers.first { $0.0.lowercased() == name }?.1
+        headers.first { Self.isNamed($0.0, name) }?.1
+    }
+
+    /// Every header of that name (lower case), for routes that refuse repeats.
+    func count(of name: String) -> Int {
+        headers.reduce(0) { $0 + (Self.isNamed($1.0, name) ? 1 : 0) }
+    }
+
+    /// Header names are ASCII tokens (checked when parsed): folding A-Z is all there is to case.
+    static func isNamed(_ header: String, _ lowercased: String) -> Bool {
+        header.utf8.elementsEqual(lowercased.utf8) { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
     }
 
     static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, LoopbackReply> {

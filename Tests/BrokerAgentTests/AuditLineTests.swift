@@ -63,4 +63,22 @@ final class AuditLineTests: XCTestCase {
             XCTAssertEqual(line(record, time: time), reference(record, time: time), "time \(time)")
         }
     }
+
+    func testTimeTextKeptFromOneLineToTheNextChangesWithTheSecond() {
+        let record = AuditRecord(event: .issued, identity: nil, adapter: "git", caller: nil, target: "https://example.com")
+        var kept = AuditLine.TimeText()
+        for time: Int64 in [1_735_689_599, 1_735_689_599, 1_735_689_600, 59, 59, 1_735_689_599] {
+            let written = [UInt8](capacity: AuditLine.capacity(record, nil)) {
+                AuditLine.write(record, time: time, names: nil, into: &$0, timeText: &kept)
+            }
+            XCTAssertEqual(String(decoding: written, as: UTF8.self), reference(record, time: time), "time \(time)")
+        }
+    }
+
+    func testGitTargetIsSchemeHostAndPath() {
+        XCTAssertEqual(GitHandler.target(scheme: "https", host: "example.com", path: nil), "https://example.com")
+        XCTAssertEqual(GitHandler.target(scheme: "https", host: "example.com:8443", path: "org/repo.git"), "https://example.com:8443/org/repo.git")
+        XCTAssertEqual(GitHandler.target(scheme: "https", host: "bücher.example", path: ""), "https://bücher.example/")
+        XCTAssertEqual(GitHandler.target(scheme: "http", host: "日本.example", path: "a/b c"), "http://日本.example/a/b c")
+    }
 }

@@ -66,7 +66,10 @@ final class GCPParserTests: XCTestCase {
     }
 
     func parse(_ status: Int, _ body: String) -> Result<GCPTokenAnswer, BrokerFailure> {
-        do { return .success(try GCPClient.parseTokenAnswer(status: status, body: Array(body.utf8), what: "Google's token endpoint", now: 100)) } catch {
+        do {
+            return .success(try GCPClient.parseTokenAnswer(status: status, body: Array(body.utf8), what: "Google's token endpoint", now: 100,
+                                                           secrets: ["1//secret-refresh"]))
+        } catch {
             return .failure(error as! BrokerFailure)
         }
     }
@@ -78,7 +81,10 @@ final class GCPParserTests: XCTestCase {
         let rows: [(Int, String, BrokerFailure.Kind, String)] = [
             (400, #"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#, .denied, "refused: invalid_grant: Invalid JWT Signature."),
             (403, #"{"error":{"code":403,"message":"denied","status":"PERMISSION_DENIED"}}"#, .denied, "refused: PERMISSION_DENIED: denied"),
-            (502, "<html>bad gateway</html>", .upstream, "refused: HTTP 502"),
+            (502, "<html>bad gateway</html>", .unavailable, "answered HTTP 502 without an OAuth error"),
+            (404, "<html>not found</html>", .upstream, "answered HTTP 404 without an OAuth error"),
+            (400, #"{"error":"invalid_grant","error_description":"Token revoked: 1//secret-refresh"}"#, .denied, "Token revoked: <redacted>"),
+            (200, "{\"access_token\":\"" + String(repeating: "g", count: 17 * 1024) + "\",\"expires_in\":3600}", .upstream, "longer than 16 KiB"),
             (200, "<html>", .upstream, "not a JSON object"),
             (200, #"{"token_type":"Bearer","expires_in":3600}"#, .upstream, "without an access_token"),
             (200, #"{"access_token":"ya29 a","expires_in":3600}"#, .upstream, "spaces or control characters"),
@@ -90,7 +96,8 @@ final class GCPParserTests: XCTestCase {
             guard case .failure(let error) = parse(status, body) else { XCTFail("accepted \(body)"); continue }
             XCTAssertEqual(error.kind, kind, body)
             XCTAssertTrue(error.message.contains(expected), "\(body): \(error.message)")
-            XCTAssertFalse(error.message.contains("ya29"), "a token is quoted: \(error.message)")
+            XCTAssertFalse(error.message.contains("ya29") || error.message.contains("secret-refresh"), "a token is quoted: \(error.message)")
+            XCTAssertNotNil(error.hint, "\(body): a hint says what to do")
         }
     }
 
@@ -112,5 +119,39 @@ final class GCPParserTests: XCTestCase {
         XCTAssertFalse(token.reveal().contains("{") || token.reveal().contains(":"), "percent-encoded")
         XCTAssertTrue(decoded.hasPrefix(#"{"headers":[{"key":"Authorization","value":"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/sts/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature="#), decoded)
         XCTAssertTrue(decoded.hasSuffix(#"{"key":"host","value":"sts.us-east-1.amazonaws.com"},{"key":"x-amz-date","value":"20150830T123600Z"},{"key":"x-amz-security-token","value":"TOKEN"},{"key":"x-goog-cloud-target-resource","value":"//iam.googleapis.com/x"}],"method":"POST","url":"https://sts.us-east-1.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15"}"#), decoded)
+    }
+
+    /// Which hop makes an identity's ID token: a project passes the question to its via; a key
+    /// or an impersonation answers it with a variant cached apart per audience; a federated token
+    /// without impersonation, or a kind that has no ID tokens, says why not, naming the hop.
+    func testTheIDTokenChainReplacesTheFirstHopThatCanMakeOne() throws {
+        let config = try BrokerConfig.parse(ConfigSyntax.parse(text: """
+            [identity "key"]
+                kind = gcp/service-account-key
+                key = file:/k.json
+            [identity "prod"]
+                kind = gcp/project
+                via = identity:key
+                project = p
+            [identity "wif"]
+                kind = gcp/workload-identity-federation
+                audience = //iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q
+                subject-token = file:/t
+            [identity "on-wif"]
+                kind = gcp/project
+                via = identity:wif
+                project = p
+            """, file: "cfg"))
+        let resolver = ChainResolver(cache: CredentialCache(directory: NSTemporaryDirectory() + "gcp-id-\(UUID().uuidString)", log: { _ in }),
+                                     context: ResolveContext(environment: Environment([:])))
+        let (chain, key) = try resolver.idTokenChain("prod", audience: "https://a.example", in: config)
+        XCTAssertEqual(chain.map(\.name), ["key"])
+        XCTAssertEqual((chain.first?.kind as? GCPServiceAccountKeyIdentity)?.idTokenAudience, "https://a.example")
+        let other = try resolver.idTokenChain("prod", audience: "https://b.example", in: config).1
+        let access = try resolver.chainAndKey("key", in: config).1
+        XCTAssertEqual(Set([key.digest, other.digest, access.digest]).count, 3, "one cache entry per audience, apart from the access token's")
+        XCTAssertThrowsError(try resolver.idTokenChain("on-wif", audience: "https://a.example", in: config)) { error in
+            XCTAssertEqual("\(error)", "its via identity \"wif\": a federated token without service-account impersonation cannot make ID tokens (hint: set service-account = EMAIL on the identity (generateIdToken needs a service account))")
+        }
     }
 }

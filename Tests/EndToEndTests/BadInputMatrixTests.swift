@@ -254,6 +254,22 @@ final class BadInputMatrixTests: XCTestCase {
 
                     """, agentStaysUp: true)
         }
+        // The ADC file's refresh token and client secret contain "hunter2"; the hostile endpoint quotes them back.
+        func google(_ mode: String) -> Row {
+            Row(name: "google token endpoint: \(mode)", run: upstream("git-credential-broker", ["get"], stdin: "protocol=https\nhost=source.example\n\n"),
+                setup: { sandbox in
+                    sandbox.write("secret", #"{"type":"authorized_user","client_id":"c.apps.googleusercontent.com","client_secret":"hunter2-client","refresh_token":"1//hunter2-refresh"}"#,
+                                  mode: 0o600)
+                }, mayChange: spawned, isolated: true, config: """
+                    [identity "gcp"]
+                        kind = gcp/adc
+                        file = SECRET
+                        token-uri = HOSTILE/google/\(mode)/token
+                    [git "https://source.example"]
+                        identity = gcp
+
+                    """, agentStaysUp: true)
+        }
         func ambient(_ name: String, _ identity: String, _ environment: [String: String]) -> Row {
             let job = ["CI": "true", "GITHUB_ACTIONS": "true"].merging(environment) { $1 }
             return Row(name: "ambient: \(name)", run: upstream("aws-credential-process", ["--identity", identity], job),
@@ -264,6 +280,7 @@ final class BadInputMatrixTests: XCTestCase {
             + ["aws-secretsmanager:malformed", "aws-secretsmanager:denied", "aws-secretsmanager:binary",
                "aws-ssm:/malformed", "aws-ssm:/denied", "aws-ssm:/missing"].map(remote)
             + ["badjson", "missing", "nan", "huge", "echo"].map(azure)
+            + ["badjson", "missing", "nan", "huge", "invalid_grant", "html502"].map(google)
             + [
                 ambient("request URL over plain http to another host", "gha-aws",
                         ["ACTIONS_ID_TOKEN_REQUEST_URL": "http://actions.example/token", "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/ci"]),
@@ -622,6 +639,18 @@ extension BadInputMatrixTests {
               "kube-credential-broker: identity \"arm\": the Microsoft identity platform's answer could not be used: its access_token is not printable ASCII of at most 16 KiB\n"),
         "azure token endpoint: echo": (1, "",
               "kube-credential-broker: identity \"arm\": the Microsoft identity platform answered HTTP 400: invalid_client: AADSTS7000215: Invalid client secret provided: <redacted> (hint: check client-id and the secret or certificate: is it current, and registered on that app?)\n"),
+        "google token endpoint: badjson": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint answered HTTP 200 with something that is not a JSON object (hint: this is not what Google's token endpoints answer; check the identity's endpoint setting (token-uri, sts-endpoint, the key's token_uri))\n"),
+        "google token endpoint: missing": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint answered without an access_token (hint: this is not what Google's token endpoints answer; check the identity's endpoint setting (token-uri, sts-endpoint, the key's token_uri))\n"),
+        "google token endpoint: nan": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint answered with an expires_in that is not a positive number of seconds (hint: this is not what Google's token endpoints answer; check the identity's endpoint setting (token-uri, sts-endpoint, the key's token_uri))\n"),
+        "google token endpoint: huge": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint answered with a token longer than 16 KiB (hint: this is not what Google's token endpoints answer; check the identity's endpoint setting (token-uri, sts-endpoint, the key's token_uri))\n"),
+        "google token endpoint: invalid_grant": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint refused: invalid_grant: Token has been expired or revoked: <redacted> (hint: the key or refresh token is revoked, expired or for another token endpoint; make a new one)\n"),
+        "google token endpoint: html502": (1, "",
+              "git-credential-broker: identity \"gcp\": Google's token endpoint answered HTTP 502 without an OAuth error (the body is not JSON) (hint: the service, or a proxy on the way to it, is failing; retry later)\n"),
         "oidc: status500": (1, "",
               "kube-credential-broker: identity \"job\": GitHub's OIDC endpoint answered HTTP 500 without a token (hint: GitHub's service may be failing; retry the job)\n"),
         "oidc: badjson": (1, "",

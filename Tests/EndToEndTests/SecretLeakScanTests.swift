@@ -300,6 +300,15 @@ final class SecretLeakScanTests: MotoTestCase {
         let request = canary.make("ACTIONSREQ"), job = canary.make("JOBTOKEN"), awsKey = canary.make("RUNNERKEY")
         let awsSession = canary.make("RUNNERSESSION"), exchanged = "ghs_" + canary.make("STS").replacingOccurrences(of: "-", with: "")
         let remote = canary.make("REMOTE")
+        // A person's ADC file, kept outside the sandbox (the scan walks it): the hostile Google
+        // token endpoint quotes the refresh token and the client secret back in its errors.
+        let refresh = "1//" + canary.make("GREFRESH"), clientSecret = canary.make("GCLIENTSECRET")
+        let adcDirectory = NSTemporaryDirectory() + "leak-adc-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: adcDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: adcDirectory) }
+        let adc = adcDirectory + "/adc.json"
+        FileManager.default.createFile(atPath: adc, contents: Data(#"{"type":"authorized_user","client_id":"c.apps.googleusercontent.com","client_secret":"\#(clientSecret)","refresh_token":"\#(refresh)"}"#.utf8),
+                                       attributes: [.posixPermissions: 0o600])
         // Every ID token the fixture signs ends in this signature: a JWT anywhere shows it.
         let jwtSignature = "bm90LWEtc2lnbmF0dXJl"
         let hostile = try PythonFixture("hostile_upstream.py", ["--request-token", request, "--sts-token", exchanged, "--secret-value", remote])
@@ -329,6 +338,10 @@ final class SecretLeakScanTests: MotoTestCase {
                                   ("ssm-denied", "aws-ssm:/denied")] {
             sections += "[identity \"\(name)\"]\n    kind = static\n    username = u\n    secret = \(reference)\n[git \"https://\(name).example\"]\n    identity = \(name)\n"
         }
+        for mode in ["invalid_grant", "html502", "badjson"] {
+            sections += "[identity \"gcp-\(mode)\"]\n    kind = gcp/adc\n    file = \(adc)\n    token-uri = \(base)/google/\(mode)/token\n"
+                + "[git \"https://gcp-\(mode.replacingOccurrences(of: "_", with: "-")).example\"]\n    identity = gcp-\(mode)\n"
+        }
         sandbox.writeConfig(sections)
         let out = Outputs()
 
@@ -343,6 +356,12 @@ final class SecretLeakScanTests: MotoTestCase {
             let refused = out.record("git-credential-broker get \(host)", Kit.helperGet(sandbox, host: host))
             XCTAssertEqual(refused.status, 1, host)
             XCTAssertTrue(refused.stderr.contains("<redacted>"), "the echoed secret is cut out: \(refused.stderr)")
+        }
+        for mode in ["invalid_grant", "html502", "badjson"] {
+            let refused = out.record("git-credential-broker get gcp-\(mode)", Kit.helperGet(sandbox, host: "gcp-\(mode.replacingOccurrences(of: "_", with: "-")).example"))
+            XCTAssertEqual(refused.status, 1, refused.stderr)
+            XCTAssertTrue(refused.stderr.contains("identity \"gcp-\(mode)\": Google's token endpoint"), refused.stderr)
+            if mode == "invalid_grant" { XCTAssertTrue(refused.stderr.contains("revoked: <redacted>"), refused.stderr) }
         }
         out.record("git credential fill repo-echo", sandbox.git(["credential", "fill"], stdin: "protocol=https\nhost=repo-echo.example\n"))
         let execInfo = #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#
@@ -363,7 +382,7 @@ final class SecretLeakScanTests: MotoTestCase {
         // What the agent inherited from the job is in its environment by design; nothing it
         // obtained may be there or anywhere else.
         let inherited: Set<String> = [request, job, awsKey, awsSession]
-        let obtained = [exchanged, remote, jwtSignature]
+        let obtained = [exchanged, remote, jwtSignature, refresh, clientSecret]
         var hits: [String] = []
         func scan(_ label: String, _ bytes: [UInt8], allowing allowed: Set<String> = []) {
             let text = String(decoding: bytes.map { $0 == 0 ? 10 : $0 }, as: UTF8.self)

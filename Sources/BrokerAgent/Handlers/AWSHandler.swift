@@ -10,7 +10,10 @@ struct AWSHandler {
     /// `op=aws.credentials`: the identity's keys, as aws-credential-process prints them.
     func credentials(_ request: AgentRequest) throws -> WireMessage {
         let name = try request.identity()
-        let config = try service.loadConfig()
+        return try service.withConfig { try credentials(request, identity: name, config: $0) }
+    }
+
+    private func credentials(_ request: AgentRequest, identity name: String, config: BrokerConfig) throws -> WireMessage {
         let resolution = try service.issuer.issue(name, in: config, validity: .aws(config), caller: request.caller,
                                                   adapter: request[WireKey.adapter] ?? "aws")
         let keys = try Self.keys(of: resolution, identity: name, config: config)

@@ -27,7 +27,8 @@ struct GCPHandler {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
-            let gcp = config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
+            // The token path is what SDKs ask most: it needs no project or location settings.
+            let gcp = path.hasPrefix("instance/service-accounts/") ? GCPDelivery() : config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
             switch path {
             case "project/project-id":
                 return gcp.project.map { LoopbackReply(status: 200, text: $0) } ?? .error(404, "NotFound", "no project is set for this identity")
@@ -71,10 +72,30 @@ struct GCPHandler {
                 return LoopbackReply(status: 200, body: .object([("access_token", .string(token.reveal())), ("expires_in", .int(left)),
                                                                  ("token_type", .string("Bearer"))]))
             case "identity":
-                return .error(404, "NotFound", "ID tokens are not served by the metadata emulation; use a gcp/service-account identity with audience")
+                return idTokenReply(query: query, grant: grant, config: config, caller: caller)
             default:
                 return .error(404, "NotFound", "not served here")
             }
+        } catch {
+            return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
+        }
+    }
+
+    /// `identity?audience=AUD[&format=full][&licenses=TRUE]`: the raw JWT, as text. `format` and
+    /// `licenses` ask the real server for claims about the VM, which a wrapped command has none
+    /// of; they are accepted and give the standard claims. An identity that cannot make ID
+    /// tokens (a person's login, a federated token without impersonation) is answered 404 with
+    /// the reason, as the real server answers 404 where no service account is attached.
+    func idTokenReply(query: [String: String], grant: LoopbackEndpoint.Grant, config: BrokerConfig, caller: Caller) -> LoopbackReply {
+        guard let audience = query["audience"], !audience.isEmpty else {
+            return .error(400, "BadRequest", "non-empty audience parameter required")
+        }
+        do {
+            let resolution = try service.issuer.issue(grant.identity, in: config, validity: Self.validity, caller: caller,
+                                                      adapter: "gce-metadata", target: "id-token", idTokenAudience: audience)
+            return LoopbackReply(status: 200, text: try Self.token(of: resolution.credential, identity: grant.identity).token.reveal())
+        } catch let failure as BrokerFailure where failure.kind == .config {
+            return .error(404, "NotFound", "\(failure)".onOneLine)
         } catch {
             return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
         }

@@ -22,13 +22,17 @@ struct GitHandler {
         guard let scheme = credential.protocol, let host = credential.host else {
             throw BrokerFailure(.input, "git request without protocol and host")
         }
-        let target = "\(scheme)://\(host)" + (credential.path.map { "/\($0)" } ?? "")
-        let config: BrokerConfig
-        do {
-            config = try service.loadConfig()
-        } catch {
+        let target = Self.target(scheme: scheme, host: host, path: credential.path)
+        // Read in the store's box, not copied out of it.
+        let snapshot = service.configStore.snapshot()
+        if let error = snapshot.error {
             return try unboundDespite(error, action, credential, request: request, scheme: scheme, host: host, target: target)
         }
+        return try handle(action, credential, request: request, config: snapshot.config, scheme: scheme, host: host, target: target)
+    }
+
+    private func handle(_ action: Action, _ credential: GitCredential, request: AgentRequest, config: BrokerConfig,
+                        scheme: String, host: String, target: String) throws -> WireMessage {
         if let binding = config.gitBinding(protocol: scheme, host: host, path: credential.path) {
             let identity = try config.identity(binding.identity)
             switch identity.kind.acquisition {
@@ -41,6 +45,17 @@ struct GitHandler {
             }
         }
         return try cached(action, credential, request: request, config: config, scheme: scheme, host: host, target: target)
+    }
+
+    /// `scheme://host[/path]`, for the audit record: appended into one allocation (interpolated,
+    /// it was a twentieth of a warm get's instructions).
+    static func target(scheme: String, host: String, path: String?) -> String {
+        var target = scheme
+        target.reserveCapacity(scheme.utf8.count + host.utf8.count + (path?.utf8.count ?? 0) + 4)
+        target += "://"
+        target += host
+        if let path { target += "/"; target += path }
+        return target
     }
 
     /// A broken configuration must not break the credential-cache drop-in: a URL that no binding

@@ -24,6 +24,8 @@ public struct GCPADCIdentity: ResolvedKind {
     public let tokenURI: String
     public let scopes: [String]
     public let gcp: GCPDelivery
+    /// Set on the variant that makes ID tokens for this audience (`idTokenSource`), never by a setting.
+    public internal(set) var idTokenAudience: String?
 
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
@@ -42,6 +44,15 @@ public struct GCPADCIdentity: ResolvedKind {
 
     public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
         [CacheParameter("file", path(context)), CacheParameter("token-uri", tokenURI), CacheParameter("scopes", scopes.joined(separator: " "))]
+            + (idTokenAudience.map { [CacheParameter("id-token-audience", $0)] } ?? [])
+    }
+
+    /// A service_account file makes ID tokens as a key does; a user's login cannot (found when
+    /// the file is read, since it may change between requests).
+    public func idTokenSource(audience: String) throws -> IDTokenSource {
+        var variant = self
+        variant.idTokenAudience = audience
+        return .kind(variant)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
@@ -55,6 +66,10 @@ public struct GCPADCIdentity: ResolvedKind {
         let object = try GCPJSON.object(text.reveal(), what: "the ADC file \(path)", hint: "run `gcloud auth application-default login` again")
         switch object[member: "type"]?.stringValue {
         case "authorized_user":
+            if idTokenAudience != nil {
+                throw BrokerFailure(.config, "the ADC file \(path) holds a person's login (authorized_user), which cannot make ID tokens for an audience",
+                                    hint: "impersonate a service account: an identity of the impersonation kind with via = this one")
+            }
             var form: [(String, String)] = [("grant_type", "refresh_token")]
             for field in ["client_id", "client_secret", "refresh_token"] {
                 guard let value = object[member: field]?.stringValue, !value.isEmpty else {
@@ -66,13 +81,7 @@ public struct GCPADCIdentity: ResolvedKind {
             guard let token = answer.accessToken else { throw BrokerFailure(.upstream, "Google's token endpoint answered without an access_token") }
             return GCPCredential.make(email: nil, token: token, expiresAt: answer.expiresAt)
         case "service_account":
-            let key = try GCPServiceAccountKey.parse(object, source: path)
-            let answer = try GCPClient.tokenRequest(key.tokenURI, form: [
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", try key.assertion(scopes: scopes, now: now).reveal()),
-            ], what: "Google's token endpoint", now: now)
-            guard let token = answer.accessToken else { throw BrokerFailure(.upstream, "Google's token endpoint answered without an access_token") }
-            return GCPCredential.make(email: key.clientEmail, token: token, expiresAt: answer.expiresAt)
+            return try GCPServiceAccountKey.parse(object, source: path).obtain(scopes: scopes, idTokenAudience: idTokenAudience, now: now)
         case let other:
             throw BrokerFailure(.config, "the ADC file \(path) is of type \"\(WireCodec.printable(other ?? "none", limit: 40))\"",
                                 hint: "gcp/adc reads authorized_user and service_account files; a workload identity configuration is kind gcp/workload-identity-federation")

@@ -30,6 +30,8 @@ public struct GCPProjectIdentity: ResolvedKind {
 
     public func cacheParameters(in context: ResolveContext) -> [CacheParameter] { [] }
 
+    public func idTokenSource(audience: String) throws -> IDTokenSource { .upstream }
+
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         guard let upstream, upstream.password != nil else {
             throw BrokerFailure(.config, "identity \"\(name)\" needs a Google Cloud credential from its via identity",

@@ -27,7 +27,7 @@ public struct GCPServiceAccountIdentity: ResolvedKind {
     public let serviceAccount: String
     public let delegates: [String]
     public let lifetime: Int
-    public let audience: String?
+    public internal(set) var audience: String?
     public let iamEndpoint: String
     public let scopes: [String]
     public let gcp: GCPDelivery
@@ -63,6 +63,13 @@ public struct GCPServiceAccountIdentity: ResolvedKind {
         [CacheParameter("service-account", serviceAccount), CacheParameter("delegates", delegates.joined(separator: ",")),
          CacheParameter("lifetime", lifetime), CacheParameter("audience", audience), CacheParameter("iam-endpoint", iamEndpoint),
          CacheParameter("scopes", scopes.joined(separator: " "))]
+    }
+
+    /// The same impersonation with generateIdToken: what the metadata server's identity path asks.
+    public func idTokenSource(audience: String) throws -> IDTokenSource {
+        var variant = self
+        variant.audience = audience
+        return .kind(variant)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {

@@ -21,6 +21,8 @@ public struct GCPServiceAccountKeyIdentity: ResolvedKind {
     public let key: SecretReference
     public let scopes: [String]
     public let gcp: GCPDelivery
+    /// Set on the variant that makes ID tokens for this audience (`idTokenSource`), never by a setting.
+    public internal(set) var idTokenAudience: String?
 
     public init(_ definition: IdentityDefinition) throws {
         name = definition.name
@@ -35,16 +37,20 @@ public struct GCPServiceAccountKeyIdentity: ResolvedKind {
 
     public func cacheParameters(in context: ResolveContext) -> [CacheParameter] {
         [CacheParameter("key", key), CacheParameter("scopes", scopes.joined(separator: " "))]
+            + (idTokenAudience.map { [CacheParameter("id-token-audience", $0)] } ?? [])
+    }
+
+    /// The JWT-bearer grant with `target_audience` instead of a scope, which Google's token
+    /// endpoint answers with an ID token (google-auth's service_account.IDTokenCredentials).
+    public func idTokenSource(audience: String) throws -> IDTokenSource {
+        var variant = self
+        variant.idTokenAudience = audience
+        return .kind(variant)
     }
 
     public func obtain(upstream: Credential?, context: ResolveContext) throws -> Credential {
         let parsed = try GCPServiceAccountKey.parse(try key.resolve(context, timeout: 30), source: key.description)
         let now = context.clock.now()
-        let answer = try GCPClient.tokenRequest(parsed.tokenURI, form: [
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("assertion", try parsed.assertion(scopes: scopes, now: now).reveal()),
-        ], what: "Google's token endpoint", now: now)
-        guard let token = answer.accessToken else { throw BrokerFailure(.upstream, "Google's token endpoint answered without an access_token") }
-        return GCPCredential.make(email: parsed.clientEmail, token: token, expiresAt: answer.expiresAt)
+        return try parsed.obtain(scopes: scopes, idTokenAudience: idTokenAudience, now: now)
     }
 }

@@ -6,7 +6,7 @@ import Foundation
 
 extension KindFamily {
     public static let gcp = KindFamily(title: "GOOGLE CLOUD IDENTITY KINDS", introduction: [
-        "Google Cloud identities give an OAuth 2.0 access token and the service account it speaks for (the credential's user name; empty for a user's own login or a federated token without impersonation). broker-env-wrap hands it to a wrapped command through an emulated GCE metadata server (google-auth, gcloud and the client libraries find it through `GCE_METADATA_HOST`), or with `--delivery env` through `GOOGLE_OAUTH_ACCESS_TOKEN` and `CLOUDSDK_AUTH_ACCESS_TOKEN_FILE`. git gets the token as the password for a `[git \"URL\"]` bound to the identity (Cloud Source Repositories).",
+        "Google Cloud identities give an OAuth 2.0 access token and the service account it speaks for (the credential's user name; empty for a user's own login or a federated token without impersonation). broker-env-wrap hands it to a wrapped command through an emulated GCE metadata server (google-auth, gcloud and the client libraries find it through `GCE_METADATA_HOST`), or with `--delivery env` through `GOOGLE_OAUTH_ACCESS_TOKEN` and `CLOUDSDK_AUTH_ACCESS_TOKEN_FILE` (the file is rewritten before the token expires; the variable cannot be, being the running process's own environment, so it holds a token of an hour at most: long runs need the metadata server). git gets the token as the password for a `[git \"URL\"]` bound to the identity (Cloud Source Repositories).",
         "`scopes` (repeatable) are the OAuth scopes asked for; default `https://www.googleapis.com/auth/cloud-platform`. `project`, `region` and `zone` set the variables gcloud, the client libraries and terraform read (`CLOUDSDK_CORE_PROJECT`, `GOOGLE_CLOUD_PROJECT`, `CLOUDSDK_COMPUTE_REGION`, ...). `project-number` is what the metadata server reports as the numeric project ID; gcloud takes any number there as the sign that it runs on GCE (default 0).",
     ], commonSettings: ["scopes", "project", "region", "zone", "project-number"])
 }
@@ -165,6 +165,19 @@ public struct GCPServiceAccountKey: Sendable {
         let signature = try privateKey.signPKCS1v15SHA256(Array(input.utf8))
         return Secret(input + "." + base64URLEncoded(signature))
     }
+
+    /// The JWT-bearer grant at the key's token_uri: an access token for `scopes`, or with
+    /// `idTokenAudience` the ID token Google answers a `target_audience` assertion with.
+    func obtain(scopes: [String], idTokenAudience: String?, now: Int64) throws -> Credential {
+        let answer = try GCPClient.tokenRequest(tokenURI, form: [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", try assertion(scopes: scopes, targetAudience: idTokenAudience, now: now).reveal()),
+        ], what: "Google's token endpoint", now: now)
+        guard let token = idTokenAudience == nil ? answer.accessToken : answer.idToken else {
+            throw BrokerFailure(.upstream, "Google's token endpoint answered without an \(idTokenAudience == nil ? "access_token" : "id_token")")
+        }
+        return GCPCredential.make(email: clientEmail, token: token, expiresAt: answer.expiresAt)
+    }
 }
 
 /// JSON documents from files and upstreams, with errors that name the document and never quote it.
@@ -193,13 +206,23 @@ public struct GCPTokenAnswer: Sendable {
 public enum GCPClient {
     static let timeout = 15.0
 
+    /// The form fields whose values are secrets: an error answer that quotes one shows `<redacted>`.
+    static let secretFields: Set<String> = ["client_secret", "refresh_token", "assertion", "subject_token"]
+
     /// `POST` an `application/x-www-form-urlencoded` body to a token endpoint (OAuth2 or STS).
     static func tokenRequest(_ url: String, form: [(String, String)], what: String, now: Int64) throws -> GCPTokenAnswer {
         let body = form.map { "\(formEncoded($0.0))=\(formEncoded($0.1))" }.joined(separator: "&")
         let (status, answer) = try send(url, headers: [(name: "Content-Type", value: "application/x-www-form-urlencoded")],
                                         body: Array(body.utf8), what: what)
-        return try parseTokenAnswer(status: status, body: answer, what: what, now: now)
+        return try parseTokenAnswer(status: status, body: answer, what: what, now: now,
+                                    secrets: form.filter { secretFields.contains($0.0) }.map(\.1))
     }
+
+    /// The hint for a success answer that is not a token answer Google gives.
+    static let notToken = "this is not what Google's token endpoints answer; check the identity's endpoint setting (token-uri, sts-endpoint, the key's token_uri)"
+
+    /// Tokens longer than this are nothing Google issues (its JWTs are a few KiB).
+    static let longestToken = 16 * 1024
 
     /// `POST` JSON with a bearer token (IAM Credentials).
     static func jsonRequest(_ url: String, bearer: Secret, body: JSONValue, what: String) throws -> (Int, [UInt8]) {
@@ -219,20 +242,26 @@ public enum GCPClient {
         }
     }
 
-    /// Reads `{access_token | id_token, expires_in}` or an OAuth error. Public for the bad-input tests.
-    public static func parseTokenAnswer(status: Int, body: [UInt8], what: String, now: Int64) throws -> GCPTokenAnswer {
+    /// Reads `{access_token | id_token, expires_in}` or an OAuth error; `secrets` (what the
+    /// request carried) are never quoted from an error. Public for the bad-input tests.
+    public static func parseTokenAnswer(status: Int, body: [UInt8], what: String, now: Int64, secrets: [String] = []) throws -> GCPTokenAnswer {
         let object = try? JSONValue.parse(body)
-        guard (200..<300).contains(status) else { throw errorAnswer(status: status, object: object, what: what) }
+        guard (200..<300).contains(status) else { throw errorAnswer(status: status, object: object, what: what, secrets: secrets) }
         guard let object, case .object = object else {
-            throw BrokerFailure(.upstream, "\(what) answered HTTP \(status) with something that is not a JSON object")
+            throw BrokerFailure(.upstream, "\(what) answered HTTP \(status) with something that is not a JSON object", hint: notToken)
         }
         let access = object[member: "access_token"]?.stringValue
         let id = object[member: "id_token"]?.stringValue
         guard access?.isEmpty == false || id?.isEmpty == false else {
-            throw BrokerFailure(.upstream, "\(what) answered without an access_token")
+            throw BrokerFailure(.upstream, "\(what) answered without an access_token", hint: notToken)
         }
-        for token in [access, id].compactMap({ $0 }) where !token.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) {
-            throw BrokerFailure(.upstream, "\(what) answered with a token holding spaces or control characters")
+        for token in [access, id].compactMap({ $0 }) {
+            guard token.utf8.count <= longestToken else {
+                throw BrokerFailure(.upstream, "\(what) answered with a token longer than \(longestToken / 1024) KiB", hint: notToken)
+            }
+            guard token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                throw BrokerFailure(.upstream, "\(what) answered with a token holding spaces or control characters", hint: notToken)
+            }
         }
         let lifetime: Int64
         switch object[member: "expires_in"] {
@@ -242,26 +271,35 @@ public enum GCPClient {
         default: lifetime = -1
         }
         guard lifetime > 0, lifetime <= 86400 * 2 else {
-            throw BrokerFailure(.upstream, "\(what) answered with an expires_in that is not a positive number of seconds")
+            throw BrokerFailure(.upstream, "\(what) answered with an expires_in that is not a positive number of seconds", hint: notToken)
         }
         return GCPTokenAnswer(accessToken: access.map(Secret.init), idToken: id.map(Secret.init), expiresAt: now + lifetime)
     }
 
     /// An OAuth error (`{"error", "error_description"}`) or Google's API error
     /// (`{"error": {"code", "message", "status"}}`) as one sentence with a hint.
-    static func errorAnswer(status: Int, object: JSONValue?, what: String) -> BrokerFailure {
+    static func errorAnswer(status: Int, object: JSONValue?, what: String, secrets: [String] = []) -> BrokerFailure {
+        // Not Google's own error shape: a proxy's page, a load balancer's 502, another service.
+        guard let object, case .object = object else {
+            return status >= 500
+                ? BrokerFailure(.unavailable, "\(what) answered HTTP \(status) without an OAuth error (the body is not JSON)",
+                                hint: "the service, or a proxy on the way to it, is failing; retry later")
+                : BrokerFailure(.upstream, "\(what) answered HTTP \(status) without an OAuth error (the body is not JSON)",
+                                hint: "check the endpoint setting: it must name Google's service, not a web page")
+        }
         var code = "HTTP \(status)"
         var message = ""
-        if let error = object?[member: "error"] {
+        if let error = object[member: "error"] {
             if let text = error.stringValue {
                 code = text
-                message = object?[member: "error_description"]?.stringValue ?? ""
+                message = object[member: "error_description"]?.stringValue ?? ""
             } else {
                 code = error[member: "status"]?.stringValue ?? code
                 message = error[member: "message"]?.stringValue ?? ""
             }
         }
-        let sentence = "\(what) refused: \(WireCodec.printable(code, limit: 60))" + (message.isEmpty ? "" : ": \(WireCodec.printable(message, limit: 300))")
+        let sentence = "\(what) refused: \(scrubbedForMessage(code, removing: secrets, minimumSecretLength: 4, limit: 60))"
+            + (message.isEmpty ? "" : ": \(scrubbedForMessage(message, removing: secrets, minimumSecretLength: 4, limit: 300))")
         switch (status, code) {
         case (_, "invalid_grant"):
             return BrokerFailure(.denied, sentence, hint: "the key or refresh token is revoked, expired or for another token endpoint; make a new one")

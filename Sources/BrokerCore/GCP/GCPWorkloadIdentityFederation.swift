@@ -34,6 +34,8 @@ public struct GCPWorkloadIdentityFederation: ResolvedKind {
     public let iamEndpoint: String
     public let scopes: [String]
     public let gcp: GCPDelivery
+    /// Set on the variant that makes ID tokens for this audience (`idTokenSource`), never by a setting.
+    public internal(set) var idTokenAudience: String?
 
     public static let awsSubjectTokenType = "urn:ietf:params:aws:token-type:aws4_request"
 
@@ -71,6 +73,18 @@ public struct GCPWorkloadIdentityFederation: ResolvedKind {
         [CacheParameter("audience", audience), CacheParameter("subject-token", subjectToken), CacheParameter("subject-token-type", subjectTokenType),
          CacheParameter("service-account", serviceAccount), CacheParameter("aws-region", region(context)),
          CacheParameter("sts-endpoint", stsEndpoint), CacheParameter("iam-endpoint", iamEndpoint), CacheParameter("scopes", scopes.joined(separator: " "))]
+            + (idTokenAudience.map { [CacheParameter("id-token-audience", $0)] } ?? [])
+    }
+
+    /// A federated token cannot ask for ID tokens; the service account it impersonates can.
+    public func idTokenSource(audience: String) throws -> IDTokenSource {
+        guard serviceAccount != nil else {
+            throw BrokerFailure(.config, "a federated token without service-account impersonation cannot make ID tokens",
+                                hint: "set service-account = EMAIL on the identity (generateIdToken needs a service account)")
+        }
+        var variant = self
+        variant.idTokenAudience = audience
+        return .kind(variant)
     }
 
     func region(_ context: ResolveContext) -> String {
@@ -114,7 +128,7 @@ public struct GCPWorkloadIdentityFederation: ResolvedKind {
             return GCPCredential.make(email: nil, token: federated, expiresAt: answer.expiresAt, persistable: persistable)
         }
         let impersonated = try GCPImpersonation(iamEndpoint: iamEndpoint, serviceAccount: serviceAccount, delegates: [])
-            .token(caller: federated, scopes: scopes, lifetime: 3600, audience: nil, now: now)
+            .token(caller: federated, scopes: scopes, lifetime: 3600, audience: idTokenAudience, now: now)
         return GCPCredential.make(email: serviceAccount, token: impersonated.token, expiresAt: impersonated.expiresAt, persistable: persistable)
     }
 }

@@ -97,9 +97,11 @@ public final class ChainResolver: @unchecked Sendable {
     /// background refresh at a time retries.
     ///
     /// `refreshAhead` overrides the resolver's own (the agent passes the configuration's current value).
+    ///
+    /// With `idTokenAudience` the answer is an OIDC ID token for that audience (see `idTokenChain`).
     public func resolve(_ name: String, in config: BrokerConfig, minimumValidity: Int, fallbackValidity: Int? = nil,
-                        refreshAhead: Int? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
-        let (chain, key) = try chainAndKey(name, in: config)
+                        refreshAhead: Int? = nil, idTokenAudience: String? = nil, beforeUpstream: (() throws -> Void)? = nil) throws -> Resolution {
+        let (chain, key) = try idTokenAudience.map { try idTokenChain(name, audience: $0, in: config) } ?? chainAndKey(name, in: config)
         return try resolve(chain, key: key, minimumValidity: minimumValidity, fallbackValidity: fallbackValidity,
                            refreshAhead: refreshAhead, beforeUpstream: beforeUpstream)
     }
@@ -114,13 +116,36 @@ public final class ChainResolver: @unchecked Sendable {
         }
     }
 
+    /// The chain that makes `name`'s ID token for `audience`: the first hop that is not a
+    /// pass-through is replaced by the kind its `idTokenSource` names, which has its own cache
+    /// key (one entry per audience), on the same upstream chain.
+    func idTokenChain(_ name: String, audience: String, in config: BrokerConfig) throws -> (ArraySlice<ChainHop>, CacheKey) {
+        var chain = try Self.chain(of: name, in: config)[...]
+        while let hop = chain.first {
+            let source: IDTokenSource
+            do {
+                source = try hop.kind.idTokenSource(audience: audience)
+            } catch let failure as BrokerFailure where hop.name != name {
+                throw BrokerFailure(failure.kind, "its via identity \"\(hop.name)\": \(failure.message)", hint: failure.hint)
+            }
+            switch source {
+            case .kind(let kind):
+                chain[chain.startIndex] = ChainHop(name: hop.name, kind: kind, provider: hop.provider)
+                return (chain, Self.key(for: chain, context: context))
+            case .upstream:
+                chain = chain.dropFirst()
+            }
+        }
+        throw BrokerFailure(.config, "no identity on the chain of \"\(name)\" makes OIDC ID tokens")
+    }
+
     /// The answer when the cache holds a usable credential for `name` (starting a background
     /// refresh when it is within the refresh-ahead window); nil when answering would mean going
     /// upstream or waiting on another request's flight. Never waits: the agent's poll loop
     /// answers cache hits with it and hands the rest to a thread that may wait.
     public func cachedResolution(_ name: String, in config: BrokerConfig, minimumValidity requested: Int,
-                                 refreshAhead: Int? = nil) throws -> Resolution? {
-        let (chain, key) = try chainAndKey(name, in: config)
+                                 refreshAhead: Int? = nil, idTokenAudience: String? = nil) throws -> Resolution? {
+        let (chain, key) = try idTokenAudience.map { try idTokenChain(name, audience: $0, in: config) } ?? chainAndKey(name, in: config)
         let minimumValidity = Self.minimumValidity(of: chain, requested: requested)
         return hit(cache.lookup(key), chain, key: key, minimumValidity: minimumValidity, refreshAhead: refreshAhead,
                    at: context.clock.instant())
@@ -292,7 +317,22 @@ public final class ConfigMemo: @unchecked Sendable {
     private let lock = NSLock()
     private var chains: [Key: (ArraySlice<ChainHop>, CacheKey)] = [:]
     private var virtuals: [String: ConfiguredIdentity] = [:]
+    private var derivedValues: [String: any Sendable] = [:]
     static let virtualLimit = 4096
+
+    /// A value worked out from this configuration alone and asked for on every request (an Azure
+    /// identity's delivery settings merged down its chain), made once per `key`. Bounded like
+    /// the virtual identities: past the limit, made per request.
+    public func derived<T: Sendable>(_ key: String, make: () throws -> T) rethrows -> T {
+        lock.lock()
+        if let known = derivedValues[key] as? T { lock.unlock(); return known }
+        lock.unlock()
+        let made = try make()
+        lock.lock()
+        if derivedValues.count < Self.virtualLimit { derivedValues[key] = made }
+        lock.unlock()
+        return made
+    }
 
     public init() {}
 

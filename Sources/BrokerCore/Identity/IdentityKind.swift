@@ -259,6 +259,17 @@ public protocol ResolvedKind: IdentityKind {
     var revokesAfterWrap: Bool { get }
     /// Ends `credential` at its issuer. Best-effort: the agent audits a failure and goes on.
     func revoke(_ credential: Credential, context: ResolveContext) throws
+    /// How an OIDC ID token for `audience` is had from this identity (the GCE metadata server's
+    /// `identity` path). Throws the sentence saying why it cannot be; the default cannot.
+    func idTokenSource(audience: String) throws -> IDTokenSource
+}
+
+/// Where an identity's ID token for one audience comes from.
+public enum IDTokenSource: Sendable {
+    /// Resolve this kind in the identity's place, on the same `via` chain (and cache it apart).
+    case kind(any ResolvedKind)
+    /// The identity hands on its `via` identity's credential unchanged: ask that one.
+    case upstream
 }
 
 extension ResolvedKind {
@@ -271,6 +282,11 @@ extension ResolvedKind {
     public var revokesAfterWrap: Bool { false }
 
     public func revoke(_ credential: Credential, context: ResolveContext) throws {}
+
+    public func idTokenSource(audience: String) throws -> IDTokenSource {
+        throw BrokerFailure(.config, "kind \(kindName) makes no OIDC ID tokens",
+                            hint: "impersonate a service account: an identity of the impersonation kind with via = this one")
+    }
 
     public func whoami(_ credential: Credential, context: ResolveContext) throws -> [(String, String)] {
         switch credential.value {

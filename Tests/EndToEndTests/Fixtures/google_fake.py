@@ -7,6 +7,8 @@ Verifies what Google verifies, with the `cryptography` library:
                          jwt-bearer: the assertion's RS256 signature against the public key its
                          `kid` names, `iss` = that key's client_email, `aud` = this URL, `iat` not
                          in the future (60 s slack), `exp` - `iat` <= 3600 and not expired, a `scope`.
+                         With `target_audience` instead of `scope` it answers {"id_token"} only, as
+                         Google does (google-auth's service_account.IDTokenCredentials).
                          refresh_token: client_id, client_secret and refresh_token of the one user.
   POST /v1/token         STS token exchange. `audience` must be the pool provider below; a `jwt`
                          subject is verified against the OIDC issuer's JWKS (--oidc-jwks, the
@@ -19,6 +21,8 @@ Verifies what Google verifies, with the `cryptography` library:
                          token-creator on the first delegate, each delegate on the next, the last on
                          EMAIL (TOKEN_CREATORS below); lifetime <= 3600 s (43200 with --allow-12h).
   GET  /storage/v1/b?project=P   Cloud Storage bucket list; only live tokens (401 otherwise).
+  GET  /oauth2/v1/certs  the ID-token signing key, {kid: PEM}, the shape google-auth's
+                         id_token.verify_token reads.
   GET  /__stats          {"minted": {grant: n}, "listed": [principal, ...], "refused": n}
 
 Every minted token lives --lifetime seconds (default 3600). Usage:
@@ -61,6 +65,15 @@ def now():
     return int(time.time())
 
 
+def id_token(audience, email, lifetime):
+    """An ID token signed with Google's (the fake's) key, the claims Google's carry."""
+    header = {"alg": "RS256", "typ": "JWT", "kid": "google-fake"}
+    claims = {"iss": "https://accounts.google.com", "aud": audience, "azp": email, "sub": email, "email": email,
+              "email_verified": True, "iat": now(), "exp": now() + min(lifetime, 3600)}
+    signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+    return signing_input + "." + b64url(SIGNER.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256()))
+
+
 def verify_rs256(token, public_key):
     header_b64, claims_b64, signature_b64 = token.split(".")
     public_key.verify(unb64(signature_b64), (header_b64 + "." + claims_b64).encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -99,6 +112,9 @@ class Handler(JSONHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/__stats":
             return self.reply(200, {"minted": self.server.minted, "listed": self.server.listed, "refused": self.server.refused})
+        if url.path == "/oauth2/v1/certs":
+            pem = SIGNER.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            return self.reply(200, {"google-fake": pem.decode()})
         if url.path == "/storage/v1/b":
             principal = self.bearer()
             if not principal:
@@ -154,6 +170,10 @@ class Handler(JSONHandler):
                 return self.oauth_error(400, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.")
             if not claims.get("scope") and not claims.get("target_audience"):
                 return self.oauth_error(400, "invalid_scope", "Invalid OAuth scope or ID token audience provided.")
+            if claims.get("target_audience") and not claims.get("scope"):
+                with self.server.lock:
+                    self.server.minted["jwt-bearer-id-token"] = self.server.minted.get("jwt-bearer-id-token", 0) + 1
+                return self.reply(200, {"id_token": id_token(claims["target_audience"], CALLER, self.server.lifetime)})
             token, lifetime = self.mint("jwt-bearer", CALLER)
             return self.reply(200, {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"})
         if grant == "refresh_token":
@@ -260,14 +280,9 @@ class Handler(JSONHandler):
         if method == "generateIdToken":
             if not body.get("audience"):
                 return self.api_error(400, "INVALID_ARGUMENT", "Audience required.")
-            header = {"alg": "RS256", "typ": "JWT", "kid": "google-fake"}
-            claims = {"iss": "https://accounts.google.com", "aud": body["audience"], "sub": target, "email": target,
-                      "iat": now(), "exp": now() + 3600}
-            signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
-            signature = SIGNER.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
             with self.server.lock:
                 self.server.minted["generateIdToken"] = self.server.minted.get("generateIdToken", 0) + 1
-            return self.reply(200, {"token": signing_input + "." + b64url(signature)})
+            return self.reply(200, {"token": id_token(body["audience"], target, self.server.lifetime)})
         self.api_error(404, "NOT_FOUND", "unknown method")
 
 

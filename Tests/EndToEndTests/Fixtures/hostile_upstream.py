@@ -21,6 +21,11 @@ POST /azure/MODE/TENANT/oauth2/v2.0/token  the Microsoft identity platform's tok
                              (200, not JSON), missing (no access_token), nan (expires_in not a
                              number), huge (a 2 MiB token), echo (400 whose description quotes the
                              client secret).
+POST /google/MODE/token      Google's OAuth 2.0 token endpoint (gcp/adc token-uri = http://HOST/google/MODE/token),
+                             answering a refresh-token grant. MODE: badjson (200, not JSON, echoing the
+                             refresh token), missing (no access_token), nan (expires_in not a number),
+                             huge (a 2 MiB token), invalid_grant (400 whose description quotes the
+                             refresh token), html502 (a proxy's HTML 502 page quoting the client secret).
 GET  /__count                {"requests": N}
 
 Usage: hostile_upstream.py --request-token T --sts-token S --secret-value V; prints the port and
@@ -95,6 +100,23 @@ class Handler(JSONHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
+        if parts[0] == "google" and len(parts) == 3 and parts[2] == "token":
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            mode, refresh = parts[1], form.get("refresh_token", "(no refresh token)")
+            if mode == "badjson":
+                return self.raw(200, b"{access_token: " + refresh.encode())
+            if mode == "missing":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "scope": "openid"})
+            if mode == "nan":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": "soon", "access_token": "ya29.hunter2"})
+            if mode == "huge":
+                return self.reply(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": "g" * (2 << 20)})
+            if mode == "invalid_grant":
+                return self.reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked: %s" % refresh})
+            if mode == "html502":
+                page = "<html><head><title>502 Bad Gateway</title></head><body>upstream failed for %s</body></html>"
+                return self.raw(502, (page % form.get("client_secret", "")).encode(), "text/html")
+            return self.reply(404, {"error": "not_found"})
         if parts[0] == "azure" and len(parts) == 6:
             form = dict(urllib.parse.parse_qsl(body.decode()))
             mode, secret = parts[1], form.get("client_secret", "(no secret)")
