@@ -54,12 +54,17 @@ try:
             run[name] = {k: float(v) for k, v in (f.split("=") for f in fields)}
         runs.append(run)
     print(f"loopback endpoint, server alone: a compiled C client (bench/endpoint_raw_client.c), a fresh connection per")
-    print(f"request, connect -> end of answer, routes interleaved, warm credentials; {RUNS} runs x {REQUESTS} requests per route (us):")
+    print(f"request, connect -> end of answer, routes interleaved, warm credentials; {RUNS} runs x {REQUESTS} requests per route (us);")
+    print("403: the same request with a wrong secret of the same length (everything but the answer itself):")
     for run in runs:
         a, g, z = run["aws"], run["gcp"], run["azure"]
-        print(f"  AWS {a['median_us']:6.1f} ({a['bytes']:.0f} B)  GCP {g['median_us']:6.1f} ({g['bytes']:.0f} B)  "
+        ra, rg, rz = run["aws403"], run["gcp403"], run["azure403"]
+        print(f"  answered  AWS {a['median_us']:6.1f} ({a['bytes']:.0f} B)  GCP {g['median_us']:6.1f} ({g['bytes']:.0f} B)  "
               f"Azure {z['median_us']:6.1f} ({z['bytes']:.0f} B)   GCP/AWS {g['median_us'] / a['median_us']:5.3f}  "
-              f"Azure/AWS {z['median_us'] / a['median_us']:5.3f}   errors {a['errors'] + g['errors'] + z['errors']:.0f}")
+              f"Azure/AWS {z['median_us'] / a['median_us']:5.3f}")
+        print(f"  403       AWS {ra['median_us']:6.1f}          GCP {rg['median_us']:6.1f}          Azure {rz['median_us']:6.1f}"
+              f"           GCP/AWS {rg['median_us'] / ra['median_us']:5.3f}  Azure/AWS {rz['median_us'] / ra['median_us']:5.3f}"
+              f"   errors {sum(r['errors'] for r in run.values()):.0f}")
 finally:
     subprocess.run([BIN + "/brokerctl", "stop"], env=env, capture_output=True)
     for fixture in (google, entra):

@@ -4,9 +4,10 @@
  * it, the same generic headers for all three), then opens a fresh connection per request and times
  * connect -> last byte of the answer (EOF), the routes interleaved in rotating order.
  *
- *   endpoint_raw_client REQUESTS
+ *   endpoint_raw_client REQUESTS [ROUTE]      (ROUTE: aws, gcp or azure alone, for a profiler)
  *
- * Output: one line per route, "ROUTE median_us=A p10_us=B p90_us=C bytes=N errors=E".
+ * Each route is also asked with a wrong secret of the same length (ROUTE403: refused with 403).
+ * Output: one line per series, "ROUTE median_us=A p10_us=B p90_us=C bytes=N request_bytes=Q errors=E".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +21,7 @@
 #include <unistd.h>
 
 struct route {
-	const char *name, *expect;
+	const char *name, *expect, *status;
 	char request[4096];
 	size_t length;
 	int port;
@@ -101,7 +102,7 @@ static double exchange(struct route *r)
 	double elapsed = now_us() - start;
 	close(fd);
 	answer[got] = 0;
-	if (strncmp(answer, "HTTP/1.1 200 ", 13) != 0 || !strstr(answer, r->expect)) {
+	if (strncmp(answer, r->status, strlen(r->status)) != 0 || !strstr(answer, r->expect)) {
 		if (!r->errors) fprintf(stderr, "endpoint_raw_client: %s answered: %.200s\n", r->name, answer);
 		return -1;
 	}
@@ -118,10 +119,16 @@ static int by_value(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	long requests = argc > 1 ? atol(argv[1]) : 3000;
-	struct route routes[3] = {
-		{ .name = "aws", .expect = "\"AccessKeyId\"" },
-		{ .name = "gcp", .expect = "\"access_token\"" },
-		{ .name = "azure", .expect = "\"access_token\"" },
+	const char *only = argc > 2 ? argv[2] : NULL; /* one route alone (for a profiler) */
+	/* Each route twice: answered, and refused for a wrong secret of the same length (the same
+	 * bytes in, everything but the answer done: what the route's answer itself costs). */
+	struct route routes[6] = {
+		{ .name = "aws", .expect = "\"AccessKeyId\"", .status = "HTTP/1.1 200 " },
+		{ .name = "gcp", .expect = "\"access_token\"", .status = "HTTP/1.1 200 " },
+		{ .name = "azure", .expect = "\"access_token\"", .status = "HTTP/1.1 200 " },
+		{ .name = "aws403", .expect = "", .status = "HTTP/1.1 403 " },
+		{ .name = "gcp403", .expect = "", .status = "HTTP/1.1 403 " },
+		{ .name = "azure403", .expect = "", .status = "HTTP/1.1 403 " },
 	};
 	const char *path;
 	char own[1024], target[1024];
@@ -140,18 +147,29 @@ int main(int argc, char **argv)
 	snprintf(own, sizeof(own), "X-IDENTITY-HEADER: %s\r\nMetadata: true\r\n", need("IDENTITY_HEADER"));
 	build(&routes[2], target, own);
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
+		struct route *wrong = &routes[i + 3];
+		const char *secret = i == 0 ? need("AWS_CONTAINER_AUTHORIZATION_TOKEN") : i == 2 ? need("IDENTITY_HEADER")
+		                                                                          : strrchr(need("GCE_METADATA_HOST"), '/') + 1;
+		memcpy(wrong->request, routes[i].request, routes[i].length);
+		wrong->length = routes[i].length;
+		wrong->port = routes[i].port;
+		char *at = strstr(wrong->request, secret);
+		memset(at, '0', strlen(secret));
+	}
+	for (int i = 0; i < 6; i++)
 		routes[i].samples = calloc(requests, sizeof(double));
 	static const int orders[6][3] = { {0,1,2}, {1,2,0}, {2,0,1}, {0,2,1}, {2,1,0}, {1,0,2} };
 	for (long round = -200; round < requests; round++) { /* 200 warm-up rounds, not counted */
-		for (int k = 0; k < 3; k++) {
-			struct route *r = &routes[orders[(round + 600) % 6][k]];
+		for (int k = 0; k < 6; k++) {
+			struct route *r = &routes[orders[(round + 600) % 6][k % 3] + (k >= 3 ? 3 : 0)];
+			if (only && strcmp(only, r->name) != 0) continue;
 			double us = exchange(r);
 			if (us < 0) { r->errors++; continue; }
 			if (round >= 0) r->samples[r->count++] = us;
 		}
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		struct route *r = &routes[i];
 		if (!r->count) { printf("%s errors=%ld\n", r->name, r->errors); continue; }
 		qsort(r->samples, r->count, sizeof(double), by_value);
