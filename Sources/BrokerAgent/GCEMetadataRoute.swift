@@ -33,24 +33,26 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     /// Splits `/SECRET[/computeMetadata/v1/PATH][?QUERY]`; nil when the target has no first
     /// segment. Any other path after the secret is kept whole, to be refused (after the secret
-    /// check, so a caller without it learns nothing from 404s). Works on the UTF-8 bytes and
-    /// slices: every request is split more than once, and Character-wise string work (grapheme
-    /// breaking) once cost this route more than the AWS route's whole answer.
-    static func split(_ target: String) -> (secret: Substring, path: String?, query: Substring)? {
-        let utf8 = target.utf8
-        guard utf8.first == UInt8(ascii: "/") else { return nil }
-        let queryMark = utf8.firstIndex(of: UInt8(ascii: "?"))
-        let pathEnd = queryMark ?? utf8.endIndex
-        let query = queryMark.map { target[utf8.index(after: $0)...] } ?? ""
-        let secretStart = utf8.index(after: utf8.startIndex)
-        let secretEnd = utf8[secretStart..<pathEnd].firstIndex(of: UInt8(ascii: "/")) ?? pathEnd
-        guard secretStart < secretEnd else { return nil }
-        let secret = target[secretStart..<secretEnd]
-        let tail = utf8[secretEnd..<pathEnd]
-        if tail.isEmpty || tail.elementsEqual([UInt8(ascii: "/")]) { return (secret, nil, query) }
-        guard tail.starts(with: prefix.utf8) else { return (secret, "\u{0}" + target[secretEnd..<pathEnd], query) }
-        return (secret, String(target[utf8.index(secretEnd, offsetBy: prefix.utf8.count)..<pathEnd]), query)
+    /// check, so a caller without it learns nothing from 404s). Works on one array of the UTF-8
+    /// bytes and builds each part from its bytes: every request is split twice, and slicing the
+    /// String itself (each index rounded to a Character boundary) cost this route 5 µs a split,
+    /// more than the AWS route's whole check of its secret.
+    static func split(_ target: String) -> (secret: String, path: String?, query: String)? {
+        let bytes = Array(target.utf8)
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        let queryMark = bytes.firstIndex(of: UInt8(ascii: "?"))
+        let pathEnd = queryMark ?? bytes.endIndex
+        let query = queryMark.map { String(decoding: bytes[($0 + 1)...], as: UTF8.self) } ?? ""
+        let secretEnd = bytes[1..<pathEnd].firstIndex(of: UInt8(ascii: "/")) ?? pathEnd
+        guard 1 < secretEnd else { return nil }
+        let secret = String(decoding: bytes[1..<secretEnd], as: UTF8.self)
+        let tail = bytes[secretEnd..<pathEnd]
+        if tail.isEmpty || (tail.count == 1 && tail.first == UInt8(ascii: "/")) { return (secret, nil, query) }
+        guard tail.starts(with: prefixBytes) else { return (secret, "\u{0}" + String(decoding: tail, as: UTF8.self), query) }
+        return (secret, String(decoding: tail.dropFirst(prefixBytes.count), as: UTF8.self), query)
     }
+
+    private static let prefixBytes = Array(prefix.utf8)
 
     /// Only targets whose first segment has the shape of a grant's secret (64 hex digits): any
     /// other path stays the other routes' (or a 404), as before this route existed. Every
@@ -75,7 +77,7 @@ struct GCEMetadataRoute: LoopbackRoute {
             return .failure(.error(403, "AccessDenied", "requests relayed by a proxy (X-Forwarded-For) are refused"))
         }
         guard let parts = Self.split(head.target) else { return .failure(.error(404, "NotFound", "not a metadata path")) }
-        return .success(Secret(String(parts.secret)))
+        return .success(Secret(parts.secret))
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
@@ -83,7 +85,7 @@ struct GCEMetadataRoute: LoopbackRoute {
         return answerRequest(parts.path, parts.query.isEmpty ? [:] : Self.queryParameters(parts.query), grant)
     }
 
-    static func queryParameters(_ query: Substring) -> [String: String] {
+    static func queryParameters(_ query: String) -> [String: String] {
         var values: [String: String] = [:]
         for pair in query.split(separator: "&") {
             let fields = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

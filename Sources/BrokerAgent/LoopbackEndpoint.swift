@@ -336,10 +336,12 @@ struct HTTPRequestHead: Equatable {
                 i += 1
             }
         }
-        guard let requestLine = lines.first.flatMap({ String(validating: $0, as: UTF8.self) }) else { return bad("no request line") }
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isASCII && $0.isUppercase }),
-              parts[1].hasPrefix("/"), parts[2] == "HTTP/1.1" || parts[2] == "HTTP/1.0" else {
+        guard let requestLine = lines.first, String(validating: requestLine, as: UTF8.self) != nil else { return bad("no request line") }
+        // Split as bytes: a Character-wise split breaks graphemes over the whole target, and the
+        // cloud routes' targets (a secret in the path, a query) are several times the AWS route's.
+        let parts = requestLine.split(separator: 32, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy({ $0 >= 65 && $0 <= 90 }),
+              parts[1].first == UInt8(ascii: "/"), parts[2].elementsEqual("HTTP/1.1".utf8) || parts[2].elementsEqual("HTTP/1.0".utf8) else {
             return bad("malformed request line")
         }
         var headers: [(String, String)] = []
@@ -356,9 +358,9 @@ struct HTTPRequestHead: Equatable {
             headers.append((String(decoding: name, as: UTF8.self), text))
             if headers.count > 64 { return bad("too many headers") }
         }
-        let head = HTTPRequestHead(method: String(parts[0]), target: String(parts[1]), headers: headers)
-        if headers.filter({ $0.0.lowercased() == "authorization" }).count > 1 { return bad("more than one Authorization header") }
-        if headers.filter({ $0.0.lowercased() == "host" }).count > 1 { return bad("more than one Host header") }
+        let head = HTTPRequestHead(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self), headers: headers)
+        if head.count(of: "authorization") > 1 { return bad("more than one Authorization header") }
+        if head.count(of: "host") > 1 { return bad("more than one Host header") }
         if head.value(of: "transfer-encoding") != nil { return bad("a request body is not accepted") }
         if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
         return .success(head)

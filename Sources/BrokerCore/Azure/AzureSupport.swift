@@ -109,20 +109,43 @@ public struct AzureApplication: Sendable, Equatable {
 
     /// A resource or `RESOURCE/.default` scope in the one form the broker compares: no
     /// `/.default`, no trailing slash. nil when it is no URI at all.
+    /// Bytes only: the managed-identity route runs this on every token request, and the
+    /// Character-wise suffix tests, split and hex checks it was once made of cost more there than
+    /// the AWS route's whole answer. Anything it accepts is printable ASCII.
     public static func normalizedResource(_ text: String) -> String? {
-        var value = text
-        if value.hasSuffix("/.default") { value.removeLast("/.default".count) }
-        while value.hasSuffix("/") { value.removeLast() }
+        let utf8 = text.utf8
+        var end = utf8.endIndex
+        if utf8.count >= defaultSuffix.count, utf8[utf8.index(end, offsetBy: -defaultSuffix.count)...].elementsEqual(defaultSuffix) {
+            end = utf8.index(end, offsetBy: -defaultSuffix.count)
+        }
+        while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: "/") { end = utf8.index(before: end) }
+        let value = utf8[..<end]
         // An application ID names a resource too: Azure DevOps is 499b84ac-1321-427f-aa17-267ca6975798.
-        if isGUID(value) { return value.lowercased() }
-        guard let colon = value.firstIndex(of: ":"), colon != value.startIndex, value.index(after: colon) != value.endIndex,
-              value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
-        return value
+        if isGUID(value) { return String(decoding: value.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self) }
+        guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon != value.startIndex, value.index(after: colon) != value.endIndex,
+              value.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
+        return end == utf8.endIndex ? text : String(decoding: value, as: UTF8.self)
     }
 
-    static func isGUID(_ text: String) -> Bool {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        return parts.map(\.count) == [8, 4, 4, 4, 12] && parts.allSatisfy { $0.allSatisfy(\.isHexDigit) }
+    private static let defaultSuffix = Array("/.default".utf8)
+
+    static func isGUID(_ text: String) -> Bool { isGUID(text.utf8) }
+
+    /// 8-4-4-4-12 ASCII hex digits.
+    static func isGUID<C: Collection<UInt8>>(_ bytes: C) -> Bool {
+        var group = 0, run = 0
+        for byte in bytes {
+            let length = group == 0 ? 8 : group == 4 ? 12 : 4
+            if byte == UInt8(ascii: "-") {
+                guard group < 4, run == length else { return false }
+                group += 1
+                run = 0
+            } else {
+                guard run < length, (byte >= 48 && byte <= 57) || (byte | 0x20 >= 97 && byte | 0x20 <= 102) else { return false }
+                run += 1
+            }
+        }
+        return group == 4 && run == 12
     }
 
     /// A GUID, or a domain name: it becomes a path segment of the token URL.
