@@ -90,6 +90,18 @@ class GoogleCloudTestCase: MotoTestCase {
         """
     }
 
+    /// A person's ADC login (`authorized_user`), identity "adc".
+    func userADCIdentity(_ fake: GoogleFake) -> String {
+        """
+        [identity "adc"]
+            kind = gcp/adc
+            file = \(fake["adc"])
+            token-uri = \(fake["token_uri"])
+            project = fake-project
+
+        """
+    }
+
     func wrapped(_ sandbox: Sandbox, _ identity: String, _ arguments: [String], timeout: TimeInterval = 60) -> ProcessResult {
         sandbox.run(Sandbox.executable("broker-env-wrap"), ["--identity", identity, "--"] + arguments, timeout: timeout)
     }
@@ -310,16 +322,7 @@ final class GoogleCloudTests: GoogleCloudTestCase {
     /// A user's ADC file (authorized_user): the refresh-token grant.
     func testTheADCFileOfAUserGivesTheUsersToken() throws {
         var fake: GoogleFake?
-        let sandbox = try googleSandbox(&fake) { fake in
-            """
-            [identity "adc"]
-                kind = gcp/adc
-                file = \(fake["adc"])
-                token-uri = \(fake["token_uri"])
-                project = fake-project
-
-            """
-        }
+        let sandbox = try googleSandbox(&fake) { self.userADCIdentity($0) }
         defer { AgentProcessKit.stopAgents(sandbox) }
         let result = wrapped(sandbox, "adc", [MotoServer.python, "-c", googleAuthListing])
         XCTAssertEqual(result.status, 0, result.stderr)

@@ -68,16 +68,7 @@ final class GoogleIDTokenTests: GoogleCloudTestCase {
     /// body says why (and a request without audience the real server's 400).
     func testAUsersADCLoginAnswersTheIdentityPathWith404AndTheReason() throws {
         var fake: GoogleFake?
-        let sandbox = try googleSandbox(&fake) { fake in
-            """
-            [identity "adc"]
-                kind = gcp/adc
-                file = \(fake["adc"])
-                token-uri = \(fake["token_uri"])
-                project = fake-project
-
-            """
-        }
+        let sandbox = try googleSandbox(&fake) { self.userADCIdentity($0) }
         defer { AgentProcessKit.stopAgents(sandbox) }
         let script = """
             import google.auth.transport.requests as tr, google.oauth2.id_token as idt, google.auth.exceptions as ex, os, urllib.request, urllib.error
