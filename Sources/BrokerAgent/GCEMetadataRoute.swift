@@ -33,12 +33,17 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     /// Splits `/SECRET[/computeMetadata/v1/PATH][?QUERY]`; nil when the target has no first
     /// segment. Any other path after the secret is kept whole, to be refused (after the secret
-    /// check, so a caller without it learns nothing from 404s). Works on one array of the UTF-8
-    /// bytes and builds each part from its bytes: every request is split twice, and slicing the
+    /// check, so a caller without it learns nothing from 404s). Works on the target's UTF-8 bytes
+    /// and builds each part from its bytes: every request is split twice, and slicing the
     /// String itself (each index rounded to a Character boundary) cost this route 5 µs a split,
     /// more than the AWS route's whole check of its secret.
     static func split(_ target: String) -> (secret: String, path: String?, query: String)? {
-        let bytes = Array(target.utf8)
+        var target = target
+        return target.withUTF8(split(bytes:))
+    }
+
+    /// Reads the target's own storage (no copy of it into an array first).
+    private static func split(bytes: UnsafeBufferPointer<UInt8>) -> (secret: String, path: String?, query: String)? {
         guard bytes.first == UInt8(ascii: "/") else { return nil }
         let queryMark = bytes.firstIndex(of: UInt8(ascii: "?"))
         let pathEnd = queryMark ?? bytes.endIndex
