@@ -57,6 +57,18 @@ struct GCEMetadataRoute: LoopbackRoute {
         return (secret, String(decoding: tail.dropFirst(prefixBytes.count), as: UTF8.self), query)
     }
 
+    /// `split(target)?.secret` without building the path and query, which only a request whose
+    /// secret is good needs.
+    static func firstSegment(_ target: String) -> String? {
+        var target = target
+        return target.withUTF8 { bytes in
+            guard bytes.first == UInt8(ascii: "/") else { return nil }
+            var end = 1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") { end += 1 }
+            return end > 1 ? String(decoding: bytes[1..<end], as: UTF8.self) : nil
+        }
+    }
+
     private static let prefixBytes = Array(prefix.utf8)
 
     /// Only targets whose first segment has the shape of a grant's secret (64 hex digits): any
@@ -81,8 +93,8 @@ struct GCEMetadataRoute: LoopbackRoute {
         if head.value(of: "x-forwarded-for") != nil {
             return .failure(.error(403, "AccessDenied", "requests relayed by a proxy (X-Forwarded-For) are refused"))
         }
-        guard let parts = Self.split(head.target) else { return .failure(.error(404, "NotFound", "not a metadata path")) }
-        return .success(Secret(parts.secret))
+        guard let secret = Self.firstSegment(head.target) else { return .failure(.error(404, "NotFound", "not a metadata path")) }
+        return .success(Secret(secret))
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
