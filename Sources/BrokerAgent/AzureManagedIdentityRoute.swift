@@ -62,35 +62,95 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     /// api-version MSAL sends, a resource; `object_id` and `mi_res_id` name identities a wrap
     /// does not have.
     static func query(of target: String) -> Result<Query, LoopbackReply> {
-        // One array of bytes, sliced: this runs on every request, and splitting through String's
-        // views (index by index) cost the route as much as the rest of its answer.
-        let bytes = Array(target.utf8)
+        var target = target
+        return target.withUTF8(query(bytes:))
+    }
+
+    /// The parameters a query may name, each a bit of the set of those seen.
+    private static let parameters: [(name: [UInt8], bit: UInt8)] = [
+        (Array("api-version".utf8), 1), (Array("resource".utf8), 2), (Array("client_id".utf8), 4),
+        (Array("object_id".utf8), 8), (Array("mi_res_id".utf8), 16), (Array("principal_id".utf8), 32),
+    ]
+
+    /// One pass over the target's bytes. Every token request reads this, and the values MSAL
+    /// sends are mostly plain ASCII: a part without `%` or `+` is its own decoding, so it is
+    /// compared in place and only the resource and client_id become Strings (a copy of the
+    /// target, its split, a decoded String per part and a Dictionary had cost this route 10 µs).
+    private static func query(bytes: UnsafeBufferPointer<UInt8>) -> Result<Query, LoopbackReply> {
         guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")), mark + 1 != bytes.endIndex else {
             return .failure(error(400, "the query must name api-version and resource"))
         }
-        var values: [String: String] = [:]
-        for pair in bytes[(mark + 1)...].split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false) {
-            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")), let name = percentDecoded(pair[..<equals]),
-                  let value = percentDecoded(pair[pair.index(after: equals)...]) else {
+        var seen: UInt8 = 0
+        var apiVersionOK = false
+        var resource: String?
+        var clientID: String?
+        var start = mark + 1
+        while start <= bytes.endIndex {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+            let pair = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            start = end + 1
+            guard let equals = pair.firstIndex(of: UInt8(ascii: "=")) else {
                 return .failure(error(400, "the query is not name=value pairs with valid %-escapes"))
             }
-            switch name {
-            case "api-version", "resource", "client_id", "object_id", "mi_res_id", "principal_id": break
-            default: return .failure(error(400, "unknown query parameter \(WireCodec.printable(name, limit: 40))"))
+            let rawName = UnsafeBufferPointer(rebasing: pair[..<equals]), rawValue = UnsafeBufferPointer(rebasing: pair[(equals + 1)...])
+            guard let name = Part(rawName), let value = Part(rawValue) else {
+                return .failure(error(400, "the query is not name=value pairs with valid %-escapes"))
             }
-            guard values[name] == nil else { return .failure(error(400, "\(name) is given twice")) }
-            values[name] = value
+            guard let bit = parameters.first(where: { name.equals($0.name) })?.bit else {
+                return .failure(error(400, "unknown query parameter \(WireCodec.printable(name.string, limit: 40))"))
+            }
+            guard seen & bit == 0 else { return .failure(error(400, "\(name.string) is given twice")) }
+            seen |= bit
+            switch bit {
+            case 1: apiVersionOK = value.equals(apiVersionBytes)
+            case 2: resource = value.string
+            case 4: clientID = value.string
+            default: break
+            }
         }
-        guard values["api-version"] == apiVersion else {
+        guard apiVersionOK else {
             return .failure(error(400, "api-version must be \(apiVersion) (App Service's managed identity protocol)"))
         }
-        guard let text = values["resource"], let resource = AzureApplication.normalizedResource(text) else {
+        guard let text = resource, let normalized = AzureApplication.normalizedResource(text) else {
             return .failure(error(400, "resource must be a URI such as https://management.azure.com"))
         }
-        if values["object_id"] != nil || values["mi_res_id"] != nil || values["principal_id"] != nil {
+        if seen & (8 | 16 | 32) != 0 {
             return .failure(error(400, "this endpoint serves one identity, named by client_id only"))
         }
-        return .success(Query(resource: resource, clientID: values["client_id"]))
+        return .success(Query(resource: normalized, clientID: clientID))
+    }
+
+    private static let apiVersionBytes = Array(apiVersion.utf8)
+
+    /// A name or value of the query: its own bytes when they are printable ASCII without `%` or
+    /// `+` (nothing to decode, nothing to refuse), else its decoding; nil when that is invalid.
+    private enum Part {
+        case plain(UnsafeBufferPointer<UInt8>)
+        case decoded(String)
+
+        init?(_ raw: UnsafeBufferPointer<UInt8>) {
+            if raw.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "%") && $0 != UInt8(ascii: "+") }) {
+                self = .plain(raw)
+            } else if let decoded = AzureManagedIdentityRoute.percentDecoded(raw) {
+                self = .decoded(decoded)
+            } else {
+                return nil
+            }
+        }
+
+        func equals(_ expected: [UInt8]) -> Bool {
+            switch self {
+            case .plain(let raw): return raw.elementsEqual(expected)
+            case .decoded(let text): return text.utf8.elementsEqual(expected)
+            }
+        }
+
+        var string: String {
+            switch self {
+            case .plain(let raw): return String(decoding: raw, as: UTF8.self)
+            case .decoded(let text): return text
+            }
+        }
     }
 
     static func percentDecoded<S: StringProtocol>(_ text: S) -> String? { percentDecoded(text.utf8) }

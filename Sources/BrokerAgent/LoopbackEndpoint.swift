@@ -177,7 +177,7 @@ final class LoopbackEndpoint: @unchecked Sendable {
                     if n > 0 { head.bytes += chunk[0..<n] }
                     let finished = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)
                     // A bare-LF blank line will never become a valid head: answer its 400 now.
-                    let bareBlankLine = n > 0 && head.bytes.indices.dropFirst().contains { head.bytes[$0] == 10 && head.bytes[$0 - 1] == 10 }
+                    let bareBlankLine = n > 0 && head.bytes.hasBareBlankLine
                     if finished || bareBlankLine || head.bytes.headEnd != nil || head.bytes.count > Self.maxHeadBytes {
                         dispatch(head.fd, head.bytes)
                         continue
@@ -235,8 +235,8 @@ final class LoopbackEndpoint: @unchecked Sendable {
         if (end.map { $0 + 4 } ?? bytes.count) > maxHeadBytes {
             return .failure(.error(431, "BadRequest", "request head larger than \(maxHeadBytes) bytes"))
         }
-        guard end != nil else { return .failure(.error(400, "BadRequest", "incomplete request")) }
-        return HTTPRequestHead.parse(bytes)
+        guard let end else { return .failure(.error(400, "BadRequest", "incomplete request")) }
+        return HTTPRequestHead.parse(bytes, end: end)
     }
 
     /// Decides the answer for a parsed request. Wrong and dead tokens get the same reply, so a
@@ -294,88 +294,168 @@ final class LoopbackEndpoint: @unchecked Sendable {
 
 /// A request line and headers, parsed strictly: CRLF line ends, token header names, no folded
 /// lines, no control characters, no body.
+///
+/// The headers stay where they arrived: the head's bytes and each header's name and value as
+/// ranges in them. A request carries a dozen headers and the routes read two or three, so a
+/// header becomes a String only when looked up (a String per name and value, made for every
+/// header of every request, was most of the parse's cost and grew with the head).
 struct HTTPRequestHead: Equatable {
     var method: String
     var target: String
-    var headers: [(String, String)]
+    private var bytes: [UInt8]
+    private var fields: [(name: Range<Int>, value: Range<Int>)]
+
+    init(method: String, target: String, headers: [(String, String)]) {
+        self.method = method
+        self.target = target
+        bytes = []
+        fields = []
+        for (name, value) in headers {
+            let nameStart = bytes.count
+            bytes += name.utf8
+            let valueStart = bytes.count
+            bytes += value.utf8
+            fields.append((nameStart..<valueStart, valueStart..<bytes.count))
+        }
+    }
+
+    private init(method: String, target: String, bytes: [UInt8], fields: [(name: Range<Int>, value: Range<Int>)]) {
+        self.method = method
+        self.target = target
+        self.bytes = bytes
+        self.fields = fields
+    }
+
+    /// Every header, in order, as Strings (tests, comparisons).
+    var headers: [(String, String)] {
+        fields.map { (String(decoding: bytes[$0.name], as: UTF8.self), String(decoding: bytes[$0.value], as: UTF8.self)) }
+    }
 
     static func == (a: HTTPRequestHead, b: HTTPRequestHead) -> Bool {
         a.method == b.method && a.target == b.target && a.headers.map { "\($0.0):\($0.1)" } == b.headers.map { "\($0.0):\($0.1)" }
     }
 
     /// The value of a header (name compared case-insensitively); nil when absent. `name` is
-    /// lower case. Compared byte by byte: each request looks up several headers, and lowercasing
-    /// every name for each lookup was a string built per header per lookup.
+    /// lower case.
     func value(of name: String) -> String? {
-        headers.first { Self.isNamed($0.0, name) }?.1
+        guard let field = fields.first(where: { isNamed($0.name, name) }) else { return nil }
+        return String(decoding: bytes[field.value], as: UTF8.self)
     }
 
     /// Every header of that name (lower case), for routes that refuse repeats.
     func count(of name: String) -> Int {
-        headers.reduce(0) { $0 + (Self.isNamed($1.0, name) ? 1 : 0) }
+        fields.reduce(0) { $0 + (isNamed($1.name, name) ? 1 : 0) }
     }
 
     /// Header names are ASCII tokens (checked when parsed): folding A-Z is all there is to case.
-    static func isNamed(_ header: String, _ lowercased: String) -> Bool {
-        header.utf8.elementsEqual(lowercased.utf8) { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+    private func isNamed(_ range: Range<Int>, _ lowercased: String) -> Bool {
+        let utf8 = lowercased.utf8
+        guard range.count == utf8.count else { return false }
+        return bytes[range].elementsEqual(utf8) { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
     }
 
     static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, LoopbackReply> {
+        guard let end = bytes.headEnd else { return .failure(.error(400, "BadRequest", "incomplete request")) }
+        return parse(bytes, end: end)
+    }
+
+    /// `end` is where the head's CRLFCRLF starts. Walks the bytes through one buffer pointer:
+    /// first the line ends (a stray CR or LF anywhere is refused before anything else is read),
+    /// then each line once.
+    static func parse(_ bytes: [UInt8], end: Int) -> Result<HTTPRequestHead, LoopbackReply> {
         func bad(_ why: String) -> Result<HTTPRequestHead, LoopbackReply> { .failure(.error(400, "BadRequest", why)) }
-        guard let end = bytes.headEnd else { return bad("incomplete request") }
-        var lines: [ArraySlice<UInt8>] = []
-        var start = 0
-        var i = 0
-        while i + 1 < end + 2 {
-            if bytes[i] == 13 && bytes[i + 1] == 10 {
-                lines.append(bytes[start..<i])
-                start = i + 2
-                i += 2
-            } else {
-                if bytes[i] == 10 || bytes[i] == 13 { return bad("line ends must be CRLF") }
+        return bytes.withUnsafeBufferPointer { buffer -> Result<HTTPRequestHead, LoopbackReply> in
+            let limit = end + 2  // the last line's CRLF included
+            var i = 0
+            while i < limit {
+                let byte = buffer[i]
+                if byte == 13 && buffer[i + 1] == 10 { i += 2; continue }  // i + 1 <= end + 2, inside the head's CRLFCRLF
+                if byte == 10 || byte == 13 { return bad("line ends must be CRLF") }
                 i += 1
             }
+            func lineEnd(from start: Int) -> Int {
+                var j = start
+                while buffer[j] != 13 { j += 1 }
+                return j
+            }
+            // The request line: METHOD SP TARGET SP VERSION, split as bytes.
+            let firstEnd = lineEnd(from: 0)
+            let line = UnsafeBufferPointer(rebasing: buffer[0..<firstEnd])
+            guard line.contains(where: { $0 >= 0x80 }) ? String(validating: line, as: UTF8.self) != nil : true else { return bad("no request line") }
+            guard let space1 = line.firstIndex(of: 32) else { return bad("malformed request line") }
+            let afterMethod = UnsafeBufferPointer(rebasing: line[(space1 + 1)...])
+            guard let space2Offset = afterMethod.firstIndex(of: 32) else { return bad("malformed request line") }
+            let space2 = space1 + 1 + space2Offset
+            let method = line[0..<space1], target = line[(space1 + 1)..<space2], version = line[(space2 + 1)...]
+            guard !method.isEmpty, method.allSatisfy({ $0 >= 65 && $0 <= 90 }), target.first == UInt8(ascii: "/"),
+                  !version.contains(32), version.elementsEqual("HTTP/1.1".utf8) || version.elementsEqual("HTTP/1.0".utf8) else {
+                return bad("malformed request line")
+            }
+            var fields: [(name: Range<Int>, value: Range<Int>)] = []
+            fields.reserveCapacity(16)
+            var start = firstEnd + 2
+            while start < limit {
+                let stop = lineEnd(from: start)
+                defer { start = stop + 2 }
+                let first = buffer[start]
+                if start == stop { return bad("malformed header line") }
+                if first == 32 || first == 9 { return bad("folded header lines are not accepted") }
+                var colon = start
+                while colon < stop && buffer[colon] != 58 { colon += 1 }
+                guard colon < stop, colon > start else { return bad("malformed header line") }
+                for k in start..<colon where !isTokenByte(buffer[k]) { return bad("malformed header name") }
+                var valueStart = colon + 1, valueEnd = stop
+                while valueStart < valueEnd, buffer[valueStart] == 32 || buffer[valueStart] == 9 { valueStart += 1 }
+                while valueEnd > valueStart, buffer[valueEnd - 1] == 32 || buffer[valueEnd - 1] == 9 { valueEnd -= 1 }
+                var ascii = true
+                for k in valueStart..<valueEnd {
+                    let byte = buffer[k]
+                    if (byte < 32 && byte != 9) || byte == 127 { return bad("control character in a header") }
+                    if byte >= 0x80 { ascii = false }
+                }
+                if !ascii, String(validating: UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd]), as: UTF8.self) == nil {
+                    return bad("control character in a header")
+                }
+                fields.append((start..<colon, valueStart..<valueEnd))
+                if fields.count > 64 { return bad("too many headers") }
+            }
+            let head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
+                                       bytes: bytes, fields: fields)
+            if head.count(of: "authorization") > 1 { return bad("more than one Authorization header") }
+            if head.count(of: "host") > 1 { return bad("more than one Host header") }
+            if head.count(of: "transfer-encoding") != 0 { return bad("a request body is not accepted") }
+            if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
+            return .success(head)
         }
-        guard let requestLine = lines.first, String(validating: requestLine, as: UTF8.self) != nil else { return bad("no request line") }
-        // Split as bytes: a Character-wise split breaks graphemes over the whole target, and the
-        // cloud routes' targets (a secret in the path, a query) are several times the AWS route's.
-        let parts = requestLine.split(separator: 32, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy({ $0 >= 65 && $0 <= 90 }),
-              parts[1].first == UInt8(ascii: "/"), parts[2].elementsEqual("HTTP/1.1".utf8) || parts[2].elementsEqual("HTTP/1.0".utf8) else {
-            return bad("malformed request line")
-        }
-        var headers: [(String, String)] = []
-        for line in lines.dropFirst() {
-            if line.first == 32 || line.first == 9 { return bad("folded header lines are not accepted") }
-            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else { return bad("malformed header line") }
-            let name = line[line.startIndex..<colon]
-            guard name.allSatisfy(isTokenByte) else { return bad("malformed header name") }
-            var value = line[(colon + 1)...]
-            while let first = value.first, first == 32 || first == 9 { value = value.dropFirst() }
-            while let last = value.last, last == 32 || last == 9 { value = value.dropLast() }
-            guard !value.contains(where: { ($0 < 32 && $0 != 9) || $0 == 127 }),
-                  let text = String(validating: value, as: UTF8.self) else { return bad("control character in a header") }
-            headers.append((String(decoding: name, as: UTF8.self), text))
-            if headers.count > 64 { return bad("too many headers") }
-        }
-        let head = HTTPRequestHead(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self), headers: headers)
-        if head.count(of: "authorization") > 1 { return bad("more than one Authorization header") }
-        if head.count(of: "host") > 1 { return bad("more than one Host header") }
-        if head.value(of: "transfer-encoding") != nil { return bad("a request body is not accepted") }
-        if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
-        return .success(head)
     }
 
     static func isTokenByte(_ b: UInt8) -> Bool {
-        (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+        switch b {
+        case 48...57, 65...90, 97...122: return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): return true
+        default: return false
+        }
     }
 }
 
 extension Array where Element == UInt8 {
+    /// Two LFs in a row: a blank line without CR.
+    var hasBareBlankLine: Bool {
+        withUnsafeBufferPointer { bytes in
+            guard bytes.count >= 2 else { return false }
+            for i in 1..<bytes.count where bytes[i] == 10 && bytes[i - 1] == 10 { return true }
+            return false
+        }
+    }
+
     /// Index of the CRLFCRLF that ends a request head.
     var headEnd: Int? {
         guard count >= 4 else { return nil }
-        for i in 0...(count - 4) where self[i] == 13 && self[i + 1] == 10 && self[i + 2] == 13 && self[i + 3] == 10 { return i }
-        return nil
+        return withUnsafeBufferPointer { bytes in
+            for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { return i }
+            return nil
+        }
     }
 }

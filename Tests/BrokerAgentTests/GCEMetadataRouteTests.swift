@@ -56,4 +56,10 @@ final class GCEMetadataRouteTests: XCTestCase {
         XCTAssertNil(request.value(of: "host"), "a longer name is another header")
         XCTAssertNil(request.value(of: "metadata"))
     }
+
+    func testTheSecretIsReadAsTheSplitReadsIt() {
+        for target in ["/abc", "/abc/", "/abc?x=1", "/abc/computeMetadata/v1/instance?x=/y", "/", "/?x", "//x", "x/abc", ""] {
+            XCTAssertEqual(GCEMetadataRoute.firstSegment(target), GCEMetadataRoute.split(target)?.secret, target)
+        }
+    }
 }

@@ -49,7 +49,7 @@ struct AzureHandler {
     /// What the chain says about tenant, client, subscription and resource, the top winning.
     static func delivery(_ name: String, in config: BrokerConfig) throws -> AzureDelivery {
         // Every managed-identity request asks; the chain walk builds each hop's settings anew.
-        try config.memo.derived("azure-delivery\u{0}" + name) {
+        try config.memo.derived(name) {
             try chain(name, in: config).reduce(AzureDelivery()) { merged, hop in merged.over(hop.identity.kind.delivery.azure!) }
         }
     }
