@@ -153,8 +153,6 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
         }
     }
 
-    static func percentDecoded<S: StringProtocol>(_ text: S) -> String? { percentDecoded(text.utf8) }
-
     static func percentDecoded<C: Collection<UInt8>>(_ text: C) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count)

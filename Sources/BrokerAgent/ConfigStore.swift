@@ -38,15 +38,7 @@ public final class ConfigStore: @unchecked Sendable {
     }
 
     /// The config as of the last check, re-checked first when that is older than `recheckInterval`.
-    public func config() -> Result<BrokerConfig, Error> {
-        lock.lock()
-        if monotonicSeconds() - checkedAt < recheckInterval {
-            defer { lock.unlock() }
-            return loaded
-        }
-        lock.unlock()
-        return refresh()
-    }
+    public func config() -> Result<BrokerConfig, Error> { snapshot().result }
 
     /// What `config()` gives, in the store's own box: a request reads the configuration there
     /// rather than copying every field of it (that copy was a tenth of a warm git get's instructions).
@@ -65,16 +57,16 @@ public final class ConfigStore: @unchecked Sendable {
     /// One load: the configuration, or why it could not be read (then `config` is empty).
     /// Passed straight from its `let` as an argument, `config` is borrowed, not copied.
     public final class Snapshot: @unchecked Sendable {
-        public let result: Result<BrokerConfig, Error>
         public let config: BrokerConfig
         public let error: Error?
         init(_ result: Result<BrokerConfig, Error>) {
-            self.result = result
             switch result {
             case .success(let config): (self.config, error) = (config, nil)
             case .failure(let failure): (config, error) = (BrokerConfig(), failure)
             }
         }
+
+        public var result: Result<BrokerConfig, Error> { error.map { .failure($0) } ?? .success(config) }
     }
 
     /// The config as of the last check, without checking.

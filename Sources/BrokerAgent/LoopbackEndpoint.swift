@@ -349,9 +349,7 @@ struct HTTPRequestHead: Equatable {
 
     /// Header names are ASCII tokens (checked when parsed): folding A-Z is all there is to case.
     private func isNamed(_ range: Range<Int>, _ lowercased: String) -> Bool {
-        let utf8 = lowercased.utf8
-        guard range.count == utf8.count else { return false }
-        return bytes[range].elementsEqual(utf8) { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+        range.count == lowercased.utf8.count && equalIgnoringASCIICase(bytes[range], lowercased.utf8)
     }
 
     static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, LoopbackReply> {

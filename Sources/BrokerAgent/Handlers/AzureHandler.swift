@@ -40,12 +40,6 @@ struct AzureHandler {
         return chain
     }
 
-    /// Resources and client IDs compare without case (Entra ID's own rule), without building
-    /// lower-cased copies on every token request.
-    static func sameIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
-        a.utf8.elementsEqual(b.utf8) { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == ($1 >= 65 && $1 <= 90 ? $1 | 0x20 : $1) }
-    }
-
     /// What the chain says about tenant, client, subscription and resource, the top winning.
     static func delivery(_ name: String, in config: BrokerConfig) throws -> AzureDelivery {
         // Every managed-identity request asks; the chain walk builds each hop's settings anew.
@@ -187,10 +181,11 @@ struct AzureHandler {
             let config = try service.loadConfig()
             let azure = try Self.delivery(grant.identity, in: config)
             let resource = azure.resource ?? AzureApplication.defaultResource
-            guard Self.sameIgnoringASCIICase(query.resource, resource) else {
+            // Resources and client IDs compare without case (Entra ID's own rule).
+            guard equalIgnoringASCIICase(query.resource.utf8, resource.utf8) else {
                 return AzureManagedIdentityRoute.error(400, "identity \(grant.identity) gives tokens for \(resource), not \(WireCodec.printable(query.resource, limit: 100)); set resource in its section or define another identity")
             }
-            if let asked = query.clientID, azure.clientID.map({ Self.sameIgnoringASCIICase(asked, $0) }) != true {
+            if let asked = query.clientID, azure.clientID.map({ equalIgnoringASCIICase(asked.utf8, $0.utf8) }) != true {
                 return AzureManagedIdentityRoute.error(400, "client_id \(WireCodec.printable(asked, limit: 40)) is not this wrap's identity (\(azure.clientID ?? "none"))")
             }
             let resolution = try issuer.issue(grant.identity, in: config, validity: .azure, caller: caller, adapter: "endpoint")

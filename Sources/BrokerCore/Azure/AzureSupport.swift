@@ -121,7 +121,7 @@ public struct AzureApplication: Sendable, Equatable {
         while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: "/") { end = utf8.index(before: end) }
         let value = utf8[..<end]
         // An application ID names a resource too: Azure DevOps is 499b84ac-1321-427f-aa17-267ca6975798.
-        if isGUID(value) { return String(decoding: value.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self) }
+        if isGUID(value) { return String(decoding: value.map(\.asciiLowercased), as: UTF8.self) }
         guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon != value.startIndex, value.index(after: colon) != value.endIndex,
               value.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
         return end == utf8.endIndex ? text : String(decoding: value, as: UTF8.self)

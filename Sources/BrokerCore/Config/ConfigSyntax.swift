@@ -345,8 +345,6 @@ private enum ASCII {
     static func needsValueParsing(_ b: UInt8) -> Bool {
         b == newline || isBlank(b) || b == quote || b == backslash || isCommentStart(b)
     }
-    /// ASCII lower-casing, which is all `String.lowercased()` changes in a name made of key characters.
-    static func lowered(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
 }
 
 /// A hand-written scanner modelled on git's `config.c`, over the file's UTF-8 bytes: every byte
@@ -487,9 +485,10 @@ private struct Parser {
         return (lowered(nameStart..<dot), lowered(dot + 1..<nameEnd))
     }
 
+    /// ASCII lower-casing is all `String.lowercased()` changes in a name made of key characters.
     private func lowered(_ range: Range<Int>) -> String {
         String(unsafeUninitializedCapacity: range.count) { buffer in
-            for (offset, index) in range.enumerated() { buffer[offset] = ASCII.lowered(bytes[index]) }
+            for (offset, index) in range.enumerated() { buffer[offset] = bytes[index].asciiLowercased }
             return range.count
         }
     }
