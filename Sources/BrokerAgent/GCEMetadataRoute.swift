@@ -19,12 +19,13 @@ struct GCEMetadataRoute: LoopbackRoute {
     static let name = "gce-metadata"
     static let prefix = "/computeMetadata/v1/"
 
-    /// The answer for a live grant: `path` after /computeMetadata/v1/ (nil for the ping at the
-    /// root), and the query's parameters.
-    let answerRequest: @Sendable (_ path: String?, _ query: [String: String], LoopbackEndpoint.Grant) -> LoopbackReply
+    /// The answer for a live grant: what the target asks for (nil for the ping at the root), and
+    /// its query as sent (read by the few paths that take parameters).
+    let answerRequest: @Sendable (_ path: MetadataPath?, _ query: String, LoopbackEndpoint.Grant) -> LoopbackReply
 
     var name: String { Self.name }
-    var replyHeaders: [(String, String)] { [("Metadata-Flavor", "Google")] }
+    var replyHeaders: [(String, String)] { Self.flavor }
+    private static let flavor = [("Metadata-Flavor", "Google")]
 
     /// `127.0.0.1:PORT/SECRET`: what GCE_METADATA_HOST and GCE_METADATA_IP hold.
     static func host(_ endpoint: LoopbackEndpoint, secret: Secret) -> String {
@@ -33,10 +34,10 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     /// Splits `/SECRET[/computeMetadata/v1/PATH][?QUERY]`; nil when the target has no first
     /// segment. Any other path after the secret is kept whole, to be refused (after the secret
-    /// check, so a caller without it learns nothing from 404s). Works on the target's UTF-8 bytes
-    /// and builds each part from its bytes: every request is split twice, and slicing the
-    /// String itself (each index rounded to a Character boundary) cost this route 5 µs a split,
-    /// more than the AWS route's whole check of its secret.
+    /// check, so a caller without it learns nothing from 404s). The parts as Strings, for tests;
+    /// requests are read as bytes (`parts(of:)`): slicing the String itself (each index rounded
+    /// to a Character boundary) cost this route 5 µs a split, more than the AWS route's whole
+    /// check of its secret.
     static func split(_ target: String) -> (secret: String, path: String?, query: String)? {
         var target = target
         return target.withUTF8(split(bytes:))
@@ -44,17 +45,26 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     /// Reads the target's own storage (no copy of it into an array first).
     private static func split(bytes: UnsafeBufferPointer<UInt8>) -> (secret: String, path: String?, query: String)? {
+        guard let parts = parts(of: bytes) else { return nil }
+        let secret = String(decoding: bytes[parts.secret], as: UTF8.self)
+        let query = String(decoding: bytes[parts.query], as: UTF8.self)
+        guard let path = parts.path else { return (secret, nil, query) }
+        return (secret, (parts.inV1 ? "" : "\u{0}") + String(decoding: bytes[path], as: UTF8.self), query)
+    }
+
+    /// Where the secret, the path (after `/computeMetadata/v1/` when `inV1`; nil for the root)
+    /// and the query lie in a target.
+    private static func parts(of bytes: UnsafeBufferPointer<UInt8>) -> (secret: Range<Int>, path: Range<Int>?, inV1: Bool, query: Range<Int>)? {
         guard bytes.first == UInt8(ascii: "/") else { return nil }
         let queryMark = bytes.firstIndex(of: UInt8(ascii: "?"))
         let pathEnd = queryMark ?? bytes.endIndex
-        let query = queryMark.map { String(decoding: bytes[($0 + 1)...], as: UTF8.self) } ?? ""
+        let query = queryMark.map { ($0 + 1)..<bytes.endIndex } ?? bytes.endIndex..<bytes.endIndex
         let secretEnd = bytes[1..<pathEnd].firstIndex(of: UInt8(ascii: "/")) ?? pathEnd
         guard 1 < secretEnd else { return nil }
-        let secret = String(decoding: bytes[1..<secretEnd], as: UTF8.self)
         let tail = bytes[secretEnd..<pathEnd]
-        if tail.isEmpty || (tail.count == 1 && tail.first == UInt8(ascii: "/")) { return (secret, nil, query) }
-        guard tail.starts(with: prefixBytes) else { return (secret, "\u{0}" + String(decoding: tail, as: UTF8.self), query) }
-        return (secret, String(decoding: tail.dropFirst(prefixBytes.count), as: UTF8.self), query)
+        if tail.isEmpty || (tail.count == 1 && tail.first == UInt8(ascii: "/")) { return (1..<secretEnd, nil, true, query) }
+        guard tail.starts(with: prefixBytes) else { return (1..<secretEnd, secretEnd..<pathEnd, false, query) }
+        return (1..<secretEnd, (secretEnd + prefixBytes.count)..<pathEnd, true, query)
     }
 
     /// `split(target)?.secret` without building the path and query, which only a request whose
@@ -98,36 +108,87 @@ struct GCEMetadataRoute: LoopbackRoute {
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
-        guard let parts = Self.split(head.target) else { return .error(404, "NotFound", "not a metadata path") }
-        return answerRequest(parts.path, parts.query.isEmpty ? [:] : Self.queryParameters(parts.query), grant)
+        var target = head.target
+        return target.withUTF8 { bytes in
+            guard let parts = Self.parts(of: bytes) else { return .error(404, "NotFound", "not a metadata path") }
+            let path = parts.path.map { parts.inV1 ? MetadataPath(bytes: UnsafeBufferPointer(rebasing: bytes[$0])) : .other }
+            return answerRequest(path, String(decoding: bytes[parts.query], as: UTF8.self), grant)
+        }
     }
 
+    /// `name=value&...`, decoded (`+` is a space); a name given twice keeps its last value, an
+    /// invalid escape stays as written.
     static func queryParameters(_ query: String) -> [String: String] {
         var values: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let fields = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (text: Substring) in String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncodingLite }
-            values[decode(fields[0])] = fields.count > 1 ? decode(fields[1]) : ""
+        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+            let value = equals == pair.endIndex ? "" : formDecoded(pair[pair.index(after: equals)...])
+            values[formDecoded(pair[..<equals])] = value
         }
         return values
     }
-}
 
-extension String {
-    /// Percent-decoding without Foundation; invalid escapes stay as written.
-    var removingPercentEncodingLite: String {
+    static func formDecoded(_ text: Substring.UTF8View) -> String {
         var bytes: [UInt8] = []
-        let utf8 = Array(self.utf8)
-        var i = 0
-        while i < utf8.count {
-            if utf8[i] == UInt8(ascii: "%"), i + 2 < utf8.count, let value = UInt8(String(decoding: utf8[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                i += 3
-            } else {
-                bytes.append(utf8[i])
-                i += 1
+        bytes.reserveCapacity(text.count)
+        var i = text.startIndex
+        while i < text.endIndex {
+            let byte = text[i]
+            if byte == UInt8(ascii: "%"), let high = text.index(i, offsetBy: 1, limitedBy: text.endIndex), high < text.endIndex,
+               let low = text.index(high, offsetBy: 1, limitedBy: text.endIndex), low < text.endIndex,
+               let h = AzureManagedIdentityRoute.hexValue(text[high]), let l = AzureManagedIdentityRoute.hexValue(text[low]) {
+                bytes.append(h << 4 | l)
+                i = text.index(after: low)
+                continue
             }
+            bytes.append(byte == UInt8(ascii: "+") ? 0x20 : byte)
+            i = text.index(after: i)
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// What a metadata request asks for: the paths google-auth, gcloud and the client libraries read,
+/// told apart once from the target's bytes (the handler then switches on a value, instead of
+/// comparing, slicing and splitting Strings by Character on every token request).
+enum MetadataPath: Equatable {
+    case projectID, numericProjectID, universeDomain, zone
+    /// `instance/service-accounts/` (the list of accounts).
+    case serviceAccounts
+    /// `instance/service-accounts/ACCOUNT[/LEAF]`.
+    case serviceAccount(String, Leaf)
+    /// Anything else: answered 404.
+    case other
+
+    enum Leaf: Equatable { case directory, email, scopes, aliases, token, identity, other }
+
+    /// `path` is what follows `/computeMetadata/v1/` (a leading NUL marks a target outside it).
+    init(_ path: String) {
+        var path = path
+        self = path.withUTF8(MetadataPath.init(bytes:))
+    }
+
+    init(bytes: UnsafeBufferPointer<UInt8>) {
+        func equals(_ literal: StaticString) -> Bool { Self.same(bytes, literal) }
+        if equals("project/project-id") { self = .projectID; return }
+        if equals("project/numeric-project-id") { self = .numericProjectID; return }
+        if equals("universe/universe-domain") { self = .universeDomain; return }
+        if equals("instance/zone") { self = .zone; return }
+        let accounts: StaticString = "instance/service-accounts/"
+        let prefix = accounts.utf8CodeUnitCount
+        guard bytes.count >= prefix, Self.same(UnsafeBufferPointer(rebasing: bytes[..<prefix]), accounts) else { self = .other; return }
+        let rest = UnsafeBufferPointer(rebasing: bytes[prefix...])
+        if rest.isEmpty { self = .serviceAccounts; return }
+        let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+        let account = String(decoding: rest[..<slash], as: UTF8.self)
+        let leaf = slash == rest.endIndex ? UnsafeBufferPointer(rebasing: rest[slash...]) : UnsafeBufferPointer(rebasing: rest[(slash + 1)...])
+        func leafIs(_ literal: StaticString) -> Bool { Self.same(leaf, literal) }
+        let kind: Leaf = leaf.isEmpty ? .directory : leafIs("token") ? .token : leafIs("identity") ? .identity : leafIs("email") ? .email
+            : leafIs("scopes") ? .scopes : leafIs("aliases") ? .aliases : .other
+        self = .serviceAccount(account, kind)
+    }
+
+    private static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        bytes.count == literal.utf8CodeUnitCount && bytes.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 }

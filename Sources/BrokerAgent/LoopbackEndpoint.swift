@@ -53,7 +53,7 @@ struct LoopbackReply: Equatable, Error {
     }
 
     var contentType: String { text == nil ? "application/json" : "application/text" }
-    var encodedBody: String { text ?? body.encoded() }
+    var encodedBody: [UInt8] { text.map { Array($0.utf8) } ?? body.encodedBytes() }
 }
 
 /// A small HTTP/1.1 server for GET requests without bodies. One request per connection, heads
@@ -222,12 +222,32 @@ final class LoopbackEndpoint: @unchecked Sendable {
         _ = try? connection.writeAll(Self.encoded(reply))
     }
 
-    static func encoded(_ reply: Reply) -> String {
+    /// The reply's bytes, written once into memory sized for them (the answer is one `write`).
+    static func encoded(_ reply: Reply) -> [UInt8] {
         let body = reply.encodedBody
-        var head = "HTTP/1.1 \(reply.status) \(reason(reply.status))\r\nContent-Type: \(reply.contentType)\r\n"
-        for (name, value) in reply.headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(body.utf8.count)\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n"
-        return head + body
+        let reason = reason(reply.status)
+        let contentType = reply.contentType
+        let capacity = 160 + reason.utf8.count + contentType.utf8.count + body.count
+            + reply.headers.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 }
+        return [UInt8](capacity: capacity) { out in
+            out.literal("HTTP/1.1 ")
+            out.decimal(Int64(reply.status))
+            out.byte(UInt8(ascii: " "))
+            out.utf8(reason)
+            out.literal("\r\nContent-Type: ")
+            out.utf8(contentType)
+            out.literal("\r\n")
+            for (name, value) in reply.headers {
+                out.utf8(name)
+                out.literal(": ")
+                out.utf8(value)
+                out.literal("\r\n")
+            }
+            out.literal("Content-Length: ")
+            out.decimal(Int64(body.count))
+            out.literal("\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n")
+            body.withUnsafeBytes { if let start = $0.baseAddress { out.bytes(start, $0.count) } }
+        }
     }
 
     static func head(of bytes: [UInt8]) -> Result<HTTPRequestHead, Reply> {
@@ -247,7 +267,8 @@ final class LoopbackEndpoint: @unchecked Sendable {
             return .error(404, "NotFound", "no credentials live at this path")
         }
         var reply = authorize(head, route: route)
-        reply.headers = route.replyHeaders + reply.headers
+        let always = route.replyHeaders
+        if !always.isEmpty { reply.headers = reply.headers.isEmpty ? always : always + reply.headers }
         return reply
     }
 
@@ -457,3 +478,4 @@ extension Array where Element == UInt8 {
         }
     }
 }
+

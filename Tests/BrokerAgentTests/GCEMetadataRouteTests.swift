@@ -36,6 +36,39 @@ final class GCEMetadataRouteTests: XCTestCase {
         for (target, expected) in rows { XCTAssertEqual(split(target), expected, target) }
     }
 
+    func testPathsAreToldApartAsTheHandlerReadsThem() {
+        let rows: [(String, MetadataPath)] = [
+            ("project/project-id", .projectID),
+            ("project/numeric-project-id", .numericProjectID),
+            ("universe/universe-domain", .universeDomain),
+            ("instance/zone", .zone),
+            ("instance/zone/", .other),
+            ("project/project-idx", .other),
+            ("instance/service-accounts", .other),
+            ("instance/service-accounts/", .serviceAccounts),
+            ("instance/service-accounts/default", .serviceAccount("default", .directory)),
+            ("instance/service-accounts/default/", .serviceAccount("default", .directory)),
+            ("instance/service-accounts/default/token", .serviceAccount("default", .token)),
+            ("instance/service-accounts/sa@p.iam.gserviceaccount.com/identity", .serviceAccount("sa@p.iam.gserviceaccount.com", .identity)),
+            ("instance/service-accounts/default/email", .serviceAccount("default", .email)),
+            ("instance/service-accounts/default/scopes", .serviceAccount("default", .scopes)),
+            ("instance/service-accounts/default/aliases", .serviceAccount("default", .aliases)),
+            ("instance/service-accounts/default/token/x", .serviceAccount("default", .other)),
+            ("instance/service-accounts/default/Token", .serviceAccount("default", .other)),
+            ("instance/service-accounts//token", .serviceAccount("", .token)),
+            ("", .other),
+            ("\u{0}/computeMetadata/v2/x", .other),
+        ]
+        for (path, expected) in rows { XCTAssertEqual(MetadataPath(path), expected, path) }
+    }
+
+    func testQueryParametersAreFormDecoded() {
+        XCTAssertEqual(GCEMetadataRoute.queryParameters("audience=https%3A%2F%2Fa.example%2Fx&format=full&licenses"),
+                       ["audience": "https://a.example/x", "format": "full", "licenses": ""])
+        XCTAssertEqual(GCEMetadataRoute.queryParameters("a=1+2&a=3&b=%zz&c=%4"), ["a": "3", "b": "%zz", "c": "%4"])
+        XCTAssertEqual(GCEMetadataRoute.queryParameters("x=%E2%9C%93&y=a%2Bb"), ["x": "✓", "y": "a+b"])
+    }
+
     func testOnlyA64HexDigitFirstSegmentIsThisRoutes() {
         let route = GCEMetadataRoute(answerRequest: { _, _, _ in LoopbackReply(status: 200, text: "") })
         let s = Self.secret

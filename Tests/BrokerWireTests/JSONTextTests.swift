@@ -17,6 +17,18 @@ final class JSONTextTests: XCTestCase {
         XCTAssertFalse(text.contains("\n"), "one record must stay on one line")
     }
 
+    func testTheLongestEscapesFitTheSpaceReservedForThem() throws {
+        // Six bytes out per byte in: a control byte (\u0001) and U+2028 (three bytes, \u2028).
+        for text in [String(repeating: "\u{1}", count: 300), String(repeating: "\u{2028}", count: 300), String(repeating: "\"\\", count: 300)] {
+            let encoded = JSONValue.array([.string(text), .object([(text, .string(text))])]).encoded()
+            let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(encoded.utf8)) as? [Any])
+            XCTAssertEqual(parsed.first as? String, text)
+            XCTAssertEqual((parsed.last as? [String: String])?[text], text)
+        }
+        XCTAssertEqual(JSONValue.array([.int(Int64.min), .int(Int64.max), .bool(false), .null]).encoded(),
+                       "[-9223372036854775808,9223372036854775807,false,null]")
+    }
+
     func testObjectsKeepTheirKeyOrder() {
         XCTAssertEqual(JSONValue.object([("b", .int(1)), ("a", .int(2))]).encoded(), "{\"b\":1,\"a\":2}")
     }

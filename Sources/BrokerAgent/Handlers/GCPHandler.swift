@@ -21,64 +21,70 @@ struct GCPHandler {
     }
 
     /// Answers a metadata request of a live grant: the paths google-auth and gcloud read.
-    func metadataReply(path: String?, query: [String: String], grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func metadataReply(path: MetadataPath?, query: String, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
         // The ping (GCE_METADATA_IP) and the directory root: what the real server says there.
         guard let path else { return LoopbackReply(status: 200, text: "computeMetadata/\n") }
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
             // The token path is what SDKs ask most: it needs no project or location settings.
-            let gcp = path.hasPrefix("instance/service-accounts/") ? GCPDelivery() : config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery()
+            var gcp: GCPDelivery { config.kind(grant.identity)?.delivery.gcp ?? GCPDelivery() }
+            let account: String, leaf: MetadataPath.Leaf
             switch path {
-            case "project/project-id":
+            case .projectID:
                 return gcp.project.map { LoopbackReply(status: 200, text: $0) } ?? .error(404, "NotFound", "no project is set for this identity")
-            case "project/numeric-project-id":
+            case .numericProjectID:
                 // gcloud takes a numeric answer here as the sign that it runs on GCE, and uses the
                 // metadata server only then; the number itself it does not use for its calls.
                 return LoopbackReply(status: 200, text: gcp.projectNumber ?? "0")
-            case "universe/universe-domain":
+            case .universeDomain:
                 return LoopbackReply(status: 200, text: "googleapis.com")
-            case "instance/zone":
-                return gcp.zone.map { LoopbackReply(status: 200, text: "projects/\(gcp.projectNumber ?? "0")/zones/\($0)") }
+            case .zone:
+                let delivery = gcp
+                return delivery.zone.map { LoopbackReply(status: 200, text: "projects/\(delivery.projectNumber ?? "0")/zones/\($0)") }
                     ?? .error(404, "NotFound", "no zone is set for this identity")
-            default:
-                break
+            case .other:
+                return .error(404, "NotFound", "not served here")
+            case .serviceAccounts:
+                (account, leaf) = ("", .directory)
+            case .serviceAccount(let name, let asked):
+                (account, leaf) = (name, asked)
             }
-            guard path.hasPrefix("instance/service-accounts/") else { return .error(404, "NotFound", "not served here") }
             let resolution = try service.issuer.issue(grant.identity, in: config, validity: Self.validity, caller: caller, adapter: "gce-metadata")
             let (email, token) = try Self.token(of: resolution.credential, identity: grant.identity)
-            let account = email.isEmpty ? "default" : email
-            let rest = path.dropFirst("instance/service-accounts/".count)
-            if rest.isEmpty { return LoopbackReply(status: 200, text: "default/\n" + (email.isEmpty ? "" : "\(email)/\n")) }
-            let parts = rest.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts[0] == "default" || parts[0] == account else { return .error(404, "NotFound", "no such service account here") }
-            let leaf = parts.count > 1 ? String(parts[1]) : ""
+            let name = email.isEmpty ? "default" : email
+            if case .serviceAccounts = path { return LoopbackReply(status: 200, text: "default/\n" + (email.isEmpty ? "" : "\(email)/\n")) }
+            guard account == "default" || account == name else { return .error(404, "NotFound", "no such service account here") }
             let scopes = [GCPScopes.cloudPlatform]
             switch leaf {
-            case "":
-                if query["recursive"] == "true" {
-                    return LoopbackReply(status: 200, body: .object([("aliases", .array([.string("default")])), ("email", .string(account)),
+            case .directory:
+                if Self.parameters(query)["recursive"] == "true" {
+                    return LoopbackReply(status: 200, body: .object([("aliases", .array([.string("default")])), ("email", .string(name)),
                                                                      ("scopes", .array(scopes.map(JSONValue.string)))]))
                 }
                 return LoopbackReply(status: 200, text: "aliases\nemail\nidentity\nscopes\ntoken\n")
-            case "email":
-                return LoopbackReply(status: 200, text: account)
-            case "scopes":
+            case .email:
+                return LoopbackReply(status: 200, text: name)
+            case .scopes:
                 return LoopbackReply(status: 200, text: scopes.joined(separator: "\n") + "\n")
-            case "aliases":
+            case .aliases:
                 return LoopbackReply(status: 200, text: "default\n")
-            case "token":
+            case .token:
                 let left = max(1, resolution.credential.remaining(at: service.clock.now()) ?? 3600)
                 return LoopbackReply(status: 200, body: .object([("access_token", .string(token.reveal())), ("expires_in", .int(left)),
                                                                  ("token_type", .string("Bearer"))]))
-            case "identity":
-                return idTokenReply(query: query, grant: grant, config: config, caller: caller)
-            default:
+            case .identity:
+                return idTokenReply(query: Self.parameters(query), grant: grant, config: config, caller: caller)
+            case .other:
                 return .error(404, "NotFound", "not served here")
             }
         } catch {
             return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
         }
+    }
+
+    static func parameters(_ query: String) -> [String: String] {
+        query.isEmpty ? [:] : GCEMetadataRoute.queryParameters(query)
     }
 
     /// `identity?audience=AUD[&format=full][&licenses=TRUE]`: the raw JWT, as text. `format` and
