@@ -29,12 +29,16 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     /// `/msi/token` or `/msi/token/`, with or without a query; read as bytes, since every
     /// request to the endpoint that no earlier route took asks this.
     func matches(_ head: HTTPRequestHead) -> Bool {
-        let utf8 = head.target.utf8
-        guard utf8.starts(with: Self.path.utf8) else { return false }
-        var rest = utf8.dropFirst(Self.path.utf8.count)
-        if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
-        return rest.isEmpty || rest.first == UInt8(ascii: "?")
+        var target = head.target
+        return target.withUTF8 { bytes in
+            guard bytes.starts(with: Self.pathBytes) else { return false }
+            var rest = bytes.dropFirst(Self.pathBytes.count)
+            if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
+            return rest.isEmpty || rest.first == UInt8(ascii: "?")
+        }
     }
+
+    private static let pathBytes = Array(path.utf8)
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard let presented = head.value(of: "x-identity-header"), !presented.isEmpty else {
@@ -153,21 +157,25 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
         }
     }
 
-    static func percentDecoded<C: Collection<UInt8>>(_ text: C) -> String? {
+    static func percentDecoded(_ text: UnsafeBufferPointer<UInt8>) -> String? {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count)
-        var iterator = text.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
+        var i = 0
+        while i < text.count {
+            switch text[i] {
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard i + 2 < text.count, let high = hexValue(text[i + 1]), let low = hexValue(text[i + 2]) else { return nil }
                 bytes.append(high << 4 | low)
+                i += 3
+                continue
             case UInt8(ascii: "+"): bytes.append(0x20)
-            default: bytes.append(byte)
+            case let byte: bytes.append(byte)
             }
+            i += 1
         }
-        guard let decoded = String(validating: bytes, as: UTF8.self), !decoded.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return nil }
-        return decoded
+        // In UTF-8 a control character is its own byte: no need to walk the decoded scalars.
+        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7f }) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     static func hexValue(_ byte: UInt8) -> UInt8? {

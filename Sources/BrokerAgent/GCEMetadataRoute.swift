@@ -85,15 +85,15 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// other path stays the other routes' (or a 404), as before this route existed. Every
     /// request to the endpoint asks this (the routes after this one too), so it reads bytes only.
     func matches(_ head: HTTPRequestHead) -> Bool {
-        let utf8 = head.target.utf8
-        guard utf8.count > 64, utf8.first == UInt8(ascii: "/") else { return false }
-        var index = utf8.index(after: utf8.startIndex)
-        for _ in 0..<64 {
-            let byte = utf8[index]
-            guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) else { return false }
-            utf8.formIndex(after: &index)
+        var target = head.target
+        return target.withUTF8 { bytes in
+            guard bytes.count > 64, bytes[0] == UInt8(ascii: "/") else { return false }
+            for i in 1...64 {
+                let byte = bytes[i]
+                guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) else { return false }
+            }
+            return bytes.count == 65 || bytes[65] == UInt8(ascii: "/") || bytes[65] == UInt8(ascii: "?")
         }
-        return index == utf8.endIndex || utf8[index] == UInt8(ascii: "/") || utf8[index] == UInt8(ascii: "?")
     }
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {

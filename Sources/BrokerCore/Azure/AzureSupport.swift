@@ -113,18 +113,25 @@ public struct AzureApplication: Sendable, Equatable {
     /// Character-wise suffix tests, split and hex checks it was once made of cost more there than
     /// the AWS route's whole answer. Anything it accepts is printable ASCII.
     public static func normalizedResource(_ text: String) -> String? {
-        let utf8 = text.utf8
-        var end = utf8.endIndex
-        if utf8.count >= defaultSuffix.count, utf8[utf8.index(end, offsetBy: -defaultSuffix.count)...].elementsEqual(defaultSuffix) {
-            end = utf8.index(end, offsetBy: -defaultSuffix.count)
+        var copy = text  // withUTF8 needs a var; a native string is not copied
+        // How many leading bytes are the resource (the rest is `/.default` or slashes); nil when
+        // it is no URI. A GUID comes back lower-cased.
+        let kept: (count: Int, guid: String?)? = copy.withUTF8 { utf8 in
+            var end = utf8.count
+            if end >= defaultSuffix.count, UnsafeBufferPointer(rebasing: utf8[(end - defaultSuffix.count)...]).elementsEqual(defaultSuffix) {
+                end -= defaultSuffix.count
+            }
+            while end > 0, utf8[end - 1] == UInt8(ascii: "/") { end -= 1 }
+            let value = UnsafeBufferPointer(rebasing: utf8[..<end])
+            // An application ID names a resource too: Azure DevOps is 499b84ac-1321-427f-aa17-267ca6975798.
+            if isGUID(value) { return (end, String(decoding: value.map(\.asciiLowercased), as: UTF8.self)) }
+            guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon != 0, colon + 1 != end else { return nil }
+            for byte in value where byte <= 0x20 || byte >= 0x7f || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "#") { return nil }
+            return (end, nil)
         }
-        while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: "/") { end = utf8.index(before: end) }
-        let value = utf8[..<end]
-        // An application ID names a resource too: Azure DevOps is 499b84ac-1321-427f-aa17-267ca6975798.
-        if isGUID(value) { return String(decoding: value.map(\.asciiLowercased), as: UTF8.self) }
-        guard let colon = value.firstIndex(of: UInt8(ascii: ":")), colon != value.startIndex, value.index(after: colon) != value.endIndex,
-              value.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
-        return end == utf8.endIndex ? text : String(decoding: value, as: UTF8.self)
+        guard let kept else { return nil }
+        if let guid = kept.guid { return guid }
+        return kept.count == text.utf8.count ? text : String(decoding: text.utf8.prefix(kept.count), as: UTF8.self)
     }
 
     private static let defaultSuffix = Array("/.default".utf8)
