@@ -3,6 +3,7 @@
 
 import BrokerCore
 import BrokerWire
+import Foundation
 
 /// MSAL sends `GET IDENTITY_ENDPOINT?api-version=2019-08-01&resource=R[&client_id=C]` with the
 /// per-run secret in `X-IDENTITY-HEADER` (copied from `IDENTITY_HEADER`), and reads
@@ -21,6 +22,28 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
 
     /// The identity's token for a live grant and a well-formed query (AzureHandler.endpointReply).
     let token: @Sendable (Query, LoopbackEndpoint.Grant) -> LoopbackReply
+    /// The last target read and what its query said: an SDK asks the same URL at every refresh,
+    /// so the strict read (decoding, resource normalization) runs once per URL, not per request.
+    private let lastQuery = QueryMemo()
+
+    init(token: @escaping @Sendable (Query, LoopbackEndpoint.Grant) -> LoopbackReply) {
+        self.token = token
+    }
+
+    final class QueryMemo: @unchecked Sendable {
+        private let lock = NSLock()
+        private var target = ""
+        private var result: Result<Query, LoopbackReply>?
+
+        func read(_ target: String, _ make: (String) -> Result<Query, LoopbackReply>) -> Result<Query, LoopbackReply> {
+            lock.lock()
+            if let result, self.target == target { lock.unlock(); return result }
+            lock.unlock()
+            let made = make(target)
+            lock.lock(); (self.target, result) = (target, made); lock.unlock()
+            return made
+        }
+    }
 
     var name: String { Self.name }
 
@@ -41,17 +64,15 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     private static let pathBytes = Array(path.utf8)
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
-        guard let presented = head.value(of: "x-identity-header"), !presented.isEmpty else {
-            return .failure(Self.error(401, "the X-IDENTITY-HEADER header is missing (set IDENTITY_HEADER)"))
+        switch head.single("x-identity-header") {
+        case .one(let presented) where !presented.isEmpty: return .success(Secret(presented))
+        case .repeated: return .failure(Self.error(400, "more than one X-IDENTITY-HEADER header"))
+        default: return .failure(Self.error(401, "the X-IDENTITY-HEADER header is missing (set IDENTITY_HEADER)"))
         }
-        if head.count(of: "x-identity-header") > 1 {
-            return .failure(Self.error(400, "more than one X-IDENTITY-HEADER header"))
-        }
-        return .success(Secret(presented))
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
-        switch Self.query(of: head.target) {
+        switch lastQuery.read(head.target, Self.query(of:)) {
         case .failure(let refusal): return refusal
         case .success(let query): return token(query, grant)
         }

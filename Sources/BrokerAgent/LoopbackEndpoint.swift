@@ -368,8 +368,20 @@ struct HTTPRequestHead: Equatable {
         fields.reduce(0) { $0 + (isNamed($1.name, name) ? 1 : 0) }
     }
 
+    /// The header's value when it is sent once; `.repeated` when more than once. One scan where
+    /// `value(of:)` and `count(of:)` took two.
+    enum Single: Equatable { case absent, one(String), repeated }
+    func single(_ name: String) -> Single {
+        var found: (name: Range<Int>, value: Range<Int>)?
+        for field in fields where isNamed(field.name, name) {
+            if found != nil { return .repeated }
+            found = field
+        }
+        return found.map { .one(String(decoding: bytes[$0.value], as: UTF8.self)) } ?? .absent
+    }
+
     /// Header names are ASCII tokens (checked when parsed): folding A-Z is all there is to case.
-    private func isNamed(_ range: Range<Int>, _ lowercased: String) -> Bool {
+    fileprivate func isNamed(_ range: Range<Int>, _ lowercased: String) -> Bool {
         range.count == lowercased.utf8.count && equalIgnoringASCIICase(bytes[range], lowercased.utf8)
     }
 
@@ -448,10 +460,21 @@ struct HTTPRequestHead: Equatable {
             if let failure { return failure }
             let head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
                                        bytes: bytes, fields: fields)
-            if head.count(of: "authorization") > 1 { return bad("more than one Authorization header") }
-            if head.count(of: "host") > 1 { return bad("more than one Host header") }
-            if head.count(of: "transfer-encoding") != 0 { return bad("a request body is not accepted") }
-            if let length = head.value(of: "content-length"), length != "0" { return bad("a request body is not accepted") }
+            // One pass over the names for the four rules every request is held to.
+            var authorizations = 0, hosts = 0, body = false
+            for field in fields {
+                switch field.name.count {
+                case 4 where head.isNamed(field.name, "host"): hosts += 1
+                case 13 where head.isNamed(field.name, "authorization"): authorizations += 1
+                case 17 where head.isNamed(field.name, "transfer-encoding"): body = true
+                case 14 where head.isNamed(field.name, "content-length"):
+                    if !(field.value.count == 1 && buffer[field.value.lowerBound] == UInt8(ascii: "0")) { body = true }
+                default: break
+                }
+            }
+            if authorizations > 1 { return bad("more than one Authorization header") }
+            if hosts > 1 { return bad("more than one Host header") }
+            if body { return bad("a request body is not accepted") }
             return .success(head)
         }
     }

@@ -52,4 +52,21 @@ final class AzureManagedIdentityRouteTests: XCTestCase {
         } else { XCTFail("two headers were accepted") }
         XCTAssertEqual(try route.presentedSecret(in: head("/msi/token", [("x-identity-header", "abc")])).get().reveal(), "abc")
     }
+
+    func testEachRequestIsAnsweredForItsOwnQueryWhateverCameBefore() {
+        let route = AzureManagedIdentityRoute(token: { query, _ in LoopbackReply(status: 200, text: query.resource + " " + (query.clientID ?? "-")) })
+        let grant = LoopbackEndpoint.Grant(id: 1, token: Secret("s"), identity: "sp", pid: 1, route: AzureManagedIdentityRoute.name)
+        func answer(_ target: String) -> String {
+            let reply = route.answer(HTTPRequestHead(method: "GET", target: target, headers: []), grant: grant)
+            return "\(reply.status) \(reply.text ?? reply.body.encoded())"
+        }
+        let arm = "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
+        let vault = "/msi/token?api-version=2019-08-01&resource=https://vault.azure.net&client_id=abc"
+        let bad = "/msi/token?api-version=2017-09-01&resource=https://vault.azure.net"
+        for target in [arm, arm, vault, arm, bad, bad, vault] {
+            let expected = target == arm ? "200 https://management.azure.com -" : target == vault ? "200 https://vault.azure.net abc"
+                : "400 {\"statusCode\":400,\"message\":\"api-version must be 2019-08-01 (App Service's managed identity protocol)\"}"
+            XCTAssertEqual(answer(target), expected, target)
+        }
+    }
 }

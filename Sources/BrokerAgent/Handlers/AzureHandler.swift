@@ -182,7 +182,7 @@ struct AzureHandler {
             let azure = try Self.delivery(grant.identity, in: config)
             let resource = azure.resource ?? AzureApplication.defaultResource
             // Resources and client IDs compare without case (Entra ID's own rule).
-            guard equalIgnoringASCIICase(query.resource.utf8, resource.utf8) else {
+            guard query.resource == resource || equalIgnoringASCIICase(query.resource.utf8, resource.utf8) else {
                 return AzureManagedIdentityRoute.error(400, "identity \(grant.identity) gives tokens for \(resource), not \(WireCodec.printable(query.resource, limit: 100)); set resource in its section or define another identity")
             }
             if let asked = query.clientID, azure.clientID.map({ equalIgnoringASCIICase(asked.utf8, $0.utf8) }) != true {
