@@ -11,7 +11,7 @@ struct AWSCredentialsRoute: LoopbackRoute {
     static let path = "/credentials"
 
     /// The identity's keys for a live grant (AWSHandler.endpointReply).
-    let keys: @Sendable (LoopbackEndpoint.Grant) -> LoopbackReply
+    let keys: @Sendable (LoopbackEndpoint.Grant) throws -> LoopbackReply
 
     var name: String { Self.name }
 
@@ -26,5 +26,5 @@ struct AWSCredentialsRoute: LoopbackRoute {
         return .success(Secret(presented))
     }
 
-    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply { keys(grant) }
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply { try keys(grant) }
 }

@@ -21,12 +21,12 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     }
 
     /// The identity's token for a live grant and a well-formed query (AzureHandler.endpointReply).
-    let token: @Sendable (Query, LoopbackEndpoint.Grant) -> LoopbackReply
+    let token: @Sendable (Query, LoopbackEndpoint.Grant) throws -> LoopbackReply
     /// The last target read and what its query said: an SDK asks the same URL at every refresh,
     /// so the strict read (decoding, resource normalization) runs once per URL, not per request.
     private let lastQuery = QueryMemo()
 
-    init(token: @escaping @Sendable (Query, LoopbackEndpoint.Grant) -> LoopbackReply) {
+    init(token: @escaping @Sendable (Query, LoopbackEndpoint.Grant) throws -> LoopbackReply) {
         self.token = token
     }
 
@@ -71,10 +71,10 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
         }
     }
 
-    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
         switch lastQuery.read(head.target, Self.query(of:)) {
         case .failure(let refusal): return refusal
-        case .success(let query): return token(query, grant)
+        case .success(let query): return try token(query, grant)
         }
     }
 

@@ -21,7 +21,7 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     /// The answer for a live grant: what the target asks for (nil for the ping at the root), and
     /// its query as sent (read by the few paths that take parameters).
-    let answerRequest: @Sendable (_ path: MetadataPath?, _ query: String, LoopbackEndpoint.Grant) -> LoopbackReply
+    let answerRequest: @Sendable (_ path: MetadataPath?, _ query: String, LoopbackEndpoint.Grant) throws -> LoopbackReply
 
     var name: String { Self.name }
     var replyHeaders: [(String, String)] { Self.flavor }
@@ -71,7 +71,7 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// secret is good needs.
     static func firstSegment(_ target: String) -> String? {
         var target = target
-        return target.withUTF8 { bytes in
+        return try target.withUTF8 { bytes in
             guard bytes.first == UInt8(ascii: "/") else { return nil }
             var end = 1
             while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") { end += 1 }
@@ -86,7 +86,7 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// request to the endpoint asks this (the routes after this one too), so it reads bytes only.
     func matches(_ head: HTTPRequestHead) -> Bool {
         var target = head.target
-        return target.withUTF8 { bytes in
+        return try target.withUTF8 { bytes in
             guard bytes.count > 64, bytes[0] == UInt8(ascii: "/") else { return false }
             for i in 1...64 {
                 let byte = bytes[i]
@@ -107,12 +107,12 @@ struct GCEMetadataRoute: LoopbackRoute {
         return .success(Secret(secret))
     }
 
-    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
         var target = head.target
-        return target.withUTF8 { bytes in
+        return try target.withUTF8 { bytes in
             guard let parts = Self.parts(of: bytes) else { return .error(404, "NotFound", "not a metadata path") }
             let path = parts.path.map { parts.inV1 ? MetadataPath(bytes: UnsafeBufferPointer(rebasing: bytes[$0])) : .other }
-            return answerRequest(path, String(decoding: bytes[parts.query], as: UTF8.self), grant)
+            return try answerRequest(path, String(decoding: bytes[parts.query], as: UTF8.self), grant)
         }
     }
 

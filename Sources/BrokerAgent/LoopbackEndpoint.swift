@@ -15,8 +15,9 @@ protocol LoopbackRoute: Sendable {
     func matches(_ head: HTTPRequestHead) -> Bool
     /// The secret the request presents, or the refusal when it presents none this route takes.
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply>
-    /// The answer to a request whose secret belongs to a live grant of this route.
-    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) -> LoopbackReply
+    /// The answer to a request whose secret belongs to a live grant of this route. Throws only
+    /// `MustWait`: on the accept loop, when the answer needs a credential that is not cached.
+    func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply
     /// Headers every answer of this route carries, refusals included (SDKs that sniff for a
     /// server, like google-auth's metadata ping, look at them).
     var replyHeaders: [(String, String)] { get }
@@ -179,7 +180,7 @@ final class LoopbackEndpoint: @unchecked Sendable {
                     // A bare-LF blank line will never become a valid head: answer its 400 now.
                     let bareBlankLine = n > 0 && head.bytes.hasBareBlankLine
                     if finished || bareBlankLine || head.bytes.headEnd != nil || head.bytes.count > Self.maxHeadBytes {
-                        dispatch(head.fd, head.bytes)
+                        answer(head.fd, head.bytes)
                         continue
                     }
                 }
@@ -194,8 +195,38 @@ final class LoopbackEndpoint: @unchecked Sendable {
         }
     }
 
+    /// Answers a complete (or refused) head here on the accept loop when that needs no waiting —
+    /// a cached credential, a refusal — as the agent's own socket does; a thread per request had
+    /// cost each answer more than everything else it did. An answer that needs an upstream
+    /// call (or another request's) goes to a thread of its own.
+    private func answer(_ connection: FileDescriptor, _ bytes: [UInt8]) {
+        let reply: Reply? = ServingThread.withoutWaiting {
+            switch Self.head(of: bytes) {
+            case .failure(let problem): return problem
+            case .success(let head):
+                do { return try respond(to: head) } catch is MustWait { return nil } catch { return Self.unavailable(error) }
+            }
+        }
+        guard let reply else { dispatch(connection, bytes); return }
+        let out = Self.encoded(reply)
+        // A fresh connection's send buffer takes a whole answer; should it not, a thread finishes.
+        let sent = out.withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        let blocked = sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+        guard blocked || (sent >= 0 && sent < out.count) else { connection.close(); return }
+        let rest = Array(out[max(sent, 0)...])
+        onThread(connection) { _ = try? $0.writeAll(rest) }
+    }
+
+    static func unavailable(_ error: Error) -> Reply { .error(502, "CredentialsUnavailable", "\(error)".onOneLine) }
+
     /// Answers a complete (or refused) head on a thread of its own, within max-connections.
     private func dispatch(_ connection: FileDescriptor, _ bytes: [UInt8]) {
+        onThread(connection) { [self] connection in serve(connection, bytes) }
+    }
+
+    /// Runs `body` on a thread of its own within max-connections (else drops the connection),
+    /// then closes the connection.
+    private func onThread(_ connection: FileDescriptor, _ body: @escaping @Sendable (FileDescriptor) -> Void) {
         lock.lock()
         let admitted = connections < Self.maxConnections
         if admitted { connections += 1 }
@@ -206,17 +237,18 @@ final class LoopbackEndpoint: @unchecked Sendable {
                 connection.close()
                 lock.lock(); connections -= 1; lock.unlock()
             }
-            serve(connection, bytes)
+            UnixSocket.setTimeouts(connection, seconds: 2)
+            body(connection)
         }
         thread.stackSize = 256 * 1024
         thread.start()
     }
 
     private func serve(_ connection: FileDescriptor, _ bytes: [UInt8]) {
-        UnixSocket.setTimeouts(connection, seconds: 2)
         let reply: Reply
         switch Self.head(of: bytes) {
-        case .success(let head): reply = respond(to: head)
+        case .success(let head):
+            do { reply = try respond(to: head) } catch { reply = Self.unavailable(error) }
         case .failure(let problem): reply = problem
         }
         _ = try? connection.writeAll(Self.encoded(reply))
@@ -261,18 +293,18 @@ final class LoopbackEndpoint: @unchecked Sendable {
 
     /// Decides the answer for a parsed request. Wrong and dead tokens get the same reply, so a
     /// caller cannot tell a token that never existed from one whose command has exited.
-    func respond(to head: HTTPRequestHead) -> Reply {
+    func respond(to head: HTTPRequestHead) throws -> Reply {
         guard head.method == "GET" else { return .error(405, "MethodNotAllowed", "only GET is served") }
         guard let route = routes.first(where: { $0.matches(head) }) else {
             return .error(404, "NotFound", "no credentials live at this path")
         }
-        var reply = authorize(head, route: route)
+        var reply = try authorize(head, route: route)
         let always = route.replyHeaders
         if !always.isEmpty { reply.headers = reply.headers.isEmpty ? always : always + reply.headers }
         return reply
     }
 
-    private func authorize(_ head: HTTPRequestHead, route: any LoopbackRoute) -> Reply {
+    private func authorize(_ head: HTTPRequestHead, route: any LoopbackRoute) throws -> Reply {
         // A web page can reach loopback through a browser (a cross-origin fetch, DNS rebinding):
         // browsers always send Origin on such requests and the page's own name as Host.
         if head.value(of: "origin") != nil {
@@ -295,7 +327,7 @@ final class LoopbackEndpoint: @unchecked Sendable {
             log("endpoint: refused a \(route.name) request with an unknown or expired token")
             return .error(403, "AccessDenied", "the authorization token is unknown or its wrapped command has exited")
         }
-        return route.answer(head, grant: grant)
+        return try route.answer(head, grant: grant)
     }
 
     static func reason(_ status: Int) -> String {

@@ -70,9 +70,32 @@ public indirect enum JSONValue: Equatable, Sendable {
     static func isPlain(_ text: String) -> Bool {
         func plain(_ byte: UInt8) -> Bool { byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
         return text.utf8.withContiguousStorageIfAvailable { bytes in
-            for byte in bytes where !plain(byte) { return false }
+            // Eight bytes at a time (an Entra or Google token is 1–2 KB), the tail byte by byte.
+            var i = 0
+            if let base = bytes.baseAddress {
+                let raw = UnsafeRawPointer(base)
+                while i + 8 <= bytes.count {
+                    if !plainWord(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
+                    i += 8
+                }
+            }
+            while i < bytes.count {
+                if !plain(bytes[i]) { return false }
+                i += 1
+            }
             return true
         } ?? text.utf8.allSatisfy(plain)
+    }
+
+    /// Whether eight bytes are all printable ASCII other than `"` and `\\` (the usual
+    /// has-zero-byte bit tricks: a byte of `x` is zero where `(x - 0x01…) & ~x & 0x80…` is set).
+    @inline(__always)
+    static func plainWord(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
+        let below20 = (word &- ones &* 0x20) & ~word & highs  // a byte < 0x20 (bytes ≥ 0x80 are caught next)
+        return word & highs == 0 && below20 == 0 && !hasZero(word ^ (ones &* 0x7f))
+            && !hasZero(word ^ (ones &* 0x22)) && !hasZero(word ^ (ones &* 0x5c))
     }
 
     /// Quotes and at most six bytes per byte (`\u001f` for one control byte; U+2028's three

@@ -53,11 +53,11 @@ final class AzureManagedIdentityRouteTests: XCTestCase {
         XCTAssertEqual(try route.presentedSecret(in: head("/msi/token", [("x-identity-header", "abc")])).get().reveal(), "abc")
     }
 
-    func testEachRequestIsAnsweredForItsOwnQueryWhateverCameBefore() {
+    func testEachRequestIsAnsweredForItsOwnQueryWhateverCameBefore() throws {
         let route = AzureManagedIdentityRoute(token: { query, _ in LoopbackReply(status: 200, text: query.resource + " " + (query.clientID ?? "-")) })
         let grant = LoopbackEndpoint.Grant(id: 1, token: Secret("s"), identity: "sp", pid: 1, route: AzureManagedIdentityRoute.name)
-        func answer(_ target: String) -> String {
-            let reply = route.answer(HTTPRequestHead(method: "GET", target: target, headers: []), grant: grant)
+        func answer(_ target: String) throws -> String {
+            let reply = try route.answer(HTTPRequestHead(method: "GET", target: target, headers: []), grant: grant)
             return "\(reply.status) \(reply.text ?? reply.body.encoded())"
         }
         let arm = "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
@@ -66,7 +66,7 @@ final class AzureManagedIdentityRouteTests: XCTestCase {
         for target in [arm, arm, vault, arm, bad, bad, vault] {
             let expected = target == arm ? "200 https://management.azure.com -" : target == vault ? "200 https://vault.azure.net abc"
                 : "400 {\"statusCode\":400,\"message\":\"api-version must be 2019-08-01 (App Service's managed identity protocol)\"}"
-            XCTAssertEqual(answer(target), expected, target)
+            XCTAssertEqual(try answer(target), expected, target)
         }
     }
 }

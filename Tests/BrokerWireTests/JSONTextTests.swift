@@ -1,6 +1,6 @@
 // The Foundation-free JSON writer: whatever it writes, a real JSON parser reads back the same.
 
-import BrokerWire
+@testable import BrokerWire
 import Foundation
 import XCTest
 
@@ -27,6 +27,32 @@ final class JSONTextTests: XCTestCase {
         }
         XCTAssertEqual(JSONValue.array([.int(Int64.min), .int(Int64.max), .bool(false), .null]).encoded(),
                        "[-9223372036854775808,9223372036854775807,false,null]")
+    }
+
+    func testEveryByteIsJudgedWhereverItSitsInAWord() {
+        // The word-at-a-time check must agree with the byte-wise rule for each byte value at each
+        // of the eight positions, and in the tail.
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let plain = byte >= 0x20 && byte < 0x7f && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+            for position in 0..<11 {
+                var bytes = Array(repeating: UInt8(ascii: "a"), count: 11)
+                bytes[position] = byte
+                guard let text = String(validating: bytes, as: UTF8.self) else { continue }  // a lone byte ≥ 0x80
+                XCTAssertEqual(JSONValue.isPlain(text), plain, "byte \(value) at \(position)")
+            }
+            XCTAssertEqual(JSONValue.plainWord(UInt64(byte) << 24 | 0x6161_6161_0061_6161), plain, "byte \(value) in a word")
+        }
+        // Neighbours matter to the arithmetic (borrows): random words against the byte-wise rule.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let word = UInt64.random(in: 0...UInt64.max, using: &generator) & (Bool.random() ? 0x7f7f_7f7f_7f7f_7f7f : UInt64.max)
+            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: word >> ($0 * 8)) }
+            let plain = bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c }
+            XCTAssertEqual(JSONValue.plainWord(word), plain, String(word, radix: 16))
+        }
+        XCTAssertFalse(JSONValue.isPlain("abcdefghé"))
+        XCTAssertTrue(JSONValue.isPlain(String(repeating: "eyJhbGciOiJSUzI1NiJ9.~", count: 100)))
     }
 
     func testObjectsKeepTheirKeyOrder() {

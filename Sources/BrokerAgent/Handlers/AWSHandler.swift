@@ -69,7 +69,7 @@ struct AWSHandler {
 
     /// What the endpoint answers a valid token: the identity's current keys, refreshed ahead
     /// of expiry by the resolver like every other adapter's.
-    func endpointReply(_ grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func endpointReply(_ grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
@@ -85,6 +85,8 @@ struct AWSHandler {
                 ("Token", .string(keys.sessionToken?.reveal() ?? "")),
                 ("Expiration", .string(rfc3339UTC(expiry))),
             ]))
+        } catch let wait as MustWait {
+            throw wait  // answered again on a thread
         } catch {
             return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
         }

@@ -175,7 +175,7 @@ struct AzureHandler {
 
     /// What the managed-identity route answers a valid secret: the identity's current token,
     /// for its own resource and client only.
-    func endpointReply(_ query: AzureManagedIdentityRoute.Query, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func endpointReply(_ query: AzureManagedIdentityRoute.Query, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
         do {
             let config = try service.loadConfig()
@@ -197,6 +197,8 @@ struct AzureHandler {
                                                  ("resource", .string(query.resource)), ("token_type", .string("Bearer"))]
             if let client = azure.clientID { fields.append(("client_id", .string(client))) }
             return LoopbackReply(status: 200, body: .object(fields))
+        } catch let wait as MustWait {
+            throw wait  // answered again on a thread
         } catch {
             return AzureManagedIdentityRoute.error(502, "\(error)".onOneLine)
         }

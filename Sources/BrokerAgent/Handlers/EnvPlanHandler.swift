@@ -283,15 +283,15 @@ struct EnvPlanHandler {
         return try service.envWrap.endpoint(routes: {
             [AWSCredentialsRoute(keys: { [weak service] grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
-                return AWSHandler(service: service).endpointReply(grant)
+                return try AWSHandler(service: service).endpointReply(grant)
             }),
              GCEMetadataRoute(answerRequest: { [weak service] path, query, grant in
                 guard let service else { return .error(502, "Unavailable", "broker-agent is stopping") }
-                return GCPHandler(service: service).metadataReply(path: path, query: query, grant: grant)
+                return try GCPHandler(service: service).metadataReply(path: path, query: query, grant: grant)
             }),
              AzureManagedIdentityRoute(token: { [weak service] query, grant in
                 guard let service else { return AzureManagedIdentityRoute.error(502, "broker-agent is stopping") }
-                return AzureHandler(service: service).endpointReply(query, grant: grant)
+                return try AzureHandler(service: service).endpointReply(query, grant: grant)
             })]
         }, log: service.log)
     }

@@ -21,7 +21,7 @@ struct GCPHandler {
     }
 
     /// Answers a metadata request of a live grant: the paths google-auth and gcloud read.
-    func metadataReply(path: MetadataPath?, query: String, grant: LoopbackEndpoint.Grant) -> LoopbackReply {
+    func metadataReply(path: MetadataPath?, query: String, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
         // The ping (GCE_METADATA_IP) and the directory root: what the real server says there.
         guard let path else { return LoopbackReply(status: 200, text: "computeMetadata/\n") }
         let caller = Caller(pid: grant.pid, uid: ProcessInfoLite.userID)
@@ -74,10 +74,12 @@ struct GCPHandler {
                 return LoopbackReply(status: 200, body: .object([("access_token", .string(token.reveal())), ("expires_in", .int(left)),
                                                                  ("token_type", .string("Bearer"))]))
             case .identity:
-                return idTokenReply(query: Self.parameters(query), grant: grant, config: config, caller: caller)
+                return try idTokenReply(query: Self.parameters(query), grant: grant, config: config, caller: caller)
             case .other:
                 return .error(404, "NotFound", "not served here")
             }
+        } catch let wait as MustWait {
+            throw wait  // answered again on a thread
         } catch {
             return .error(502, "CredentialsUnavailable", "\(error)".onOneLine)
         }
@@ -92,7 +94,7 @@ struct GCPHandler {
     /// of; they are accepted and give the standard claims. An identity that cannot make ID
     /// tokens (a person's login, a federated token without impersonation) is answered 404 with
     /// the reason, as the real server answers 404 where no service account is attached.
-    func idTokenReply(query: [String: String], grant: LoopbackEndpoint.Grant, config: BrokerConfig, caller: Caller) -> LoopbackReply {
+    func idTokenReply(query: [String: String], grant: LoopbackEndpoint.Grant, config: BrokerConfig, caller: Caller) throws -> LoopbackReply {
         guard let audience = query["audience"], !audience.isEmpty else {
             return .error(400, "BadRequest", "non-empty audience parameter required")
         }
@@ -100,6 +102,8 @@ struct GCPHandler {
             let resolution = try service.issuer.issue(grant.identity, in: config, validity: Self.validity, caller: caller,
                                                       adapter: "gce-metadata", target: "id-token", idTokenAudience: audience)
             return LoopbackReply(status: 200, text: try Self.token(of: resolution.credential, identity: grant.identity).token.reveal())
+        } catch let wait as MustWait {
+            throw wait  // answered again on a thread
         } catch let failure as BrokerFailure where failure.kind == .config {
             return .error(404, "NotFound", "\(failure)".onOneLine)
         } catch {
