@@ -17,7 +17,9 @@ struct AWSCredentialsRoute: LoopbackRoute {
 
     static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + path }
 
-    func matches(_ head: HTTPRequestHead) -> Bool { head.target == Self.path }
+    func matches(_ head: HTTPRequestHead) -> Bool { head.withTarget { $0.elementsEqual(Self.pathBytes) } }
+
+    private static let pathBytes = Array(path.utf8)
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard let presented = head.value(of: "authorization"), !presented.isEmpty else {

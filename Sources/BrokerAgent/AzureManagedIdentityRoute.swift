@@ -32,16 +32,23 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
 
     final class QueryMemo: @unchecked Sendable {
         private let lock = NSLock()
-        private var target = ""
+        private var target: [UInt8] = []
         private var result: Result<Query, LoopbackReply>?
 
-        func read(_ target: String, _ make: (String) -> Result<Query, LoopbackReply>) -> Result<Query, LoopbackReply> {
+        func read(_ target: UnsafeBufferPointer<UInt8>, _ make: (UnsafeBufferPointer<UInt8>) -> Result<Query, LoopbackReply>) -> Result<Query, LoopbackReply> {
             lock.lock()
-            if let result, self.target == target { lock.unlock(); return result }
+            if let result, same(target) { lock.unlock(); return result }
             lock.unlock()
             let made = make(target)
-            lock.lock(); (self.target, result) = (target, made); lock.unlock()
+            lock.lock(); (self.target, result) = (Array(target), made); lock.unlock()
             return made
+        }
+
+        /// One `memcmp` (a generic `elementsEqual` over the two buffers cost 2 000 instructions).
+        private func same(_ other: UnsafeBufferPointer<UInt8>) -> Bool {
+            target.count == other.count && target.withUnsafeBufferPointer { mine in
+                mine.count == 0 || memcmp(mine.baseAddress!, other.baseAddress!, mine.count) == 0
+            }
         }
     }
 
@@ -52,8 +59,7 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     /// `/msi/token` or `/msi/token/`, with or without a query; read as bytes, since every
     /// request to the endpoint that no earlier route took asks this.
     func matches(_ head: HTTPRequestHead) -> Bool {
-        var target = head.target
-        return target.withUTF8 { bytes in
+        head.withTarget { bytes in
             guard bytes.starts(with: Self.pathBytes) else { return false }
             var rest = bytes.dropFirst(Self.pathBytes.count)
             if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
@@ -72,7 +78,7 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
-        switch lastQuery.read(head.target, Self.query(of:)) {
+        switch head.withTarget({ lastQuery.read($0, Self.query(bytes:)) }) {
         case .failure(let refusal): return refusal
         case .success(let query): return try token(query, grant)
         }
@@ -101,7 +107,7 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     /// sends are mostly plain ASCII: a part without `%` or `+` is its own decoding, so it is
     /// compared in place and only the resource and client_id become Strings (a copy of the
     /// target, its split, a decoded String per part and a Dictionary had cost this route 10 µs).
-    private static func query(bytes: UnsafeBufferPointer<UInt8>) -> Result<Query, LoopbackReply> {
+    static func query(bytes: UnsafeBufferPointer<UInt8>) -> Result<Query, LoopbackReply> {
         guard let mark = bytes.firstIndex(of: UInt8(ascii: "?")), mark + 1 != bytes.endIndex else {
             return .failure(error(400, "the query must name api-version and resource"))
         }

@@ -71,12 +71,14 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// secret is good needs.
     static func firstSegment(_ target: String) -> String? {
         var target = target
-        return try target.withUTF8 { bytes in
-            guard bytes.first == UInt8(ascii: "/") else { return nil }
-            var end = 1
-            while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") { end += 1 }
-            return end > 1 ? String(decoding: bytes[1..<end], as: UTF8.self) : nil
-        }
+        return target.withUTF8(firstSegment(bytes:))
+    }
+
+    static func firstSegment(bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        var end = 1
+        while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") { end += 1 }
+        return end > 1 ? String(decoding: bytes[1..<end], as: UTF8.self) : nil
     }
 
     private static let prefixBytes = Array(prefix.utf8)
@@ -85,8 +87,7 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// other path stays the other routes' (or a 404), as before this route existed. Every
     /// request to the endpoint asks this (the routes after this one too), so it reads bytes only.
     func matches(_ head: HTTPRequestHead) -> Bool {
-        var target = head.target
-        return try target.withUTF8 { bytes in
+        head.withTarget { bytes in
             guard bytes.count > 64, bytes[0] == UInt8(ascii: "/") else { return false }
             for i in 1...64 {
                 let byte = bytes[i]
@@ -103,13 +104,12 @@ struct GCEMetadataRoute: LoopbackRoute {
         if head.value(of: "x-forwarded-for") != nil {
             return .failure(.error(403, "AccessDenied", "requests relayed by a proxy (X-Forwarded-For) are refused"))
         }
-        guard let secret = Self.firstSegment(head.target) else { return .failure(.error(404, "NotFound", "not a metadata path")) }
+        guard let secret = head.withTarget(Self.firstSegment(bytes:)) else { return .failure(.error(404, "NotFound", "not a metadata path")) }
         return .success(Secret(secret))
     }
 
     func answer(_ head: HTTPRequestHead, grant: LoopbackEndpoint.Grant) throws -> LoopbackReply {
-        var target = head.target
-        return try target.withUTF8 { bytes in
+        try head.withTarget { bytes in
             guard let parts = Self.parts(of: bytes) else { return .error(404, "NotFound", "not a metadata path") }
             let path = parts.path.map { parts.inV1 ? MetadataPath(bytes: UnsafeBufferPointer(rebasing: bytes[$0])) : .other }
             return try answerRequest(path, String(decoding: bytes[parts.query], as: UTF8.self), grant)

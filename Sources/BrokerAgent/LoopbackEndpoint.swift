@@ -351,17 +351,27 @@ final class LoopbackEndpoint: @unchecked Sendable {
 /// The headers stay where they arrived: the head's bytes and each header's name and value as
 /// ranges in them. A request carries a dozen headers and the routes read two or three, so a
 /// header becomes a String only when looked up (a String per name and value, made for every
-/// header of every request, was most of the parse's cost and grew with the head).
+/// header of every request, was most of the parse's cost and grew with the head). The target
+/// too: the routes read it as bytes, and a cloud SDK's long target would otherwise be a String
+/// allocated for every request before any route looked at it.
 struct HTTPRequestHead: Equatable {
     var method: String
-    var target: String
     private var bytes: [UInt8]
+    private var targetRange: Range<Int>
     private var fields: [(name: Range<Int>, value: Range<Int>)]
+
+    /// The request target as a String (for messages and tests; routes use `withTarget`).
+    var target: String { String(decoding: bytes[targetRange], as: UTF8.self) }
+
+    /// The target's bytes, valid inside `body`.
+    func withTarget<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[targetRange])) }
+    }
 
     init(method: String, target: String, headers: [(String, String)]) {
         self.method = method
-        self.target = target
-        bytes = []
+        bytes = Array(target.utf8)
+        targetRange = 0..<bytes.count
         fields = []
         for (name, value) in headers {
             let nameStart = bytes.count
@@ -372,9 +382,9 @@ struct HTTPRequestHead: Equatable {
         }
     }
 
-    private init(method: String, target: String, bytes: [UInt8], fields: [(name: Range<Int>, value: Range<Int>)]) {
+    private init(method: String, target: Range<Int>, bytes: [UInt8], fields: [(name: Range<Int>, value: Range<Int>)]) {
         self.method = method
-        self.target = target
+        targetRange = target
         self.bytes = bytes
         self.fields = fields
     }
@@ -490,7 +500,7 @@ struct HTTPRequestHead: Equatable {
                 return nil
             }
             if let failure { return failure }
-            let head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
+            let head = HTTPRequestHead(method: String(decoding: method, as: UTF8.self), target: (space1 + 1)..<space2,
                                        bytes: bytes, fields: fields)
             // One pass over the names for the four rules every request is held to.
             var authorizations = 0, hosts = 0, body = false
