@@ -400,20 +400,20 @@ struct HTTPRequestHead: Equatable {
 
     /// The value of a header (name compared case-insensitively); nil when absent. `name` is
     /// lower case.
-    func value(of name: String) -> String? {
+    func value(of name: StaticString) -> String? {
         guard let field = fields.first(where: { isNamed($0.name, name) }) else { return nil }
         return String(decoding: bytes[field.value], as: UTF8.self)
     }
 
     /// Every header of that name (lower case), for routes that refuse repeats.
-    func count(of name: String) -> Int {
+    func count(of name: StaticString) -> Int {
         fields.reduce(0) { $0 + (isNamed($1.name, name) ? 1 : 0) }
     }
 
     /// The header's value when it is sent once; `.repeated` when more than once. One scan where
     /// `value(of:)` and `count(of:)` took two.
     enum Single: Equatable { case absent, one(String), repeated }
-    func single(_ name: String) -> Single {
+    func single(_ name: StaticString) -> Single {
         var found: (name: Range<Int>, value: Range<Int>)?
         for field in fields where isNamed(field.name, name) {
             if found != nil { return .repeated }
@@ -423,8 +423,13 @@ struct HTTPRequestHead: Equatable {
     }
 
     /// Header names are ASCII tokens (checked when parsed): folding A-Z is all there is to case.
-    fileprivate func isNamed(_ range: Range<Int>, _ lowercased: String) -> Bool {
-        range.count == lowercased.utf8.count && equalIgnoringASCIICase(bytes[range], lowercased.utf8)
+    fileprivate func isNamed(_ range: Range<Int>, _ lowercased: StaticString) -> Bool {
+        guard range.count == lowercased.utf8CodeUnitCount else { return false }
+        let name = lowercased.utf8Start
+        return bytes.withUnsafeBufferPointer { head in
+            for k in 0..<range.count where head[range.lowerBound &+ k].asciiLowercased != name[k] { return false }
+            return true
+        }
     }
 
     static func parse(_ bytes: [UInt8]) -> Result<HTTPRequestHead, LoopbackReply> {
