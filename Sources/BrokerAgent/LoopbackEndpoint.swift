@@ -59,7 +59,8 @@ struct LoopbackReply: Equatable, Error {
 
 /// A small HTTP/1.1 server for GET requests without bodies. One request per connection, heads
 /// bounded to 8 KiB and 2 s from accept (read in the accept loop's poll, so slow clients hold no
-/// thread), Host must be loopback, no Origin (no web pages). Each wrapped command gets its own
+/// thread; a cached credential is answered there too), Host must be loopback, no Origin (no web
+/// pages). Each wrapped command gets its own
 /// random secret per route, which dies with the command; what a route answers is its own.
 final class LoopbackEndpoint: @unchecked Sendable {
     /// One wrapped command's right to one identity's credentials through one route.
