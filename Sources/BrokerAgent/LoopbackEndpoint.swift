@@ -211,10 +211,9 @@ final class LoopbackEndpoint: @unchecked Sendable {
         guard let reply else { dispatch(connection, bytes); return }
         let out = Self.encoded(reply)
         // A fresh connection's send buffer takes a whole answer; should it not, a thread finishes.
-        let sent = out.withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
-        let blocked = sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
-        guard blocked || (sent >= 0 && sent < out.count) else { connection.close(); return }
-        let rest = Array(out[max(sent, 0)...])
+        guard let sent = try? out.withUnsafeBytes({ try UnixSocket.sendSome(connection, $0) }), sent < out.count
+        else { connection.close(); return }
+        let rest = Array(out[sent...])
         onThread(connection) { _ = try? $0.writeAll(rest) }
     }
 
