@@ -55,16 +55,22 @@ try:
         runs.append(run)
     print(f"loopback endpoint, server alone: a compiled C client (bench/endpoint_raw_client.c), a fresh connection per")
     print(f"request, connect -> end of answer, routes interleaved, warm credentials; {RUNS} runs x {REQUESTS} requests per route (us);")
-    print("403: the same request with a wrong secret of the same length (everything but the answer itself):")
+    print("403: the same request with a wrong secret of the same length (everything but the answer itself);")
+    print("floor: the same requests to a canned server replaying each one's recorded answer (the shapes' cost, no server work);")
+    print("own: the endpoint's median less the floor's, the time the endpoint itself adds:")
     for run in runs:
-        a, g, z = run["aws"], run["gcp"], run["azure"]
-        ra, rg, rz = run["aws403"], run["gcp403"], run["azure403"]
-        print(f"  answered  AWS {a['median_us']:6.1f} ({a['bytes']:.0f} B)  GCP {g['median_us']:6.1f} ({g['bytes']:.0f} B)  "
-              f"Azure {z['median_us']:6.1f} ({z['bytes']:.0f} B)   GCP/AWS {g['median_us'] / a['median_us']:5.3f}  "
-              f"Azure/AWS {z['median_us'] / a['median_us']:5.3f}")
-        print(f"  403       AWS {ra['median_us']:6.1f}          GCP {rg['median_us']:6.1f}          Azure {rz['median_us']:6.1f}"
-              f"           GCP/AWS {rg['median_us'] / ra['median_us']:5.3f}  Azure/AWS {rz['median_us'] / ra['median_us']:5.3f}"
-              f"   errors {sum(r['errors'] for r in run.values()):.0f}")
+        for label, suffix in (("answered", ""), ("403", "403")):
+            a, g, z = (run[name + suffix] for name in ("aws", "gcp", "azure"))
+            fa, fg, fz = (run[name + suffix + "_floor"] for name in ("aws", "gcp", "azure"))
+            oa, og, oz = (x["median_us"] - f["median_us"] for x, f in ((a, fa), (g, fg), (z, fz)))
+            print(f"  {label:8}  AWS {a['median_us']:6.1f} ({a['bytes']:4.0f} B)  GCP {g['median_us']:6.1f} ({g['bytes']:4.0f} B)  "
+                  f"Azure {z['median_us']:6.1f} ({z['bytes']:4.0f} B)   GCP/AWS {g['median_us'] / a['median_us']:5.3f}  "
+                  f"Azure/AWS {z['median_us'] / a['median_us']:5.3f}")
+            print(f"    floor   AWS {fa['median_us']:6.1f}          GCP {fg['median_us']:6.1f}          Azure {fz['median_us']:6.1f}"
+                  f"            GCP/AWS {fg['median_us'] / fa['median_us']:5.3f}  Azure/AWS {fz['median_us'] / fa['median_us']:5.3f}")
+            print(f"    own     AWS {oa:6.1f}          GCP {og:6.1f}          Azure {oz:6.1f}"
+                  f"            GCP/AWS {og / oa:5.3f}  Azure/AWS {oz / oa:5.3f}")
+        print(f"  errors {sum(r['errors'] for r in run.values()):.0f}")
 finally:
     subprocess.run([BIN + "/brokerctl", "stop"], env=env, capture_output=True)
     for fixture in (google, entra):

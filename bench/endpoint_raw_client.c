@@ -7,6 +7,11 @@
  *   endpoint_raw_client REQUESTS [ROUTE]      (ROUTE: aws, gcp or azure alone, for a profiler)
  *
  * Each route is also asked with a wrong secret of the same length (ROUTE403: refused with 403).
+ * And each of the six is asked of a canned server (ROUTE_floor): a child process on its own
+ * loopback port that reads a request to its blank line and writes back, whole, the answer the
+ * endpoint gave that request at the start; one thread, an answer per connection, as the endpoint's
+ * accept loop. Its time is what the requests' and answers' shapes cost the client and the kernel
+ * with no server work at all; the endpoint's time less it is the endpoint's own.
  * Output: one line per series, "ROUTE median_us=A p10_us=B p90_us=C bytes=N request_bytes=Q errors=E".
  */
 #include <arpa/inet.h>
@@ -16,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +35,8 @@ struct route {
 	double *samples;
 	size_t count;
 	long errors, bytes;
+	char answer[8192]; /* what the endpoint answered, replayed by the canned server */
+	size_t answer_length;
 };
 
 static double now_us(void)
@@ -107,7 +116,74 @@ static double exchange(struct route *r)
 		return -1;
 	}
 	r->bytes = got;
+	if (!r->answer_length && got <= sizeof(r->answer)) memcpy(r->answer, answer, r->answer_length = got);
 	return elapsed;
+}
+
+/* The canned server: for each connection, read to the blank line, find the request among the
+ * routes' (whole-request compare), write that route's recorded answer, close. */
+static void serve_canned(int listener, struct route *routes, int count)
+{
+	static char request[8192];
+	for (;;) {
+		int fd = accept(listener, NULL, NULL);
+		if (fd < 0) { if (errno == EINTR) continue; _exit(1); }
+		size_t got = 0;
+		while (got < sizeof(request)) {
+			ssize_t n = read(fd, request + got, sizeof(request) - got);
+			if (n < 0 && errno == EINTR) continue;
+			if (n <= 0) break;
+			got += n;
+			if (got >= 4 && memcmp(request + got - 4, "\r\n\r\n", 4) == 0) break;
+		}
+		for (int i = 0; i < count; i++) {
+			if (routes[i].length != got || memcmp(routes[i].request, request, got) != 0) continue;
+			for (size_t sent = 0; sent < routes[i].answer_length;) {
+				ssize_t n = write(fd, routes[i].answer + sent, routes[i].answer_length - sent);
+				if (n < 0 && errno == EINTR) continue;
+				if (n <= 0) break;
+				sent += n;
+			}
+			break;
+		}
+		close(fd);
+	}
+}
+
+/* Starts the canned server on a port of its own; the floor routes are the endpoint's requests
+ * with that port in their Host line (the same number of digits, so the same bytes' count). */
+static pid_t start_canned(struct route *routes, struct route *floors, int count)
+{
+	int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t length = sizeof(addr);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(listener, 128) < 0
+	    || getsockname(listener, (struct sockaddr *)&addr, &length) < 0) {
+		perror("endpoint_raw_client: canned server");
+		exit(2);
+	}
+	for (int i = 0; i < count; i++) {
+		struct route *f = &floors[i];
+		*f = routes[i];
+		f->port = ntohs(addr.sin_port);
+		char from[32], to[32];
+		snprintf(from, sizeof(from), "127.0.0.1:%d\r\n", routes[i].port);
+		snprintf(to, sizeof(to), "127.0.0.1:%d\r\n", f->port);
+		char *at = strstr(f->request, from);
+		if (!at || strlen(from) != strlen(to)) {
+			fprintf(stderr, "endpoint_raw_client: the canned port %d is not the endpoint's length\n", f->port);
+			exit(2);
+		}
+		memcpy(at, to, strlen(to));
+		if (!f->answer_length) { fprintf(stderr, "endpoint_raw_client: %s gave no answer to replay\n", f->name); exit(2); }
+	}
+	fflush(stdout);
+	pid_t child = fork();
+	if (child < 0) { perror("endpoint_raw_client: fork"); exit(2); }
+	if (child == 0) serve_canned(listener, floors, count);
+	close(listener);
+	return child;
 }
 
 static int by_value(const void *a, const void *b)
@@ -157,20 +233,34 @@ int main(int argc, char **argv)
 		char *at = strstr(wrong->request, secret);
 		memset(at, '0', strlen(secret));
 	}
+	/* One answer from the endpoint per series, to replay; then the canned server's copies. */
+	static struct route floors[6];
 	for (int i = 0; i < 6; i++)
+		if (exchange(&routes[i]) < 0) { fprintf(stderr, "endpoint_raw_client: %s failed\n", routes[i].name); return 1; }
+	pid_t canned = start_canned(routes, floors, 6);
+	static char names[6][32];
+	for (int i = 0; i < 6; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s_floor", routes[i].name);
+		floors[i].name = names[i];
 		routes[i].samples = calloc(requests, sizeof(double));
+		floors[i].samples = calloc(requests, sizeof(double));
+	}
 	static const int orders[6][3] = { {0,1,2}, {1,2,0}, {2,0,1}, {0,2,1}, {2,1,0}, {1,0,2} };
 	for (long round = -200; round < requests; round++) { /* 200 warm-up rounds, not counted */
-		for (int k = 0; k < 6; k++) {
-			struct route *r = &routes[orders[(round + 600) % 6][k % 3] + (k >= 3 ? 3 : 0)];
-			if (only && strcmp(only, r->name) != 0) continue;
+		for (int k = 0; k < 12; k++) {
+			int i = orders[(round + 600) % 6][k % 3] + (k % 6 >= 3 ? 3 : 0);
+			int floor_first = round & 1; /* neither series always follows the other */
+			struct route *r = (k >= 6) != floor_first ? &floors[i] : &routes[i];
+			if (only && strcmp(only, routes[i].name) != 0) continue;
 			double us = exchange(r);
 			if (us < 0) { r->errors++; continue; }
 			if (round >= 0) r->samples[r->count++] = us;
 		}
 	}
-	for (int i = 0; i < 6; i++) {
-		struct route *r = &routes[i];
+	kill(canned, SIGKILL);
+	waitpid(canned, NULL, 0);
+	for (int i = 0; i < 12; i++) {
+		struct route *r = i < 6 ? &routes[i] : &floors[i - 6];
 		if (!r->count) { printf("%s errors=%ld\n", r->name, r->errors); continue; }
 		qsort(r->samples, r->count, sizeof(double), by_value);
 		printf("%s median_us=%.1f p10_us=%.1f p90_us=%.1f bytes=%ld request_bytes=%zu errors=%ld\n", r->name,

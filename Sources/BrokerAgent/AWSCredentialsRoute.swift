@@ -8,18 +8,16 @@ import BrokerWire
 /// `{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"}` (boto3 reads `Token`).
 struct AWSCredentialsRoute: LoopbackRoute {
     static let name = "aws-credentials"
-    static let path = "/credentials"
+    static let path: StaticString = "/credentials"
 
     /// The identity's keys for a live grant (AWSHandler.endpointReply).
     let keys: @Sendable (LoopbackEndpoint.Grant) throws -> LoopbackReply
 
     var name: String { Self.name }
 
-    static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + path }
+    static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + "\(path)" }
 
-    func matches(_ head: HTTPRequestHead) -> Bool { head.withTarget { $0.elementsEqual(Self.pathBytes) } }
-
-    private static let pathBytes = Array(path.utf8)
+    func matches(_ head: HTTPRequestHead) -> Bool { head.withTarget { $0.holds(Self.path, in: 0..<$0.count) } }
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard let presented = head.value(of: "authorization"), !presented.isEmpty else {

@@ -11,7 +11,7 @@ import Foundation
 /// (App Service sends them as a string; MSAL takes `int()` of either).
 struct AzureManagedIdentityRoute: LoopbackRoute {
     static let name = "azure-managed-identity"
-    static let path = "/msi/token"
+    static let path: StaticString = "/msi/token"
     static let apiVersion = "2019-08-01"
 
     /// What a request asks for, once its query has been read.
@@ -54,20 +54,18 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
 
     var name: String { Self.name }
 
-    static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + path }
+    static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + "\(path)" }
 
     /// `/msi/token` or `/msi/token/`, with or without a query; read as bytes, since every
     /// request to the endpoint that no earlier route took asks this.
     func matches(_ head: HTTPRequestHead) -> Bool {
         head.withTarget { bytes in
-            guard bytes.starts(with: Self.pathBytes) else { return false }
-            var rest = bytes.dropFirst(Self.pathBytes.count)
-            if rest.first == UInt8(ascii: "/") { rest = rest.dropFirst() }
-            return rest.isEmpty || rest.first == UInt8(ascii: "?")
+            guard bytes.has(Self.path, at: 0) else { return false }
+            var rest = Self.path.utf8CodeUnitCount
+            if rest < bytes.count, bytes[rest] == UInt8(ascii: "/") { rest += 1 }
+            return rest == bytes.count || bytes[rest] == UInt8(ascii: "?")
         }
     }
-
-    private static let pathBytes = Array(path.utf8)
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         switch head.single("x-identity-header") {

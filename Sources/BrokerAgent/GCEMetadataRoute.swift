@@ -17,7 +17,7 @@ import BrokerWire
 /// URLs, so an SDK that logs failing metadata URLs at debug level prints it: it dies with the run.
 struct GCEMetadataRoute: LoopbackRoute {
     static let name = "gce-metadata"
-    static let prefix = "/computeMetadata/v1/"
+    static let prefix: StaticString = "/computeMetadata/v1/"
 
     /// The answer for a live grant: what the target asks for (nil for the ping at the root), and
     /// its query as sent (read by the few paths that take parameters).
@@ -56,15 +56,16 @@ struct GCEMetadataRoute: LoopbackRoute {
     /// and the query lie in a target.
     private static func parts(of bytes: UnsafeBufferPointer<UInt8>) -> (secret: Range<Int>, path: Range<Int>?, inV1: Bool, query: Range<Int>)? {
         guard bytes.first == UInt8(ascii: "/") else { return nil }
-        let queryMark = bytes.firstIndex(of: UInt8(ascii: "?"))
-        let pathEnd = queryMark ?? bytes.endIndex
-        let query = queryMark.map { ($0 + 1)..<bytes.endIndex } ?? bytes.endIndex..<bytes.endIndex
-        let secretEnd = bytes[1..<pathEnd].firstIndex(of: UInt8(ascii: "/")) ?? pathEnd
+        let queryMark = bytes.firstIndex(of: UInt8(ascii: "?"), in: 0..<bytes.count)
+        let pathEnd = queryMark ?? bytes.count
+        let query = queryMark.map { ($0 + 1)..<bytes.count } ?? bytes.count..<bytes.count
+        let secretEnd = bytes.firstIndex(of: UInt8(ascii: "/"), in: 1..<pathEnd) ?? pathEnd
         guard 1 < secretEnd else { return nil }
-        let tail = bytes[secretEnd..<pathEnd]
-        if tail.isEmpty || (tail.count == 1 && tail.first == UInt8(ascii: "/")) { return (1..<secretEnd, nil, true, query) }
-        guard tail.starts(with: prefixBytes) else { return (1..<secretEnd, secretEnd..<pathEnd, false, query) }
-        return (1..<secretEnd, (secretEnd + prefixBytes.count)..<pathEnd, true, query)
+        if pathEnd - secretEnd <= 1 { return (1..<secretEnd, nil, true, query) }  // "" or "/": the root
+        guard bytes.has(prefix, at: secretEnd), pathEnd - secretEnd >= prefix.utf8CodeUnitCount else {
+            return (1..<secretEnd, secretEnd..<pathEnd, false, query)
+        }
+        return (1..<secretEnd, (secretEnd + prefix.utf8CodeUnitCount)..<pathEnd, true, query)
     }
 
     /// `split(target)?.secret` without building the path and query, which only a request whose
@@ -76,29 +77,32 @@ struct GCEMetadataRoute: LoopbackRoute {
 
     static func firstSegment(bytes: UnsafeBufferPointer<UInt8>) -> String? {
         guard bytes.first == UInt8(ascii: "/") else { return nil }
-        var end = 1
-        while end < bytes.count, bytes[end] != UInt8(ascii: "/"), bytes[end] != UInt8(ascii: "?") { end += 1 }
+        let pathEnd = bytes.firstIndex(of: UInt8(ascii: "?"), in: 1..<bytes.count) ?? bytes.count
+        let end = bytes.firstIndex(of: UInt8(ascii: "/"), in: 1..<pathEnd) ?? pathEnd
         return end > 1 ? String(decoding: bytes[1..<end], as: UTF8.self) : nil
     }
 
-    private static let prefixBytes = Array(prefix.utf8)
 
     /// Only targets whose first segment has the shape of a grant's secret (64 hex digits): any
     /// other path stays the other routes' (or a 404), as before this route existed. Every
     /// request to the endpoint asks this (the routes after this one too), so it reads bytes only.
     func matches(_ head: HTTPRequestHead) -> Bool {
         head.withTarget { bytes in
-            guard bytes.count > 64, bytes[0] == UInt8(ascii: "/") else { return false }
-            for i in 1...64 {
-                let byte = bytes[i]
-                guard (byte >= 48 && byte <= 57) || (byte >= 97 && byte <= 102) else { return false }
+            guard bytes.count > 64, bytes[0] == UInt8(ascii: "/"),
+                  bytes.count == 65 || bytes[65] == UInt8(ascii: "/") || bytes[65] == UInt8(ascii: "?") else { return false }
+            return Self.lowerHexDigits.withUnsafeBufferPointer { digit in
+                var all: UInt8 = 1
+                for i in 1...64 { all &= digit[Int(bytes[i])] }
+                return all == 1
             }
-            return bytes.count == 65 || bytes[65] == UInt8(ascii: "/") || bytes[65] == UInt8(ascii: "?")
         }
     }
 
+    /// 1 for 0-9 and a-f, 0 for every other byte: the secret's 64 digits checked without a branch each.
+    private static let lowerHexDigits: [UInt8] = (0...255).map { (48...57).contains($0) || (97...102).contains($0) ? 1 : 0 }
+
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
-        guard head.value(of: "metadata-flavor") == "Google" else {
+        guard head.value(of: "metadata-flavor", is: "Google") else {
             return .failure(.error(403, "AccessDenied", "missing Metadata-Flavor: Google header"))
         }
         if head.value(of: "x-forwarded-for") != nil {
@@ -176,10 +180,10 @@ enum MetadataPath: Equatable {
         if equals("instance/zone") { self = .zone; return }
         let accounts: StaticString = "instance/service-accounts/"
         let prefix = accounts.utf8CodeUnitCount
-        guard bytes.count >= prefix, Self.same(UnsafeBufferPointer(rebasing: bytes[..<prefix]), accounts) else { self = .other; return }
+        guard bytes.has(accounts, at: 0) else { self = .other; return }
         let rest = UnsafeBufferPointer(rebasing: bytes[prefix...])
         if rest.isEmpty { self = .serviceAccounts; return }
-        let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+        let slash = rest.firstIndex(of: UInt8(ascii: "/"), in: 0..<rest.count) ?? rest.endIndex
         let account = String(decoding: rest[..<slash], as: UTF8.self)
         let leaf = slash == rest.endIndex ? UnsafeBufferPointer(rebasing: rest[slash...]) : UnsafeBufferPointer(rebasing: rest[(slash + 1)...])
         func leafIs(_ literal: StaticString) -> Bool { Self.same(leaf, literal) }
@@ -189,6 +193,6 @@ enum MetadataPath: Equatable {
     }
 
     private static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
-        bytes.count == literal.utf8CodeUnitCount && bytes.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        bytes.holds(literal, in: 0..<bytes.count)
     }
 }

@@ -72,6 +72,35 @@ final class HTTPRequestHeadTests: XCTestCase {
         XCTAssertEqual(outcome(line), "no request line")
     }
 
+    func testTheHostMustNameThisEndpointOnLoopback() {
+        func host(_ value: String?) -> Bool {
+            let line = value.map { "Host: \($0)\r\n" } ?? ""
+            guard case .success(let head) = HTTPRequestHead.parse(Array("GET / HTTP/1.1\r\nX: y\r\n\(line)\r\n".utf8)) else {
+                XCTFail("unparsed: \(value ?? "no host")")
+                return false
+            }
+            return head.hostIsLoopback(port: Array("8080".utf8))
+        }
+        let rows: [(String?, Bool)] = [
+            ("127.0.0.1:8080", true), ("localhost:8080", true), ("LocalHost:8080", true), ("  127.0.0.1:8080 ", true),
+            ("127.0.0.1:808", false), ("127.0.0.1:80800", false), ("127.0.0.1:08080", false), ("127.0.0.1", false),
+            ("127.0.0.2:8080", false), ("127.0.0.10:8080", false), ("xlocalhost:8080", false), ("localhost.:8080", false),
+            (":8080", false), ("8080", false), ("", false), ("evil.example:8080", false), ("127.0.0.1;8080", false), (nil, false),
+        ]
+        for (value, expected) in rows { XCTAssertEqual(host(value), expected, value ?? "no Host header") }
+    }
+
+    func testAHeaderValueComparedInPlaceIsExact() throws {
+        guard case .success(let head) = HTTPRequestHead.parse(Array("GET / HTTP/1.1\r\nmetadata-flavor: Google\r\nB: google\r\nB: x\r\nC: Googles\r\n\r\n".utf8)) else {
+            return XCTFail("unparsed")
+        }
+        XCTAssertTrue(head.value(of: "metadata-flavor", is: "Google"), "names fold case")
+        XCTAssertFalse(head.value(of: "b", is: "Google"), "values do not")
+        XCTAssertFalse(head.value(of: "b", is: "x"), "the first of repeated headers is read, as value(of:) reads it")
+        XCTAssertFalse(head.value(of: "c", is: "Google"))
+        XCTAssertFalse(head.value(of: "d", is: ""), "an absent header is no value")
+    }
+
     func testTheHeadEndsAtTheFirstBlankLine() {
         XCTAssertEqual(Array("GET / HTTP/1.1\r\n\r\nX: b\r\n\r\n".utf8).headEnd, 14)
         XCTAssertEqual(Array("\r\n\r\n".utf8).headEnd, 0)
