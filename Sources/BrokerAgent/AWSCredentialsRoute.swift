@@ -17,7 +17,7 @@ struct AWSCredentialsRoute: LoopbackRoute {
 
     static func url(_ endpoint: LoopbackEndpoint) -> String { endpoint.baseURL + "\(path)" }
 
-    func matches(_ head: HTTPRequestHead) -> Bool { head.withTarget { $0.holds(Self.path, in: 0..<$0.count) } }
+    func matches(_ head: HTTPRequestHead) -> Bool { head.withTarget { $0.isExactly(Self.path) } }
 
     func presentedSecret(in head: HTTPRequestHead) -> Result<Secret, LoopbackReply> {
         guard let presented = head.value(of: "authorization"), !presented.isEmpty else {

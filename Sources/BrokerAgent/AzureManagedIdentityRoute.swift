@@ -61,9 +61,9 @@ struct AzureManagedIdentityRoute: LoopbackRoute {
     func matches(_ head: HTTPRequestHead) -> Bool {
         head.withTarget { bytes in
             guard bytes.has(Self.path, at: 0) else { return false }
-            var rest = Self.path.utf8CodeUnitCount
-            if rest < bytes.count, bytes[rest] == UInt8(ascii: "/") { rest += 1 }
-            return rest == bytes.count || bytes[rest] == UInt8(ascii: "?")
+            var end = Self.path.utf8CodeUnitCount
+            if end < bytes.count, bytes[end] == UInt8(ascii: "/") { end += 1 }
+            return end == bytes.count || bytes[end] == UInt8(ascii: "?")
         }
     }
 

@@ -62,7 +62,7 @@ struct GCEMetadataRoute: LoopbackRoute {
         let secretEnd = bytes.firstIndex(of: UInt8(ascii: "/"), in: 1..<pathEnd) ?? pathEnd
         guard 1 < secretEnd else { return nil }
         if pathEnd - secretEnd <= 1 { return (1..<secretEnd, nil, true, query) }  // "" or "/": the root
-        guard bytes.has(prefix, at: secretEnd), pathEnd - secretEnd >= prefix.utf8CodeUnitCount else {
+        guard pathEnd - secretEnd >= prefix.utf8CodeUnitCount, bytes.has(prefix, at: secretEnd) else {
             return (1..<secretEnd, secretEnd..<pathEnd, false, query)
         }
         return (1..<secretEnd, (secretEnd + prefix.utf8CodeUnitCount)..<pathEnd, true, query)
@@ -81,7 +81,6 @@ struct GCEMetadataRoute: LoopbackRoute {
         let end = bytes.firstIndex(of: UInt8(ascii: "/"), in: 1..<pathEnd) ?? pathEnd
         return end > 1 ? String(decoding: bytes[1..<end], as: UTF8.self) : nil
     }
-
 
     /// Only targets whose first segment has the shape of a grant's secret (64 hex digits): any
     /// other path stays the other routes' (or a 404), as before this route existed. Every
@@ -173,7 +172,7 @@ enum MetadataPath: Equatable {
     }
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
-        func equals(_ literal: StaticString) -> Bool { Self.same(bytes, literal) }
+        func equals(_ literal: StaticString) -> Bool { bytes.isExactly(literal) }
         if equals("project/project-id") { self = .projectID; return }
         if equals("project/numeric-project-id") { self = .numericProjectID; return }
         if equals("universe/universe-domain") { self = .universeDomain; return }
@@ -186,13 +185,9 @@ enum MetadataPath: Equatable {
         let slash = rest.firstIndex(of: UInt8(ascii: "/"), in: 0..<rest.count) ?? rest.endIndex
         let account = String(decoding: rest[..<slash], as: UTF8.self)
         let leaf = slash == rest.endIndex ? UnsafeBufferPointer(rebasing: rest[slash...]) : UnsafeBufferPointer(rebasing: rest[(slash + 1)...])
-        func leafIs(_ literal: StaticString) -> Bool { Self.same(leaf, literal) }
+        func leafIs(_ literal: StaticString) -> Bool { leaf.isExactly(literal) }
         let kind: Leaf = leaf.isEmpty ? .directory : leafIs("token") ? .token : leafIs("identity") ? .identity : leafIs("email") ? .email
             : leafIs("scopes") ? .scopes : leafIs("aliases") ? .aliases : .other
         self = .serviceAccount(account, kind)
-    }
-
-    private static func same(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
-        bytes.holds(literal, in: 0..<bytes.count)
     }
 }

@@ -426,7 +426,7 @@ struct HTTPRequestHead: Equatable {
             guard colon > 0, value[colon] == UInt8(ascii: ":"),
                   port.withUnsafeBufferPointer({ value.holds($0, in: (colon + 1)..<value.count) }) else { return false }
             let name = UnsafeBufferPointer(rebasing: value[..<colon])
-            return name.holds("127.0.0.1", in: 0..<colon) || equalIgnoringASCIICase(name, "localhost".utf8)
+            return name.isExactly("127.0.0.1") || equalIgnoringASCIICase(name, "localhost".utf8)
         }
     }
 

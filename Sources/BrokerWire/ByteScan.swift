@@ -31,6 +31,9 @@ extension UnsafeBufferPointer where Element == UInt8 {
         range.count == literal.utf8CodeUnitCount && has(literal, at: range.lowerBound)
     }
 
+    /// Whether the whole buffer is exactly `literal`.
+    @inlinable public func isExactly(_ literal: StaticString) -> Bool { holds(literal, in: 0..<count) }
+
     /// Whether the bytes in `range` are exactly `other`'s.
     @inlinable public func holds(_ other: UnsafeBufferPointer<UInt8>, in range: Range<Int>) -> Bool {
         guard range.count == other.count, range.lowerBound >= 0, range.upperBound <= count else { return false }

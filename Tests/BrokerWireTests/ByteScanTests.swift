@@ -31,6 +31,8 @@ final class ByteScanTests: XCTestCase {
             XCTAssertFalse(buffer.has("x", at: 25), "nothing is read past the end")
             XCTAssertFalse(buffer.has("x/", at: 24))
             XCTAssertFalse(buffer.has("/", at: -1))
+            XCTAssertTrue(buffer.isExactly("/abc/computeMetadata/v1/x"))
+            XCTAssertFalse(buffer.isExactly("/abc/computeMetadata/v1/"), "a prefix is not the whole")
             XCTAssertTrue(buffer.holds("abc", in: 1..<4))
             XCTAssertFalse(buffer.holds("abc", in: 1..<5), "a longer range is not the literal")
             XCTAssertFalse(buffer.holds("ab", in: 1..<4))
