@@ -245,6 +245,16 @@ public final class AgentServer: @unchecked Sendable {
         } catch {
             rest = Self.unsent(Self.bytes(of: answer), on: connection)  // the encoding error's own answer
         }
+        finish(rest, on: connection, timeout: timeout)
+    }
+
+    /// `sendFromLoop` for an answer already encoded.
+    func sendFromLoop(_ bytes: [UInt8], to connection: FileDescriptor, timeout: Double) {
+        finish(Self.unsent(bytes, on: connection), on: connection, timeout: timeout)
+    }
+
+    /// Closes the connection, or hands what is left of its answer to a thread.
+    private func finish(_ rest: [UInt8]?, on connection: FileDescriptor, timeout: Double) {
         guard let rest else { connection.close(); return }
         // The answer is made: finish it even past max-connections rather than drop it.
         lock.lock(); activeConnections += 1; lock.unlock()
@@ -314,7 +324,11 @@ final class ServingLoop {
     var buffer = [UInt8](repeating: 0, count: 16 * 1024)
     /// Where answers are encoded before they are sent.
     let scratch = ByteScratch()
+    /// Answers this loop may give again as they are (WarmAnswers), and what answering one did.
+    let warm = WarmAnswers()
+    let recorder = WarmRecorder()
     var recentCaller: (caller: Caller, at: Double)?
+    var recentCallerAudited: [UInt8]?
     /// Settings read once per tick.
     var requestTimeout = 10.0
     var configChecked = false
@@ -322,6 +336,7 @@ final class ServingLoop {
     var nextExpiryCheck = 0.0
     var nextSweep = 0.0
     var publishedPending = 0
+    var publishedReplayed = 0
 
     init(server: AgentServer, listener: FileDescriptor, index: Int) {
         self.server = server
@@ -357,6 +372,10 @@ final class ServingLoop {
             }
             if now >= nextExpiryCheck { expire(now) }
             publishPending()
+            if warm.replayed != publishedReplayed {
+                service.countReplayed(warm.replayed - publishedReplayed)
+                publishedReplayed = warm.replayed
+            }
             if ready == 0 { idleTick(now) } else if keepsHouse && now >= nextSweep { sweep(now) }
             if keepsHouse && ready == 0 && pending.isEmpty && server.idleExpired() {
                 server.log("idle; exiting")
@@ -398,6 +417,9 @@ final class ServingLoop {
                 return true
             }
             guard let n else { return false }  // nothing more yet
+            // A whole request in its first read: the bytes of a warm one answered before.
+            let first = pending[index].reader.bytesRead == 0
+            if first, n > 0, n <= WarmAnswers.maxRequest, !warm.entries.isEmpty, replayWarm(pending[index], count: n) { return true }
             do {
                 if n == 0 {
                     // The client closed its side without ending its request.
@@ -407,7 +429,7 @@ final class ServingLoop {
                 }
                 if pending[index].reader.bytesRead == 0 { pending[index].since = monotonicSeconds() }
                 if try pending[index].reader.feed(buffer[0..<n]) {
-                    serve(pending[index], pending[index].reader.message)
+                    serve(pending[index], pending[index].reader.message, bytes: first && n <= WarmAnswers.maxRequest ? buffer[0..<n] : nil)
                     return true
                 }
             } catch {
@@ -424,21 +446,53 @@ final class ServingLoop {
         }
     }
 
-    /// Answers a whole request: here when that needs no waiting, else on a thread.
-    func serve(_ connection: Pending, _ request: WireMessage) {
-        if !configChecked {
-            // One stat of the config per tick that serves anything: a request accepted after
-            // an edit was saved sees the edit.
-            service.configStore.refresh()
-            configChecked = true
-        }
+    /// One stat of the config per tick that serves anything: a request accepted after an edit
+    /// was saved sees the edit (and a reload bumps `StateGeneration`, so no warm answer outlives it).
+    func checkConfig() {
+        guard !configChecked else { return }
+        service.configStore.refresh()
+        configChecked = true
+    }
+
+    /// Answers a whole request: here when that needs no waiting, else on a thread. `bytes`: the
+    /// request as read, when it came in one read, so that its answer may be remembered.
+    func serve(_ connection: Pending, _ request: WireMessage, bytes: ArraySlice<UInt8>? = nil) {
+        checkConfig()
         servedSinceTrim += 1
         let caller = caller(of: connection.peer)
-        if let answer = ServingThread.withoutWaiting({ service.answerWithoutWaiting(request, caller: caller) }) {
-            server.sendFromLoop(answer, to: connection.fd, timeout: requestTimeout, scratch: scratch)
-        } else {
+        let generation = StateGeneration.current
+        let instant = bytes == nil ? nil : service.clock.instant()
+        recorder.reset()
+        guard let answer = ServingThread.withoutWaiting(recording: bytes == nil ? nil : recorder, {
+            service.answerWithoutWaiting(request, caller: caller)
+        }) else {
             server.answerOnThread(connection.fd, request: request, caller: caller, timeout: requestTimeout)
+            return
         }
+        // Remembered only when nothing it read changed while it was made, in the same second.
+        if let bytes, let body = recorder.body(for: caller), generation == StateGeneration.current, instant == service.clock.instant() {
+            let encoded = AgentServer.bytes(of: answer)
+            if encoded.count <= WarmAnswers.maxAnswer {
+                warm.remember(.init(request: Array(bytes), answer: encoded, auditBody: body), generation: generation, at: instant!)
+            }
+            server.sendFromLoop(encoded, to: connection.fd, timeout: requestTimeout)
+            return
+        }
+        server.sendFromLoop(answer, to: connection.fd, timeout: requestTimeout, scratch: scratch)
+    }
+
+    /// Gives a remembered answer again for the same request bytes (WarmAnswers): its audit line
+    /// for this caller first, then the answer. False when there is none to give.
+    func replayWarm(_ connection: Pending, count: Int) -> Bool {
+        checkConfig()
+        let found = buffer.withUnsafeBufferPointer {
+            warm.lookup(UnsafeBufferPointer(rebasing: $0[0..<count]), generation: StateGeneration.current, at: service.clock.instant())
+        }
+        guard let found else { return false }
+        servedSinceTrim += 1
+        service.audit.replay(body: warm.entries[found].auditBody, caller: auditedCaller(of: connection.peer))
+        server.sendFromLoop(warm.entries[found].answer, to: connection.fd, timeout: requestTimeout)
+        return true
     }
 
     /// The peer as a `Caller`: the last connection's when it came from the same process within
@@ -452,7 +506,17 @@ final class ServingLoop {
         }
         let caller = Caller.describe(peer)
         recentCaller = (caller, now)
+        recentCallerAudited = nil
         return caller
+    }
+
+    /// The peer's members of an audit line (`AuditLine.caller`), made once per `recentCaller`.
+    func auditedCaller(of peer: UnixSocket.PeerCredentials) -> [UInt8] {
+        let caller = caller(of: peer)
+        if let recentCallerAudited { return recentCallerAudited }
+        let audited = AuditLine.caller(caller)
+        recentCallerAudited = audited
+        return audited
     }
 
     /// Closes connections whose whole request did not arrive within `[agent] request-timeout`.
@@ -474,6 +538,7 @@ final class ServingLoop {
     /// Nothing happened for a whole poll timeout.
     func idleTick(_ now: Double) {
         if keepsHouse && now >= nextSweep { sweep(now) }
+        warm.forget()  // no answer (no secret) stays in the loop's memory past a quiet moment
         // Hand memory from a burst back to the OS once it is over.
         if servedSinceTrim > 0 && pending.isEmpty {
             servedSinceTrim = 0
@@ -500,13 +565,35 @@ enum ServingThread {
         return key
     }()
     private static let marker = UnsafeMutableRawPointer(bitPattern: 1)
+    private static let recorderKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
 
-    /// Runs `body` with waiting forbidden on this thread.
-    static func withoutWaiting<R>(_ body: () -> R) -> R {
+    /// Runs `body` with waiting forbidden on this thread, telling `recorder` what the answer did.
+    static func withoutWaiting<R>(recording recorder: WarmRecorder? = nil, _ body: () -> R) -> R {
         pthread_setspecific(key, marker)
-        defer { pthread_setspecific(key, nil) }
+        if let recorder { pthread_setspecific(recorderKey, Unmanaged.passUnretained(recorder).toOpaque()) }
+        defer {
+            pthread_setspecific(key, nil)
+            if recorder != nil { pthread_setspecific(recorderKey, nil) }
+        }
         return body()
     }
+
+    /// The recorder of the answer being made on this loop, if its answer may be remembered.
+    static var recorder: WarmRecorder? {
+        pthread_getspecific(recorderKey).map { Unmanaged<WarmRecorder>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Said by a handler whose answer is a function of the request's bytes, the agent's state
+    /// and the clock's second alone (the caller only in its one audit record): a loop may give
+    /// it again as it is (WarmAnswers).
+    static func answerMayRepeat() { recorder?.repeatable = true }
+
+    /// Said where an answer must be made afresh every time, whatever else said it may repeat.
+    static func answerMustNotRepeat() { recorder?.vetoed = true }
 
     /// False while a loop is answering.
     static var mayWait: Bool { pthread_getspecific(key) == nil }

@@ -42,6 +42,12 @@ public final class AgentService: @unchecked Sendable {
     let issuer: Issuer
     /// Set by `op=stop`; the server loop polls it.
     public internal(set) var stopRequested = false
+    private let countsLock = NSLock()
+    private var replayedCount = 0
+    /// Warm answers the serving loops gave again from memory (WarmAnswers), for `status`.
+    var warmAnswersReplayed: Int { countsLock.withLock { replayedCount } }
+
+    func countReplayed(_ count: Int) { countsLock.withLock { replayedCount += count } }
 
     public init(paths: BrokerPaths, environment: Environment, clock: Clock = .system, log: @escaping @Sendable (String) -> Void) {
         self.paths = paths

@@ -70,6 +70,7 @@ public final class AuditLog: @unchecked Sendable {
     }
 
     public func record(_ record: AuditRecord, time: Int64 = currentUnixTime()) {
+        ServingThread.recorder?.audited(record)
         let limits = settings()
         let names = record.caller?.description  // looked up in /proc, if at all, outside the lock
         lock.lock(); defer { lock.unlock() }
@@ -78,6 +79,25 @@ public final class AuditLog: @unchecked Sendable {
             // The file first (audit before answer); syslog is a copy and may fail on its own.
             if limits.syslog {
                 syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: record.outcome, time: time, socket: limits.syslogSocket)
+            }
+        }
+    }
+
+    /// Writes a record again for another caller, now: `body` is what `AuditLine.writeBody` made of
+    /// the record, `caller` what `AuditLine.writeCaller` made of the new caller. The line is the
+    /// one `record(_:time:)` would write (AgentServer's warm answers).
+    func replay(body: [UInt8], caller: [UInt8], time: Int64 = currentUnixTime()) {
+        let limits = settings()
+        lock.lock(); defer { lock.unlock() }
+        scratch.write(capacity: 64 + body.count + caller.count, { out in
+            AuditLine.writeHead(time: time, into: &out, timeText: &timeText)
+            body.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
+            caller.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
+            AuditLine.writeEnd(into: &out)
+        }) { line in
+            append(line, limits: limits)
+            if limits.syslog {
+                syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: "ok", time: time, socket: limits.syslogSocket)
             }
         }
     }
@@ -161,6 +181,11 @@ enum AuditLine {
         return capacity
     }
 
+    /// Bytes `writeCaller` may take.
+    static func callerCapacity(_ names: ProcessNames.Description?) -> Int {
+        128 + 6 * ((names?.executable?.utf8.count ?? 0) + (names?.parentExecutable?.utf8.count ?? 0))
+    }
+
     /// A second and its text, kept from one line to the next.
     struct TimeText {
         var seconds = Int64.min
@@ -176,6 +201,14 @@ enum AuditLine {
     /// `timeText`: the text of the last time written, reused when `time` is the same second.
     static func write(_ record: AuditRecord, time: Int64, names: ProcessNames.Description?, into out: inout ByteWriter,
                       timeText: inout TimeText) {
+        writeHead(time: time, into: &out, timeText: &timeText)
+        writeBody(record, into: &out)
+        if let caller = record.caller { writeCaller(caller, names: names, into: &out) }
+        writeEnd(into: &out)
+    }
+
+    /// `{"time":"…"`: what changes from one line of a record to the next.
+    static func writeHead(time: Int64, into out: inout ByteWriter, timeText: inout TimeText) {
         out.literal(#"{"time":""#)
         if timeText.seconds != time {
             timeText.text = [UInt8](capacity: 48) { appendTime(time, &$0) }
@@ -183,6 +216,10 @@ enum AuditLine {
         }
         timeText.text.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
         out.byte(UInt8(ascii: "\""))
+    }
+
+    /// The record's own members, from `event` to `holder`: the same for every caller.
+    static func writeBody(_ record: AuditRecord, into out: inout ByteWriter) {
         member("event", record.event.rawValue, &out)
         member("outcome", record.outcome, &out)
         member("adapter", record.adapter, &out)
@@ -197,7 +234,17 @@ enum AuditLine {
             if let exe = holder.executable { member("exe", exe, &out) }
             out.byte(UInt8(ascii: "}"))
         }
-        if let caller = record.caller, let names {
+    }
+
+    /// `writeCaller`'s bytes on their own.
+    static func caller(_ caller: Caller) -> [UInt8] {
+        let names = caller.description
+        return [UInt8](capacity: callerCapacity(names)) { writeCaller(caller, names: names, into: &$0) }
+    }
+
+    /// `,"caller":{…}`, when its names were looked up.
+    static func writeCaller(_ caller: Caller, names: ProcessNames.Description?, into out: inout ByteWriter) {
+        if let names {
             out.literal(#","caller":{"pid":"#)
             out.decimal(Int64(caller.pid))
             out.literal(#","uid":"#)
@@ -210,6 +257,9 @@ enum AuditLine {
             if let pexe = names.parentExecutable { member("parent_exe", pexe, &out) }
             out.byte(UInt8(ascii: "}"))
         }
+    }
+
+    static func writeEnd(into out: inout ByteWriter) {
         out.byte(UInt8(ascii: "}"))
         out.byte(10)
     }

@@ -106,9 +106,9 @@ public final class ConfigStore: @unchecked Sendable {
         }
     }
 
-    /// Stats the file (and the profile's overlay) now and re-reads them when an inode, size or mtime changed.
-    @discardableResult
-    public func refresh() -> Result<BrokerConfig, Error> {
+    /// Stats the file (and the profile's overlay) now and re-reads them when an inode, size or
+    /// mtime changed. Returns nothing: copying the configuration out was most of its cost per tick.
+    public func refresh() {
         // A profile's overlay is part of the configuration: an edit to either reloads both.
         let newStamp = Stamp(config: FileStamp(paths.configFile), profile: paths.profileFile.map(FileStamp.init))
         lock.lock(); defer { lock.unlock() }
@@ -120,8 +120,8 @@ public final class ConfigStore: @unchecked Sendable {
             agent = config?.agent ?? AgentSettings()
             audit = config?.audit ?? AuditSettings()
             loads += 1
+            StateGeneration.bump()
             if case .success(let config) = loaded { config.ambientFailures.forEach(onAmbientFailure) }
         }
-        return loaded
     }
 }

@@ -107,6 +107,7 @@ public final class GitCredentialStore: @unchecked Sendable {
     public func removeAll() {
         lock.lock(); defer { lock.unlock() }
         entries.removeAll()
+        StateGeneration.bump()
         if persistent { unsaved.append(.erase(GitCredential())) }
     }
 
@@ -122,7 +123,7 @@ public final class GitCredentialStore: @unchecked Sendable {
         guard let vault, wanted else {
             lock.withLock {
                 // The vault keeps its copy; this agent stops mirroring it.
-                if persistent { entries.removeAll(); unsaved.removeAll(); loadedGeneration = nil; persistent = false }
+                if persistent { entries.removeAll(); unsaved.removeAll(); loadedGeneration = nil; persistent = false; StateGeneration.bump() }
             }
             return nil
         }
@@ -142,6 +143,7 @@ public final class GitCredentialStore: @unchecked Sendable {
                 } else if loadedGeneration != nil, loadedGeneration != generation {
                     entries.removeAll()
                     loadedGeneration = nil
+                    StateGeneration.bump()
                 }
                 return loadedGeneration == nil
             }
@@ -153,6 +155,7 @@ public final class GitCredentialStore: @unchecked Sendable {
             lock.withLock {
                 entries = loaded.map { Entry(fields: $0, expiration: .max) }
                 for change in unsaved { apply(change, timeout: 0) }
+                StateGeneration.bump()
                 loadedGeneration = generation
             }
             return saveLocked(vault)
@@ -187,6 +190,8 @@ public final class GitCredentialStore: @unchecked Sendable {
     private func apply(_ change: Change, timeout: Int) -> Int {
         let now = clock.elapsed()
         checkExpirations(now: now)
+        // After the change below, which the caller answers only once this returns.
+        defer { StateGeneration.bump() }
         switch change {
         case .store(let credential):
             markRemoved(matching: credential, matchPassword: false)
@@ -219,6 +224,7 @@ public final class GitCredentialStore: @unchecked Sendable {
             if entries[index].expiration <= now {
                 let last = entries.removeLast()
                 if index < entries.count { entries[index] = last }
+                StateGeneration.bump()
             } else {
                 index += 1
             }

@@ -140,3 +140,14 @@ int cbroker_forbid_core_dumps(void) {
 #endif
     return failed;
 }
+
+/* C11 atomics through the compiler's builtins: Swift 5.9 has no portable atomic for a global. */
+static unsigned long long state_generation;
+
+unsigned long long cbroker_state_generation(void) {
+    return __atomic_load_n(&state_generation, __ATOMIC_ACQUIRE);
+}
+
+void cbroker_bump_state_generation(void) {
+    __atomic_add_fetch(&state_generation, 1, __ATOMIC_ACQ_REL);
+}

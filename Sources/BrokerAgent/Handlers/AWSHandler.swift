@@ -23,6 +23,7 @@ struct AWSHandler {
         answer.append(WireKey.sessionToken, ifPresent: keys.sessionToken?.reveal())
         answer.append(WireKey.expiration, ifPresent: resolution.credential.expiresAt.map(String.init))
         answer.append(WireKey.tier, resolution.tier.rawValue)
+        ServingThread.answerMayRepeat()
         return answer
     }
 

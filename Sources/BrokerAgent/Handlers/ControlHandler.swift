@@ -30,6 +30,7 @@ struct ControlHandler {
             .init(WireKey.pid, String(getpid())),
             .init("socket", service.paths.socketPath),
             .init("started", String(service.startedAt)),
+            .init("warm_answers_replayed", String(service.warmAnswersReplayed)),
             .init("version", BrokerVersion.current),
         ])
         answer.append("executable", ifPresent: ProcessInfoLite.executablePath())

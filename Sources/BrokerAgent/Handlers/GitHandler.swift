@@ -63,6 +63,8 @@ struct GitHandler {
     /// error as a warning; a bound URL, or a file that could not be read at all, gets the error.
     func unboundDespite(_ error: Error, _ action: Action, _ credential: GitCredential, request: AgentRequest,
                         scheme: String, host: String, target: String) throws -> WireMessage {
+        // Made from the file as it reads now, not only as the last reload saw it.
+        ServingThread.answerMustNotRepeat()
         let checked = BrokerConfig.check(service.paths, ambient: service.resolver.context.environment)
         guard checked.bindingsComplete, !checked.errors.isEmpty,
               checked.config.gitBinding(protocol: scheme, host: host, path: credential.path) == nil else { throw error }
@@ -84,6 +86,7 @@ struct GitHandler {
                 var answer = Self.answer(bearer: token.token, expiresAt: resolution.credential.expiresAt, authtypeCapable: authtypeCapable)
                 answer.append(WireKey.answeringIdentity, name)
                 answer.append(WireKey.answeringTier, resolution.tier.rawValue)
+                ServingThread.answerMayRepeat()
                 return answer
             }
             guard let password = resolution.credential.password else {
@@ -94,6 +97,7 @@ struct GitHandler {
             // For BROKER_TRACE; the helper relays only git's own keys to git.
             answer.append(WireKey.answeringIdentity, name)
             answer.append(WireKey.answeringTier, resolution.tier.rawValue)
+            ServingThread.answerMayRepeat()
             return answer
         case .store:
             return .ok()
@@ -132,6 +136,8 @@ struct GitHandler {
             var answer = WireMessage.ok()
             found.answer(for: credential, into: &answer)
             answer.fields += warnings
+            // A keyring's entries may change under us (another agent, the keyring's own tools).
+            if !persistent { ServingThread.answerMayRepeat() }
             return answer
         case .store:
             // Clamped: `now + timeout` must not overflow (timeout=9223372036854775807 trapped the agent).

@@ -45,6 +45,7 @@ extension Brokerctl {
                 "socket": answer["socket"] ?? "", "config": answer["config"] ?? "",
                 "git_cache_entries": Int(answer["git_cache_entries"] ?? "") ?? 0, "entries": entries,
                 "docker_store_entries": Int(answer["docker_store_entries"] ?? "") ?? 0,
+                "warm_answers_replayed": Int(answer["warm_answers_replayed"] ?? "") ?? 0,
                 "leases": leases, "quarantined": quarantined,
             ]
             object["profile"] = answer["profile"].map { $0 as Any } ?? NSNull()

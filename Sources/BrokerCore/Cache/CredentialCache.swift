@@ -36,6 +36,7 @@ public final class CredentialCache: @unchecked Sendable {
         if entry.tier == .disk {
             entry.tier = .memory
             entries[key] = entry
+            StateGeneration.bump()  // the next hit answers tier=memory
         }
         return served
     }
@@ -46,6 +47,7 @@ public final class CredentialCache: @unchecked Sendable {
     public func store(_ credential: Credential, for key: CacheKey, obtainedAt: Int64) throws {
         lock.lock()
         entries[key] = CachedCredential(key: key, credential: credential, obtainedAt: obtainedAt, tier: .memory)
+        StateGeneration.bump()
         lock.unlock()
         guard credential.expiresAt != nil && credential.persistable else { return }
         do {
@@ -72,6 +74,7 @@ public final class CredentialCache: @unchecked Sendable {
         lock.lock()
         let doomed = entries.keys.filter { identity == nil || $0.identity == identity }
         doomed.forEach { entries[$0] = nil }
+        StateGeneration.bump()
         lock.unlock()
         var removed = Set(doomed)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".cred") {
@@ -94,6 +97,7 @@ public final class CredentialCache: @unchecked Sendable {
         lock.lock()
         let expired = entries.values.filter { ($0.credential.remaining(at: now) ?? .max) <= 0 }.map(\.key)
         expired.forEach { entries[$0] = nil }
+        if !expired.isEmpty { StateGeneration.bump() }
         lock.unlock()
         for key in expired { unlink(path(for: key)) }
     }
@@ -134,6 +138,7 @@ public final class CredentialCache: @unchecked Sendable {
                 }
                 lock.lock()
                 entries[entry.key] = entry
+                StateGeneration.bump()
                 lock.unlock()
             } catch {
                 log("cache: removing unusable entry \(name): \(error)")

@@ -36,7 +36,7 @@ public struct ChainHop: Sendable {
 public final class ChainResolver: @unchecked Sendable {
     public let cache: CredentialCache
     public var context: ResolveContext {
-        didSet { contextEpoch += 1 }
+        didSet { contextEpoch += 1; StateGeneration.bump() }
     }
     /// Counts changes of `context`: a chain's cache key depends on it (the STS endpoint).
     private var contextEpoch = 0

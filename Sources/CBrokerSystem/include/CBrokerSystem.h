@@ -35,4 +35,8 @@ void cbroker_raise_open_file_limit(void);
 /// RLIMIT_CORE 0 (soft and hard), PR_SET_DUMPABLE 0 on Linux, PT_DENY_ATTACH on macOS.
 /// Returns 0, or -1 when any step failed.
 int cbroker_forbid_core_dumps(void);
+/// The agent's state generation: bumped after any change an answer may depend on (cache,
+/// git store, configuration), read before a loop replays a remembered answer.
+unsigned long long cbroker_state_generation(void);
+void cbroker_bump_state_generation(void);
 #endif
