@@ -8,6 +8,11 @@ for the agent's aws.credentials (an aws/user identity, keys from env:, no networ
 (a static identity, as broker-env-wrap asks). Requests carry exactly the fields the adapters send.
 Every cell runs three times, interleaved, and the median of the three is shown.
 
+Beside them, the floor: a C server (agent_floor_server.c) that does only what the agent's own rules
+require of a warm answer — the peer's uid checked, the request read to its blank line, the agent's
+audit line for it appended before the answer, the agent's answer bytes sent — so that the agent's
+own cost shows apart from its rules' (issue 13's one-client row).
+
 Beyond throughput: the CPU time each server spends per request (from /proc/PID/stat), the
 agent's resident memory idle and under 1,000 concurrent clients, the cost of a warm git get for
 the last of N identities each bound to its own host (N = 10 and 10,000: it must not grow with the
@@ -87,6 +92,9 @@ def exchange(path, payload, half_close=False):
 
 client = root + "/agent_raw_client"
 subprocess.run(["cc", "-O2", "-pthread", "-o", client, here + "/agent_raw_client.c"], check=True)
+floor_server = root + "/agent_floor_server"
+subprocess.run(["cc", "-O2", "-o", floor_server, here + "/agent_floor_server.c"], check=True)
+floor_sock = home + "/floor/socket"
 
 
 def cpu_seconds(pid):
@@ -153,7 +161,7 @@ def size_config(home_, n):
 
 
 agents = []
-daemon = None
+daemon = floor = None
 try:
     agent = start_agent(env)
     agents.append(agent)
@@ -170,6 +178,17 @@ try:
         figures = load(path, payload, expect, half, 1, 0.2, name=name)
         if figures["errors"] or not figures["requests"]:
             print(f"warning: {name}: {figures['errors']:.0f} errors while warming: {figures['first_error']}")
+    # The floor moves the agent's own bytes: its answer to the warm get and the audit line for it.
+    agent_get = REQUESTS["agent git.get"][1]
+    answer_file = write(root + "/floor-answer", exchange(agent_sock, agent_get))
+    with open(home + "/state/credential-broker/audit.log", "rb") as f:
+        line_file = write(root + "/floor-line", f.read().rstrip(b"\n").rsplit(b"\n", 1)[-1] + b"\n")
+    os.makedirs(home + "/floor", mode=0o700)
+    floor = subprocess.Popen([floor_server, floor_sock, root + "/floor-audit.log", line_file, answer_file],
+                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert floor.stdout.readline() == b"ok\n", "agent_floor_server did not start"
+    pids["floor"] = floor.pid
+    REQUESTS["C floor git.get"] = (floor_sock, agent_get, "password=bench-password", False)
     time.sleep(1.5)  # one idle poll tick: the agent hands the warm-up's memory back
     idle_rss = rss_kib(agent.pid)
 
@@ -182,7 +201,7 @@ try:
     for _ in range(REPEATS):
         for clients in LEVELS:
             for name, (path, payload, expect, half) in REQUESTS.items():
-                server = pids["daemon" if name.startswith("daemon") else "agent"]
+                server = pids["daemon" if name.startswith("daemon") else "floor" if name.startswith("C floor") else "agent"]
                 runs.setdefault((name, clients), []).append(load(path, payload, expect, half, clients, SECONDS, server, name))
     results = {cell: median_cell(r) for cell, r in runs.items()}
     for clients in LEVELS:
@@ -249,6 +268,13 @@ try:
         ratio = lambda key: a[key] / d[key] if d[key] else float("nan")
         print(f"{clients:7d} {ratio('rps'):12.2f} {ratio('p50_us'):10.2f} {ratio('p99_us'):10.2f} {ratio('cpu_us'):10.2f}")
     print("(req/s ratio > 1: the agent serves more; latency and cpu ratios < 1: the agent answers sooner, spends less)")
+    print("\nagent git.get against the C floor doing the agent's rules alone (agent / floor):")
+    print(f"{'clients':>7s} {'req/s ratio':>12s} {'p50 ratio':>10s} {'p99 ratio':>10s} {'cpu ratio':>10s}  floor / daemon req/s")
+    for clients in LEVELS:
+        a, f, d = results[("agent git.get", clients)], results[("C floor git.get", clients)], results[("daemon get", clients)]
+        ratio = lambda key: a[key] / f[key] if f[key] else float("nan")
+        print(f"{clients:7d} {ratio('rps'):12.2f} {ratio('p50_us'):10.2f} {ratio('p99_us'):10.2f} {ratio('cpu_us'):10.2f}  "
+              f"{f['rps'] / d['rps']:.2f}")
 
     def verdict(ok):
         return "met" if ok else "NOT met"
@@ -274,6 +300,7 @@ try:
     if validate:
         print(f"  brokerctl validate of 10000 under 0.2 s: {validate[0]:.3f} s  {verdict(validate[0] < 0.2 and validate[1] == 0)}")
 finally:
+    stop(floor)
     if daemon is not None:
         try:
             exchange(daemon_sock, b"action=exit\n\n", True)
