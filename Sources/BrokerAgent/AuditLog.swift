@@ -74,12 +74,8 @@ public final class AuditLog: @unchecked Sendable {
         let limits = settings()
         let names = record.caller?.description  // looked up in /proc, if at all, outside the lock
         lock.lock(); defer { lock.unlock() }
-        scratch.write(capacity: AuditLine.capacity(record, names), { AuditLine.write(record, time: time, names: names, into: &$0, timeText: &timeText) }) { line in
-            append(line, limits: limits)
-            // The file first (audit before answer); syslog is a copy and may fail on its own.
-            if limits.syslog {
-                syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: record.outcome, time: time, socket: limits.syslogSocket)
-            }
+        scratch.write(capacity: AuditLine.capacity(record, names), { AuditLine.write(record, time: time, names: names, into: &$0, timeText: &timeText) }) {
+            commit($0, outcome: record.outcome, time: time, limits: limits)
         }
     }
 
@@ -94,11 +90,17 @@ public final class AuditLog: @unchecked Sendable {
             body.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
             caller.withUnsafeBytes { out.bytes($0.baseAddress!, $0.count) }
             AuditLine.writeEnd(into: &out)
-        }) { line in
-            append(line, limits: limits)
-            if limits.syslog {
-                syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: "ok", time: time, socket: limits.syslogSocket)
-            }
+        }) {
+            commit($0, outcome: "ok", time: time, limits: limits)  // only `ok` records are replayed
+        }
+    }
+
+    /// One whole line: to the file first (audit before answer), then a copy to syslog, which may
+    /// fail on its own. Locked.
+    private func commit(_ line: UnsafeRawBufferPointer, outcome: String, time: Int64, limits: AuditSettings) {
+        append(line, limits: limits)
+        if limits.syslog {
+            syslog.send(json: String(decoding: line.dropLast(), as: UTF8.self), outcome: outcome, time: time, socket: limits.syslogSocket)
         }
     }
 

@@ -103,10 +103,6 @@ final class WarmRecorder {
     func body(for caller: Caller) -> [UInt8]? {
         guard repeatable, !vetoed, records == 1, let record, record.event == .issued, record.outcome == "ok",
               record.holder == nil, record.caller?.pid == caller.pid else { return nil }
-        var capacity = 256
-        for text in [record.adapter, record.identity, record.target, record.tier, record.reason, record.token] {
-            capacity += 6 * (text?.utf8.count ?? 0)
-        }
-        return [UInt8](capacity: capacity) { AuditLine.writeBody(record, into: &$0) }
+        return [UInt8](capacity: AuditLine.capacity(record, nil)) { AuditLine.writeBody(record, into: &$0) }
     }
 }
